@@ -1,0 +1,121 @@
+"""Enumerations shared by the gateway, the workers and clients (Leyline)."""
+
+from enum import StrEnum
+
+
+class RunState(StrEnum):
+    """Lifecycle of a run: queued -> assigned -> running <-> paused -> terminal."""
+
+    queued = "queued"
+    assigned = "assigned"
+    running = "running"
+    paused = "paused"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+    halted = "halted"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_RUN_STATES
+
+    @property
+    def live(self) -> bool:
+        return self in LIVE_RUN_STATES
+
+
+TERMINAL_RUN_STATES = frozenset(
+    {RunState.completed, RunState.failed, RunState.cancelled, RunState.halted}
+)
+LIVE_RUN_STATES = frozenset(
+    {RunState.assigned, RunState.running, RunState.paused}
+)
+
+
+class CommandType(StrEnum):
+    emergency_halt = "emergency_halt"
+    pause = "pause"
+    resume = "resume"
+    stop = "stop"
+    rollback = "rollback"
+    seed_enable = "seed_enable"
+    seed_disable = "seed_disable"
+    registry_reset = "registry_reset"
+
+
+class CommandState(StrEnum):
+    """pending (committed) -> dispatched (on the bus) -> applied|rejected|expired."""
+
+    pending = "pending"
+    dispatched = "dispatched"
+    applied = "applied"
+    rejected = "rejected"
+    expired = "expired"
+
+    @property
+    def final(self) -> bool:
+        return self in {CommandState.applied, CommandState.rejected, CommandState.expired}
+
+
+class WorkerState(StrEnum):
+    idle = "idle"
+    busy = "busy"
+    draining = "draining"
+    lost = "lost"
+
+
+class PacketKind(StrEnum):
+    metric = "metric"
+    event = "event"
+    seed = "seed"
+    state = "state"
+    command = "command"
+
+
+class Level(StrEnum):
+    info = "info"
+    warning = "warning"
+    critical = "critical"
+
+
+class SeedStage(StrEnum):
+    """Kasmina's twelve seed lifecycle stages (DOMAIN.md, Esper's Leyline).
+
+    UNKNOWN is a slot's state before it is registered; TERMINATED is final when
+    the run ends or the slot is torn down. The other ten follow DOMAIN.md.
+    """
+
+    UNKNOWN = "UNKNOWN"
+    DORMANT = "DORMANT"
+    GERMINATED = "GERMINATED"
+    TRAINING = "TRAINING"
+    BLENDING = "BLENDING"
+    SHADOWING = "SHADOWING"
+    PROBATIONARY = "PROBATIONARY"
+    FOSSILIZED = "FOSSILIZED"
+    CULLED = "CULLED"
+    EMBARGOED = "EMBARGOED"
+    RESETTING = "RESETTING"
+    TERMINATED = "TERMINATED"
+
+
+class Role(StrEnum):
+    viewer = "viewer"
+    operator = "operator"
+    admin = "admin"
+
+    def allows(self, needed: "Role") -> bool:
+        order = [Role.viewer, Role.operator, Role.admin]
+        return order.index(self) >= order.index(needed)
+
+
+class RestartPolicy(StrEnum):
+    resume = "resume"
+    fail = "fail"
+
+
+class BlendMode(StrEnum):
+    convex = "convex"
+    residual = "residual"
+    channel = "channel"
+    confidence = "confidence"

@@ -1,0 +1,154 @@
+"""Run submission and run state (API.md, Runs)."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from api_schemas.enums import BlendMode, RestartPolicy, RunState
+from api_schemas.pages import Page
+
+ShortStr = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=63,
+                                            pattern=r"^[A-Za-z0-9_.\-/]+$")]
+LabelValue = Annotated[str, StringConstraints(max_length=200)]
+DeviceStr = Annotated[str, StringConstraints(pattern=r"^(auto|cpu|cuda|cuda:\d{1,2})$")]
+Scalar = str | int | float | bool
+
+
+class Strict(BaseModel):
+    """Unknown fields are an error (422), never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelOptions(Strict):
+    """Host architecture options; each task documents which it reads."""
+
+    width: int | None = Field(default=None, ge=1, le=8192,
+                              description="Hidden width (MLP) or base channels (CNN).")
+    depth: int | None = Field(default=None, ge=1, le=64,
+                              description="Number of hidden blocks (each ends in a slot).")
+    options: dict[ShortStr, Scalar] = Field(
+        default_factory=dict, max_length=32,
+        description="Task-specific extras for user tasks.")
+
+
+class Morphogenesis(Strict):
+    """How (and whether) Tamiyo grows the host during the run."""
+
+    enabled: bool = Field(default=True, description="Let the policy germinate seeds.")
+    policy: ShortStr = Field(
+        default="heuristic",
+        description="`heuristic` or an import path `package.module:factory`.")
+    max_seeds: int = Field(default=4, ge=0, le=64,
+                           description="Most seeds germinated over the run.")
+    blueprints: list[ShortStr] | None = Field(
+        default=None, max_length=64,
+        description="Blueprints the policy may use (null: every non-quarantined one).")
+    slots: list[ShortStr] | None = Field(
+        default=None, max_length=64, description="Slots it may use (null: all).")
+    blend_mode: BlendMode = Field(default=BlendMode.convex,
+                                  description="How a blending seed joins the host.")
+    blend_steps: int = Field(default=20, ge=1, le=100000,
+                             description="Optimizer steps of the alpha ramp.")
+    gates: dict[ShortStr, float] = Field(
+        default_factory=dict, max_length=32,
+        description="Overrides of gate thresholds (see DOMAIN.md / docs).")
+    decision_deadline_ms: float = Field(default=5.0, gt=0, le=10000,
+                                        description="Tamiyo's decision deadline.")
+
+
+class RunCreate(Strict):
+    """The RunSpec: what to train and how (POST /api/v1/runs)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{
+            "name": "digits-demo", "task": "digits", "model": {"width": 64, "depth": 2},
+            "epochs": 5, "batch_size": 64, "learning_rate": 0.01, "seed": 0,
+            "device": "cpu", "morphogenesis": {"enabled": True, "max_seeds": 2},
+            "labels": {"team": "research"}}]},
+    )
+
+    name: ShortStr | None = Field(default=None, description="Display name.")
+    task: ShortStr = Field(description="A registered task (`digits`, `spirals`, "
+                           "`synthetic-images`) or `package.module:factory`.")
+    model: ModelOptions = Field(default_factory=ModelOptions,
+                                description="Host architecture options.")
+    epochs: int = Field(default=5, ge=1, le=100000, description="Epochs to train.")
+    batch_size: int = Field(default=64, ge=1, le=65536, description="Batch size.")
+    micro_batches: int = Field(default=1, ge=1, le=1024,
+                               description="Micro-batches per optimizer step.")
+    learning_rate: float = Field(default=0.01, gt=0, le=10, description="Learning rate.")
+    seed: int = Field(default=0, ge=0, le=2**31 - 1, description="RNG seed.")
+    device: DeviceStr = Field(default="auto", description="`auto`|`cpu`|`cuda`|`cuda:N`.")
+    devices: int | list[int] | None = Field(
+        default=None, description="Several GPUs for one run (count or list of ids).")
+    morphogenesis: Morphogenesis = Field(default_factory=Morphogenesis,
+                                         description="Growth settings.")
+    checkpoint_every: int = Field(default=0, ge=0, le=10**7,
+                                  description="Checkpoint every N steps (0: each epoch).")
+    max_steps: int | None = Field(default=None, ge=1, le=10**9,
+                                  description="Stop after this many optimizer steps.")
+    restart_policy: RestartPolicy = Field(default=RestartPolicy.fail,
+                                          description="On worker loss: resume or fail.")
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=32,
+                                               description="Free labels for filtering.")
+
+
+RunSpec = RunCreate
+
+
+class RunMetrics(BaseModel):
+    loss: float | None = Field(default=None, description="Latest training loss.")
+    accuracy: float | None = Field(default=None, description="Latest training accuracy.")
+    val_loss: float | None = Field(default=None, description="Latest validation loss.")
+    val_accuracy: float | None = Field(default=None,
+                                       description="Latest validation accuracy.")
+    step_time_ms: float | None = Field(default=None, description="Latest step time.")
+
+
+class RunRead(BaseModel):
+    """A run as the API shows it."""
+
+    id: str = Field(description="Run id (UUID).")
+    name: str | None = Field(default=None, description="Display name.")
+    state: RunState = Field(description="Lifecycle state.")
+    spec: RunCreate = Field(description="The submitted spec.")
+    worker_id: str | None = Field(default=None, description="Worker holding the run.")
+    created_at: datetime = Field(description="Submission time (UTC).")
+    started_at: datetime | None = Field(default=None, description="Start of training.")
+    finished_at: datetime | None = Field(default=None, description="Terminal time.")
+    epoch: int = Field(default=0, description="Current epoch.")
+    step: int = Field(default=0, description="Optimizer steps done.")
+    metrics: RunMetrics = Field(default_factory=RunMetrics, description="Latest metrics.")
+    seeds: dict[str, int] = Field(default_factory=dict, description="Seeds by stage.")
+    error: str | None = Field(default=None, description="Why it failed.")
+    halt_reason: str | None = Field(default=None, description="Why it was halted.")
+    result: dict[str, Any] = Field(default_factory=dict,
+                                   description="Final figures and flags.")
+
+
+class RunPage(Page[RunRead]):
+    """A page of runs."""
+
+
+class SeedRead(BaseModel):
+    seed_id: str = Field(description="Seed id.")
+    slot: str = Field(description="Slot it lives in.")
+    blueprint: str = Field(description="Blueprint name.")
+    stage: str = Field(description="Lifecycle stage.")
+    alpha: float = Field(default=0.0, description="Blend alpha.")
+    params: int = Field(default=0, description="Trainable parameters.")
+    germinated_step: int | None = Field(default=None, description="Germination step.")
+    reason: str | None = Field(default=None, description="Last transition's reason.")
+
+
+class CheckpointRead(BaseModel):
+    id: str = Field(description="Checkpoint id.")
+    step: int = Field(description="Optimizer step.")
+    epoch: int = Field(description="Epoch.")
+    created_at: datetime | None = Field(default=None, description="When written.")
+    bytes: int = Field(default=0, description="Size on disk.")
+    good: bool = Field(default=True, description="Taken while healthy.")

@@ -1,0 +1,1 @@
+"""Esper workers: one process per device, running the training engine."""

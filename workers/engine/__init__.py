@@ -1,0 +1,1 @@
+"""The training engine: pure torch (no Redis, SQL or FastAPI imports)."""
