@@ -86,3 +86,17 @@ def is_import_path(task: str) -> bool:
     """A user task is given as `package.module:factory`."""
     module, sep, attr = task.partition(":")
     return bool(sep and module and attr.isidentifier())
+
+
+DEFAULT_DEPTH = {"digits": 2, "spirals": 2, "synthetic-images": 3}
+
+
+def task_slots(task: str, depth: int | None) -> list[str] | None:
+    """Slot names of a built-in task's host: `block0..block{depth-1}`.
+
+    The engine's hosts name their slots exactly so; None for user tasks (their
+    slots are known only once the task is built on a worker).
+    """
+    if task not in DEFAULT_DEPTH:
+        return None
+    return [f"block{i}" for i in range(depth or DEFAULT_DEPTH[task])]

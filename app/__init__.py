@@ -1,0 +1,1 @@
+"""Esper gateway: REST + WebSocket API, bus relay, telemetry fan-out, dashboard."""

@@ -1,0 +1,50 @@
+"""Gateway settings: one class, environment prefix ESPER_."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ESPER_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./var/esper.db",
+        description="SQLAlchemy async URL; postgresql:// is rewritten to asyncpg.")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0")
+    data_dir: Path = Field(default=Path("./var"))
+    local_mode: bool = Field(
+        default=False, description="All-in-one `esper up`: auth may be off, "
+        "a development signing secret may be generated.")
+    auth: str = Field(default="on", description="`on` or `off` (local mode only).")
+    admin_token: str | None = Field(default=None)
+    leyline_secret: str | None = Field(default=None)
+    leyline_key_id: str = Field(default="k1")
+    leyline_keys: str | None = Field(default=None, description="Extra `id=secret,...`.")
+    worker_ttl_s: float = Field(default=10.0, description="Liveness key TTL.")
+    reaper_interval_s: float = Field(default=1.0)
+    outbox_interval_s: float = Field(default=0.2)
+    telemetry_maxlen: int = Field(default=100_000)
+    command_expire_s: float = Field(default=300.0)
+    max_body_bytes: int = Field(default=1_000_000)
+
+    @property
+    def auth_enabled(self) -> bool:
+        return not (self.local_mode and self.auth.lower() == "off")
+
+    @property
+    def async_database_url(self) -> str:
+        url = self.database_url
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+asyncpg://" + url[len(plain):]
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+        return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
