@@ -17,6 +17,8 @@ RUNS_GROUP = "workers"
 EVENTS_STREAM = "esper:events"
 EVENTS_GROUP = "gateway"
 BROADCAST_STREAM = "esper:cmd:broadcast"
+# Fleet-wide changes (run states, command outcomes, workers) for /ws/fleet.
+FLEET_STREAM = "esper:fleet"
 DATA_FIELD = "data"
 
 
@@ -73,6 +75,9 @@ class ProgressEvent(BaseModel):
     step: int
     metrics: RunMetrics
     seeds: dict[str, int] = Field(default_factory=dict)
+    seed_list: list[dict[str, Any]] = Field(
+        default_factory=list, description="Each seed: seed_id, slot, blueprint, "
+        "stage, alpha, params, germinated_step, reason.")
 
 
 class CommandAckEvent(BaseModel):

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
         "a development signing secret may be generated.")
     auth: str = Field(default="on", description="`on` or `off` (local mode only).")
     admin_token: str | None = Field(default=None)
+    key_pepper: str | None = Field(default=None, description="Keyed-hash pepper "
+                                   "for API tokens (default: the Leyline secret).")
     leyline_secret: str | None = Field(default=None)
     leyline_key_id: str = Field(default="k1")
     leyline_keys: str | None = Field(default=None, description="Extra `id=secret,...`.")

@@ -1,0 +1,216 @@
+"""How each worker event changes the database, and what it tells WebSocket clients."""
+
+import asyncio
+import logging
+from collections import defaultdict
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api_schemas import CommandState, Level, PacketKind, RunState, WorkerState
+from api_schemas.bus import (
+    BusEvent,
+    CheckpointEvent,
+    CommandAckEvent,
+    ProgressEvent,
+    RunStateEvent,
+    WorkerEvent,
+)
+from app import metrics
+from app.bus.publish import packet_json, publish
+from app.models import Checkpoint, Command, Run, Worker
+from app.models._types import as_utc, utcnow
+from app.runs.transitions import can_transition
+
+log = logging.getLogger("esper.apply")
+
+
+class CommandWaiters:
+    """In-process wake-ups for `?wait=` callers when their command is acked."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, list[asyncio.Event]] = defaultdict(list)
+
+    def register(self, command_id: str) -> asyncio.Event:
+        event = asyncio.Event()
+        self._events[command_id].append(event)
+        return event
+
+    def discard(self, command_id: str, event: asyncio.Event) -> None:
+        waiters = self._events.get(command_id, [])
+        if event in waiters:
+            waiters.remove(event)
+        if not waiters:
+            self._events.pop(command_id, None)
+
+    def notify(self, command_id: str) -> None:
+        for event in self._events.get(command_id, []):
+            event.set()
+
+
+class EventApplier:
+    def __init__(self, maker: async_sessionmaker[AsyncSession], redis: Redis,
+                 waiters: CommandWaiters, telemetry_maxlen: int = 100_000) -> None:
+        self._maker = maker
+        self._redis = redis
+        self.waiters = waiters
+        self._maxlen = telemetry_maxlen
+
+    async def apply(self, event: BusEvent) -> None:
+        handler = {
+            "run_state": self._run_state, "progress": self._progress,
+            "command_ack": self._command_ack, "worker": self._worker,
+            "checkpoint": self._checkpoint,
+        }[event.type]
+        await handler(event)  # type: ignore[operator]
+
+    async def _worker(self, event: WorkerEvent) -> None:
+        async with self._maker() as session:
+            worker = await session.get(Worker, event.worker_id) or Worker(
+                id=event.worker_id)
+            for field in ("hostname", "device", "device_name", "torch_version",
+                          "run_id", "capabilities"):
+                setattr(worker, field, getattr(event, field))
+            worker.state = event.state.value
+            worker.last_heartbeat = utcnow()
+            session.add(worker)
+            await session.commit()
+        await publish(self._redis, packet_json(
+            PacketKind.event, "fleet.worker", run_id=None, value=event.state.value,
+            attrs=event.model_dump(mode="json")), run_id=None)
+
+    async def _run_state(self, event: RunStateEvent) -> None:
+        async with self._maker() as session:
+            run = await session.get(Run, event.run_id)
+            if run is None or not can_transition(RunState(run.state), event.state):
+                log.info("ignoring run_state %s for %s", event.state, event.run_id)
+                return
+            self._set_run_state(run, event)
+            session.add(run)
+            await self._sync_worker(session, event)
+            if event.state.terminal:
+                await expire_open_commands(session, run.id, "run_ended")
+            await session.commit()
+        level = Level.critical if event.state == RunState.halted else Level.info
+        await publish(self._redis, packet_json(
+            PacketKind.state, "run.state", run_id=event.run_id,
+            value=event.state.value, level=level,
+            attrs={"error": event.error, "halt_reason": event.halt_reason}),
+            run_id=event.run_id)
+
+    def _set_run_state(self, run: Run, event: RunStateEvent) -> None:
+        now = utcnow()
+        run.state = event.state.value
+        run.worker_id = event.worker_id
+        if event.state == RunState.running and run.started_at is None:
+            run.started_at = now
+        if event.state.terminal:
+            run.finished_at = now
+            run.error = event.error
+            run.halt_reason = event.halt_reason
+            run.result = {**(run.result or {}), **event.result}
+            if event.state == RunState.halted:
+                self._observe_halt(run, now)
+
+    def _observe_halt(self, run: Run, now: object) -> None:
+        issued = (run.result or {}).get("halt_issued_at")
+        if isinstance(issued, float):
+            metrics.HALT_SECONDS.observe(max(0.0, now.timestamp() - issued))  # type: ignore[attr-defined]
+
+    async def _sync_worker(self, session: AsyncSession, event: RunStateEvent) -> None:
+        worker = await session.get(Worker, event.worker_id)
+        if worker is None or worker.state == WorkerState.lost.value:
+            return
+        busy = event.state.live
+        worker.state = WorkerState.busy.value if busy else WorkerState.idle.value
+        worker.run_id = event.run_id if busy else None
+        session.add(worker)
+
+    async def _progress(self, event: ProgressEvent) -> None:
+        async with self._maker() as session:
+            run = await session.get(Run, event.run_id)
+            if run is None or RunState(run.state).terminal:
+                return
+            run.epoch, run.step = event.epoch, max(run.step, event.step)
+            run.metrics = event.metrics.model_dump(mode="json")
+            run.seeds = dict(event.seeds)
+            if event.seed_list:
+                run.seed_list = list(event.seed_list)
+            session.add(run)
+            await session.commit()
+
+    async def _command_ack(self, event: CommandAckEvent) -> None:
+        async with self._maker() as session:
+            command = await session.get(Command, event.command_id)
+            if command is None:
+                return
+            first = not CommandState(command.state).final
+            record_ack(command, event)
+            session.add(command)
+            await session.commit()
+            data = command_packet(command)
+        self.waiters.notify(event.command_id)
+        if first:
+            observe_ack(command, event)
+        await publish(self._redis, data, run_id=command.run_id, run_stream=True,
+                      maxlen=self._maxlen)
+
+    async def _checkpoint(self, event: CheckpointEvent) -> None:
+        async with self._maker() as session:
+            if await session.get(Checkpoint, event.checkpoint_id) is None:
+                session.add(Checkpoint(id=event.checkpoint_id, run_id=event.run_id,
+                                       path=event.path, step=event.step,
+                                       epoch=event.epoch, bytes=event.bytes,
+                                       good=event.good))
+                await session.commit()
+
+
+def record_ack(command: Command, event: CommandAckEvent) -> None:
+    """Broadcast commands collect one ack per worker; the first settles the state."""
+    if command.run_id is None:
+        acks = dict((command.result or {}).get("acks", {}))
+        acks[event.worker_id] = {"state": event.state.value, "reason": event.reason}
+        command.result = {**(command.result or {}), "acks": acks}
+    else:
+        command.result = {**(command.result or {}), **event.result}
+    if CommandState(command.state).final:
+        return
+    command.state = event.state.value
+    command.reason = event.reason
+    command.acked_at = utcnow()
+
+
+def observe_ack(command: Command, event: CommandAckEvent) -> None:
+    metrics.COMMANDS_TOTAL.labels(command.type, event.state.value).inc()
+    if event.state == CommandState.rejected and event.reason:
+        metrics.COMMAND_REJECTIONS_TOTAL.labels(event.reason).inc()
+    issued = as_utc(command.issued_at)
+    if issued is not None and command.acked_at is not None:
+        seconds = (as_utc(command.acked_at) - issued).total_seconds()  # type: ignore[operator]
+        metrics.COMMAND_ACK_SECONDS.labels(command.type).observe(max(0.0, seconds))
+
+
+def command_packet(command: Command) -> str:
+    from app.commands.service import command_read  # noqa: PLC0415  (avoid a cycle)
+
+    read = command_read(command)
+    level = Level.warning if command.state in ("rejected", "expired") else Level.info
+    return packet_json(PacketKind.command, f"command.{command.type}",
+                       run_id=command.run_id, value=command.state, level=level,
+                       attrs=read.model_dump(mode="json"))
+
+
+async def expire_open_commands(session: AsyncSession, run_id: str,
+                               reason: str) -> list[Command]:
+    open_states = [CommandState.pending.value, CommandState.dispatched.value]
+    query = select(Command).where(Command.run_id == run_id,
+                                  col(Command.state).in_(open_states))
+    expired = list((await session.exec(query)).all())
+    for command in expired:
+        command.state = CommandState.expired.value
+        command.reason = reason
+        command.acked_at = utcnow()
+        session.add(command)
+    return expired

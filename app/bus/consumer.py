@@ -1,0 +1,92 @@
+"""Applies worker events from `esper:events` (group `gateway`) to the database.
+
+Each event is applied in its own transaction and acked after commit, so an event
+is never lost if the gateway dies mid-way (it stays pending and is reclaimed).
+"""
+
+import asyncio
+import logging
+import socket
+import time
+import uuid
+
+from pydantic import TypeAdapter, ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api_schemas.bus import DATA_FIELD, EVENTS_GROUP, EVENTS_STREAM, BusEvent
+from app import metrics
+from app.bus.apply import EventApplier
+
+log = logging.getLogger("esper.consumer")
+_events: TypeAdapter[BusEvent] = TypeAdapter(BusEvent)
+
+
+async def ensure_group(redis: Redis, stream: str, group: str) -> None:
+    try:
+        await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+class EventConsumer:
+    def __init__(self, maker: async_sessionmaker[AsyncSession], redis: Redis,
+                 applier: EventApplier) -> None:
+        self._maker = maker
+        self._redis = redis
+        self._applier = applier
+        self.name = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await ensure_group(self._redis, EVENTS_STREAM, EVENTS_GROUP)
+                await self._reclaim_stale()
+                while True:
+                    await self._read_batch(">", block_ms=1000)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("event consumer lost Redis, retrying: %s", exc)
+                await asyncio.sleep(0.5)
+            except Exception:
+                log.exception("event consumer error")
+                await asyncio.sleep(0.5)
+
+    async def _reclaim_stale(self) -> None:
+        # Events a dead gateway read but never acked: take them over.
+        start = "0-0"
+        while True:
+            start, messages, *_ = await self._redis.xautoclaim(
+                EVENTS_STREAM, EVENTS_GROUP, self.name, min_idle_time=30_000,
+                start_id=start, count=100)
+            await self._handle(messages)
+            if start in (b"0-0", "0-0") or not messages:
+                return
+
+    async def _read_batch(self, start: str, block_ms: int | None) -> None:
+        reply = await self._redis.xreadgroup(EVENTS_GROUP, self.name,
+                                             {EVENTS_STREAM: start}, count=200,
+                                             block=block_ms)
+        for _stream, messages in reply or []:
+            await self._handle(messages)
+
+    async def _handle(self, messages: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        for message_id, fields in messages:
+            raw = fields.get(DATA_FIELD.encode()) if fields else None
+            if raw is not None:
+                await self._apply(raw, message_id)
+            await self._redis.xack(EVENTS_STREAM, EVENTS_GROUP, message_id)
+
+    async def _apply(self, raw: bytes, message_id: bytes) -> None:
+        try:
+            event = _events.validate_json(raw)
+        except ValidationError as exc:
+            log.warning("dropping malformed event %s: %s", message_id, exc)
+            return
+        ms = int(message_id.split(b"-")[0])
+        metrics.EVENT_CONSUMER_LAG.set(max(0.0, time.time() - ms / 1000))
+        await self._applier.apply(event)

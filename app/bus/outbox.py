@@ -1,0 +1,110 @@
+"""Outbox relay: rows committed with runs and commands are put on Redis after commit.
+
+A relay that fails (Redis down) leaves the rows unsent and retries, so nothing the
+API accepted is lost. On PostgreSQL rows are claimed with SKIP LOCKED, so several
+gateway replicas never relay the same row twice.
+"""
+
+import asyncio
+import logging
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api_schemas import CommandState
+from api_schemas.bus import DATA_FIELD, RUNS_STREAM
+from app import metrics
+from app.models import Command, Outbox, Run
+from app.models._types import utcnow
+
+log = logging.getLogger("esper.outbox")
+BATCH = 200
+
+
+class OutboxRelay:
+    def __init__(self, maker: async_sessionmaker[AsyncSession], redis: Redis,
+                 interval_s: float = 0.2) -> None:
+        self._maker = maker
+        self._redis = redis
+        self._interval = interval_s
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    def kick(self) -> None:
+        """Relay now rather than at the next tick (called after a commit)."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.relay_once()
+            except (RedisError, OSError) as exc:
+                log.warning("outbox relay failed, will retry: %s", exc)
+            except Exception:
+                log.exception("outbox relay error")
+
+    async def relay_once(self) -> int:
+        async with self._lock, self._maker() as session:
+            rows = await self._claim(session)
+            if rows:
+                await self._send(rows)
+                await self._mark_sent(session, rows)
+            await session.commit()
+            backlog = await self._backlog(session)
+        metrics.OUTBOX_BACKLOG.set(backlog)
+        return len(rows)
+
+    async def _claim(self, session: AsyncSession) -> list[Outbox]:
+        query = (select(Outbox).where(col(Outbox.sent_at).is_(None))
+                 .order_by(col(Outbox.id)).limit(BATCH)
+                 .with_for_update(skip_locked=True))
+        return list((await session.exec(query)).all())
+
+    async def _send(self, rows: list[Outbox]) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for row in rows:
+            pipe.xadd(row.stream, {DATA_FIELD: row.data})
+        ids = await pipe.execute()
+        for row, message_id in zip(rows, ids, strict=True):
+            row.message_id = message_id.decode() if isinstance(message_id, bytes) \
+                else str(message_id)
+
+    async def _mark_sent(self, session: AsyncSession, rows: list[Outbox]) -> None:
+        now = utcnow()
+        command_ids = [r.command_id for r in rows if r.command_id]
+        for row in rows:
+            row.sent_at = now
+            row.attempts += 1
+            session.add(row)
+        if command_ids:
+            query = select(Command).where(col(Command.id).in_(command_ids),
+                                          Command.state == CommandState.pending.value)
+            for command in (await session.exec(query)).all():
+                command.state = CommandState.dispatched.value
+                command.dispatched_at = now
+                session.add(command)
+        await self._remember_assignments(session, rows)
+
+    async def _remember_assignments(self, session: AsyncSession,
+                                    rows: list[Outbox]) -> None:
+        # The reaper acks a dead worker's assignment by its message id.
+        for row in rows:
+            if row.command_id is None and row.run_id and row.stream == RUNS_STREAM:
+                run = await session.get(Run, row.run_id)
+                if run is not None:
+                    run.assignment_id = row.message_id
+                    session.add(run)
+
+    async def _backlog(self, session: AsyncSession) -> int:
+        query = select(func.count()).select_from(Outbox).where(
+            col(Outbox.sent_at).is_(None))
+        return int((await session.exec(query)).one())

@@ -1,0 +1,115 @@
+"""Worker liveness: a worker whose `esper:worker:{id}` key expired is lost.
+
+Its live run fails with reason `worker_lost` (resume from checkpoint is the
+reliability work's), the run's open commands expire with `worker_lost`, and its
+assignment is acked so no other worker picks the dead run up.
+"""
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api_schemas import Level, PacketKind, RunState, WorkerState
+from api_schemas.bus import RUNS_GROUP, RUNS_STREAM, worker_key
+from app import metrics
+from app.bus.apply import command_packet, expire_open_commands
+from app.bus.publish import packet_json, publish
+from app.models import Run, Worker
+from app.models._types import as_utc, utcnow
+
+log = logging.getLogger("esper.reaper")
+LIVE = [RunState.assigned.value, RunState.running.value, RunState.paused.value]
+
+
+class Reaper:
+    def __init__(self, maker: async_sessionmaker[AsyncSession], redis: Redis,
+                 ttl_s: float, interval_s: float = 1.0) -> None:
+        self._maker = maker
+        self._redis = redis
+        self._ttl = ttl_s
+        self._interval = interval_s
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except (RedisError, OSError) as exc:
+                log.warning("reaper cannot reach Redis: %s", exc)
+            except Exception:
+                log.exception("reaper error")
+            await asyncio.sleep(self._interval)
+
+    async def sweep(self) -> list[str]:
+        """One pass; returns the ids of workers found lost."""
+        async with self._maker() as session:
+            query = select(Worker).where(Worker.state != WorkerState.lost.value)
+            workers = list((await session.exec(query)).all())
+            alive = await self._alive(workers)
+            lost = [w for w, ok in zip(workers, alive, strict=True)
+                    if not ok and self._past_grace(w)]
+            now = utcnow()
+            for worker, ok in zip(workers, alive, strict=True):
+                if ok:
+                    worker.last_heartbeat = now
+                    session.add(worker)
+            packets = [p for w in lost for p in await self._lose(session, w)]
+            await session.commit()
+        await self._refresh_gauges()
+        for run_id, data in packets:
+            await publish(self._redis, data, run_id=run_id, run_stream=True)
+        return [w.id for w in lost]
+
+    async def _alive(self, workers: list[Worker]) -> list[bool]:
+        if not workers:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for worker in workers:
+            pipe.exists(worker_key(worker.id))
+        return [bool(n) for n in await pipe.execute()]
+
+    def _past_grace(self, worker: Worker) -> bool:
+        # A just-registered worker may not have written its key yet.
+        seen = as_utc(worker.last_heartbeat) or as_utc(worker.registered_at)
+        return seen is None or utcnow() - seen > timedelta(seconds=self._ttl)
+
+    async def _lose(self, session: AsyncSession,
+                    worker: Worker) -> list[tuple[str, str]]:
+        log.warning("worker %s lost", worker.id)
+        metrics.WORKERS_LOST_TOTAL.inc()
+        worker.state, worker.run_id = WorkerState.lost.value, None
+        session.add(worker)
+        query = select(Run).where(Run.worker_id == worker.id, col(Run.state).in_(LIVE))
+        packets: list[tuple[str, str]] = []
+        for run in (await session.exec(query)).all():
+            packets += await self._fail_run(session, run)
+        return packets
+
+    async def _fail_run(self, session: AsyncSession, run: Run) -> list[tuple[str, str]]:
+        run.state, run.error, run.finished_at = (RunState.failed.value, "worker_lost",
+                                                 utcnow())
+        session.add(run)
+        expired = await expire_open_commands(session, run.id, "worker_lost")
+        if run.assignment_id:
+            await self._redis.xack(RUNS_STREAM, RUNS_GROUP, run.assignment_id)
+        state = packet_json(PacketKind.state, "run.state", run_id=run.id,
+                            value=RunState.failed.value, level=Level.critical,
+                            attrs={"error": "worker_lost"})
+        return [(run.id, command_packet(c)) for c in expired] + [(run.id, state)]
+
+    async def _refresh_gauges(self) -> None:
+        from sqlalchemy import func  # noqa: PLC0415
+
+        async with self._maker() as session:
+            for model, gauge in ((Run, metrics.RUNS_BY_STATE),
+                                 (Worker, metrics.WORKERS_BY_STATE)):
+                query = select(model.state, func.count()).group_by(model.state)  # type: ignore[attr-defined]
+                counts = dict((await session.exec(query)).all())
+                states = RunState if model is Run else WorkerState
+                for state in states:
+                    gauge.labels(state.value).set(counts.get(state.value, 0))

@@ -1,0 +1,118 @@
+// REST client for the gateway (API.md). Holds the API token for this tab only:
+// sessionStorage survives reloads but not closing the tab, and is never sent to
+// another origin.
+
+const TOKEN_KEY = 'esper.token';
+const V1 = '/api/v1';
+
+export function getToken() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function setToken(token) {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token.trim());
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+export class ApiError extends Error {
+  constructor(status, code, message, details) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+let unauthorizedHandler = () => {};
+export function onUnauthorized(fn) {
+  unauthorizedHandler = fn;
+}
+
+function buildUrl(path, query) {
+  const url = new URL(path, location.origin);
+  for (const [key, value] of Object.entries(query ?? {})) {
+    if (value === undefined || value === null || value === '') continue;
+    url.searchParams.set(key, Array.isArray(value) ? value.join(',') : String(value));
+  }
+  return url;
+}
+
+export async function request(method, path, { body, query, signal, quiet401 } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let res;
+  try {
+    res = await fetch(buildUrl(path, query), {
+      method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    throw new ApiError(0, 'network_error', 'The gateway did not answer.');
+  }
+  const text = res.status === 204 ? '' : await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  if (!res.ok) {
+    const e = data?.error ?? {};
+    const detail = typeof data?.detail === 'string' ? data.detail : null;
+    const err = new ApiError(res.status, e.code ?? `http_${res.status}`,
+      e.message ?? detail ?? (res.statusText || `HTTP ${res.status}`), e.details);
+    if (res.status === 401 && !quiet401) unauthorizedHandler(err);
+    throw err;
+  }
+  return data;
+}
+
+// Lists are either a bare array or a page {items, next_cursor} (API.md, Lists).
+export function items(data) {
+  return Array.isArray(data) ? data : (data?.items ?? []);
+}
+
+async function allPages(path, query, maxPages) {
+  const out = [];
+  let cursor = null;
+  for (let i = 0; i < maxPages; i += 1) {
+    const data = await request('GET', path, { query: { ...query, cursor } });
+    out.push(...items(data));
+    cursor = Array.isArray(data) ? null : data?.next_cursor;
+    if (!cursor) break;
+  }
+  return out;
+}
+
+const enc = encodeURIComponent;
+const runPath = (id) => `${V1}/runs/${enc(id)}`;
+
+export const api = {
+  whoami: () => request('GET', `${V1}/whoami`, { quiet401: true }),
+  runs: (maxPages = 2) => allPages(`${V1}/runs`, { limit: 100 }, maxPages),
+  run: (id) => request('GET', runPath(id)),
+  workers: async () => items(await request('GET', `${V1}/workers`)),
+  seeds: async (id) => items(await request('GET', `${runPath(id)}/seeds`)),
+  checkpoints: async (id) => items(await request('GET', `${runPath(id)}/checkpoints`)),
+  commands: (id, maxPages = 2) => allPages(`${runPath(id)}/commands`, { limit: 200 }, maxPages),
+  command: (commandId) => request('GET', `${V1}/commands/${enc(commandId)}`),
+  blueprints: async () => items(await request('GET', `${V1}/blueprints`)),
+  tasks: async () => items(await request('GET', `${V1}/tasks`)),
+  // History reduced to `resolution` buckets per metric: bounded whatever the run's length.
+  series: (id, names, resolution) =>
+    request('GET', `${runPath(id)}/telemetry`, { query: { names, resolution } }),
+  // Plain packets in cursor order, for sparse names (events, stage changes).
+  packets: (id, { names, after, limit = 500 }) =>
+    request('GET', `${runPath(id)}/telemetry`, { query: { names, after, limit } }),
+  // `wait` makes the gateway answer once the worker has acked (or after wait s).
+  sendCommand: (id, body, wait = 5) =>
+    request('POST', `${runPath(id)}/commands`, { body, query: { wait } }),
+};
+
+// WebSockets cannot carry an Authorization header from a browser, so the token
+// goes in the query string, as API.md allows.
+export function wsUrl(path, params = {}) {
+  const url = buildUrl(path, params);
+  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const token = getToken();
+  if (token) url.searchParams.set('token', token);
+  return url.toString();
+}

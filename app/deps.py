@@ -1,0 +1,86 @@
+"""Annotated dependencies: settings, session, redis, the caller and its role."""
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api_schemas.enums import Role
+from app.auth import LOCAL_PRINCIPAL, Principal, principal_for_token
+from app.db import session_scope
+from app.errors import Forbidden, NotFound, Unauthorized
+from app.models import Run
+from app.settings import Settings
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async for session in session_scope(request.app.state.sessionmaker):
+        yield session
+
+
+def get_redis(request: Request) -> Redis:
+    redis: Redis = request.app.state.redis
+    return redis
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+RedisDep = Annotated[Redis, Depends(get_redis)]
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def authenticate(
+    token: str | None, session: AsyncSession, settings: Settings
+) -> Principal:
+    """The caller of a request or WebSocket; raises Unauthorized."""
+    if not settings.auth_enabled:
+        return LOCAL_PRINCIPAL
+    if token is None:
+        raise Unauthorized("Missing bearer token.", code="missing_token")
+    principal = await principal_for_token(session, token, settings)
+    if principal is None:
+        raise Unauthorized("Invalid or revoked token.", code="invalid_token")
+    return principal
+
+
+def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """Dependency factory: the caller, who must hold at least `role`."""
+
+    async def dependency(request: Request, session: SessionDep,
+                         settings: SettingsDep) -> Principal:
+        token = bearer_token(request.headers.get("authorization"))
+        principal = await authenticate(token, session, settings)
+        if not principal.role.allows(role):
+            raise Forbidden(f"This needs the {role.value} role; the token has "
+                            f"{principal.role.value}.", code="insufficient_role")
+        return principal
+
+    return dependency
+
+
+Viewer = Annotated[Principal, Depends(require(Role.viewer))]
+Operator = Annotated[Principal, Depends(require(Role.operator))]
+Admin = Annotated[Principal, Depends(require(Role.admin))]
+
+
+async def get_run(run_id: str, session: SessionDep) -> Run:
+    run = await session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"No run with id {run_id}.", code="run_not_found")
+    return run
+
+
+RunDep = Annotated[Run, Depends(get_run)]

@@ -1,0 +1,100 @@
+"""create_app(): the gateway, its lifespan (database, Redis, bus tasks) and routers."""
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from prometheus_fastapi_instrumentator import Instrumentator
+from redis.asyncio import Redis
+
+from app.auth import ensure_bootstrap_admin
+from app.bus.apply import CommandWaiters, EventApplier
+from app.bus.consumer import EventConsumer
+from app.bus.outbox import OutboxRelay
+from app.bus.reaper import Reaper
+from app.catalogue.router import router as catalogue_router
+from app.commands.router import router as commands_router
+from app.db import create_engine, create_sessionmaker
+from app.errors import install_error_handlers
+from app.health.router import router as health_router
+from app.keys.router import router as keys_router
+from app.leyline import keyring
+from app.limits import BodySizeLimit
+from app.runs.router import router as runs_router
+from app.settings import Settings, get_settings
+from app.telemetry.ws import router as ws_router
+from app.workers.router import router as workers_router
+
+log = logging.getLogger("esper.gateway")
+
+
+def _start_background(app: FastAPI, settings: Settings) -> list[asyncio.Task[None]]:
+    maker, redis = app.state.sessionmaker, app.state.redis
+    app.state.waiters = CommandWaiters()
+    applier = EventApplier(maker, redis, app.state.waiters, settings.telemetry_maxlen)
+    app.state.relay = OutboxRelay(maker, redis, settings.outbox_interval_s)
+    loops = [app.state.relay.run_forever(),
+             EventConsumer(maker, redis, applier).run_forever(),
+             Reaper(maker, redis, settings.worker_ttl_s,
+                    settings.reaper_interval_s).run_forever()]
+    for extra in getattr(app.state, "extra_loops", []):
+        loops.append(extra(app))
+    return [asyncio.create_task(loop) for loop in loops]
+
+
+async def _announce_admin(app: FastAPI, settings: Settings) -> None:
+    token = await ensure_bootstrap_admin(app.state.sessionmaker, settings)
+    if token:
+        # Printed once: the key is stored hashed, so this is the only chance.
+        log.warning("generated the first admin token (shown once): %s", token)
+        print(f"ESPER ADMIN TOKEN (shown once): {token}", flush=True)
+    if not settings.auth_enabled:
+        log.warning("ESPER_AUTH=off: authentication is disabled (local mode only)")
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    keyring(settings)  # refuses to start without a secret outside local mode
+    engine = create_engine(settings)
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.redis = Redis.from_url(settings.redis_url, health_check_interval=10)
+    await _announce_admin(app, settings)
+    tasks = _start_background(app, settings)
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await app.state.redis.aclose()
+        await engine.dispose()
+
+
+def _mount_dashboard(app: FastAPI) -> None:
+    try:
+        module = importlib.import_module("app.dashboard.router")
+    except ImportError:
+        return
+    module.mount_dashboard(app)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    if settings.auth_enabled is False and not settings.local_mode:
+        raise RuntimeError("ESPER_AUTH=off is only allowed in local mode")
+    app = FastAPI(title="Esper", version="0.1.0", lifespan=lifespan,
+                  description="Control plane for training morphogenetic networks.")
+    app.state.settings = settings
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    for router in (health_router, runs_router, commands_router, workers_router,
+                   catalogue_router, keys_router, ws_router):
+        app.include_router(router)
+    Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
+        app, include_in_schema=False)
+    _mount_dashboard(app)
+    return app

@@ -1,0 +1,53 @@
+"""`python -m workers --device cpu|cuda|cuda:N|auto [--worker-id ID]`."""
+
+import argparse
+import logging
+import signal
+import sys
+from types import FrameType
+
+from workers.device import DeviceError, resolve
+from workers.runner import Runner
+from workers.settings import WorkerSettings
+
+log = logging.getLogger("esper.worker")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m workers",
+                                     description="Run one Esper worker.")
+    parser.add_argument("--device", default="auto",
+                        help="auto | cpu | cuda | cuda:N (default auto)")
+    parser.add_argument("--worker-id", default=None,
+                        help="Stable id (default: host-device-random)")
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = WorkerSettings()
+    if not settings.keyring and not settings.local_mode:
+        log.error("ESPER_LEYLINE_SECRET is not set; refusing to start outside "
+                  "local mode (commands could not be verified)")
+        return 2
+    try:
+        device = resolve(args.device)
+    except DeviceError as exc:
+        log.error("%s", exc)
+        return 2
+    runner = Runner(settings, device, args.worker_id)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        runner.request_shutdown()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return runner.serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

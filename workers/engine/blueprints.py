@@ -1,0 +1,238 @@
+"""Karn: blueprint module builders, plus the Urza/Tezzeret build cache.
+
+The catalogue data (names, tiers, risk, bounds) lives in api_schemas.catalogue so
+the gateway serves it without torch; this module only knows how to build each
+entry. Builds run on a small thread pool and are cached per (blueprint, shape,
+device), so germination takes a ready module instead of building inside a step.
+"""
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from api_schemas.catalogue import BLUEPRINTS_BY_NAME, BlueprintRead
+from workers.engine.seeds.slot import SeedWrapper
+
+Shape = tuple[int, ...]
+_RNG_LOCK = threading.Lock()
+
+
+class Residual(nn.Module):
+    """x + f(x): the seed starts near identity and learns a correction."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = x + self.body(x)
+        return out
+
+
+class SqueezeExcite(nn.Module):
+    """Channel attention: x scaled by a gate computed from x's channel summary."""
+
+    def __init__(self, channels: int, reduction: int = 4) -> None:
+        super().__init__()
+        hidden = max(1, channels // reduction)
+        self.fc = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(),
+                                nn.Linear(hidden, channels), nn.Sigmoid())
+
+    def forward(self, x: Tensor) -> Tensor:
+        summary = x.mean(dim=(2, 3)) if x.dim() == 4 else x
+        gate = self.fc(summary)
+        return x * (gate[:, :, None, None] if x.dim() == 4 else gate)
+
+
+class Noise(nn.Module):
+    """Deliberately harmful: a large random projection plus fresh noise."""
+
+    def __init__(self, shape: Shape, scale: float = 2.0) -> None:
+        super().__init__()
+        c = shape[0]
+        self.proj = nn.Linear(c, c, bias=False)
+        nn.init.normal_(self.proj.weight, std=scale / math.sqrt(c))
+        self.scale = scale
+
+    def forward(self, x: Tensor) -> Tensor:
+        moved = x.movedim(1, -1) if x.dim() == 4 else x
+        mixed = self.proj(moved)
+        mixed = mixed.movedim(-1, 1) if x.dim() == 4 else mixed
+        return x + mixed + self.scale * torch.randn_like(x)
+
+
+def _small_last(layer: nn.Module) -> nn.Module:
+    # A small last layer makes a new seed start close to the identity map.
+    weight = getattr(layer, "weight", None)
+    if isinstance(weight, Tensor):
+        with torch.no_grad():
+            weight.mul_(0.1)
+    return layer
+
+
+def _residual_mlp(shape: Shape) -> nn.Module:
+    w = shape[0]
+    return Residual(nn.Sequential(nn.Linear(w, max(1, w // 2)), nn.GELU(),
+                                  _small_last(nn.Linear(max(1, w // 2), w))))
+
+
+def _low_rank(shape: Shape) -> nn.Module:
+    w, r = shape[0], min(8, shape[0])
+    return Residual(nn.Sequential(nn.Linear(w, r, bias=False),
+                                  _small_last(nn.Linear(r, w))))
+
+
+def _conv3x3(shape: Shape) -> nn.Module:
+    c = shape[0]
+    return Residual(nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c),
+                                  nn.ReLU(), _small_last(nn.Conv2d(c, c, 3, padding=1))))
+
+
+def _depthwise(shape: Shape) -> nn.Module:
+    c = shape[0]
+    return Residual(nn.Sequential(nn.Conv2d(c, c, 3, padding=1, groups=c),
+                                  _small_last(nn.Conv2d(c, c, 1))))
+
+
+def _norm(shape: Shape) -> nn.Module:
+    if len(shape) == 1:
+        return nn.LayerNorm(shape[0])
+    groups = math.gcd(shape[0], 8)
+    return nn.GroupNorm(groups, shape[0])
+
+
+BUILDERS: dict[str, Callable[[Shape], nn.Module]] = {
+    "residual_mlp": _residual_mlp, "low_rank": _low_rank, "conv3x3": _conv3x3,
+    "depthwise_separable": _depthwise,
+    "squeeze_excite": lambda s: SqueezeExcite(s[0]),
+    "norm": _norm, "noise": Noise,
+}
+
+
+def slot_kind(shape: Shape) -> str:
+    return "image" if len(shape) == 3 else "vector"
+
+
+def fits(blueprint: BlueprintRead, shape: Shape) -> bool:
+    return slot_kind(shape) in blueprint.slot_kinds
+
+
+@dataclass
+class BuiltSeed:
+    """A ready module and what its G0 dry run found."""
+
+    blueprint: str
+    module: SeedWrapper
+    params: int
+    dry_run_ok: bool
+    dry_run_error: str | None
+    build_ms: float
+
+
+def build_seed(name: str, shape: Shape, device: str, seed: int = 0) -> BuiltSeed:
+    """Build, initialise (own generator, so builds never touch the run's RNG
+    stream order), move and dry-run one seed module."""
+    if name not in BUILDERS:
+        raise KeyError(f"unknown blueprint {name!r}")
+    started = time.perf_counter()
+    # The lock serialises builder threads; fork_rng gives each build its own
+    # seeded stream and puts the global state back for the training thread.
+    with _RNG_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module = SeedWrapper(BUILDERS[name](shape), shape[0]).to(device)
+        ok, error = _dry_run(module, shape, device)
+    params = sum(p.numel() for p in module.parameters())
+    return BuiltSeed(name, module, params, ok, error,
+                     (time.perf_counter() - started) * 1000)
+
+
+def _dry_run(module: nn.Module, shape: Shape, device: str) -> tuple[bool, str | None]:
+    x = torch.randn((2, *shape), device=device)
+    try:
+        with torch.no_grad():
+            module.eval()
+            out = module(x)
+            module.train()
+    except Exception as exc:  # a broken builder fails G0, not the run
+        return False, f"dry run raised {type(exc).__name__}: {exc}"
+    if out.shape != x.shape:
+        return False, f"dry run shape {tuple(out.shape)} != {tuple(x.shape)}"
+    if not bool(torch.isfinite(out).all()):
+        return False, "dry run produced non-finite values"
+    return True, None
+
+
+Key = tuple[str, Shape, str]
+
+
+class BlueprintCache:
+    """Builds seed modules ahead of need on a small pool; one ready module per key.
+
+    `take` hands over the ready module (waiting only if its build is still in
+    flight) and immediately starts building the next one for that key.
+    `build_delay_s` injects latency for the prefetch benchmark.
+    """
+
+    def __init__(self, workers: int = 2, build_delay_s: float = 0.0,
+                 base_seed: int = 0) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers,
+                                        thread_name_prefix="karn-build")
+        self._lock = threading.Lock()
+        self._futures: dict[Key, Future[BuiltSeed]] = {}
+        self._builds = 0
+        self.build_delay_s = build_delay_s
+        self.base_seed = base_seed
+        self.hits = 0
+        self.misses = 0
+
+    def _build(self, key: Key, seed: int) -> BuiltSeed:
+        if self.build_delay_s:
+            time.sleep(self.build_delay_s)
+        return build_seed(key[0], key[1], key[2], seed)
+
+    def prefetch(self, name: str, shape: Shape, device: str) -> None:
+        key = (name, tuple(shape), device)
+        with self._lock:
+            if key not in self._futures:
+                self._builds += 1
+                seed = self.base_seed * 1000 + self._builds
+                self._futures[key] = self._pool.submit(self._build, key, seed)
+
+    def ready(self, name: str, shape: Shape, device: str) -> bool:
+        future = self._futures.get((name, tuple(shape), device))
+        return future is not None and future.done()
+
+    def take(self, name: str, shape: Shape, device: str,
+             timeout: float | None = None) -> BuiltSeed:
+        key = (name, tuple(shape), device)
+        self.prefetch(name, shape, device)
+        with self._lock:
+            future = self._futures.pop(key)
+            if future.done():
+                self.hits += 1
+            else:
+                self.misses += 1
+        built = future.result(timeout=timeout)
+        self.prefetch(name, shape, device)
+        return built
+
+    def clear(self) -> int:
+        """Drop every cached or in-flight build (registry_reset)."""
+        with self._lock:
+            futures, self._futures = self._futures, {}
+        for future in futures.values():
+            future.cancel()
+        return len(futures)
+
+    def size(self) -> int:
+        return len(self._futures)
+
+    def close(self) -> None:
+        self.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,1 @@
+"""Kasmina: slots in the host, the seed lifecycle, gates, blending and isolation."""

@@ -1,0 +1,151 @@
+"""Tasks: data plus a host with slots. Built-ins and user tasks by import path.
+
+Data and the host are built once per run; built-in data is moved to the device
+once and batches are cut by index there, so no per-step host-to-device copies.
+"""
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from api_schemas.catalogue import DEFAULT_DEPTH, is_import_path
+from api_schemas.runs import ModelOptions
+from workers.engine.hosts import CNNHost, MLPHost
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass
+class TaskOptions:
+    """What a task factory receives: the spec's model options and the run seed."""
+
+    width: int | None
+    depth: int | None
+    options: dict[str, Any]
+    seed: int
+
+
+@dataclass
+class Task:
+    """A task as the trainer uses it. User factories return one of these.
+
+    `host` must contain `workers.engine.seeds.slot.SeedSlot` modules (the slots);
+    `loss_fn` defaults to cross-entropy on class logits.
+    """
+
+    name: str
+    train_x: Tensor
+    train_y: Tensor
+    val_x: Tensor
+    val_y: Tensor
+    host: nn.Module
+    loss_fn: LossFn = field(default=nn.functional.cross_entropy)
+
+    def to(self, device: torch.device) -> "Task":
+        self.train_x, self.train_y = self.train_x.to(device), self.train_y.to(device)
+        self.val_x, self.val_y = self.val_x.to(device), self.val_y.to(device)
+        self.host = self.host.to(device)
+        return self
+
+
+class TaskError(ValueError):
+    """The task is unknown or its factory failed to load."""
+
+
+def _split(x: np.ndarray, y: np.ndarray, val_fraction: float = 0.2,
+           split_seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    # A fixed split seed keeps the validation set identical across run seeds,
+    # so runs with different seeds are compared on the same data.
+    order = np.random.default_rng(split_seed).permutation(len(x))
+    cut = int(len(x) * (1 - val_fraction))
+    tr, va = order[:cut], order[cut:]
+    tx, ty = torch.tensor(x[tr], dtype=torch.float32), torch.tensor(y[tr])
+    vx, vy = torch.tensor(x[va], dtype=torch.float32), torch.tensor(y[va])
+    return tx, ty.long(), vx, vy.long()
+
+
+def digits_task(opts: TaskOptions) -> Task:
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.data / 16.0 - 0.5) / 0.5
+    torch.manual_seed(opts.seed)
+    host = MLPHost(64, opts.width or 64, opts.depth or DEFAULT_DEPTH["digits"], 10)
+    return Task("digits", *_split(x, data.target), host=host)
+
+
+def make_spirals(n_per_class: int = 1000, classes: int = 3, turns: float = 1.75,
+                 noise: float = 0.25, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Interleaved spiral arms; more turns make it harder for a small MLP."""
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for c in range(classes):
+        r = np.linspace(0.05, 1.0, n_per_class)
+        t = r * turns * 2 * np.pi + 2 * np.pi * c / classes
+        t = t + rng.normal(0, noise / 2, n_per_class)
+        xs.append(np.stack([r * np.sin(t), r * np.cos(t)], axis=1) * 2)
+        ys.append(np.full(n_per_class, c))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def spirals_task(opts: TaskOptions) -> Task:
+    x, y = make_spirals()
+    torch.manual_seed(opts.seed)
+    host = MLPHost(2, opts.width or 32, opts.depth or DEFAULT_DEPTH["spirals"], 3)
+    return Task("spirals", *_split(x, y), host=host)
+
+
+def synthetic_images_task(opts: TaskOptions) -> Task:
+    n = int(opts.options.get("samples", 4096))
+    gen = torch.Generator().manual_seed(1234)
+    x = torch.randn(n, 3, 32, 32, generator=gen)
+    teacher = nn.Sequential(nn.Conv2d(3, 8, 5, stride=4), nn.ReLU(), nn.Flatten(),
+                            nn.Linear(8 * 7 * 7, 10))
+    with torch.no_grad():
+        for p in teacher.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+        y = teacher(x).argmax(dim=1)
+    torch.manual_seed(opts.seed)
+    depth = opts.depth or DEFAULT_DEPTH["synthetic-images"]
+    host = CNNHost(3, opts.width or 32, depth, 10)
+    cut = int(n * 0.8)
+    return Task("synthetic-images", x[:cut], y[:cut], x[cut:], y[cut:], host=host)
+
+
+BUILTIN_TASKS: dict[str, Callable[[TaskOptions], Task]] = {
+    "digits": digits_task, "spirals": spirals_task,
+    "synthetic-images": synthetic_images_task,
+}
+
+
+def _import_factory(path: str) -> Callable[[TaskOptions], Task]:
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        factory: Callable[[TaskOptions], Task] = getattr(module, attr)
+    except (ImportError, AttributeError) as exc:
+        raise TaskError(f"cannot import user task {path!r}: {exc}") from exc
+    return factory
+
+
+def load_task(name: str, model: ModelOptions, seed: int,
+              device: torch.device) -> Task:
+    """Build the named task (or user task `pkg.module:factory`) on `device`."""
+    opts = TaskOptions(model.width, model.depth, dict(model.options), seed)
+    if name in BUILTIN_TASKS:
+        factory = BUILTIN_TASKS[name]
+    elif is_import_path(name):
+        factory = _import_factory(name)
+    else:
+        raise TaskError(f"unknown task {name!r} (built in: {sorted(BUILTIN_TASKS)}; "
+                        "or give an import path package.module:factory)")
+    task = factory(opts)
+    if not isinstance(task, Task):
+        raise TaskError(f"task factory for {name!r} returned {type(task).__name__}, "
+                        "expected workers.engine.tasks.Task")
+    return task.to(device)

@@ -1,0 +1,172 @@
+"""The worker's Redis side: register, heartbeat, claim one run at a time, drain."""
+
+import logging
+import os
+import socket
+import uuid
+from typing import Any
+
+import redis
+import torch
+from pydantic import ValidationError
+
+from api_schemas.bus import (
+    DATA_FIELD,
+    RUNS_GROUP,
+    RUNS_STREAM,
+    RunAssignment,
+    RunStateEvent,
+    WorkerEvent,
+)
+from api_schemas.enums import RunState, WorkerState
+from workers import bus
+from workers.context import WorkerContext
+from workers.device import can_serve, describe
+from workers.liveness import Heartbeat
+from workers.nonce import NonceLedger
+from workers.session import RunSession
+from workers.settings import WorkerSettings
+
+log = logging.getLogger("esper.worker")
+
+
+def default_worker_id(device: str) -> str:
+    return f"{socket.gethostname()}-{device.replace(':', '')}-{uuid.uuid4().hex[:6]}"
+
+
+class Runner:
+    """One process, one device, one run at a time."""
+
+    def __init__(self, settings: WorkerSettings, device: str,
+                 worker_id: str | None = None) -> None:
+        ledger = NonceLedger(settings.nonce_capacity, settings.nonce_ttl_s)
+        self.ctx = WorkerContext(client=bus.connect(settings.redis_url),
+                                 settings=settings,
+                                 worker_id=worker_id or default_worker_id(device),
+                                 device=device, ledger=ledger)
+        self.session: RunSession | None = None
+        self.heartbeat = Heartbeat(self.ctx)
+        self.skipped: set[str] = set()
+
+    @property
+    def worker_id(self) -> str:
+        return self.ctx.worker_id
+
+    def serve(self) -> int:
+        """Register, claim runs until shutdown, then drain; returns the exit code."""
+        bus.ensure_runs_group(self.ctx.client)
+        self._register()
+        self._fail_own_pending()
+        try:
+            while not self.ctx.shutdown.is_set():
+                self._claim_once()
+        finally:
+            self._set_worker_state(WorkerState.draining)
+            self.heartbeat.stop()
+        log.info("worker %s stopped", self.worker_id)
+        return 0
+
+    def request_shutdown(self) -> None:
+        """Signal handler: stop claiming and stop the current run cleanly."""
+        self.ctx.shutdown.set()
+        if self.session is not None:
+            self.session.request_shutdown()
+
+    # -- registration --------------------------------------------------------
+    def _register(self) -> None:
+        info = describe(self.ctx.device)
+        self.ctx.info.update(
+            worker_id=self.worker_id, hostname=socket.gethostname(),
+            device=self.ctx.device, device_name=info["device_name"],
+            torch_version=torch.__version__, pid=os.getpid(), run_id=None,
+            capabilities={"memory_bytes": info["memory_bytes"],
+                          "capability": info["capability"], "pid": os.getpid()})
+        self._set_worker_state(WorkerState.idle)
+        self.heartbeat.start()
+        log.info("worker %s registered on %s", self.worker_id, self.ctx.device)
+
+    def _set_worker_state(self, state: WorkerState, run_id: str | None = None) -> None:
+        info = self.ctx.info
+        info.update(state=str(state), run_id=run_id)
+        if state is not WorkerState.draining:
+            self.heartbeat.beat()
+        bus.publish_event(self.ctx.client, WorkerEvent(
+            worker_id=self.worker_id, state=state, hostname=info["hostname"],
+            device=self.ctx.device, device_name=info["device_name"],
+            torch_version=info["torch_version"], run_id=run_id,
+            capabilities=info["capabilities"]))
+
+    # -- claiming ------------------------------------------------------------
+    def _claim_once(self) -> None:
+        try:
+            reply = self.ctx.client.xreadgroup(
+                RUNS_GROUP, self.worker_id, {RUNS_STREAM: ">"}, count=1,
+                block=self.ctx.settings.claim_block_ms)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("claim failed (%s); retrying", exc)
+            self.ctx.shutdown.wait(0.5)
+            return
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):  # Redis lost the group: recreate it
+                raise
+            bus.ensure_runs_group(self.ctx.client)
+            return
+        for _stream, entries in reply or []:
+            for entry_id, fields in entries:
+                self._handle_assignment(entry_id, fields)
+
+    def _handle_assignment(self, entry_id: str, fields: dict[str, str]) -> None:
+        try:
+            assignment = RunAssignment.model_validate_json(fields[DATA_FIELD])
+        except (KeyError, ValidationError) as exc:
+            log.error("dropping malformed assignment %s: %s", entry_id, exc)
+            self.ctx.client.xack(RUNS_STREAM, RUNS_GROUP, entry_id)
+            return
+        if not can_serve(self.ctx.device, assignment.spec.device):
+            self._requeue(entry_id, fields, assignment.run_id)
+            return
+        if self.ctx.shutdown.is_set():  # signal arrived during the read
+            self._requeue(entry_id, fields, assignment.run_id)
+            return
+        self._run(assignment, entry_id)
+
+    def _requeue(self, entry_id: str, fields: dict[str, str], run_id: str) -> None:
+        """Hand an assignment back to the group for a worker that can serve it."""
+        pipe = self.ctx.client.pipeline(transaction=True)
+        pipe.xadd(RUNS_STREAM, fields)  # type: ignore[arg-type]
+        pipe.xack(RUNS_STREAM, RUNS_GROUP, entry_id)
+        pipe.xdel(RUNS_STREAM, entry_id)
+        pipe.execute()
+        if run_id not in self.skipped:
+            log.info("left run %s for another worker", run_id)
+            self.skipped.add(run_id)
+        # Without a pause two unsuitable workers would pass it back and forth.
+        self.ctx.shutdown.wait(1.0)
+
+    def _run(self, assignment: RunAssignment, entry_id: str) -> None:
+        log.info("claimed run %s", assignment.run_id)
+        self._set_worker_state(WorkerState.busy, assignment.run_id)
+        self.session = RunSession(self.ctx, assignment, entry_id)
+        try:
+            outcome = self.session.execute()
+        finally:
+            self.session = None
+        log.info("run %s ended %s", assignment.run_id, outcome.state)
+        if not self.ctx.shutdown.is_set():
+            self._set_worker_state(WorkerState.idle)
+
+    def _fail_own_pending(self) -> None:
+        """A restart under the same id: runs this id held died with the old process."""
+        pending: list[Any] = self.ctx.client.xpending_range(
+            RUNS_STREAM, RUNS_GROUP, min="-", max="+", count=100,
+            consumername=self.worker_id)
+        for item in pending:
+            entry_id = item["message_id"]
+            entries = self.ctx.client.xrange(RUNS_STREAM, entry_id, entry_id)
+            if entries:
+                run_id = bus.decode(entries[0][1]).get("run_id", "")
+                bus.publish_event(self.ctx.client, RunStateEvent(
+                    run_id=run_id, worker_id=self.worker_id, state=RunState.failed,
+                    error="worker_lost", at=bus.utcnow(),
+                    result={"reason": "worker_restarted"}))
+            self.ctx.client.xack(RUNS_STREAM, RUNS_GROUP, entry_id)

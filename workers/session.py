@@ -1,0 +1,283 @@
+"""One claimed run: the engine's hooks, progress, commands and the final report."""
+
+import logging
+import os
+import queue
+import threading
+import time
+import uuid
+from typing import Any
+
+import redis
+
+from api_schemas.bus import (
+    RUNS_GROUP,
+    RUNS_STREAM,
+    CheckpointEvent,
+    CommandAckEvent,
+    ProgressEvent,
+    RunAssignment,
+    RunStateEvent,
+    SignedCommand,
+)
+from api_schemas.enums import CommandState, CommandType, RunState
+from api_schemas.runs import RunMetrics
+from workers import bus
+from workers.commands import CommandReader, check_command
+from workers.context import WorkerContext
+from workers.device import train_device
+from workers.engine.hooks import (
+    CheckpointInfo,
+    EngineCommand,
+    Hooks,
+    Progress,
+    RunOutcome,
+)
+from workers.telemetry import TelemetryPublisher
+
+log = logging.getLogger("esper.worker.run")
+
+FORCED_EXIT_CODE = 70
+SHUTDOWN_REASON = "worker_shutdown"
+
+
+class RunSession:
+    """Drives one Trainer on the main thread; the reader and progress threads
+    report around it. `finish` runs exactly once, whoever gets there first."""
+
+    def __init__(self, ctx: WorkerContext, assignment: RunAssignment,
+                 entry_id: str) -> None:
+        self.ctx = ctx
+        self.assignment = assignment
+        self.run_id = assignment.run_id
+        self.entry_id = entry_id
+        s = ctx.settings
+        self.telemetry = TelemetryPublisher(ctx.client, self.run_id,
+                                            maxlen=s.telemetry_maxlen,
+                                            flush_s=s.telemetry_flush_s,
+                                            batch=s.telemetry_batch)
+        self.commands: queue.SimpleQueue[EngineCommand] = queue.SimpleQueue()
+        self.hooks = Hooks(emit=self.telemetry.emit, next_command=self._next_command,
+                           ack=self._ack, on_state=self._on_state,
+                           on_checkpoint=self._on_checkpoint)
+        self.trainer: Any = None
+        self.progress = Progress()
+        self.state: RunState | None = None
+        self._finish_lock = threading.Lock()
+        self._finished = threading.Event()
+        self._halt: tuple[float, str | None] | None = None  # (monotonic, command id)
+        self._shutdown_at: float | None = None
+        self._internal_ids: set[str] = set()
+        self._acked: set[str] = set()
+        self._last_sent: tuple[Any, ...] | None = None
+        self.reader = CommandReader(ctx.client, self.run_id, check=self._check,
+                                    deliver=self._deliver, reject=self._reject,
+                                    tick=self._watchdog)
+        self._progress_thread = threading.Thread(target=self._progress_loop,
+                                                 name="progress", daemon=True)
+
+    # -- main thread ---------------------------------------------------------
+    def execute(self) -> RunOutcome:
+        self.telemetry.start()
+        self._set_state(RunState.assigned)
+        self.reader.start()
+        try:
+            self.trainer = self._build_trainer()
+            self._set_state(RunState.running)
+            self._progress_thread.start()
+            outcome = self.trainer.run()
+        except Exception as exc:  # the run fails; the worker lives on
+            log.exception("run %s failed", self.run_id)
+            outcome = RunOutcome("failed", error=f"{type(exc).__name__}: {exc}")
+        return self.finish(outcome)[0]
+
+    def _build_trainer(self) -> Any:
+        from workers.engine.trainer import Trainer  # noqa: PLC0415 - torch-heavy
+
+        spec = self.assignment.spec
+        checkpoint_dir = self.ctx.settings.checkpoint_root / self.run_id
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        return Trainer(spec, self.hooks, run_id=self.run_id,
+                       checkpoint_dir=checkpoint_dir,
+                       device=train_device(self.ctx.device, spec.device),
+                       resume_from=self.assignment.resume_from)
+
+    def request_shutdown(self) -> None:
+        """SIGTERM/SIGINT: stop at the next step boundary; a second one halts."""
+        if self._shutdown_at is None:
+            self._shutdown_at = time.monotonic()
+            stop_id = f"{SHUTDOWN_REASON}-{uuid.uuid4().hex[:8]}"
+            self._internal_ids.add(stop_id)
+            self.commands.put(EngineCommand(stop_id, CommandType.stop.value))
+        else:
+            self._set_halt(SHUTDOWN_REASON, None)
+
+    # -- the end -------------------------------------------------------------
+    def finish(self, outcome: RunOutcome,
+               forced: bool = False) -> tuple[RunOutcome, bool]:
+        """Report the end once; the flag says whether this call did it."""
+        with self._finish_lock:
+            if self._finished.is_set():
+                return outcome, False
+            self._finished.set()
+            outcome = self._annotate(outcome, forced)
+            if not forced:  # a hung engine may hold its locks: skip progress()
+                if self._progress_thread.is_alive():
+                    self._progress_thread.join(2.0)
+                self._snapshot()
+            self._publish_progress(force=True)
+            self._settle_commands(outcome)
+            self._set_state(RunState(outcome.state), error=outcome.error,
+                            halt_reason=outcome.halt_reason, result=outcome.result)
+            self.telemetry.flush()
+            self._ack_assignment()
+        self.reader.stop()
+        self.telemetry.close(timeout=2.0 if forced else 10.0)
+        return outcome, True
+
+    def _annotate(self, outcome: RunOutcome, forced: bool) -> RunOutcome:
+        result = dict(outcome.result)
+        error = outcome.error
+        if forced:
+            result["forced"] = True
+        if self._shutdown_at is not None:
+            result.setdefault("reason", SHUTDOWN_REASON)
+            if outcome.state in ("cancelled", "failed", "halted"):
+                error = error or SHUTDOWN_REASON
+        halt_reason = outcome.halt_reason
+        if outcome.state == "halted" and not halt_reason:
+            halt_reason = self.hooks.halt_info.get("reason")
+        return RunOutcome(outcome.state, error, halt_reason, result)
+
+    def _settle_commands(self, outcome: RunOutcome) -> None:
+        """Ack what the engine never got to, so no command stays dispatched."""
+        if self._halt and self._halt[1] and self._halt[1] not in self._acked:
+            applied = outcome.state == "halted"
+            self._publish_ack(self._halt[1], CommandState.applied if applied
+                              else CommandState.rejected,
+                              None if applied else "run_ended",
+                              {"forced": bool(outcome.result.get("forced"))})
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            if command.id not in self._internal_ids:
+                self._publish_ack(command.id, CommandState.rejected, "run_ended", {})
+
+    def _ack_assignment(self) -> None:
+        for attempt in range(20):
+            try:
+                self.ctx.client.xack(RUNS_STREAM, RUNS_GROUP, self.entry_id)
+                return
+            except (redis.ConnectionError, redis.TimeoutError):
+                time.sleep(min(0.1 * 2**attempt, 2.0))
+        log.error("could not XACK %s", self.entry_id)
+
+    # -- reader thread -------------------------------------------------------
+    def _check(self, command: SignedCommand) -> None:
+        s = self.ctx.settings
+        check_command(command, s.keyring, self.ctx.ledger, run_id=self.run_id,
+                      max_age_s=s.command_max_age_s, max_skew_s=s.command_max_skew_s)
+
+    def _deliver(self, command: SignedCommand) -> None:
+        if command.type == CommandType.emergency_halt:
+            self._set_halt(str(command.params.get("reason") or "operator"), command.id)
+            return
+        if command.type == CommandType.registry_reset:
+            self.ctx.ledger.clear()
+            self.ctx.ledger.remember(command.nonce)
+        self.commands.put(EngineCommand(command.id, command.type, command.params))
+
+    def _reject(self, command_id: str, reason: str, message: str) -> None:
+        self._publish_ack(command_id, CommandState.rejected, reason,
+                          {"message": message})
+
+    def _set_halt(self, reason: str, command_id: str | None) -> None:
+        if self._halt is None:
+            self.hooks.halt_info.update(reason=reason, command_id=command_id)
+            self._halt = (time.monotonic(), command_id)
+        elif command_id and command_id not in self._acked:
+            # A second halt while halting: it is applied by the first one.
+            self._publish_ack(command_id, CommandState.applied, None,
+                              {"already_halting": True})
+        self.hooks.halt.set()
+
+    def _watchdog(self) -> None:
+        """Escalate a halt (or shutdown) that the training step does not honour."""
+        if self._finished.is_set():
+            return
+        deadline = self.ctx.settings.halt_deadline_s
+        now = time.monotonic()
+        if self._shutdown_at is not None and now - self._shutdown_at > deadline:
+            self._set_halt(SHUTDOWN_REASON, None)
+        if self._halt is not None and now - self._halt[0] > deadline:
+            log.error("halted step did not return within %.1f s; exiting", deadline)
+            reason = self.hooks.halt_info.get("reason")
+            if self.finish(RunOutcome("halted", halt_reason=reason), forced=True)[1]:
+                os._exit(FORCED_EXIT_CODE)
+
+    # -- engine hooks (training thread) --------------------------------------
+    def _next_command(self) -> EngineCommand | None:
+        try:
+            return self.commands.get_nowait()
+        except queue.Empty:
+            return None
+
+    def _ack(self, command_id: str, state: str, reason: str | None,
+             result: dict[str, Any]) -> None:
+        if command_id in self._internal_ids:
+            return
+        self._publish_ack(command_id, CommandState(state), reason, result)
+
+    def _on_state(self, state: str, info: dict[str, Any]) -> None:
+        if state in (RunState.running, RunState.paused) and state != self.state:
+            self._set_state(RunState(state), result=dict(info))
+
+    def _on_checkpoint(self, info: CheckpointInfo) -> None:
+        bus.publish_event(self.ctx.client, CheckpointEvent(
+            run_id=self.run_id, worker_id=self.ctx.worker_id, checkpoint_id=info.id,
+            path=info.path, step=info.step, epoch=info.epoch, bytes=info.bytes,
+            good=info.good))
+
+    # -- publishing ----------------------------------------------------------
+    def _set_state(self, state: RunState, **fields: Any) -> None:
+        self.state = state
+        bus.publish_event(self.ctx.client, RunStateEvent(
+            run_id=self.run_id, worker_id=self.ctx.worker_id, state=state,
+            at=bus.utcnow(), **fields))
+        self.telemetry.emit({"kind": "state", "name": "run.state", "value": str(state),
+                             "step": self.progress.step, "epoch": self.progress.epoch,
+                             "level": "info", "attrs": _state_attrs(fields)})
+
+    def _publish_ack(self, command_id: str, state: CommandState, reason: str | None,
+                     result: dict[str, Any]) -> None:
+        self._acked.add(command_id)
+        bus.publish_event(self.ctx.client, CommandAckEvent(
+            command_id=command_id, run_id=self.run_id, worker_id=self.ctx.worker_id,
+            state=state, reason=reason, result=result, step=self.progress.step))
+
+    def _progress_loop(self) -> None:
+        interval = self.ctx.settings.progress_interval_s
+        while not self._finished.wait(interval):
+            self._snapshot()
+            self._publish_progress()
+
+    def _snapshot(self) -> None:
+        if self.trainer is not None:
+            self.progress = self.trainer.progress()
+
+    def _publish_progress(self, force: bool = False) -> None:
+        p = self.progress
+        key = (p.step, p.epoch, tuple(sorted(p.metrics.items())))
+        if key == self._last_sent and not force:
+            return
+        self._last_sent = key
+        metrics = {k: v for k, v in p.metrics.items() if k in RunMetrics.model_fields}
+        bus.publish_event(self.ctx.client, ProgressEvent(
+            run_id=self.run_id, worker_id=self.ctx.worker_id, epoch=p.epoch,
+            step=p.step, metrics=RunMetrics(**metrics), seeds=dict(p.seed_counts)))
+
+
+def _state_attrs(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v not in (None, {})}

@@ -1,0 +1,46 @@
+"""Worker settings: the same ESPER_ environment names the gateway reads."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from api_schemas.signing import DEFAULT_MAX_AGE_S, DEFAULT_MAX_SKEW_S, parse_keyring
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ESPER_", extra="ignore")
+
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0")
+    data_dir: Path = Field(default=Path("./var"))
+    local_mode: bool = Field(default=False)
+    leyline_secret: str | None = Field(default=None)
+    leyline_key_id: str = Field(default="k1")
+    leyline_keys: str | None = Field(default=None, description="Extra `id=secret,...`.")
+    worker_ttl_s: float = Field(default=10.0, description="Liveness key TTL.")
+    heartbeat_s: float = Field(default=1.5, description="Liveness refresh period.")
+    telemetry_maxlen: int = Field(default=100_000)
+    telemetry_flush_s: float = Field(default=0.03, description="Publisher period.")
+    telemetry_batch: int = Field(default=500, description="Most packets a pipeline.")
+    progress_interval_s: float = Field(default=0.5)
+    halt_deadline_s: float = Field(
+        default=10.0, description="A halted step that runs longer kills the worker.")
+    command_max_age_s: float = Field(default=DEFAULT_MAX_AGE_S)
+    command_max_skew_s: float = Field(default=DEFAULT_MAX_SKEW_S)
+    nonce_capacity: int = Field(default=100_000)
+    claim_block_ms: int = Field(default=1000, description="XREADGROUP block time.")
+
+    @property
+    def keyring(self) -> dict[str, str]:
+        return parse_keyring(self.leyline_secret, self.leyline_keys,
+                             self.leyline_key_id)
+
+    @property
+    def nonce_ttl_s(self) -> float:
+        # Anything older than this is rejected as stale anyway, so a nonce need
+        # not be remembered for longer.
+        return self.command_max_age_s + self.command_max_skew_s
+
+    @property
+    def checkpoint_root(self) -> Path:
+        return self.data_dir / "checkpoints"
