@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +24,15 @@ DEMO_SPEC: dict[str, Any] = {
     "morphogenesis": {"enabled": True, "max_seeds": 2},
     "labels": {"source": "esper-up-demo"},
 }
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 class StartupError(RuntimeError):
@@ -69,7 +79,9 @@ class LocalStack:
         return 0
 
     def _install_signals(self) -> None:
-        def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            if not self.stop.is_set():
+                self.console.print(f"{signal.Signals(signum).name}: stopping")
             self.stop.set()
 
         signal.signal(signal.SIGINT, on_signal)
@@ -112,6 +124,9 @@ class LocalStack:
             raise StartupError(f"migrations failed: {exc}") from exc
 
     def _gateway(self) -> None:
+        if not port_free(self.opts.host, self.opts.port):
+            raise StartupError(f"port {self.opts.port} on {self.opts.host} is in use "
+                               "(another esper up?); pick one with --port")
         argv = python_argv("-m", "uvicorn", "app.main:create_app", "--factory",
                            "--host", self.opts.host, "--port", str(self.opts.port))
         child = self.supervisor.add(Child("gateway", argv, child_env(self.env),

@@ -1,0 +1,86 @@
+"""Bad input gets 4xx with the error model; never a 500 or a stack trace."""
+
+import httpx
+import pytest
+
+from tests.fixtures.gateway import GatewayProcess
+
+CASES = [
+    ("wrong type", {"task": "digits", "epochs": "many"}, 422, "validation_error"),
+    ("unknown field", {"task": "digits", "colour": "blue"}, 422, "validation_error"),
+    ("epochs zero", {"task": "digits", "epochs": 0}, 422, "validation_error"),
+    ("epochs too many", {"task": "digits", "epochs": 100001}, 422, "validation_error"),
+    ("huge name", {"task": "digits", "name": "x" * 10_000}, 422, "validation_error"),
+    ("missing task", {"epochs": 1}, 422, "validation_error"),
+    ("unknown task", {"task": "mnist-of-doom"}, 422, "unknown_task"),
+    ("bad device", {"task": "digits", "device": "tpu"}, 422, "validation_error"),
+    ("unknown blueprint", {"task": "digits", "morphogenesis": {"blueprints": ["x"]}},
+     422, "unknown_blueprint"),
+    ("unknown slot", {"task": "digits", "morphogenesis": {"slots": ["block9"]}},
+     422, "unknown_slot"),
+    ("nested unknown field", {"task": "digits", "model": {"widht": 3}}, 422,
+     "validation_error"),
+    ("not an object", [1, 2, 3], 422, "validation_error"),
+]
+
+
+@pytest.fixture
+def client(gateway: GatewayProcess) -> httpx.Client:
+    return httpx.Client(base_url=gateway.url, timeout=10)
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"]
+    assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize(("name", "body", "status", "code"), CASES,
+                         ids=[c[0] for c in CASES])
+def test_bad_run_bodies_are_rejected(client: httpx.Client, name: str, body: object,
+                                     status: int, code: str) -> None:
+    assert_error(client.post("/api/v1/runs", json=body), status, code)
+
+
+def test_non_json_body_is_400(client: httpx.Client) -> None:
+    response = client.post("/api/v1/runs", content=b"{not json",
+                           headers={"content-type": "application/json"})
+    assert_error(response, 400, "invalid_json")
+
+
+def test_oversized_body_is_413(client: httpx.Client) -> None:
+    response = client.post("/api/v1/runs", content=b"{" + b" " * 2_000_000 + b"}",
+                           headers={"content-type": "application/json"})
+    assert_error(response, 413, "payload_too_large")
+
+
+def test_malformed_cursor_and_limit(client: httpx.Client) -> None:
+    assert_error(client.get("/api/v1/runs", params={"cursor": "%%%"}), 400,
+                 "invalid_cursor")
+    assert_error(client.get("/api/v1/runs", params={"limit": 0}), 422,
+                 "validation_error")
+    assert_error(client.get("/api/v1/runs", params={"limit": 501}), 422,
+                 "validation_error")
+    assert_error(client.get("/api/v1/runs", params={"state": "sleeping"}), 422,
+                 "validation_error")
+
+
+def test_unknown_command_type_and_bad_params(client: httpx.Client) -> None:
+    run = client.post("/api/v1/runs", json={"task": "digits"}).json()
+    url = f"/api/v1/runs/{run['id']}/commands"
+    assert_error(client.post(url, json={"type": "self_destruct"}), 422,
+                 "validation_error")
+    assert_error(client.post(url, json={"type": "seed_enable", "slot": "block0",
+                                        "blueprint": "nope"}), 422, "unknown_blueprint")
+    assert_error(client.post(url, json={"type": "seed_enable", "slot": "block7",
+                                        "blueprint": "low_rank"}), 422, "unknown_slot")
+    assert_error(client.post(url, json={"type": "pause", "extra": 1}), 422,
+                 "validation_error")
+    assert_error(client.post(url + "?wait=31", json={"type": "pause"}), 422,
+                 "validation_error")
+
+
+def test_unknown_path_and_method(client: httpx.Client) -> None:
+    assert_error(client.get("/api/v1/nothing-here"), 404, "not_found")
+    assert_error(client.delete("/api/v1/runs"), 405, "method_not_allowed")

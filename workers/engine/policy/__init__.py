@@ -1,0 +1,1 @@
+"""Tamiyo: the growth policy, its risk engine, deadline and field reports."""

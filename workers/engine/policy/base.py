@@ -1,0 +1,82 @@
+"""The policy plug-in interface: inputs in, one decision out.
+
+A policy is any object with `decide(inputs: PolicyInputs) -> Decision`. Give
+`spec.morphogenesis.policy = "package.module:factory"`; the factory is called
+with no arguments and returns the policy.
+"""
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Action = Literal["wait", "germinate", "cull", "advance"]
+
+
+@dataclass
+class SlotState:
+    name: str
+    kind: str
+    stage: str
+    free: bool
+    params_added: int
+    seed_id: str | None = None
+
+
+@dataclass
+class PolicyInputs:
+    step: int
+    epoch: int
+    loss: float | None
+    loss_ewma: float | None
+    loss_trend: float | None  # relative EWMA change over the plateau window
+    accuracy: float | None
+    val_loss: float | None
+    grad_norm: float | None
+    step_ms: float | None
+    slots: list[SlotState]
+    blueprints: list[dict[str, Any]]  # allowed catalogue entries (name, risk, kinds)
+    seeds_germinated: int
+    max_seeds: int
+    live_seeds: int
+    conservative: bool
+
+    def summary(self) -> dict[str, Any]:
+        """The inputs as they go into the decision event."""
+        return {"step": self.step, "loss_ewma": self.loss_ewma,
+                "loss_trend": self.loss_trend, "accuracy": self.accuracy,
+                "val_loss": self.val_loss, "grad_norm": self.grad_norm,
+                "live_seeds": self.live_seeds,
+                "seeds_germinated": self.seeds_germinated,
+                "free_slots": [s.name for s in self.slots if s.free],
+                "conservative": self.conservative}
+
+
+@dataclass
+class Decision:
+    action: Action = "wait"
+    slot: str | None = None
+    blueprint: str | None = None
+    seed_id: str | None = None
+    reason: str = ""
+    figures: dict[str, float] = field(default_factory=dict)
+
+
+class Policy(Protocol):
+    def decide(self, inputs: PolicyInputs) -> Decision: ...
+
+
+def load_policy(name: str) -> Policy:
+    """`heuristic` or an import path `package.module:factory`."""
+    if name == "heuristic":
+        from workers.engine.policy.heuristic import HeuristicPolicy
+
+        return HeuristicPolicy()
+    module_name, sep, attr = name.partition(":")
+    if not sep:
+        raise ValueError(f"unknown policy {name!r}: use 'heuristic' or "
+                         "package.module:factory")
+    factory = getattr(importlib.import_module(module_name), attr)
+    policy: Policy = factory()
+    if not callable(getattr(policy, "decide", None)):
+        raise TypeError(f"policy from {name!r} has no decide(inputs) method")
+    return policy

@@ -1,0 +1,86 @@
+"""Tolaria's fast rollback cache: recent snapshots in memory, bounded in MB.
+
+A snapshot is a detached copy of the training state (model, optimizer, seed
+registry). Restoring is a set of tensor copies, so it runs at memory bandwidth;
+the trainer times it against the rollback deadline.
+"""
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+def clone_state(obj: Any) -> Any:
+    """Deep copy with tensors cloned (contiguous, same device)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {k: clone_state(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [clone_state(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(clone_state(v) for v in obj)
+    return obj
+
+
+def state_bytes(obj: Any) -> int:
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(state_bytes(v) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return sum(state_bytes(v) for v in obj)
+    return 0
+
+
+@dataclass
+class Snapshot:
+    id: str
+    step: int
+    epoch: int
+    good: bool
+    state: dict[str, Any]
+    bytes: int
+
+
+class FastRollbackCache:
+    """Newest-last snapshots; the oldest are evicted past `max_mb`."""
+
+    def __init__(self, max_mb: float = 256.0) -> None:
+        self.max_bytes = int(max_mb * 1024 * 1024)
+        self._snapshots: deque[Snapshot] = deque()
+
+    def put(self, snap_id: str, step: int, epoch: int, state: dict[str, Any],
+            good: bool = True) -> Snapshot | None:
+        """Store a copy of `state`; None when one snapshot alone exceeds the bound."""
+        size = state_bytes(state)
+        if size > self.max_bytes:
+            return None
+        snapshot = Snapshot(snap_id, step, epoch, good, clone_state(state), size)
+        self._snapshots.append(snapshot)
+        while self.total_bytes() > self.max_bytes:
+            self._snapshots.popleft()
+        return snapshot
+
+    def total_bytes(self) -> int:
+        return sum(s.bytes for s in self._snapshots)
+
+    def get(self, snap_id: str | None = None) -> Snapshot | None:
+        """By id (snapshot id or step as text), else the newest good one."""
+        for snapshot in reversed(self._snapshots):
+            if snap_id is None and snapshot.good:
+                return snapshot
+            if snap_id is not None and snap_id in (snapshot.id, str(snapshot.step)):
+                return snapshot
+        return None
+
+    def ids(self) -> list[str]:
+        return [s.id for s in self._snapshots]
+
+    def __len__(self) -> int:
+        return len(self._snapshots)
+
+    def clear(self) -> None:
+        self._snapshots.clear()
