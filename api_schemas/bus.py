@@ -76,8 +76,10 @@ class ProgressEvent(BaseModel):
     metrics: RunMetrics
     seeds: dict[str, int] = Field(default_factory=dict)
     seed_list: list[dict[str, Any]] = Field(
-        default_factory=list, description="Each seed: seed_id, slot, blueprint, "
-        "stage, alpha, params, germinated_step, reason.")
+        default_factory=list,
+        description="Each seed: seed_id, slot, blueprint, "
+        "stage, alpha, params, germinated_step, reason.",
+    )
 
 
 class CommandAckEvent(BaseModel):

@@ -28,8 +28,9 @@ class TaskRead(BaseModel):
     description: str = Field(description="What it is.")
     input_shape: list[int] = Field(description="One sample's shape.")
     classes: int = Field(description="Number of classes.")
-    slots: list[str] = Field(default_factory=list,
-                             description="Slot names of the default host.")
+    slots: list[str] = Field(
+        default_factory=list, description="Slot names of the default host."
+    )
 
 
 def _mlp_params(w: int, hidden: int) -> int:
@@ -37,47 +38,104 @@ def _mlp_params(w: int, hidden: int) -> int:
 
 
 BLUEPRINTS: list[BlueprintRead] = [
-    BlueprintRead(name="residual_mlp", tier="safe", risk=0.1, slot_kinds=["vector"],
-                  description="Residual bottleneck MLP: Linear(w, w/2) -> GELU -> Linear.",
-                  params_min=8, params_max=50_000_000,
-                  params_estimate=_mlp_params(64, 32)),
-    BlueprintRead(name="low_rank", tier="safe", risk=0.05, slot_kinds=["vector"],
-                  description="Low-rank adapter: Linear(w, r) -> Linear(r, w), r=8.",
-                  params_min=8, params_max=50_000_000, params_estimate=2 * 64 * 8 + 64),
-    BlueprintRead(name="conv3x3", tier="safe", risk=0.2, slot_kinds=["image"],
-                  description="3x3 conv block: Conv -> BatchNorm -> ReLU -> Conv.",
-                  params_min=8, params_max=50_000_000,
-                  params_estimate=2 * 64 * 64 * 9 + 3 * 64),
-    BlueprintRead(name="depthwise_separable", tier="safe", risk=0.15,
-                  slot_kinds=["image"],
-                  description="Depthwise 3x3 conv then pointwise 1x1 conv.",
-                  params_min=8, params_max=50_000_000,
-                  params_estimate=64 * 9 + 64 * 64 + 128),
-    BlueprintRead(name="squeeze_excite", tier="experimental", risk=0.3,
-                  slot_kinds=["image", "vector"],
-                  description="Squeeze-excitation channel attention (reduction 4).",
-                  params_min=4, params_max=50_000_000,
-                  params_estimate=2 * 64 * 16 + 80),
-    BlueprintRead(name="norm", tier="safe", risk=0.05, slot_kinds=["vector", "image"],
-                  description="Normalisation block: LayerNorm/GroupNorm with affine.",
-                  params_min=2, params_max=1_000_000, params_estimate=128),
-    BlueprintRead(name="noise", tier="high_risk", risk=0.9, slot_kinds=["vector", "image"],
-                  description="Deliberately harmful: random projection that injects "
-                  "noise. Exists to prove the gates cull bad seeds.",
-                  params_min=4, params_max=50_000_000, params_estimate=64 * 64),
+    BlueprintRead(
+        name="residual_mlp",
+        tier="safe",
+        risk=0.1,
+        slot_kinds=["vector"],
+        description="Residual bottleneck MLP: Linear(w, w/2) -> GELU -> Linear.",
+        params_min=8,
+        params_max=50_000_000,
+        params_estimate=_mlp_params(64, 32),
+    ),
+    BlueprintRead(
+        name="low_rank",
+        tier="safe",
+        risk=0.05,
+        slot_kinds=["vector"],
+        description="Low-rank adapter: Linear(w, r) -> Linear(r, w), r=8.",
+        params_min=8,
+        params_max=50_000_000,
+        params_estimate=2 * 64 * 8 + 64,
+    ),
+    BlueprintRead(
+        name="conv3x3",
+        tier="safe",
+        risk=0.2,
+        slot_kinds=["image"],
+        description="3x3 conv block: Conv -> BatchNorm -> ReLU -> Conv.",
+        params_min=8,
+        params_max=50_000_000,
+        params_estimate=2 * 64 * 64 * 9 + 3 * 64,
+    ),
+    BlueprintRead(
+        name="depthwise_separable",
+        tier="safe",
+        risk=0.15,
+        slot_kinds=["image"],
+        description="Depthwise 3x3 conv then pointwise 1x1 conv.",
+        params_min=8,
+        params_max=50_000_000,
+        params_estimate=64 * 9 + 64 * 64 + 128,
+    ),
+    BlueprintRead(
+        name="squeeze_excite",
+        tier="experimental",
+        risk=0.3,
+        slot_kinds=["image", "vector"],
+        description="Squeeze-excitation channel attention (reduction 4).",
+        params_min=4,
+        params_max=50_000_000,
+        params_estimate=2 * 64 * 16 + 80,
+    ),
+    BlueprintRead(
+        name="norm",
+        tier="safe",
+        risk=0.05,
+        slot_kinds=["vector", "image"],
+        description="Normalisation block: LayerNorm/GroupNorm with affine.",
+        params_min=2,
+        params_max=1_000_000,
+        params_estimate=128,
+    ),
+    BlueprintRead(
+        name="noise",
+        tier="high_risk",
+        risk=0.9,
+        slot_kinds=["vector", "image"],
+        description="Deliberately harmful: random projection that injects "
+        "noise. Exists to prove the gates cull bad seeds.",
+        params_min=4,
+        params_max=50_000_000,
+        params_estimate=64 * 64,
+    ),
 ]
 BLUEPRINTS_BY_NAME = {b.name: b for b in BLUEPRINTS}
 
 TASKS: list[TaskRead] = [
-    TaskRead(name="digits", description="8x8 handwritten digits shipped with "
-             "scikit-learn (1797 images, real data); MLP host.",
-             input_shape=[64], classes=10, slots=["block0", "block1"]),
-    TaskRead(name="spirals", description="Synthetic interleaved spirals, hard for a "
-             "small MLP; MLP host.", input_shape=[2], classes=3,
-             slots=["block0", "block1"]),
-    TaskRead(name="synthetic-images", description="Random 3x32x32 images labelled by "
-             "a fixed random teacher network; CNN host.", input_shape=[3, 32, 32],
-             classes=10, slots=["block0", "block1", "block2"]),
+    TaskRead(
+        name="digits",
+        description="8x8 handwritten digits shipped with "
+        "scikit-learn (1797 images, real data); MLP host.",
+        input_shape=[64],
+        classes=10,
+        slots=["block0", "block1"],
+    ),
+    TaskRead(
+        name="spirals",
+        description="Synthetic interleaved spirals, hard for a small MLP; MLP host.",
+        input_shape=[2],
+        classes=3,
+        slots=["block0", "block1"],
+    ),
+    TaskRead(
+        name="synthetic-images",
+        description="Random 3x32x32 images labelled by "
+        "a fixed random teacher network; CNN host.",
+        input_shape=[3, 32, 32],
+        classes=10,
+        slots=["block0", "block1", "block2"],
+    ),
 ]
 TASKS_BY_NAME = {t.name: t for t in TASKS}
 

@@ -17,7 +17,8 @@ class EmergencyHalt(Strict):
 
     type: Literal["emergency_halt"] = Field(description="Command type.")
     reason: Annotated[str, StringConstraints(max_length=500)] = Field(
-        default="operator", description="Why (recorded as the run's halt_reason).")
+        default="operator", description="Why (recorded as the run's halt_reason)."
+    )
 
 
 class Pause(Strict):
@@ -43,7 +44,8 @@ class Rollback(Strict):
 
     type: Literal["rollback"] = Field(description="Command type.")
     checkpoint_id: Name | None = Field(
-        default=None, description="Checkpoint to restore (default: last good).")
+        default=None, description="Checkpoint to restore (default: last good)."
+    )
 
 
 class SeedEnable(Strict):
@@ -68,7 +70,13 @@ class RegistryReset(Strict):
 
 
 CommandCreate = Annotated[
-    EmergencyHalt | Pause | Resume | Stop | Rollback | SeedEnable | SeedDisable
+    EmergencyHalt
+    | Pause
+    | Resume
+    | Stop
+    | Rollback
+    | SeedEnable
+    | SeedDisable
     | RegistryReset,
     Field(discriminator="type"),
 ]
@@ -87,14 +95,18 @@ class CommandRead(BaseModel):
     """A command ledger row."""
 
     id: str = Field(description="Command id (UUID).")
-    run_id: str | None = Field(default=None, description="Target run; null for broadcast.")
+    run_id: str | None = Field(
+        default=None, description="Target run; null for broadcast."
+    )
     type: CommandType = Field(description="Command type.")
     params: dict[str, Any] = Field(default_factory=dict, description="Parameters.")
     state: CommandState = Field(description="Ledger state.")
     issued_by: str | None = Field(default=None, description="API key id of the issuer.")
     issued_at: datetime = Field(description="When accepted.")
     dispatched_at: datetime | None = Field(default=None, description="When on the bus.")
-    acked_at: datetime | None = Field(default=None, description="When the worker acked.")
+    acked_at: datetime | None = Field(
+        default=None, description="When the worker acked."
+    )
     result: dict[str, Any] = Field(default_factory=dict, description="Outcome details.")
     reason: str | None = Field(default=None, description="Why rejected or expired.")
 

@@ -27,9 +27,7 @@ class RunState(StrEnum):
 TERMINAL_RUN_STATES = frozenset(
     {RunState.completed, RunState.failed, RunState.cancelled, RunState.halted}
 )
-LIVE_RUN_STATES = frozenset(
-    {RunState.assigned, RunState.running, RunState.paused}
-)
+LIVE_RUN_STATES = frozenset({RunState.assigned, RunState.running, RunState.paused})
 
 
 class CommandType(StrEnum):
@@ -54,7 +52,11 @@ class CommandState(StrEnum):
 
     @property
     def final(self) -> bool:
-        return self in {CommandState.applied, CommandState.rejected, CommandState.expired}
+        return self in {
+            CommandState.applied,
+            CommandState.rejected,
+            CommandState.expired,
+        }
 
 
 class WorkerState(StrEnum):

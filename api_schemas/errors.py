@@ -17,8 +17,13 @@ class ErrorResponse(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"error": {"code": "run_not_found", "message": "No run with id ...",
-                           "details": None}}
+                {
+                    "error": {
+                        "code": "run_not_found",
+                        "message": "No run with id ...",
+                        "details": None,
+                    }
+                }
             ]
         }
     )

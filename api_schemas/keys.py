@@ -11,7 +11,8 @@ from api_schemas.runs import Strict
 
 class ApiKeyCreate(Strict):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
-        description="Who or what the key is for.")
+        description="Who or what the key is for."
+    )
     role: Role = Field(description="viewer|operator|admin.")
 
 

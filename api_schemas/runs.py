@@ -9,8 +9,9 @@ from api_schemas.enums import BlendMode, RestartPolicy, RunState
 from api_schemas.pages import Page
 
 ShortStr = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=63,
-                                            pattern=r"^[A-Za-z0-9_.\-/]+$")]
+LabelKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9_.\-/]+$")
+]
 LabelValue = Annotated[str, StringConstraints(max_length=200)]
 DeviceStr = Annotated[str, StringConstraints(pattern=r"^(auto|cpu|cuda|cuda:\d{1,2})$")]
 Scalar = str | int | float | bool
@@ -25,13 +26,23 @@ class Strict(BaseModel):
 class ModelOptions(Strict):
     """Host architecture options; each task documents which it reads."""
 
-    width: int | None = Field(default=None, ge=1, le=8192,
-                              description="Hidden width (MLP) or base channels (CNN).")
-    depth: int | None = Field(default=None, ge=1, le=64,
-                              description="Number of hidden blocks (each ends in a slot).")
+    width: int | None = Field(
+        default=None,
+        ge=1,
+        le=8192,
+        description="Hidden width (MLP) or base channels (CNN).",
+    )
+    depth: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Number of hidden blocks (each ends in a slot).",
+    )
     options: dict[ShortStr, Scalar] = Field(
-        default_factory=dict, max_length=32,
-        description="Task-specific extras for user tasks.")
+        default_factory=dict,
+        max_length=32,
+        description="Task-specific extras for user tasks.",
+    )
 
 
 class Morphogenesis(Strict):
@@ -40,23 +51,33 @@ class Morphogenesis(Strict):
     enabled: bool = Field(default=True, description="Let the policy germinate seeds.")
     policy: ShortStr = Field(
         default="heuristic",
-        description="`heuristic` or an import path `package.module:factory`.")
-    max_seeds: int = Field(default=4, ge=0, le=64,
-                           description="Most seeds germinated over the run.")
+        description="`heuristic` or an import path `package.module:factory`.",
+    )
+    max_seeds: int = Field(
+        default=4, ge=0, le=64, description="Most seeds germinated over the run."
+    )
     blueprints: list[ShortStr] | None = Field(
-        default=None, max_length=64,
-        description="Blueprints the policy may use (null: every non-quarantined one).")
+        default=None,
+        max_length=64,
+        description="Blueprints the policy may use (null: every non-quarantined one).",
+    )
     slots: list[ShortStr] | None = Field(
-        default=None, max_length=64, description="Slots it may use (null: all).")
-    blend_mode: BlendMode = Field(default=BlendMode.convex,
-                                  description="How a blending seed joins the host.")
-    blend_steps: int = Field(default=20, ge=1, le=100000,
-                             description="Optimizer steps of the alpha ramp.")
+        default=None, max_length=64, description="Slots it may use (null: all)."
+    )
+    blend_mode: BlendMode = Field(
+        default=BlendMode.convex, description="How a blending seed joins the host."
+    )
+    blend_steps: int = Field(
+        default=20, ge=1, le=100000, description="Optimizer steps of the alpha ramp."
+    )
     gates: dict[ShortStr, float] = Field(
-        default_factory=dict, max_length=32,
-        description="Overrides of gate thresholds (see DOMAIN.md / docs).")
-    decision_deadline_ms: float = Field(default=5.0, gt=0, le=10000,
-                                        description="Tamiyo's decision deadline.")
+        default_factory=dict,
+        max_length=32,
+        description="Overrides of gate thresholds (see DOMAIN.md / docs).",
+    )
+    decision_deadline_ms: float = Field(
+        default=5.0, gt=0, le=10000, description="Tamiyo's decision deadline."
+    )
 
 
 class RunCreate(Strict):
@@ -64,37 +85,68 @@ class RunCreate(Strict):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{
-            "name": "digits-demo", "task": "digits", "model": {"width": 64, "depth": 2},
-            "epochs": 5, "batch_size": 64, "learning_rate": 0.01, "seed": 0,
-            "device": "cpu", "morphogenesis": {"enabled": True, "max_seeds": 2},
-            "labels": {"team": "research"}}]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "digits-demo",
+                    "task": "digits",
+                    "model": {"width": 64, "depth": 2},
+                    "epochs": 5,
+                    "batch_size": 64,
+                    "learning_rate": 0.01,
+                    "seed": 0,
+                    "device": "cpu",
+                    "morphogenesis": {"enabled": True, "max_seeds": 2},
+                    "labels": {"team": "research"},
+                }
+            ]
+        },
     )
 
     name: ShortStr | None = Field(default=None, description="Display name.")
-    task: ShortStr = Field(description="A registered task (`digits`, `spirals`, "
-                           "`synthetic-images`) or `package.module:factory`.")
-    model: ModelOptions = Field(default_factory=ModelOptions,
-                                description="Host architecture options.")
+    task: ShortStr = Field(
+        description="A registered task (`digits`, `spirals`, "
+        "`synthetic-images`) or `package.module:factory`."
+    )
+    model: ModelOptions = Field(
+        default_factory=ModelOptions, description="Host architecture options."
+    )
     epochs: int = Field(default=5, ge=1, le=100000, description="Epochs to train.")
     batch_size: int = Field(default=64, ge=1, le=65536, description="Batch size.")
-    micro_batches: int = Field(default=1, ge=1, le=1024,
-                               description="Micro-batches per optimizer step.")
-    learning_rate: float = Field(default=0.01, gt=0, le=10, description="Learning rate.")
+    micro_batches: int = Field(
+        default=1, ge=1, le=1024, description="Micro-batches per optimizer step."
+    )
+    learning_rate: float = Field(
+        default=0.01, gt=0, le=10, description="Learning rate."
+    )
     seed: int = Field(default=0, ge=0, le=2**31 - 1, description="RNG seed.")
-    device: DeviceStr = Field(default="auto", description="`auto`|`cpu`|`cuda`|`cuda:N`.")
+    device: DeviceStr = Field(
+        default="auto", description="`auto`|`cpu`|`cuda`|`cuda:N`."
+    )
     devices: int | list[int] | None = Field(
-        default=None, description="Several GPUs for one run (count or list of ids).")
-    morphogenesis: Morphogenesis = Field(default_factory=Morphogenesis,
-                                         description="Growth settings.")
-    checkpoint_every: int = Field(default=0, ge=0, le=10**7,
-                                  description="Checkpoint every N steps (0: each epoch).")
-    max_steps: int | None = Field(default=None, ge=1, le=10**9,
-                                  description="Stop after this many optimizer steps.")
-    restart_policy: RestartPolicy = Field(default=RestartPolicy.fail,
-                                          description="On worker loss: resume or fail.")
-    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=32,
-                                               description="Free labels for filtering.")
+        default=None, description="Several GPUs for one run (count or list of ids)."
+    )
+    morphogenesis: Morphogenesis = Field(
+        default_factory=Morphogenesis, description="Growth settings."
+    )
+    checkpoint_every: int = Field(
+        default=0,
+        ge=0,
+        le=10**7,
+        description="Checkpoint every N steps (0: each epoch).",
+    )
+    max_steps: int | None = Field(
+        default=None,
+        ge=1,
+        le=10**9,
+        description="Stop after this many optimizer steps.",
+    )
+    restart_policy: RestartPolicy = Field(
+        default=RestartPolicy.fail, description="On worker loss: resume or fail."
+    )
+    labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict, max_length=32, description="Free labels for filtering."
+    )
 
 
 RunSpec = RunCreate
@@ -102,10 +154,13 @@ RunSpec = RunCreate
 
 class RunMetrics(BaseModel):
     loss: float | None = Field(default=None, description="Latest training loss.")
-    accuracy: float | None = Field(default=None, description="Latest training accuracy.")
+    accuracy: float | None = Field(
+        default=None, description="Latest training accuracy."
+    )
     val_loss: float | None = Field(default=None, description="Latest validation loss.")
-    val_accuracy: float | None = Field(default=None,
-                                       description="Latest validation accuracy.")
+    val_accuracy: float | None = Field(
+        default=None, description="Latest validation accuracy."
+    )
     step_time_ms: float | None = Field(default=None, description="Latest step time.")
 
 
@@ -122,12 +177,15 @@ class RunRead(BaseModel):
     finished_at: datetime | None = Field(default=None, description="Terminal time.")
     epoch: int = Field(default=0, description="Current epoch.")
     step: int = Field(default=0, description="Optimizer steps done.")
-    metrics: RunMetrics = Field(default_factory=RunMetrics, description="Latest metrics.")
+    metrics: RunMetrics = Field(
+        default_factory=RunMetrics, description="Latest metrics."
+    )
     seeds: dict[str, int] = Field(default_factory=dict, description="Seeds by stage.")
     error: str | None = Field(default=None, description="Why it failed.")
     halt_reason: str | None = Field(default=None, description="Why it was halted.")
-    result: dict[str, Any] = Field(default_factory=dict,
-                                   description="Final figures and flags.")
+    result: dict[str, Any] = Field(
+        default_factory=dict, description="Final figures and flags."
+    )
 
 
 class RunPage(Page[RunRead]):

@@ -28,8 +28,9 @@ class SignatureError(Exception):
 def canonical_bytes(command: SignedCommand) -> bytes:
     """Sorted keys, no whitespace, ASCII: the same bytes on every platform."""
     body: dict[str, Any] = command.model_dump(mode="json", exclude={"signature"})
-    return json.dumps(body, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=True).encode()
+    return json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    ).encode()
 
 
 def sign(command: SignedCommand, keys: Mapping[str, str]) -> SignedCommand:
@@ -38,9 +39,14 @@ def sign(command: SignedCommand, keys: Mapping[str, str]) -> SignedCommand:
     return command.model_copy(update={"signature": digest.hexdigest()})
 
 
-def verify(command: SignedCommand, keys: Mapping[str, str], *,
-           now: float | None = None, max_age_s: float = DEFAULT_MAX_AGE_S,
-           max_skew_s: float = DEFAULT_MAX_SKEW_S) -> None:
+def verify(
+    command: SignedCommand,
+    keys: Mapping[str, str],
+    *,
+    now: float | None = None,
+    max_age_s: float = DEFAULT_MAX_AGE_S,
+    max_skew_s: float = DEFAULT_MAX_SKEW_S,
+) -> None:
     """Check key, signature and freshness; the nonce ledger is the caller's."""
     secret = keys.get(command.key_id)
     if secret is None:
@@ -55,8 +61,9 @@ def verify(command: SignedCommand, keys: Mapping[str, str], *,
         raise SignatureError("stale_command", "command is older than the window")
 
 
-def parse_keyring(primary: str | None, extra: str | None,
-                  primary_id: str = "k1") -> dict[str, str]:
+def parse_keyring(
+    primary: str | None, extra: str | None, primary_id: str = "k1"
+) -> dict[str, str]:
     """`ESPER_LEYLINE_SECRET` plus `ESPER_LEYLINE_KEYS` (`id=secret,id=secret`)."""
     keys: dict[str, str] = {}
     if primary:

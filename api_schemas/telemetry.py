@@ -16,9 +16,12 @@ def utcnow() -> datetime:
 class TelemetryPacket(BaseModel):
     """One frame: a metric, event, seed state, run state or command outcome."""
 
-    cursor: str | None = Field(default=None,
-                               description="Opaque, increasing; resume with ?after=.")
-    run_id: str | None = Field(default=None, description="Run id (null for fleet-wide).")
+    cursor: str | None = Field(
+        default=None, description="Opaque, increasing; resume with ?after=."
+    )
+    run_id: str | None = Field(
+        default=None, description="Run id (null for fleet-wide)."
+    )
     ts: datetime = Field(default_factory=utcnow, description="Emission time (UTC).")
     kind: PacketKind = Field(description="metric|event|seed|state|command.")
     name: str = Field(description="e.g. `tolaria.training.loss`.")

@@ -17,5 +17,6 @@ class WorkerRead(BaseModel):
     run_id: str | None = Field(default=None, description="Run it holds.")
     last_heartbeat: datetime | None = Field(default=None, description="Last heartbeat.")
     torch_version: str | None = Field(default=None, description="torch.__version__.")
-    capabilities: dict[str, Any] = Field(default_factory=dict,
-                                         description="Memory, capability, pid, ...")
+    capabilities: dict[str, Any] = Field(
+        default_factory=dict, description="Memory, capability, pid, ..."
+    )

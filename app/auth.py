@@ -12,8 +12,8 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas.enums import Role
 from app.models import ApiKey
@@ -50,8 +50,9 @@ async def principal_for_token(
     session: AsyncSession, token: str, settings: Settings
 ) -> Principal | None:
     digest = hash_token(token, settings)
-    row = (await session.exec(
-        select(ApiKey).where(ApiKey.token_hash == digest))).first()
+    row = (
+        await session.exec(select(ApiKey).where(ApiKey.token_hash == digest))
+    ).first()
     if row is None or row.revoked_at is not None:
         return None
     if not hmac.compare_digest(row.token_hash, digest):
@@ -64,12 +65,18 @@ async def ensure_bootstrap_admin(
 ) -> str | None:
     """Create the first admin key; returns a generated token to print once."""
     async with maker() as session:
-        admins = (await session.exec(
-            select(ApiKey).where(ApiKey.role == Role.admin.value))).all()
+        admins = (
+            await session.exec(select(ApiKey).where(ApiKey.role == Role.admin.value))
+        ).all()
         if any(k.revoked_at is None for k in admins):
             return None
         token = settings.admin_token or new_token()
-        session.add(ApiKey(name=BOOTSTRAP_NAME, role=Role.admin.value,
-                           token_hash=hash_token(token, settings)))
+        session.add(
+            ApiKey(
+                name=BOOTSTRAP_NAME,
+                role=Role.admin.value,
+                token_hash=hash_token(token, settings),
+            )
+        )
         await session.commit()
     return None if settings.admin_token else token

@@ -61,13 +61,17 @@ async def authenticate(
 def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """Dependency factory: the caller, who must hold at least `role`."""
 
-    async def dependency(request: Request, session: SessionDep,
-                         settings: SettingsDep) -> Principal:
+    async def dependency(
+        request: Request, session: SessionDep, settings: SettingsDep
+    ) -> Principal:
         token = bearer_token(request.headers.get("authorization"))
         principal = await authenticate(token, session, settings)
         if not principal.role.allows(role):
-            raise Forbidden(f"This needs the {role.value} role; the token has "
-                            f"{principal.role.value}.", code="insufficient_role")
+            raise Forbidden(
+                f"This needs the {role.value} role; the token has "
+                f"{principal.role.value}.",
+                code="insufficient_role",
+            )
         return principal
 
     return dependency

@@ -15,8 +15,14 @@ class AppError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None,
-                 status_code: int | None = None, details: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        details: Any = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code or self.code
@@ -58,10 +64,16 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
-def _render(status: int, code: str, message: str, details: Any = None,
-            headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(code, message, details), status_code=status,
-                        headers=headers)
+def _render(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        error_body(code, message, details), status_code=status, headers=headers
+    )
 
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
@@ -72,8 +84,14 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
 
 def _clean_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Echo locations and messages, never the (possibly huge) input itself.
-    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
-             "type": str(e.get("type", ""))} for e in exc.errors()[:50]]
+    return [
+        {
+            "loc": list(e.get("loc", ())),
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in exc.errors()[:50]
+    ]
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -90,8 +108,9 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
     code = codes.get(exc.status_code, "http_error")
-    return _render(exc.status_code, code, str(exc.detail), None,
-                   getattr(exc, "headers", None))
+    return _render(
+        exc.status_code, code, str(exc.detail), None, getattr(exc, "headers", None)
+    )
 
 
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:

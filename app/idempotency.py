@@ -8,8 +8,11 @@ from fastapi import Header
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", max_length=200,
-           description="Repeat-safe key: same key and body returns the original."),
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Repeat-safe key: same key and body returns the original.",
+    ),
 ]
 
 

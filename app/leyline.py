@@ -13,8 +13,9 @@ class MissingSecret(RuntimeError):
 
 
 def keyring(settings: Settings) -> dict[str, str]:
-    keys = parse_keyring(settings.leyline_secret, settings.leyline_keys,
-                         settings.leyline_key_id)
+    keys = parse_keyring(
+        settings.leyline_secret, settings.leyline_keys, settings.leyline_key_id
+    )
     if settings.leyline_key_id not in keys:
         if not settings.local_mode:
             raise MissingSecret("ESPER_LEYLINE_SECRET is required outside local mode")

@@ -36,12 +36,25 @@ class BodySizeLimit:
         return wrapped
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps({"error": {"code": "payload_too_large", "message":
-                                     f"Body exceeds {self.max_bytes} bytes.",
-                                     "details": None}}).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                "error": {
+                    "code": "payload_too_large",
+                    "message": f"Body exceeds {self.max_bytes} bytes.",
+                    "details": None,
+                }
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

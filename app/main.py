@@ -36,10 +36,13 @@ def _start_background(app: FastAPI, settings: Settings) -> list[asyncio.Task[Non
     app.state.waiters = CommandWaiters()
     applier = EventApplier(maker, redis, app.state.waiters, settings.telemetry_maxlen)
     app.state.relay = OutboxRelay(maker, redis, settings.outbox_interval_s)
-    loops = [app.state.relay.run_forever(),
-             EventConsumer(maker, redis, applier).run_forever(),
-             Reaper(maker, redis, settings.worker_ttl_s,
-                    settings.reaper_interval_s).run_forever()]
+    loops = [
+        app.state.relay.run_forever(),
+        EventConsumer(maker, redis, applier).run_forever(),
+        Reaper(
+            maker, redis, settings.worker_ttl_s, settings.reaper_interval_s
+        ).run_forever(),
+    ]
     for extra in getattr(app.state, "extra_loops", []):
         loops.append(extra(app))
     return [asyncio.create_task(loop) for loop in loops]
@@ -86,15 +89,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     if settings.auth_enabled is False and not settings.local_mode:
         raise RuntimeError("ESPER_AUTH=off is only allowed in local mode")
-    app = FastAPI(title="Esper", version="0.1.0", lifespan=lifespan,
-                  description="Control plane for training morphogenetic networks.")
+    app = FastAPI(
+        title="Esper",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Control plane for training morphogenetic networks.",
+    )
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    for router in (health_router, runs_router, commands_router, workers_router,
-                   catalogue_router, keys_router, ws_router):
+    for router in (
+        health_router,
+        runs_router,
+        commands_router,
+        workers_router,
+        catalogue_router,
+        keys_router,
+        ws_router,
+    ):
         app.include_router(router)
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
-        app, include_in_schema=False)
+        app, include_in_schema=False
+    )
     _mount_dashboard(app)
     return app

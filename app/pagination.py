@@ -10,8 +10,9 @@ from fastapi import Query
 from app.errors import AppError
 
 LimitQuery = Annotated[int, Query(ge=1, le=500, description="Page size (1..500).")]
-CursorQuery = Annotated[str | None, Query(max_length=500,
-                                          description="Opaque cursor from a page.")]
+CursorQuery = Annotated[
+    str | None, Query(max_length=500, description="Opaque cursor from a page.")
+]
 
 
 def encode_cursor(*values: Any) -> str:

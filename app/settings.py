@@ -12,16 +12,21 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default="sqlite+aiosqlite:///./var/esper.db",
-        description="SQLAlchemy async URL; postgresql:// is rewritten to asyncpg.")
+        description="SQLAlchemy async URL; postgresql:// is rewritten to asyncpg.",
+    )
     redis_url: str = Field(default="redis://127.0.0.1:6379/0")
     data_dir: Path = Field(default=Path("./var"))
     local_mode: bool = Field(
-        default=False, description="All-in-one `esper up`: auth may be off, "
-        "a development signing secret may be generated.")
+        default=False,
+        description="All-in-one `esper up`: auth may be off, "
+        "a development signing secret may be generated.",
+    )
     auth: str = Field(default="on", description="`on` or `off` (local mode only).")
     admin_token: str | None = Field(default=None)
-    key_pepper: str | None = Field(default=None, description="Keyed-hash pepper "
-                                   "for API tokens (default: the Leyline secret).")
+    key_pepper: str | None = Field(
+        default=None,
+        description="Keyed-hash pepper for API tokens (default: the Leyline secret).",
+    )
     leyline_secret: str | None = Field(default=None)
     leyline_key_id: str = Field(default="k1")
     leyline_keys: str | None = Field(default=None, description="Extra `id=secret,...`.")
@@ -41,9 +46,9 @@ class Settings(BaseSettings):
         url = self.database_url
         for plain in ("postgresql://", "postgres://"):
             if url.startswith(plain):
-                return "postgresql+asyncpg://" + url[len(plain):]
+                return "postgresql+asyncpg://" + url[len(plain) :]
         if url.startswith("sqlite:///"):
-            return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
         return url
 
 

@@ -51,8 +51,13 @@ class CommandWaiters:
 
 
 class EventApplier:
-    def __init__(self, maker: async_sessionmaker[AsyncSession], redis: Redis,
-                 waiters: CommandWaiters, telemetry_maxlen: int = 100_000) -> None:
+    def __init__(
+        self,
+        maker: async_sessionmaker[AsyncSession],
+        redis: Redis,
+        waiters: CommandWaiters,
+        telemetry_maxlen: int = 100_000,
+    ) -> None:
         self._maker = maker
         self._redis = redis
         self.waiters = waiters
@@ -60,8 +65,10 @@ class EventApplier:
 
     async def apply(self, event: BusEvent) -> None:
         handler = {
-            "run_state": self._run_state, "progress": self._progress,
-            "command_ack": self._command_ack, "worker": self._worker,
+            "run_state": self._run_state,
+            "progress": self._progress,
+            "command_ack": self._command_ack,
+            "worker": self._worker,
             "checkpoint": self._checkpoint,
         }[event.type]
         await handler(event)  # type: ignore[operator]
@@ -69,17 +76,32 @@ class EventApplier:
     async def _worker(self, event: WorkerEvent) -> None:
         async with self._maker() as session:
             worker = await session.get(Worker, event.worker_id) or Worker(
-                id=event.worker_id)
-            for field in ("hostname", "device", "device_name", "torch_version",
-                          "run_id", "capabilities"):
+                id=event.worker_id
+            )
+            for field in (
+                "hostname",
+                "device",
+                "device_name",
+                "torch_version",
+                "run_id",
+                "capabilities",
+            ):
                 setattr(worker, field, getattr(event, field))
             worker.state = event.state.value
             worker.last_heartbeat = utcnow()
             session.add(worker)
             await session.commit()
-        await publish(self._redis, packet_json(
-            PacketKind.event, "fleet.worker", run_id=None, value=event.state.value,
-            attrs=event.model_dump(mode="json")), run_id=None)
+        await publish(
+            self._redis,
+            packet_json(
+                PacketKind.event,
+                "fleet.worker",
+                run_id=None,
+                value=event.state.value,
+                attrs=event.model_dump(mode="json"),
+            ),
+            run_id=None,
+        )
 
     async def _run_state(self, event: RunStateEvent) -> None:
         async with self._maker() as session:
@@ -94,11 +116,18 @@ class EventApplier:
                 await expire_open_commands(session, run.id, "run_ended")
             await session.commit()
         level = Level.critical if event.state == RunState.halted else Level.info
-        await publish(self._redis, packet_json(
-            PacketKind.state, "run.state", run_id=event.run_id,
-            value=event.state.value, level=level,
-            attrs={"error": event.error, "halt_reason": event.halt_reason}),
-            run_id=event.run_id)
+        await publish(
+            self._redis,
+            packet_json(
+                PacketKind.state,
+                "run.state",
+                run_id=event.run_id,
+                value=event.state.value,
+                level=level,
+                attrs={"error": event.error, "halt_reason": event.halt_reason},
+            ),
+            run_id=event.run_id,
+        )
 
     def _set_run_state(self, run: Run, event: RunStateEvent) -> None:
         now = utcnow()
@@ -154,16 +183,28 @@ class EventApplier:
         self.waiters.notify(event.command_id)
         if first:
             observe_ack(command, event)
-        await publish(self._redis, data, run_id=command.run_id, run_stream=True,
-                      maxlen=self._maxlen)
+        await publish(
+            self._redis,
+            data,
+            run_id=command.run_id,
+            run_stream=True,
+            maxlen=self._maxlen,
+        )
 
     async def _checkpoint(self, event: CheckpointEvent) -> None:
         async with self._maker() as session:
             if await session.get(Checkpoint, event.checkpoint_id) is None:
-                session.add(Checkpoint(id=event.checkpoint_id, run_id=event.run_id,
-                                       path=event.path, step=event.step,
-                                       epoch=event.epoch, bytes=event.bytes,
-                                       good=event.good))
+                session.add(
+                    Checkpoint(
+                        id=event.checkpoint_id,
+                        run_id=event.run_id,
+                        path=event.path,
+                        step=event.step,
+                        epoch=event.epoch,
+                        bytes=event.bytes,
+                        good=event.good,
+                    )
+                )
                 await session.commit()
 
 
@@ -197,16 +238,23 @@ def command_packet(command: Command) -> str:
 
     read = command_read(command)
     level = Level.warning if command.state in ("rejected", "expired") else Level.info
-    return packet_json(PacketKind.command, f"command.{command.type}",
-                       run_id=command.run_id, value=command.state, level=level,
-                       attrs=read.model_dump(mode="json"))
+    return packet_json(
+        PacketKind.command,
+        f"command.{command.type}",
+        run_id=command.run_id,
+        value=command.state,
+        level=level,
+        attrs=read.model_dump(mode="json"),
+    )
 
 
-async def expire_open_commands(session: AsyncSession, run_id: str,
-                               reason: str) -> list[Command]:
+async def expire_open_commands(
+    session: AsyncSession, run_id: str, reason: str
+) -> list[Command]:
     open_states = [CommandState.pending.value, CommandState.dispatched.value]
-    query = select(Command).where(Command.run_id == run_id,
-                                  col(Command.state).in_(open_states))
+    query = select(Command).where(
+        Command.run_id == run_id, col(Command.state).in_(open_states)
+    )
     expired = list((await session.exec(query)).all())
     for command in expired:
         command.state = CommandState.expired.value

@@ -33,8 +33,12 @@ async def ensure_group(redis: Redis, stream: str, group: str) -> None:
 
 
 class EventConsumer:
-    def __init__(self, maker: async_sessionmaker[AsyncSession], redis: Redis,
-                 applier: EventApplier) -> None:
+    def __init__(
+        self,
+        maker: async_sessionmaker[AsyncSession],
+        redis: Redis,
+        applier: EventApplier,
+    ) -> None:
         self._maker = maker
         self._redis = redis
         self._applier = applier
@@ -61,16 +65,21 @@ class EventConsumer:
         start = "0-0"
         while True:
             start, messages, *_ = await self._redis.xautoclaim(
-                EVENTS_STREAM, EVENTS_GROUP, self.name, min_idle_time=30_000,
-                start_id=start, count=100)
+                EVENTS_STREAM,
+                EVENTS_GROUP,
+                self.name,
+                min_idle_time=30_000,
+                start_id=start,
+                count=100,
+            )
             await self._handle(messages)
             if start in (b"0-0", "0-0") or not messages:
                 return
 
     async def _read_batch(self, start: str, block_ms: int | None) -> None:
-        reply = await self._redis.xreadgroup(EVENTS_GROUP, self.name,
-                                             {EVENTS_STREAM: start}, count=200,
-                                             block=block_ms)
+        reply = await self._redis.xreadgroup(
+            EVENTS_GROUP, self.name, {EVENTS_STREAM: start}, count=200, block=block_ms
+        )
         for _stream, messages in reply or []:
             await self._handle(messages)
 

@@ -26,8 +26,12 @@ BATCH = 200
 
 
 class OutboxRelay:
-    def __init__(self, maker: async_sessionmaker[AsyncSession], redis: Redis,
-                 interval_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        maker: async_sessionmaker[AsyncSession],
+        redis: Redis,
+        interval_s: float = 0.2,
+    ) -> None:
         self._maker = maker
         self._redis = redis
         self._interval = interval_s
@@ -64,9 +68,13 @@ class OutboxRelay:
         return len(rows)
 
     async def _claim(self, session: AsyncSession) -> list[Outbox]:
-        query = (select(Outbox).where(col(Outbox.sent_at).is_(None))
-                 .order_by(col(Outbox.id)).limit(BATCH)
-                 .with_for_update(skip_locked=True))
+        query = (
+            select(Outbox)
+            .where(col(Outbox.sent_at).is_(None))
+            .order_by(col(Outbox.id))
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )
         return list((await session.exec(query)).all())
 
     async def _send(self, rows: list[Outbox]) -> None:
@@ -75,8 +83,11 @@ class OutboxRelay:
             pipe.xadd(row.stream, {DATA_FIELD: row.data})
         ids = await pipe.execute()
         for row, message_id in zip(rows, ids, strict=True):
-            row.message_id = message_id.decode() if isinstance(message_id, bytes) \
+            row.message_id = (
+                message_id.decode()
+                if isinstance(message_id, bytes)
                 else str(message_id)
+            )
 
     async def _mark_sent(self, session: AsyncSession, rows: list[Outbox]) -> None:
         now = utcnow()
@@ -86,16 +97,19 @@ class OutboxRelay:
             row.attempts += 1
             session.add(row)
         if command_ids:
-            query = select(Command).where(col(Command.id).in_(command_ids),
-                                          Command.state == CommandState.pending.value)
+            query = select(Command).where(
+                col(Command.id).in_(command_ids),
+                Command.state == CommandState.pending.value,
+            )
             for command in (await session.exec(query)).all():
                 command.state = CommandState.dispatched.value
                 command.dispatched_at = now
                 session.add(command)
         await self._remember_assignments(session, rows)
 
-    async def _remember_assignments(self, session: AsyncSession,
-                                    rows: list[Outbox]) -> None:
+    async def _remember_assignments(
+        self, session: AsyncSession, rows: list[Outbox]
+    ) -> None:
         # The reaper acks a dead worker's assignment by its message id.
         for row in rows:
             if row.command_id is None and row.run_id and row.stream == RUNS_STREAM:
@@ -105,6 +119,9 @@ class OutboxRelay:
                     session.add(run)
 
     async def _backlog(self, session: AsyncSession) -> int:
-        query = select(func.count()).select_from(Outbox).where(
-            col(Outbox.sent_at).is_(None))
+        query = (
+            select(func.count())
+            .select_from(Outbox)
+            .where(col(Outbox.sent_at).is_(None))
+        )
         return int((await session.exec(query)).one())

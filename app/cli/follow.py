@@ -18,8 +18,10 @@ def _fmt(value: Any) -> str:
 def describe(run: dict[str, Any]) -> str:
     m = run.get("metrics") or {}
     acc = m.get("val_accuracy", m.get("accuracy"))
-    return (f"{run['state']:<9} epoch {run.get('epoch', 0)} step {run.get('step', 0)}"
-            f" loss {_fmt(m.get('loss'))} accuracy {_fmt(acc)}")
+    return (
+        f"{run['state']:<9} epoch {run.get('epoch', 0)} step {run.get('step', 0)}"
+        f" loss {_fmt(m.get('loss'))} accuracy {_fmt(acc)}"
+    )
 
 
 def poll(client: httpx.Client, run_id: str) -> dict[str, Any] | None:
@@ -30,19 +32,35 @@ def poll(client: httpx.Client, run_id: str) -> dict[str, Any] | None:
     return dict(response.json()) if response.status_code == 200 else None
 
 
-def follow_run(client: httpx.Client, run_id: str, epochs: int, console: Console,
-               stop: threading.Event, interval: float = 0.5) -> dict[str, Any] | None:
+def follow_run(
+    client: httpx.Client,
+    run_id: str,
+    epochs: int,
+    console: Console,
+    stop: threading.Event,
+    interval: float = 0.5,
+) -> dict[str, Any] | None:
     """Poll GET /api/v1/runs/{id} until the run is terminal or `stop` is set."""
     if console.is_terminal:
         return _follow_bar(client, run_id, epochs, console, stop, interval)
     return _follow_plain(client, run_id, console, stop, interval)
 
 
-def _follow_bar(client: httpx.Client, run_id: str, epochs: int, console: Console,
-                stop: threading.Event, interval: float) -> dict[str, Any] | None:
-    columns = (TextColumn("[bold]demo run"), BarColumn(),
-               TextColumn("{task.completed}/{task.total} epochs"),
-               TextColumn("{task.description}"), TimeElapsedColumn())
+def _follow_bar(
+    client: httpx.Client,
+    run_id: str,
+    epochs: int,
+    console: Console,
+    stop: threading.Event,
+    interval: float,
+) -> dict[str, Any] | None:
+    columns = (
+        TextColumn("[bold]demo run"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} epochs"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+    )
     run = None
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("queued", total=epochs)
@@ -57,8 +75,13 @@ def _follow_bar(client: httpx.Client, run_id: str, epochs: int, console: Console
     return run
 
 
-def _follow_plain(client: httpx.Client, run_id: str, console: Console,
-                  stop: threading.Event, interval: float) -> dict[str, Any] | None:
+def _follow_plain(
+    client: httpx.Client,
+    run_id: str,
+    console: Console,
+    stop: threading.Event,
+    interval: float,
+) -> dict[str, Any] | None:
     run, last_line, last_print = None, "", 0.0
     while not stop.is_set():
         run = poll(client, run_id) or run

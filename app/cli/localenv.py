@@ -27,7 +27,8 @@ def local_env(data_dir: Path) -> dict[str, str]:
     """ESPER_ variables every child gets; the user's own settings win."""
     env = {
         "ESPER_DATABASE_URL": os.environ.get(
-            "ESPER_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'esper.db'}"),
+            "ESPER_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'esper.db'}"
+        ),
         "ESPER_LOCAL_MODE": "1",
         "ESPER_AUTH": os.environ.get("ESPER_AUTH", "off"),
         "ESPER_DATA_DIR": str(data_dir),

@@ -11,8 +11,11 @@ from rich.console import Console
 
 from app.cli.up import LocalStack, UpOptions
 
-cli = typer.Typer(help="Esper: a control plane for morphogenetic training.",
-                  no_args_is_help=True, add_completion=False)
+cli = typer.Typer(
+    help="Esper: a control plane for morphogenetic training.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
 @cli.command()
@@ -21,24 +24,35 @@ def up(
     port: Annotated[int, typer.Option(help="Gateway port.")] = 8000,
     workers: Annotated[int, typer.Option(min=0, help="Worker processes.")] = 1,
     data_dir: Annotated[Path, typer.Option(help="SQLite, Redis data, logs.")] = Path(
-        "./var"),
-    demo: Annotated[bool, typer.Option("--demo/--no-demo",
-                                       help="Submit and follow a demo run.")] = True,
-    device: Annotated[str, typer.Option(help="Worker device: cpu|cuda|cuda:N|auto."
-                                        )] = "cpu",
+        "./var"
+    ),
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Submit and follow a demo run.")
+    ] = True,
+    device: Annotated[
+        str, typer.Option(help="Worker device: cpu|cuda|cuda:N|auto.")
+    ] = "cpu",
 ) -> None:
     """Start the all-in-one local stack; Ctrl-C stops everything it started."""
-    opts = UpOptions(host=host, port=port, workers=workers, data_dir=data_dir,
-                     demo=demo, device=device)
+    opts = UpOptions(
+        host=host,
+        port=port,
+        workers=workers,
+        data_dir=data_dir,
+        demo=demo,
+        device=device,
+    )
     raise typer.Exit(LocalStack(opts, Console()).run())
 
 
-@cli.command(context_settings={"allow_extra_args": True,
-                               "ignore_unknown_options": True})
-def worker(ctx: typer.Context,
-           device: Annotated[str, typer.Option(help="cpu|cuda|cuda:N|auto")] = "auto",
-           worker_id: Annotated[str | None, typer.Option(help="Stable id.")] = None,
-           ) -> None:
+@cli.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def worker(
+    ctx: typer.Context,
+    device: Annotated[str, typer.Option(help="cpu|cuda|cuda:N|auto")] = "auto",
+    worker_id: Annotated[str | None, typer.Option(help="Stable id.")] = None,
+) -> None:
     """Run one worker (exec `python -m workers` with the same arguments)."""
     argv = [sys.executable, "-m", "workers", "--device", device]
     if worker_id:
@@ -48,8 +62,9 @@ def worker(ctx: typer.Context,
 
 @cli.command()
 def migrate(
-    database_url: Annotated[str | None, typer.Option(
-        help="Default: ESPER_DATABASE_URL.")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Default: ESPER_DATABASE_URL.")
+    ] = None,
 ) -> None:
     """Apply database migrations (alembic upgrade head)."""
     from app.migrate import upgrade  # noqa: PLC0415

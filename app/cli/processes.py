@@ -18,8 +18,9 @@ def _die_with_parent() -> None:
     # If `esper up` itself is killed -9, the kernel sends SIGTERM to children,
     # so no orphaned gateway or worker outlives it.
     with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG,
-                                                        signal.SIGTERM)
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(
+            _PR_SET_PDEATHSIG, signal.SIGTERM
+        )
 
 
 @dataclass
@@ -42,9 +43,14 @@ class Child:
             # Own session: a Ctrl-C in the terminal reaches only `esper up`,
             # which then stops children in order (workers before Redis).
             self.proc = subprocess.Popen(
-                self.argv, env=dict(self.env), stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                self.argv,
+                env=dict(self.env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
         self.started_at = time.monotonic()
 
     @property

@@ -19,8 +19,13 @@ from app.cli.localenv import auth_headers, local_env
 from app.cli.processes import Child, Supervisor, child_env, python_argv
 
 DEMO_SPEC: dict[str, Any] = {
-    "name": "demo", "task": "digits", "model": {"width": 64, "depth": 2},
-    "epochs": 4, "batch_size": 64, "learning_rate": 0.05, "seed": 0,
+    "name": "demo",
+    "task": "digits",
+    "model": {"width": 64, "depth": 2},
+    "epochs": 4,
+    "batch_size": 64,
+    "learning_rate": 0.05,
+    "seed": 0,
     "morphogenesis": {"enabled": True, "max_seeds": 2},
     "labels": {"source": "esper-up-demo"},
 }
@@ -107,8 +112,9 @@ class LocalStack:
             return configured
         port = bundled_redis.free_port()
         argv = bundled_redis.redis_argv(self.data_dir / "redis", port, persist=True)
-        child = self.supervisor.add(Child("redis", argv, child_env({}),
-                                          self.logs / "redis.log", tier=0))
+        child = self.supervisor.add(
+            Child("redis", argv, child_env({}), self.logs / "redis.log", tier=0)
+        )
         url = f"redis://127.0.0.1:{port}/0"
         if not bundled_redis.wait_for_redis(url, child.proc):
             raise StartupError(f"bundled Redis did not start:\n{child.tail()}")
@@ -125,13 +131,30 @@ class LocalStack:
 
     def _gateway(self) -> None:
         if not port_free(self.opts.host, self.opts.port):
-            raise StartupError(f"port {self.opts.port} on {self.opts.host} is in use "
-                               "(another esper up?); pick one with --port")
-        argv = python_argv("-m", "uvicorn", "app.main:create_app", "--factory",
-                           "--host", self.opts.host, "--port", str(self.opts.port))
-        child = self.supervisor.add(Child("gateway", argv, child_env(self.env),
-                                          self.logs / "gateway.log", restart=True,
-                                          tier=1))
+            raise StartupError(
+                f"port {self.opts.port} on {self.opts.host} is in use "
+                "(another esper up?); pick one with --port"
+            )
+        argv = python_argv(
+            "-m",
+            "uvicorn",
+            "app.main:create_app",
+            "--factory",
+            "--host",
+            self.opts.host,
+            "--port",
+            str(self.opts.port),
+        )
+        child = self.supervisor.add(
+            Child(
+                "gateway",
+                argv,
+                child_env(self.env),
+                self.logs / "gateway.log",
+                restart=True,
+                tier=1,
+            )
+        )
         if not self._wait_healthy(child):
             raise StartupError(f"gateway did not become healthy:\n{child.tail()}")
         self.console.print(f"Gateway:   {self.base_url} (pid {child.pid})")
@@ -151,17 +174,26 @@ class LocalStack:
 
     def _worker(self, index: int) -> None:
         argv = python_argv("-m", "workers", "--device", self.opts.device)
-        child = self.supervisor.add(Child(f"worker-{index}", argv, child_env(self.env),
-                                          self.logs / f"worker-{index}.log",
-                                          restart=True, tier=2))
-        self.console.print(f"Worker:    {child.name} on {self.opts.device} "
-                           f"(pid {child.pid})")
+        child = self.supervisor.add(
+            Child(
+                f"worker-{index}",
+                argv,
+                child_env(self.env),
+                self.logs / f"worker-{index}.log",
+                restart=True,
+                tier=2,
+            )
+        )
+        self.console.print(
+            f"Worker:    {child.name} on {self.opts.device} (pid {child.pid})"
+        )
 
     # -- demo and serving ----------------------------------------------------
     def _demo(self) -> None:
         spec = {**DEMO_SPEC, "device": self.opts.device}
-        with httpx.Client(base_url=self.base_url, headers=auth_headers(),
-                          timeout=10) as client:
+        with httpx.Client(
+            base_url=self.base_url, headers=auth_headers(), timeout=10
+        ) as client:
             response = client.post("/api/v1/runs", json=spec)
             if response.status_code != 201:
                 self.console.print(f"[red]demo run refused[/red]: {response.text}")
@@ -177,5 +209,6 @@ class LocalStack:
             self.console.print("Serving; press Ctrl-C to stop.")
         while not self.stop.wait(0.5):
             for child in self.supervisor.check():
-                self.console.print(f"[yellow]{child.name} exited; restarted "
-                                   f"(pid {child.pid})[/yellow]")
+                self.console.print(
+                    f"[yellow]{child.name} exited; restarted (pid {child.pid})[/yellow]"
+                )

@@ -25,23 +25,42 @@ from app.pagination import CursorQuery, LimitQuery
 from app.runs.router import ERRORS
 
 router = APIRouter(prefix="/api/v1", tags=["commands"])
-WaitQuery = Annotated[float, Query(ge=0, le=30, description="Seconds to wait for the ack.")]
+WaitQuery = Annotated[
+    float, Query(ge=0, le=30, description="Seconds to wait for the ack.")
+]
 
 
-@router.post("/runs/{run_id}/commands", status_code=202, operation_id="create_command",
-             responses={200: {"model": CommandRead, "description": "Acked within wait."},
-                        **ERRORS})
+@router.post(
+    "/runs/{run_id}/commands",
+    status_code=202,
+    operation_id="create_command",
+    responses={
+        200: {"model": CommandRead, "description": "Acked within wait."},
+        **ERRORS,
+    },
+)
 async def create_run_command(
-    body: CommandCreate, run: RunDep, request: Request, response: Response,
-    session: SessionDep, principal: Operator, background: BackgroundTasks,
-    wait: WaitQuery = 0, idempotency_key: IdempotencyKey = None,
+    principal: Operator,
+    body: CommandCreate,
+    run: RunDep,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    background: BackgroundTasks,
+    wait: WaitQuery = 0,
+    idempotency_key: IdempotencyKey = None,
 ) -> CommandRead:
     """Issue a signed command to a run; with `wait`, 200 once the worker acks it."""
     settings = request.app.state.settings
     command, created = await create_command(
-        session, run=run, body=body, issued_by=principal.key_id,
-        keys=keyring(settings), key_id=settings.leyline_key_id,
-        idem_key=scoped_key(principal.key_id, idempotency_key))
+        session,
+        run=run,
+        body=body,
+        issued_by=principal.key_id,
+        keys=keyring(settings),
+        key_id=settings.leyline_key_id,
+        idem_key=scoped_key(principal.key_id, idempotency_key),
+    )
     if wait <= 0:
         background.add_task(request.app.state.relay.kick)
         return command_read(command)
@@ -53,8 +72,9 @@ async def create_run_command(
     return command_read(command)
 
 
-async def wait_for_ack(request: Request, session: AsyncSession, command: Command,
-                       wait: float) -> Command:
+async def wait_for_ack(
+    request: Request, session: AsyncSession, command: Command, wait: float
+) -> Command:
     """Wake on this gateway's ack, and poll in case another replica applied it."""
     waiters = request.app.state.waiters
     event = waiters.register(command.id)
@@ -73,11 +93,16 @@ async def wait_for_ack(request: Request, session: AsyncSession, command: Command
     return command
 
 
-@router.get("/runs/{run_id}/commands", operation_id="list_run_commands",
-            responses=ERRORS)
-async def list_run_commands(run: RunDep, session: SessionDep, _: Viewer,
-                            limit: LimitQuery = 50,
-                            cursor: CursorQuery = None) -> CommandPage:
+@router.get(
+    "/runs/{run_id}/commands", operation_id="list_run_commands", responses=ERRORS
+)
+async def list_run_commands(
+    _: Viewer,
+    run: RunDep,
+    session: SessionDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> CommandPage:
     """The run's command ledger, oldest first."""
     rows, next_cursor = await list_commands(session, run.id, limit, cursor)
     return CommandPage(items=[command_read(c) for c in rows], next_cursor=next_cursor)
@@ -92,33 +117,47 @@ async def get_command(command_id: str, session: SessionDep, _: Viewer) -> Comman
     return command_read(command)
 
 
-@router.post("/emergency/halt", status_code=202, operation_id="emergency_halt_all",
-             responses=ERRORS)
-async def emergency_halt_all(request: Request, session: SessionDep, principal: Admin,
-                             background: BackgroundTasks) -> CommandBatch:
+@router.post(
+    "/emergency/halt",
+    status_code=202,
+    operation_id="emergency_halt_all",
+    responses=ERRORS,
+)
+async def emergency_halt_all(
+    request: Request, session: SessionDep, principal: Admin, background: BackgroundTasks
+) -> CommandBatch:
     """Halt every live run now (one `emergency_halt` command per run)."""
     settings = request.app.state.settings
     commands = []
     for run in await live_runs(session):
         command, _ = await create_command(
-            session, run=run, body=EmergencyHalt(type="emergency_halt",
-                                                 reason="fleet emergency halt"),
-            issued_by=principal.key_id, keys=keyring(settings),
-            key_id=settings.leyline_key_id)
+            session,
+            run=run,
+            body=EmergencyHalt(type="emergency_halt", reason="fleet emergency halt"),
+            issued_by=principal.key_id,
+            keys=keyring(settings),
+            key_id=settings.leyline_key_id,
+        )
         commands.append(command_read(command))
     background.add_task(request.app.state.relay.kick)
     return CommandBatch(commands=commands)
 
 
-@router.post("/registry/reset", status_code=202, operation_id="registry_reset",
-             responses=ERRORS)
-async def registry_reset(request: Request, session: SessionDep, principal: Admin,
-                         background: BackgroundTasks) -> CommandRead:
+@router.post(
+    "/registry/reset", status_code=202, operation_id="registry_reset", responses=ERRORS
+)
+async def registry_reset(
+    request: Request, session: SessionDep, principal: Admin, background: BackgroundTasks
+) -> CommandRead:
     """Broadcast: every worker clears its blueprint cache and nonce ledger."""
     settings = request.app.state.settings
     command, _ = await create_command(
-        session, run=None, body=RegistryReset(type="registry_reset"),
-        issued_by=principal.key_id, keys=keyring(settings),
-        key_id=settings.leyline_key_id)
+        session,
+        run=None,
+        body=RegistryReset(type="registry_reset"),
+        issued_by=principal.key_id,
+        keys=keyring(settings),
+        key_id=settings.leyline_key_id,
+    )
     background.add_task(request.app.state.relay.kick)
     return command_read(command)

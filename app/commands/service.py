@@ -26,40 +26,65 @@ from app.runs.service import ensure_live
 def validate_command(run: Run, body: BaseModel) -> None:
     if isinstance(body, SeedEnable):
         if body.blueprint not in BLUEPRINTS_BY_NAME:
-            raise Unprocessable(f"Unknown blueprint {body.blueprint!r}.",
-                                code="unknown_blueprint")
+            raise Unprocessable(
+                f"Unknown blueprint {body.blueprint!r}.", code="unknown_blueprint"
+            )
         spec = run.spec or {}
         slots = task_slots(spec.get("task", ""), (spec.get("model") or {}).get("depth"))
         if slots is not None and body.slot not in slots:
-            raise Unprocessable(f"Unknown slot {body.slot!r}; this run has {slots}.",
-                                code="unknown_slot")
+            raise Unprocessable(
+                f"Unknown slot {body.slot!r}; this run has {slots}.",
+                code="unknown_slot",
+            )
 
 
-async def _idempotent_replay(session: AsyncSession, key: str | None,
-                             digest: str) -> Command | None:
+async def _idempotent_replay(
+    session: AsyncSession, key: str | None, digest: str
+) -> Command | None:
     if key is None:
         return None
-    existing = (await session.exec(
-        select(Command).where(Command.idempotency_key == key))).first()
+    existing = (
+        await session.exec(select(Command).where(Command.idempotency_key == key))
+    ).first()
     if existing is not None and existing.request_hash != digest:
-        raise Conflict("Idempotency-Key was used with a different body.",
-                       code="idempotency_conflict")
+        raise Conflict(
+            "Idempotency-Key was used with a different body.",
+            code="idempotency_conflict",
+        )
     return existing
 
 
 def _outbox_row(command: Command, keys: dict[str, str], key_id: str) -> Outbox:
-    signed = sign(SignedCommand(
-        id=command.id, run_id=command.run_id, type=command.type,
-        params=command.params, nonce=command.nonce, issued_at=time.time(),
-        key_id=key_id), keys)
+    signed = sign(
+        SignedCommand(
+            id=command.id,
+            run_id=command.run_id,
+            type=command.type,
+            params=command.params,
+            nonce=command.nonce,
+            issued_at=time.time(),
+            key_id=key_id,
+        ),
+        keys,
+    )
     stream = command_stream(command.run_id) if command.run_id else BROADCAST_STREAM
-    return Outbox(stream=stream, data=signed.model_dump_json(), run_id=command.run_id,
-                  command_id=command.id)
+    return Outbox(
+        stream=stream,
+        data=signed.model_dump_json(),
+        run_id=command.run_id,
+        command_id=command.id,
+    )
 
 
 async def create_command(
-    session: AsyncSession, *, run: Run | None, body: BaseModel, issued_by: str,
-    keys: dict[str, str], key_id: str, idem_key: str | None = None,
+    session: AsyncSession,
+    *,
+    run: Run | None,
+    body: BaseModel,
+    issued_by: str,
+    keys: dict[str, str],
+    key_id: str,
+    idem_key: str | None = None,
 ) -> tuple[Command, bool]:
     """Commit-ready ledger row plus its signed outbox message; (command, created)."""
     if run is not None:
@@ -70,10 +95,15 @@ async def create_command(
     existing = await _idempotent_replay(session, idem_key, digest)
     if existing is not None:
         return existing, False
-    command = Command(run_id=run.id if run else None, type=body_json["type"],
-                      params=command_params(body), issued_by=issued_by,
-                      nonce=secrets.token_hex(16), idempotency_key=idem_key,
-                      request_hash=digest)
+    command = Command(
+        run_id=run.id if run else None,
+        type=body_json["type"],
+        params=command_params(body),
+        issued_by=issued_by,
+        nonce=secrets.token_hex(16),
+        idempotency_key=idem_key,
+        request_hash=digest,
+    )
     session.add(command)
     session.add(_outbox_row(command, keys, key_id))
     await session.flush()
@@ -86,16 +116,20 @@ async def live_runs(session: AsyncSession) -> list[Run]:
     return list((await session.exec(query)).all())
 
 
-async def list_commands(session: AsyncSession, run_id: str, limit: int,
-                        cursor: str | None) -> tuple[list[Command], str | None]:
+async def list_commands(
+    session: AsyncSession, run_id: str, limit: int, cursor: str | None
+) -> tuple[list[Command], str | None]:
     """Oldest first (a ledger reads forwards), keyset on (issued_at, id)."""
     query = select(Command).where(Command.run_id == run_id)
     if cursor:
         issued, command_id = decode_cursor(cursor, 2)
         at = datetime.fromisoformat(issued)
-        query = query.where(or_(col(Command.issued_at) > at,
-                                and_(col(Command.issued_at) == at,
-                                     col(Command.id) > command_id)))
+        query = query.where(
+            or_(
+                col(Command.issued_at) > at,
+                and_(col(Command.issued_at) == at, col(Command.id) > command_id),
+            )
+        )
     query = query.order_by(col(Command.issued_at), col(Command.id)).limit(limit + 1)
     rows = list((await session.exec(query)).all())
     if len(rows) <= limit:
@@ -108,11 +142,16 @@ async def list_commands(session: AsyncSession, run_id: str, limit: int,
 
 def command_read(command: Command) -> CommandRead:
     data: dict[str, Any] = {
-        "id": command.id, "run_id": command.run_id, "type": CommandType(command.type),
-        "params": command.params or {}, "state": CommandState(command.state),
-        "issued_by": command.issued_by, "issued_at": as_utc(command.issued_at),
+        "id": command.id,
+        "run_id": command.run_id,
+        "type": CommandType(command.type),
+        "params": command.params or {},
+        "state": CommandState(command.state),
+        "issued_by": command.issued_by,
+        "issued_at": as_utc(command.issued_at),
         "dispatched_at": as_utc(command.dispatched_at),
-        "acked_at": as_utc(command.acked_at), "result": command.result or {},
+        "acked_at": as_utc(command.acked_at),
+        "result": command.result or {},
         "reason": command.reason,
     }
     return CommandRead.model_validate(data)

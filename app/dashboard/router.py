@@ -36,15 +36,19 @@ router = APIRouter(include_in_schema=False)
 @router.get("/")
 async def dashboard_page() -> FileResponse:
     """The operator dashboard (fleet and run views; routing is by URL hash)."""
-    return FileResponse(STATIC_DIR / "index.html", media_type="text/html",
-                        headers=PAGE_HEADERS)
+    return FileResponse(
+        STATIC_DIR / "index.html", media_type="text/html", headers=PAGE_HEADERS
+    )
 
 
 @router.get("/favicon.ico")
 async def dashboard_favicon() -> FileResponse:
     """Browsers ask for /favicon.ico regardless of the page's <link rel=icon>."""
-    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml",
-                        headers={"Cache-Control": "max-age=86400"})
+    return FileResponse(
+        STATIC_DIR / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "max-age=86400"},
+    )
 
 
 def mount_dashboard(app: FastAPI) -> None:

@@ -20,8 +20,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", operation_id="readyz",
-            responses={503: {"description": "A dependency is down."}})
+@router.get(
+    "/readyz",
+    operation_id="readyz",
+    responses={503: {"description": "A dependency is down."}},
+)
 async def readyz(session: SessionDep, redis: RedisDep) -> Any:
     """200 when the database and Redis answer; 503 naming the one that does not."""
     down: list[str] = []
@@ -34,6 +37,12 @@ async def readyz(session: SessionDep, redis: RedisDep) -> Any:
     except (RedisError, OSError):
         down.append("redis")
     if down:
-        return JSONResponse(error_body("dependency_down", f"Not ready: {', '.join(down)}"
-                                       " unreachable.", {"down": down}), status_code=503)
+        return JSONResponse(
+            error_body(
+                "dependency_down",
+                f"Not ready: {', '.join(down)} unreachable.",
+                {"down": down},
+            ),
+            status_code=503,
+        )
     return {"status": "ready", "database": "ok", "redis": "ok"}

@@ -17,17 +17,26 @@ router = APIRouter(prefix="/api/v1", tags=["keys"])
 def key_read(key: ApiKey) -> ApiKeyRead:
     created = as_utc(key.created_at)
     assert created is not None
-    return ApiKeyRead(id=key.id, name=key.name, role=Role(key.role),
-                      created_at=created, revoked_at=as_utc(key.revoked_at))
+    return ApiKeyRead(
+        id=key.id,
+        name=key.name,
+        role=Role(key.role),
+        created_at=created,
+        revoked_at=as_utc(key.revoked_at),
+    )
 
 
 @router.post("/keys", status_code=201, operation_id="create_key", responses=ERRORS)
-async def create_key(body: ApiKeyCreate, request: Request, session: SessionDep,
-                     _: Admin) -> ApiKeyCreated:
+async def create_key(
+    body: ApiKeyCreate, request: Request, session: SessionDep, _: Admin
+) -> ApiKeyCreated:
     """Create an API key; the token is in this response only (stored hashed)."""
     token = new_token()
-    key = ApiKey(name=body.name, role=body.role.value,
-                 token_hash=hash_token(token, request.app.state.settings))
+    key = ApiKey(
+        name=body.name,
+        role=body.role.value,
+        token_hash=hash_token(token, request.app.state.settings),
+    )
     session.add(key)
     await session.flush()
     return ApiKeyCreated(id=key.id, name=key.name, role=body.role, token=token)
@@ -40,8 +49,9 @@ async def list_keys(session: SessionDep, _: Admin) -> list[ApiKeyRead]:
     return [key_read(k) for k in rows]
 
 
-@router.delete("/keys/{key_id}", status_code=204, operation_id="revoke_key",
-               responses=ERRORS)
+@router.delete(
+    "/keys/{key_id}", status_code=204, operation_id="revoke_key", responses=ERRORS
+)
 async def revoke_key(key_id: str, session: SessionDep, _: Admin) -> Response:
     """Revoke a key; its token stops working at once."""
     key = await session.get(ApiKey, key_id)
@@ -56,5 +66,8 @@ async def revoke_key(key_id: str, session: SessionDep, _: Admin) -> Response:
 @router.get("/whoami", operation_id="whoami", responses=ERRORS)
 async def whoami(request: Request, principal: Viewer) -> dict[str, object]:
     """The caller's key id and role, and whether auth is on (for the dashboard)."""
-    return {"key_id": principal.key_id, "role": principal.role.value,
-            "auth": request.app.state.settings.auth_enabled}
+    return {
+        "key_id": principal.key_id,
+        "role": principal.role.value,
+        "auth": request.app.state.settings.auth_enabled,
+    }

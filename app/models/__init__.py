@@ -8,5 +8,12 @@ from app.models.run import Run
 from app.models.telemetry import TelemetryRecord
 from app.models.worker import Worker
 
-__all__ = ["ApiKey", "Checkpoint", "Command", "Outbox", "Run", "TelemetryRecord",
-           "Worker"]
+__all__ = [
+    "ApiKey",
+    "Checkpoint",
+    "Command",
+    "Outbox",
+    "Run",
+    "TelemetryRecord",
+    "Worker",
+]

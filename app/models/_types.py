@@ -29,11 +29,16 @@ def json_field(default: Any = None) -> Any:
 
 
 def time_field(nullable: bool = True, index: bool = False) -> Any:
-    kwargs: dict[str, Any] = {"default": None} if nullable else {"default_factory": utcnow}
-    return Field(sa_column=Column(DateTime(timezone=True), nullable=nullable,
-                                  index=index), **kwargs)
+    kwargs: dict[str, Any] = (
+        {"default": None} if nullable else {"default_factory": utcnow}
+    )
+    return Field(
+        sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index),
+        **kwargs,
+    )
 
 
 def bigint_field(default: int = 0, index: bool = False) -> Any:
-    return Field(default=default, sa_column=Column(BigInteger, nullable=False,
-                                                   index=index))
+    return Field(
+        default=default, sa_column=Column(BigInteger, nullable=False, index=index)
+    )

@@ -12,8 +12,9 @@ from app.models._types import bigint_field, json_field, time_field
 class TelemetryRecord(SQLModel, table=True):
     __tablename__ = "telemetry"
     __table_args__ = (
-        Index("ix_telemetry_run_cursor", "run_id", "cursor_ms", "cursor_seq",
-              unique=True),
+        Index(
+            "ix_telemetry_run_cursor", "run_id", "cursor_ms", "cursor_seq", unique=True
+        ),
         Index("ix_telemetry_run_name_step", "run_id", "name", "step"),
     )
 

@@ -27,16 +27,28 @@ from app.runs import service
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 422)}
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 422)
+}
 
 
-@router.post("", status_code=201, operation_id="create_run", responses={
-    200: {"model": RunRead, "description": "Idempotent repeat: the original run."},
-    **ERRORS})
-async def create_run(spec: RunCreate, request: Request, response: Response,
-                     session: SessionDep, principal: Operator,
-                     background: BackgroundTasks,
-                     idempotency_key: IdempotencyKey = None) -> RunRead:
+@router.post(
+    "",
+    status_code=201,
+    operation_id="create_run",
+    responses={
+        200: {"model": RunRead, "description": "Idempotent repeat: the original run."},
+        **ERRORS,
+    },
+)
+async def create_run(
+    spec: RunCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Operator,
+    background: BackgroundTasks,
+    idempotency_key: IdempotencyKey = None,
+) -> RunRead:
     """Submit a run; it starts `queued` and a worker claims it."""
     key = scoped_key(principal.key_id, idempotency_key)
     run, created = await service.create_run(session, spec, key)
@@ -48,48 +60,81 @@ async def create_run(spec: RunCreate, request: Request, response: Response,
 
 
 @router.get("", operation_id="list_runs", responses=ERRORS)
-async def list_runs(session: SessionDep, _: Viewer, limit: LimitQuery = 50,
-                    cursor: CursorQuery = None, state: RunState | None = None,
-                    label: Annotated[str | None, Query(
-                        max_length=300, description="`key=value`")] = None) -> RunPage:
+async def list_runs(
+    session: SessionDep,
+    _: Viewer,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+    state: RunState | None = None,
+    label: Annotated[
+        str | None, Query(max_length=300, description="`key=value`")
+    ] = None,
+) -> RunPage:
     """Runs, newest first, filtered by state and label."""
-    rows, next_cursor = await service.list_runs(session, state=state, label=label,
-                                                limit=limit, cursor=cursor)
+    rows, next_cursor = await service.list_runs(
+        session, state=state, label=label, limit=limit, cursor=cursor
+    )
     return RunPage(items=[service.run_read(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/{run_id}", operation_id="get_run", responses=ERRORS)
-async def get_run(run: RunDep, _: Viewer) -> RunRead:
+async def get_run(_: Viewer, run: RunDep) -> RunRead:
     """One run with its latest progress and metrics."""
     return service.run_read(run)
 
 
-@router.post("/{run_id}/cancel", status_code=202, operation_id="cancel_run",
-             responses=ERRORS)
-async def cancel_run(run: RunDep, request: Request, session: SessionDep,
-                     principal: Operator, background: BackgroundTasks) -> CommandRead:
+@router.post(
+    "/{run_id}/cancel", status_code=202, operation_id="cancel_run", responses=ERRORS
+)
+async def cancel_run(
+    principal: Operator,
+    run: RunDep,
+    request: Request,
+    session: SessionDep,
+    background: BackgroundTasks,
+) -> CommandRead:
     """Stop the run cleanly at its next step boundary (a `stop` command)."""
     settings = request.app.state.settings
     command, _ = await create_command(
-        session, run=run, body=Stop(type="stop"), issued_by=principal.key_id,
-        keys=keyring(settings), key_id=settings.leyline_key_id)
+        session,
+        run=run,
+        body=Stop(type="stop"),
+        issued_by=principal.key_id,
+        keys=keyring(settings),
+        key_id=settings.leyline_key_id,
+    )
     background.add_task(request.app.state.relay.kick)
     return command_read(command)
 
 
 @router.get("/{run_id}/seeds", operation_id="list_run_seeds", responses=ERRORS)
-async def list_run_seeds(run: RunDep, _: Viewer) -> list[SeedRead]:
+async def list_run_seeds(_: Viewer, run: RunDep) -> list[SeedRead]:
     """The run's seeds as its worker last reported them."""
     return [SeedRead.model_validate(s) for s in run.seed_list or []]
 
 
-@router.get("/{run_id}/checkpoints", operation_id="list_run_checkpoints",
-            responses=ERRORS)
-async def list_run_checkpoints(run: RunDep, session: SessionDep,
-                               _: Viewer) -> list[CheckpointRead]:
+@router.get(
+    "/{run_id}/checkpoints", operation_id="list_run_checkpoints", responses=ERRORS
+)
+async def list_run_checkpoints(
+    _: Viewer,
+    run: RunDep,
+    session: SessionDep,
+) -> list[CheckpointRead]:
     """Durable checkpoints of the run, oldest first."""
-    query = select(Checkpoint).where(Checkpoint.run_id == run.id).order_by(
-        col(Checkpoint.step))
-    return [CheckpointRead(id=c.id, step=c.step, epoch=c.epoch, bytes=c.bytes,
-                           good=c.good, created_at=as_utc(c.created_at))
-            for c in (await session.exec(query)).all()]
+    query = (
+        select(Checkpoint)
+        .where(Checkpoint.run_id == run.id)
+        .order_by(col(Checkpoint.step))
+    )
+    return [
+        CheckpointRead(
+            id=c.id,
+            step=c.step,
+            epoch=c.epoch,
+            bytes=c.bytes,
+            good=c.good,
+            created_at=as_utc(c.created_at),
+        )
+        for c in (await session.exec(query)).all()
+    ]

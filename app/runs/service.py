@@ -9,8 +9,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas import RunCreate, RunRead, RunState
 from api_schemas.bus import RUNS_STREAM, RunAssignment
-from api_schemas.catalogue import BLUEPRINTS_BY_NAME, TASKS_BY_NAME, is_import_path
-from api_schemas.catalogue import task_slots
+from api_schemas.catalogue import (
+    BLUEPRINTS_BY_NAME,
+    TASKS_BY_NAME,
+    is_import_path,
+    task_slots,
+)
 from app.errors import Conflict, Unprocessable
 from app.idempotency import request_hash
 from app.models import Outbox, Run
@@ -21,9 +25,11 @@ from app.pagination import decode_cursor, encode_cursor
 def validate_spec(spec: RunCreate) -> None:
     """Checks the schema cannot express: known task, blueprints and slots."""
     if spec.task not in TASKS_BY_NAME and not is_import_path(spec.task):
-        raise Unprocessable(f"Unknown task {spec.task!r}; use one of "
-                            f"{sorted(TASKS_BY_NAME)} or package.module:factory.",
-                            code="unknown_task")
+        raise Unprocessable(
+            f"Unknown task {spec.task!r}; use one of "
+            f"{sorted(TASKS_BY_NAME)} or package.module:factory.",
+            code="unknown_task",
+        )
     morph = spec.morphogenesis
     unknown = [b for b in morph.blueprints or [] if b not in BLUEPRINTS_BY_NAME]
     if unknown:
@@ -31,41 +37,57 @@ def validate_spec(spec: RunCreate) -> None:
     slots = task_slots(spec.task, spec.model.depth)
     bad_slots = [s for s in morph.slots or [] if slots is not None and s not in slots]
     if bad_slots:
-        raise Unprocessable(f"Unknown slots {bad_slots}; this host has {slots}.",
-                            code="unknown_slot")
+        raise Unprocessable(
+            f"Unknown slots {bad_slots}; this host has {slots}.", code="unknown_slot"
+        )
 
 
 def labels_text(labels: dict[str, str]) -> str:
     return "|" + "".join(f"{k}={v}|" for k, v in sorted(labels.items()))
 
 
-async def create_run(session: AsyncSession, spec: RunCreate,
-                     idem_key: str | None) -> tuple[Run, bool]:
+async def create_run(
+    session: AsyncSession, spec: RunCreate, idem_key: str | None
+) -> tuple[Run, bool]:
     """Returns (run, created); a repeat of an idempotent request returns the original."""
     validate_spec(spec)
     body = spec.model_dump(mode="json")
     digest = request_hash(body)
     if idem_key is not None:
-        existing = (await session.exec(
-            select(Run).where(Run.idempotency_key == idem_key))).first()
+        existing = (
+            await session.exec(select(Run).where(Run.idempotency_key == idem_key))
+        ).first()
         if existing is not None:
             if existing.request_hash != digest:
-                raise Conflict("Idempotency-Key was used with a different body.",
-                               code="idempotency_conflict")
+                raise Conflict(
+                    "Idempotency-Key was used with a different body.",
+                    code="idempotency_conflict",
+                )
             return existing, False
-    run = Run(name=spec.name, spec=body, labels_text=labels_text(spec.labels),
-              idempotency_key=idem_key, request_hash=digest)
+    run = Run(
+        name=spec.name,
+        spec=body,
+        labels_text=labels_text(spec.labels),
+        idempotency_key=idem_key,
+        request_hash=digest,
+    )
     session.add(run)
     assignment = RunAssignment(run_id=run.id, spec=spec)
-    session.add(Outbox(stream=RUNS_STREAM, data=assignment.model_dump_json(),
-                       run_id=run.id))
+    session.add(
+        Outbox(stream=RUNS_STREAM, data=assignment.model_dump_json(), run_id=run.id)
+    )
     await session.flush()
     return run, True
 
 
-async def list_runs(session: AsyncSession, *, state: RunState | None,
-                    label: str | None, limit: int,
-                    cursor: str | None) -> tuple[list[Run], str | None]:
+async def list_runs(
+    session: AsyncSession,
+    *,
+    state: RunState | None,
+    label: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Run], str | None]:
     """Newest first, keyset-paginated on (created_at, id)."""
     query = select(Run)
     if state is not None:
@@ -75,8 +97,12 @@ async def list_runs(session: AsyncSession, *, state: RunState | None,
     if cursor:
         created, run_id = decode_cursor(cursor, 2)
         at = datetime.fromisoformat(created)
-        query = query.where(or_(col(Run.created_at) < at,
-                                and_(col(Run.created_at) == at, col(Run.id) < run_id)))
+        query = query.where(
+            or_(
+                col(Run.created_at) < at,
+                and_(col(Run.created_at) == at, col(Run.id) < run_id),
+            )
+        )
     query = query.order_by(col(Run.created_at).desc(), col(Run.id).desc())
     rows = list((await session.exec(query.limit(limit + 1))).all())
     next_cursor = None
@@ -91,11 +117,20 @@ async def list_runs(session: AsyncSession, *, state: RunState | None,
 
 def run_read(run: Run) -> RunRead:
     data: dict[str, Any] = {
-        "id": run.id, "name": run.name, "state": run.state, "spec": run.spec,
-        "worker_id": run.worker_id, "created_at": as_utc(run.created_at),
-        "started_at": as_utc(run.started_at), "finished_at": as_utc(run.finished_at),
-        "epoch": run.epoch, "step": run.step, "metrics": run.metrics or {},
-        "seeds": run.seeds or {}, "error": run.error, "halt_reason": run.halt_reason,
+        "id": run.id,
+        "name": run.name,
+        "state": run.state,
+        "spec": run.spec,
+        "worker_id": run.worker_id,
+        "created_at": as_utc(run.created_at),
+        "started_at": as_utc(run.started_at),
+        "finished_at": as_utc(run.finished_at),
+        "epoch": run.epoch,
+        "step": run.step,
+        "metrics": run.metrics or {},
+        "seeds": run.seeds or {},
+        "error": run.error,
+        "halt_reason": run.halt_reason,
         "result": run.result or {},
     }
     return RunRead.model_validate(data)
@@ -103,5 +138,7 @@ def run_read(run: Run) -> RunRead:
 
 def ensure_live(run: Run) -> None:
     if RunState(run.state).terminal:
-        raise Conflict(f"Run {run.id} is {run.state}; terminal runs take no commands.",
-                       code="run_terminal")
+        raise Conflict(
+            f"Run {run.id} is {run.state}; terminal runs take no commands.",
+            code="run_terminal",
+        )

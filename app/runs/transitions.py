@@ -3,14 +3,37 @@
 from api_schemas import RunState
 
 _NEXT: dict[RunState, set[RunState]] = {
-    RunState.queued: {RunState.assigned, RunState.running, RunState.cancelled,
-                      RunState.halted, RunState.failed},
-    RunState.assigned: {RunState.running, RunState.queued, RunState.failed,
-                        RunState.cancelled, RunState.halted, RunState.completed},
-    RunState.running: {RunState.paused, RunState.queued, RunState.completed,
-                       RunState.failed, RunState.cancelled, RunState.halted},
-    RunState.paused: {RunState.running, RunState.queued, RunState.failed,
-                      RunState.cancelled, RunState.halted, RunState.completed},
+    RunState.queued: {
+        RunState.assigned,
+        RunState.running,
+        RunState.cancelled,
+        RunState.halted,
+        RunState.failed,
+    },
+    RunState.assigned: {
+        RunState.running,
+        RunState.queued,
+        RunState.failed,
+        RunState.cancelled,
+        RunState.halted,
+        RunState.completed,
+    },
+    RunState.running: {
+        RunState.paused,
+        RunState.queued,
+        RunState.completed,
+        RunState.failed,
+        RunState.cancelled,
+        RunState.halted,
+    },
+    RunState.paused: {
+        RunState.running,
+        RunState.queued,
+        RunState.failed,
+        RunState.cancelled,
+        RunState.halted,
+        RunState.completed,
+    },
 }
 
 

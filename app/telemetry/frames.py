@@ -11,7 +11,7 @@ def to_frame(cursor: str, data: str) -> str:
     """`{"cursor": "<id>", ...packet}` from the stored packet JSON."""
     body = data[1:]
     if body.startswith(_NULL_CURSOR):
-        body = body[len(_NULL_CURSOR):]
+        body = body[len(_NULL_CURSOR) :]
     return '{"cursor":"' + cursor + '",' + body
 
 
@@ -20,9 +20,13 @@ def is_final_state(data: str) -> bool:
     if '"kind":"state"' not in data:
         return False
     packet = json.loads(data)
-    return packet.get("kind") == "state" and f'"{packet.get("value")}"' in TERMINAL_STATES
+    return (
+        packet.get("kind") == "state" and f'"{packet.get("value")}"' in TERMINAL_STATES
+    )
 
 
-def decode_entry(message_id: bytes | str, fields: dict[bytes, bytes]) -> tuple[str, str]:
+def decode_entry(
+    message_id: bytes | str, fields: dict[bytes, bytes]
+) -> tuple[str, str]:
     cursor = message_id.decode() if isinstance(message_id, bytes) else message_id
     return cursor, fields[b"data"].decode()

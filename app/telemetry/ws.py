@@ -35,8 +35,9 @@ async def _authorise(websocket: WebSocket, token: str | None) -> bool:
     return True
 
 
-async def _stream(websocket: WebSocket, redis: Redis, key: str, after: str,
-                  stop_on_final: bool) -> None:
+async def _stream(
+    websocket: WebSocket, redis: Redis, key: str, after: str, stop_on_final: bool
+) -> None:
     """Replay everything after `after`, then follow live, in order, without gaps."""
     last = after
     while True:
@@ -53,9 +54,12 @@ async def _stream(websocket: WebSocket, redis: Redis, key: str, after: str,
 
 
 @router.websocket("/ws/runs/{run_id}")
-async def stream_run_telemetry(websocket: WebSocket, run_id: str,
-                               after: CursorParam = None,
-                               token: str | None = None) -> None:
+async def stream_run_telemetry(
+    websocket: WebSocket,
+    run_id: str,
+    after: CursorParam = None,
+    token: str | None = None,
+) -> None:
     """Replays a run's telemetry after `after`, then streams it live."""
     await websocket.accept()
     if not await _authorise(websocket, token):
@@ -69,8 +73,9 @@ async def stream_run_telemetry(websocket: WebSocket, run_id: str,
 
 
 @router.websocket("/ws/fleet")
-async def stream_fleet(websocket: WebSocket, after: CursorParam = None,
-                       token: str | None = None) -> None:
+async def stream_fleet(
+    websocket: WebSocket, after: CursorParam = None, token: str | None = None
+) -> None:
     """Run state changes, command outcomes, worker changes, for every run."""
     await websocket.accept()
     if not await _authorise(websocket, token):
@@ -81,8 +86,13 @@ async def stream_fleet(websocket: WebSocket, after: CursorParam = None,
 async def _serve(websocket: WebSocket, key: str, after: str, kind: str) -> None:
     metrics.WS_CLIENTS.labels(kind).inc()
     try:
-        await _stream(websocket, websocket.app.state.redis, key, after,
-                      stop_on_final=kind == "runs")
+        await _stream(
+            websocket,
+            websocket.app.state.redis,
+            key,
+            after,
+            stop_on_final=kind == "runs",
+        )
     except WebSocketDisconnect:
         pass
     finally:

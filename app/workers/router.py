@@ -13,12 +13,17 @@ router = APIRouter(prefix="/api/v1/workers", tags=["workers"])
 
 
 def worker_read(worker: Worker) -> WorkerRead:
-    return WorkerRead(id=worker.id, hostname=worker.hostname, device=worker.device,
-                      device_name=worker.device_name, state=WorkerState(worker.state),
-                      run_id=worker.run_id,
-                      last_heartbeat=as_utc(worker.last_heartbeat),
-                      torch_version=worker.torch_version,
-                      capabilities=worker.capabilities or {})
+    return WorkerRead(
+        id=worker.id,
+        hostname=worker.hostname,
+        device=worker.device,
+        device_name=worker.device_name,
+        state=WorkerState(worker.state),
+        run_id=worker.run_id,
+        last_heartbeat=as_utc(worker.last_heartbeat),
+        torch_version=worker.torch_version,
+        capabilities=worker.capabilities or {},
+    )
 
 
 @router.get("", operation_id="list_workers")

@@ -116,7 +116,8 @@ export class BucketSeries {
 
 // One chart: several named series (e.g. train and validation loss) over steps.
 export class MetricChart {
-  constructor({ title, series, range = null, digits = 4, testid }) {
+  constructor({ title, series, range = null, digits = 4, testid, height = 190, wide = false }) {
+    this.height = height;
     this.title = title;
     this.defs = series; // [{key, label, colourVar, envelope}]
     this.data = new Map(series.map((s) => [s.key, new BucketSeries()]));
@@ -125,7 +126,7 @@ export class MetricChart {
     this.latest = h('span', { class: 'latest' });
     this.holesNote = h('div', { class: 'holes', hidden: true });
     this.plotBox = h('div', { class: 'plot' });
-    this.el = h('section', { class: 'panel chart', dataset: { testid, points: 0 } },
+    this.el = h('section', { class: `panel chart ${wide ? 'wide' : ''}`, dataset: { testid, points: 0 } },
       h('div', { class: 'chart-title' }, h('h3', {}, title), this.latest),
       this.plotBox, this.holesNote);
     this.schedule = frameScheduler(() => this.render());
@@ -156,7 +157,7 @@ export class MetricChart {
   build(width) {
     const defs = this.defs;
     const opts = {
-      width, height: 190, legend: { live: true },
+      width, height: this.height, legend: { live: true },
       cursor: { drag: { x: true, y: false } },
       scales: { x: { time: false }, y: this.range ? { range: this.range } : { auto: true } },
       axes: [
@@ -225,7 +226,7 @@ export class MetricChart {
       if (this.plotBox.clientWidth === 0) return;
       this.plot = this.build(width);
     } else if (Math.abs(this.plot.width - width) > 2) {
-      this.plot.setSize({ width, height: 190 });
+      this.plot.setSize({ width, height: this.height });
     }
   }
 

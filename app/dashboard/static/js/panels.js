@@ -1,0 +1,107 @@
+// The run view's smaller panels: the header with the run's facts, the table of
+// seeds, and the checkpoints. Each rebuilds itself at most once per frame.
+
+import { ago, fmtBytes, fmtNum, fmtPct, fmtTime, frameScheduler, h, pill, replace, runLabel, shortId } from './dom.js';
+import { progress, seedChips } from './fleet.js';
+import { LIVE_STAGES } from './swimlane.js';
+
+export class RunHeader {
+  constructor() {
+    this.el = h('div', { class: 'run-head', dataset: { testid: 'run-head' } });
+    this.schedule = frameScheduler(() => this.render());
+  }
+
+  update(run) {
+    this.run = run;
+    this.schedule();
+  }
+
+  render() {
+    const r = this.run;
+    const m = r.metrics ?? {};
+    this.el.dataset.state = r.state;
+    replace(this.el,
+      h('h1', {}, runLabel(r)), pill('run', r.state, { big: true }),
+      h('div', { class: 'facts' },
+        h('span', { class: 'mono', title: r.id }, shortId(r.id)),
+        h('span', {}, 'task ', h('b', {}, r.spec?.task ?? '–')),
+        h('span', {}, 'device ', h('b', {}, r.spec?.device ?? '–')),
+        h('span', {}, 'worker ', h('b', { class: 'mono' }, shortId(r.worker_id))),
+        h('span', {}, progress(r)),
+        h('span', {}, 'loss ', h('b', {}, fmtNum(m.loss)), ' · acc ', h('b', {}, fmtPct(m.accuracy)),
+          ' · val acc ', h('b', {}, fmtPct(m.val_accuracy))),
+        h('span', {}, seedChips(r.seeds)),
+        h('span', { title: r.started_at ?? '' }, r.started_at ? `started ${ago(r.started_at)}` : 'not started')));
+  }
+}
+
+export class SeedsTable {
+  constructor({ onCull }) {
+    this.onCull = onCull; // null for roles that cannot command
+    this.body = h('tbody');
+    this.el = h('div', { class: 'scroll', style: { 'max-height': '220px' } },
+      h('table', { dataset: { testid: 'seeds' } },
+        h('thead', {}, h('tr', {}, ['slot', 'blueprint', 'stage', 'alpha', 'since step', 'seed', '']
+          .map((t) => h('th', {}, t)))), this.body));
+    this.schedule = frameScheduler(() => this.render());
+  }
+
+  update(seeds) {
+    this.seeds = seeds;
+    this.schedule();
+  }
+
+  render() {
+    const seeds = this.seeds ?? [];
+    if (!seeds.length) {
+      replace(this.body, h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No seeds.')));
+      return;
+    }
+    replace(this.body, seeds.map((s) => {
+      const since = s.segments.at(-1)?.start;
+      return h('tr', { dataset: { seedId: s.id, stage: s.stage } },
+        h('td', {}, s.slot), h('td', {}, s.blueprint),
+        h('td', {}, pill('stage', s.stage ?? 'UNKNOWN')),
+        h('td', { class: 'num' }, s.stage === 'BLENDING' || s.alpha ? s.alpha.toFixed(2) : '–'),
+        h('td', { class: 'num' }, since ?? '–'),
+        h('td', { class: 'mono muted', title: s.id }, shortId(s.id)),
+        h('td', {}, this.onCull && LIVE_STAGES.has(s.stage)
+          ? h('button', { class: 'btn btn-small', type: 'button', dataset: { testid: 'cull-seed' },
+            onclick: () => this.onCull(s) }, 'Cull…') : ''));
+    }));
+  }
+}
+
+export class CheckpointsTable {
+  constructor({ onRollback }) {
+    this.onRollback = onRollback;
+    this.items = [];
+    this.body = h('tbody');
+    this.el = h('section', { class: 'panel' },
+      h('div', { class: 'panel-head' }, h('h3', {}, 'Checkpoints')),
+      h('div', { class: 'panel-body flush scroll', style: { 'max-height': '220px' } },
+        h('table', { dataset: { testid: 'checkpoints' } },
+          h('thead', {}, h('tr', {}, ['step', 'epoch', 'written', 'size', 'health', '']
+            .map((t) => h('th', {}, t)))), this.body)));
+    this.schedule = frameScheduler(() => this.render());
+    this.render();
+  }
+
+  update(items) {
+    this.items = [...items].sort((a, b) => b.step - a.step);
+    this.schedule();
+  }
+
+  render() {
+    if (!this.items.length) {
+      replace(this.body, h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No checkpoints yet.')));
+      return;
+    }
+    replace(this.body, this.items.map((c) => h('tr', { dataset: { checkpointId: c.id } },
+      h('td', { class: 'num' }, c.step), h('td', { class: 'num' }, c.epoch),
+      h('td', {}, fmtTime(c.created_at)), h('td', { class: 'num' }, fmtBytes(c.bytes)),
+      h('td', {}, c.good === false ? h('span', { class: 'stale' }, 'not good') : 'good'),
+      h('td', {}, this.onRollback ? h('button', { class: 'btn btn-small', type: 'button',
+        onclick: () => this.onRollback(c.id) }, 'Roll back…') : ''))));
+  }
+}

@@ -1,0 +1,19 @@
+"""Engine knobs that are not part of the run spec (defaults suit every task)."""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class EngineOptions:
+    sync_every_cuda: int = 20  # CUDA: read losses back every N steps, not per step
+    snapshot_every: int = 50  # steps between fast-cache snapshots
+    rollback_cache_mb: float = 256.0
+    rollback_deadline_ms: float = 500.0
+    keep_checkpoints: int = 5
+    seed_telemetry_every: int = 10  # steps between per-seed packets
+    grad_norm_every: int = 10  # steps between tolaria.grad_norm readings
+    policy_every: int = 10  # steps between Tamiyo decisions
+    pause_poll_s: float = 0.02
+    val_batch: int = 1024
+    mixed_precision: bool = True  # CUDA only: bf16 autocast
+    build_delay_s: float = 0.0  # injected blueprint build latency (benchmarks)
