@@ -25,6 +25,8 @@ from app.leyline import keyring
 from app.limits import BodySizeLimit
 from app.runs.router import router as runs_router
 from app.settings import Settings, get_settings
+from app.telemetry.loops import start_telemetry
+from app.telemetry.router import router as telemetry_router
 from app.telemetry.ws import router as ws_router
 from app.workers.router import router as workers_router
 
@@ -43,6 +45,7 @@ def _start_background(app: FastAPI, settings: Settings) -> list[asyncio.Task[Non
             maker, redis, settings.worker_ttl_s, settings.reaper_interval_s
         ).run_forever(),
     ]
+    loops += start_telemetry(app, settings)
     for extra in getattr(app.state, "extra_loops", []):
         loops.append(extra(app))
     return [asyncio.create_task(loop) for loop in loops]
@@ -73,6 +76,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await app.state.hub.close()
         await app.state.redis.aclose()
         await engine.dispose()
 
@@ -106,10 +110,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalogue_router,
         keys_router,
         ws_router,
+        telemetry_router,
     ):
         app.include_router(router)
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
         app, include_in_schema=False
     )
     _mount_dashboard(app)
+    if settings.bench_bare:
+        app.add_api_route("/bench/bare", _bare, include_in_schema=False)
     return app
+
+
+async def _bare() -> dict[str, bool]:
+    """The api-throughput baseline: FastAPI with no Esper work at all."""
+    return {"ok": True}

@@ -1,48 +1,80 @@
 """Every Prometheus series of the gateway, declared once (Nissa).
 
-Names follow esper_<subsystem>_<thing>_<unit>; no run ids as labels.
+Names follow esper_<subsystem>_<thing>_<unit>; no run ids as labels. The fleet
+gauges (runs and workers by state) are refreshed from the database by every
+gateway replica, so aggregate them with max(), not sum(), across replicas.
 """
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from api_schemas.enums import CommandState, CommandType, RunState, WorkerState
+
+# Fleet (refreshed from the database by app.bus.reaper on every sweep).
 RUNS_BY_STATE = Gauge("esper_runs", "Runs by state.", ["state"])
 WORKERS_BY_STATE = Gauge("esper_workers", "Workers by state.", ["state"])
-COMMANDS_TOTAL = Counter(
-    "esper_commands_total", "Commands by type and outcome.", ["type", "outcome"]
-)
-COMMAND_REJECTIONS_TOTAL = Counter(
-    "esper_command_rejections_total", "Rejected commands by reason.", ["reason"]
-)
+WORKERS_LOST_TOTAL = Counter("esper_workers_lost_total",
+                             "Workers whose liveness key expired.")
+
+# Commands (app.bus.apply on every first ack).
+COMMANDS_TOTAL = Counter("esper_commands_total", "Commands by type and outcome.",
+                         ["type", "outcome"])
+COMMAND_REJECTIONS_TOTAL = Counter("esper_command_rejections_total",
+                                   "Rejected commands by reason.", ["reason"])
 COMMAND_ACK_SECONDS = Histogram(
-    "esper_command_ack_seconds",
-    "Issue to worker ack.",
-    ["type"],
-    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
+    "esper_command_ack_seconds", "Issue to worker ack.", ["type"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 HALT_SECONDS = Histogram(
-    "esper_halt_seconds",
-    "emergency_halt issue to the run's halted state.",
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
+    "esper_halt_seconds", "emergency_halt issue to the run's halted state.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+# Telemetry fan-out (app.telemetry.hub / ws) and history (persister).
 WS_CLIENTS = Gauge("esper_ws_clients", "Connected WebSocket clients.", ["stream"])
-PACKETS_IN_TOTAL = Counter(
-    "esper_telemetry_packets_in_total", "Telemetry packets read from Redis."
-)
-PACKETS_OUT_TOTAL = Counter(
-    "esper_telemetry_packets_out_total", "Telemetry frames sent to WebSocket clients."
-)
-PACKETS_DROPPED_TOTAL = Counter(
-    "esper_telemetry_packets_dropped_total",
-    "Frames not delivered (slow or closed clients).",
-)
-SLOW_CLIENT_CLOSES_TOTAL = Counter(
-    "esper_ws_slow_client_closes_total", "WebSocket clients closed with 4408."
-)
+WS_FEEDS = Gauge("esper_ws_feeds", "Streams this gateway reads for its clients "
+                 "(one reader each, shared by all of a stream's clients).")
+PACKETS_IN_TOTAL = Counter("esper_telemetry_packets_in_total",
+                           "Telemetry packets read from Redis.")
+PACKETS_OUT_TOTAL = Counter("esper_telemetry_packets_out_total",
+                            "Telemetry frames sent to WebSocket clients.")
+PACKETS_DROPPED_TOTAL = Counter("esper_telemetry_packets_dropped_total",
+                                "Frames not delivered (slow or closed clients).")
+SLOW_CLIENT_CLOSES_TOTAL = Counter("esper_ws_slow_client_closes_total",
+                                   "WebSocket clients closed with 4408.")
+REPLAY_GAPS_TOTAL = Counter("esper_telemetry_replay_gaps_total",
+                            "Resumes that began with a telemetry.gap event.")
+HISTORY_ROWS_TOTAL = Counter("esper_telemetry_history_rows_total",
+                             "Telemetry packets written to the history table.")
+HISTORY_PRUNED_TOTAL = Counter("esper_telemetry_history_pruned_total",
+                               "History rows deleted by retention.")
+
+# Bus health.
 OUTBOX_BACKLOG = Gauge("esper_outbox_backlog", "Outbox rows not yet on Redis.")
-EVENT_CONSUMER_LAG = Gauge(
-    "esper_event_consumer_lag_seconds",
-    "Age of the newest event when the gateway applied it.",
-)
-WORKERS_LOST_TOTAL = Counter(
-    "esper_workers_lost_total", "Workers whose liveness key expired."
-)
+EVENT_CONSUMER_LAG = Gauge("esper_event_consumer_lag_seconds",
+                           "Age of the newest event when the gateway applied it.")
+
+
+# Reasons a worker gives when it rejects a command (api_schemas.signing, the
+# nonce ledger, workers.session); others still count, they just start unseen.
+KNOWN_REJECTION_REASONS = ("invalid_signature", "unknown_key", "stale_command",
+                           "issued_in_future", "replayed_nonce", "malformed",
+                           "run_ended")
+
+
+def _zero_series() -> None:
+    """Create the known label sets at 0, so dashboards and alerts see a series
+    (and rate() a starting point) before the first event of each kind."""
+    for state in RunState:
+        RUNS_BY_STATE.labels(state.value)
+    for worker_state in WorkerState:
+        WORKERS_BY_STATE.labels(worker_state.value)
+    for kind in CommandType:
+        COMMAND_ACK_SECONDS.labels(kind.value)
+        for outcome in (CommandState.applied, CommandState.rejected,
+                        CommandState.expired):
+            COMMANDS_TOTAL.labels(kind.value, outcome.value)
+    for reason in KNOWN_REJECTION_REASONS:
+        COMMAND_REJECTIONS_TOTAL.labels(reason)
+    for stream in ("runs", "fleet"):
+        WS_CLIENTS.labels(stream)
+
+
+_zero_series()

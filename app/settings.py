@@ -36,6 +36,22 @@ class Settings(BaseSettings):
     telemetry_maxlen: int = Field(default=100_000)
     command_expire_s: float = Field(default=300.0)
     max_body_bytes: int = Field(default=1_000_000)
+    bench_bare: bool = Field(default=False, description="Mount GET /bench/bare, the "
+                             "api-throughput benchmark's baseline endpoint.")
+    # Telemetry (issue 5): fan-out bounds, history persistence and retention.
+    ws_queue_frames: int = Field(
+        default=4096,
+        description="Frames a WebSocket client may fall behind before it is "
+        "closed with 4408.",
+    )
+    telemetry_persist_batch: int = Field(
+        default=2000, description="Most rows per history insert (one transaction)."
+    )
+    telemetry_persist_interval_s: float = Field(default=0.25)
+    telemetry_retention_days: float = Field(
+        default=30.0, description="History older than this is pruned; 0 keeps all."
+    )
+    telemetry_prune_interval_s: float = Field(default=3600.0)
 
     @property
     def auth_enabled(self) -> bool:

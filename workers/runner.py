@@ -23,6 +23,7 @@ from workers import bus
 from workers.context import WorkerContext
 from workers.device import can_serve, describe
 from workers.liveness import Heartbeat
+from workers.metrics import metrics_port, start_metrics_server
 from workers.nonce import NonceLedger
 from workers.session import RunSession
 from workers.settings import WorkerSettings
@@ -55,6 +56,7 @@ class Runner:
     def serve(self) -> int:
         """Register, claim runs until shutdown, then drain; returns the exit code."""
         bus.ensure_runs_group(self.ctx.client)
+        start_metrics_server(metrics_port())
         self._register()
         self._fail_own_pending()
         try:

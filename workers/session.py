@@ -33,6 +33,7 @@ from workers.engine.hooks import (
     Progress,
     RunOutcome,
 )
+from workers.metrics import observe_packet
 from workers.telemetry import TelemetryPublisher
 
 log = logging.getLogger("esper.worker.run")
@@ -57,7 +58,7 @@ class RunSession:
                                             flush_s=s.telemetry_flush_s,
                                             batch=s.telemetry_batch)
         self.commands: queue.SimpleQueue[EngineCommand] = queue.SimpleQueue()
-        self.hooks = Hooks(emit=self.telemetry.emit, next_command=self._next_command,
+        self.hooks = Hooks(emit=self._emit, next_command=self._next_command,
                            ack=self._ack, on_state=self._on_state,
                            on_checkpoint=self._on_checkpoint)
         self.trainer: Any = None
@@ -218,6 +219,10 @@ class RunSession:
                 os._exit(FORCED_EXIT_CODE)
 
     # -- engine hooks (training thread) --------------------------------------
+    def _emit(self, packet: dict[str, Any]) -> None:
+        self.telemetry.emit(packet)
+        observe_packet(packet)  # the worker's own /metrics; about a microsecond
+
     def _next_command(self) -> EngineCommand | None:
         try:
             return self.commands.get_nowait()
@@ -246,7 +251,7 @@ class RunSession:
         bus.publish_event(self.ctx.client, RunStateEvent(
             run_id=self.run_id, worker_id=self.ctx.worker_id, state=state,
             at=bus.utcnow(), **fields))
-        self.telemetry.emit({"kind": "state", "name": "run.state", "value": str(state),
+        self._emit({"kind": "state", "name": "run.state", "value": str(state),
                              "step": self.progress.step, "epoch": self.progress.epoch,
                              "level": "info", "attrs": _state_attrs(fields)})
 

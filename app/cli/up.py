@@ -22,7 +22,7 @@ DEMO_SPEC: dict[str, Any] = {
     "name": "demo",
     "task": "digits",
     "model": {"width": 64, "depth": 2},
-    "epochs": 4,
+    "epochs": 12,
     "batch_size": 64,
     "learning_rate": 0.05,
     "seed": 0,

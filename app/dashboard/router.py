@@ -33,7 +33,7 @@ PAGE_HEADERS = {
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 async def dashboard_page() -> FileResponse:
     """The operator dashboard (fleet and run views; routing is by URL hash)."""
     return FileResponse(

@@ -1,22 +1,40 @@
-"""WebSocket endpoints: a run's telemetry (`/ws/runs/{id}`) and the fleet (`/ws/fleet`)."""
+"""WebSocket endpoints: a run's telemetry (`/ws/runs/{id}`) and `/ws/fleet`.
 
-import logging
+Both are served by the process-wide hub (`app.state.hub`): one Redis reader per
+stream, however many clients watch it. Close codes: 4401/4403 auth, 4404 unknown
+run, 4408 too slow (reason: the last cursor delivered), 1000 after the run's
+final state packet. Keep-alive: the server answers a client's `ping` text with
+a `{"type":"pong","cursor":...}` frame; protocol-level pings are uvicorn's
+(`--ws-ping-interval`, 20 s by default).
+"""
+
+import fnmatch
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
-from redis.asyncio import Redis
+from fastapi import APIRouter, Query, WebSocket
 
 from api_schemas import Role, RunState
 from api_schemas.bus import FLEET_STREAM, telemetry_stream
-from app import metrics
 from app.deps import authenticate, bearer_token
 from app.errors import AppError
 from app.models import Run
-from app.telemetry.frames import decode_entry, is_final_state, to_frame
+from app.telemetry.connection import Connection
+from app.telemetry.hub import Matcher
+from app.telemetry.replay import Replayer
 
-log = logging.getLogger("esper.ws")
 router = APIRouter(tags=["telemetry"])
 CursorParam = Annotated[str | None, Query(max_length=64, pattern=r"^\d+(-\d+)?$")]
+NamesParam = Annotated[str | None, Query(
+    max_length=2000, description="Comma-separated fnmatch globs on `name`.")]
+
+
+def name_matcher(names: str | None) -> Matcher | None:
+    """One compiled regex for all globs (`tolaria.*,kasmina.seed.?`)."""
+    globs = [g.strip() for g in (names or "").split(",") if g.strip()]
+    if not globs:
+        return None
+    return re.compile("|".join(fnmatch.translate(g) for g in globs)).match
 
 
 async def _authorise(websocket: WebSocket, token: str | None) -> bool:
@@ -35,32 +53,12 @@ async def _authorise(websocket: WebSocket, token: str | None) -> bool:
     return True
 
 
-async def _stream(
-    websocket: WebSocket, redis: Redis, key: str, after: str, stop_on_final: bool
-) -> None:
-    """Replay everything after `after`, then follow live, in order, without gaps."""
-    last = after
-    while True:
-        reply = await redis.xread({key: last}, count=500, block=1000)
-        for _key, messages in reply or []:
-            for message_id, fields in messages:
-                cursor, data = decode_entry(message_id, fields)
-                await websocket.send_text(to_frame(cursor, data))
-                metrics.PACKETS_OUT_TOTAL.inc()
-                last = cursor
-                if stop_on_final and is_final_state(data):
-                    await websocket.close(code=1000, reason="run finished")
-                    return
-
-
 @router.websocket("/ws/runs/{run_id}")
-async def stream_run_telemetry(
-    websocket: WebSocket,
-    run_id: str,
-    after: CursorParam = None,
-    token: str | None = None,
-) -> None:
-    """Replays a run's telemetry after `after`, then streams it live."""
+async def stream_run_telemetry(websocket: WebSocket, run_id: str,
+                               after: CursorParam = None, names: NamesParam = None,
+                               token: str | None = None) -> None:
+    """Replays a run's telemetry after `after` (default: from the start), then
+    streams it live; closes 1000 after the final state packet."""
     await websocket.accept()
     if not await _authorise(websocket, token):
         return
@@ -69,34 +67,21 @@ async def stream_run_telemetry(
     if run is None:
         await websocket.close(code=4404, reason="unknown run")
         return
-    await _serve(websocket, telemetry_stream(run_id), after or "0-0", "runs")
+    state = websocket.app.state
+    replayer = Replayer(state.redis, state.sessionmaker, telemetry_stream(run_id),
+                        run_id)
+    connection = Connection(websocket, replayer, "runs",
+                            run_ended=RunState(run.state).terminal)
+    await connection.serve(after or "0-0", name_matcher(names))
 
 
 @router.websocket("/ws/fleet")
-async def stream_fleet(
-    websocket: WebSocket, after: CursorParam = None, token: str | None = None
-) -> None:
-    """Run state changes, command outcomes, worker changes, for every run."""
+async def stream_fleet(websocket: WebSocket, after: CursorParam = None,
+                       names: NamesParam = None, token: str | None = None) -> None:
+    """Run state changes, command outcomes, worker changes, for every run;
+    live only unless `after` is given."""
     await websocket.accept()
     if not await _authorise(websocket, token):
         return
-    await _serve(websocket, FLEET_STREAM, after or "$", "fleet")
-
-
-async def _serve(websocket: WebSocket, key: str, after: str, kind: str) -> None:
-    metrics.WS_CLIENTS.labels(kind).inc()
-    try:
-        await _stream(
-            websocket,
-            websocket.app.state.redis,
-            key,
-            after,
-            stop_on_final=kind == "runs",
-        )
-    except WebSocketDisconnect:
-        pass
-    finally:
-        metrics.WS_CLIENTS.labels(kind).dec()
-
-
-__all__ = ["router", "RunState"]
+    replayer = Replayer(websocket.app.state.redis, None, FLEET_STREAM, None)
+    await Connection(websocket, replayer, "fleet").serve(after, name_matcher(names))

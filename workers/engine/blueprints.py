@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from api_schemas.catalogue import BLUEPRINTS_BY_NAME, BlueprintRead
+from api_schemas.catalogue import BlueprintRead
 from workers.engine.seeds.slot import SeedWrapper
 
 Shape = tuple[int, ...]
@@ -41,8 +41,12 @@ class SqueezeExcite(nn.Module):
     def __init__(self, channels: int, reduction: int = 4) -> None:
         super().__init__()
         hidden = max(1, channels // reduction)
-        self.fc = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(),
-                                nn.Linear(hidden, channels), nn.Sigmoid())
+        self.fc = nn.Sequential(
+            nn.Linear(channels, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, channels),
+            nn.Sigmoid(),
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         summary = x.mean(dim=(2, 3)) if x.dim() == 4 else x
@@ -78,26 +82,41 @@ def _small_last(layer: nn.Module) -> nn.Module:
 
 def _residual_mlp(shape: Shape) -> nn.Module:
     w = shape[0]
-    return Residual(nn.Sequential(nn.Linear(w, max(1, w // 2)), nn.GELU(),
-                                  _small_last(nn.Linear(max(1, w // 2), w))))
+    return Residual(
+        nn.Sequential(
+            nn.Linear(w, max(1, w // 2)),
+            nn.GELU(),
+            _small_last(nn.Linear(max(1, w // 2), w)),
+        )
+    )
 
 
 def _low_rank(shape: Shape) -> nn.Module:
     w, r = shape[0], min(8, shape[0])
-    return Residual(nn.Sequential(nn.Linear(w, r, bias=False),
-                                  _small_last(nn.Linear(r, w))))
+    return Residual(
+        nn.Sequential(nn.Linear(w, r, bias=False), _small_last(nn.Linear(r, w)))
+    )
 
 
 def _conv3x3(shape: Shape) -> nn.Module:
     c = shape[0]
-    return Residual(nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c),
-                                  nn.ReLU(), _small_last(nn.Conv2d(c, c, 3, padding=1))))
+    return Residual(
+        nn.Sequential(
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.BatchNorm2d(c),
+            nn.ReLU(),
+            _small_last(nn.Conv2d(c, c, 3, padding=1)),
+        )
+    )
 
 
 def _depthwise(shape: Shape) -> nn.Module:
     c = shape[0]
-    return Residual(nn.Sequential(nn.Conv2d(c, c, 3, padding=1, groups=c),
-                                  _small_last(nn.Conv2d(c, c, 1))))
+    return Residual(
+        nn.Sequential(
+            nn.Conv2d(c, c, 3, padding=1, groups=c), _small_last(nn.Conv2d(c, c, 1))
+        )
+    )
 
 
 def _norm(shape: Shape) -> nn.Module:
@@ -108,10 +127,13 @@ def _norm(shape: Shape) -> nn.Module:
 
 
 BUILDERS: dict[str, Callable[[Shape], nn.Module]] = {
-    "residual_mlp": _residual_mlp, "low_rank": _low_rank, "conv3x3": _conv3x3,
+    "residual_mlp": _residual_mlp,
+    "low_rank": _low_rank,
+    "conv3x3": _conv3x3,
     "depthwise_separable": _depthwise,
     "squeeze_excite": lambda s: SqueezeExcite(s[0]),
-    "norm": _norm, "noise": Noise,
+    "norm": _norm,
+    "noise": Noise,
 }
 
 
@@ -148,8 +170,9 @@ def build_seed(name: str, shape: Shape, device: str, seed: int = 0) -> BuiltSeed
         module = SeedWrapper(BUILDERS[name](shape), shape[0]).to(device)
         ok, error = _dry_run(module, shape, device)
     params = sum(p.numel() for p in module.parameters())
-    return BuiltSeed(name, module, params, ok, error,
-                     (time.perf_counter() - started) * 1000)
+    return BuiltSeed(
+        name, module, params, ok, error, (time.perf_counter() - started) * 1000
+    )
 
 
 def _dry_run(module: nn.Module, shape: Shape, device: str) -> tuple[bool, str | None]:
@@ -179,10 +202,12 @@ class BlueprintCache:
     `build_delay_s` injects latency for the prefetch benchmark.
     """
 
-    def __init__(self, workers: int = 2, build_delay_s: float = 0.0,
-                 base_seed: int = 0) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers,
-                                        thread_name_prefix="karn-build")
+    def __init__(
+        self, workers: int = 2, build_delay_s: float = 0.0, base_seed: int = 0
+    ) -> None:
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="karn-build"
+        )
         self._lock = threading.Lock()
         self._futures: dict[Key, Future[BuiltSeed]] = {}
         self._builds = 0
@@ -208,8 +233,9 @@ class BlueprintCache:
         future = self._futures.get((name, tuple(shape), device))
         return future is not None and future.done()
 
-    def take(self, name: str, shape: Shape, device: str,
-             timeout: float | None = None) -> BuiltSeed:
+    def take(
+        self, name: str, shape: Shape, device: str, timeout: float | None = None
+    ) -> BuiltSeed:
         key = (name, tuple(shape), device)
         self.prefetch(name, shape, device)
         with self._lock:

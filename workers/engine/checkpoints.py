@@ -45,8 +45,9 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_checkpoint(root: Path, state: dict[str, Any], *, step: int, epoch: int,
-                     good: bool = True) -> tuple[str, Path, int]:
+def write_checkpoint(
+    root: Path, state: dict[str, Any], *, step: int, epoch: int, good: bool = True
+) -> tuple[str, Path, int]:
     """Write `state` atomically under root; returns (id, path, bytes)."""
     root.mkdir(parents=True, exist_ok=True)
     ckpt_id = f"ckpt-{step:09d}"
@@ -55,10 +56,14 @@ def write_checkpoint(root: Path, state: dict[str, Any], *, step: int, epoch: int
     torch.save(state, tmp / STATE_FILE)
     _fsync_file(tmp / STATE_FILE)
     size = (tmp / STATE_FILE).stat().st_size
-    manifest = {"id": ckpt_id, "step": step, "epoch": epoch, "good": good,
-                "created": time.time(),
-                "files": {STATE_FILE: {"sha256": _sha256(tmp / STATE_FILE),
-                                       "bytes": size}}}
+    manifest = {
+        "id": ckpt_id,
+        "step": step,
+        "epoch": epoch,
+        "good": good,
+        "created": time.time(),
+        "files": {STATE_FILE: {"sha256": _sha256(tmp / STATE_FILE), "bytes": size}},
+    }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
     _fsync_file(tmp / MANIFEST)
     _fsync_dir(tmp)
@@ -79,8 +84,9 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu"
-                    ) -> dict[str, Any]:
+def load_checkpoint(
+    path: Path | str, map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
     """Verify checksums and load the state (weights_only: no arbitrary code)."""
     path = Path(path)
     path = path.parent if path.name == MANIFEST else path
@@ -91,8 +97,9 @@ def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu"
             raise CheckpointError(f"checkpoint {path} lacks {name}")
         if _sha256(file) != meta["sha256"]:
             raise CheckpointError(f"checksum mismatch for {file}")
-    state: dict[str, Any] = torch.load(path / STATE_FILE, map_location=map_location,
-                                       weights_only=True)
+    state: dict[str, Any] = torch.load(
+        path / STATE_FILE, map_location=map_location, weights_only=True
+    )
     return state
 
 

@@ -66,13 +66,21 @@ def _seed_enable(t: "Trainer", cmd: EngineCommand) -> Ack:
         return REJECTED, f"slot {slot_name} is embargoed (stage {slot.stage})", {}
     if not seeds.slot_free(slot):
         return REJECTED, f"slot {slot_name} is busy (stage {slot.stage})", {}
-    result = seeds.germinate(str(slot_name), str(blueprint), forced=True,
-                             reason="operator seed_enable")
+    result = seeds.germinate(
+        str(slot_name), str(blueprint), forced=True, reason="operator seed_enable"
+    )
     if not result.passed:
         return REJECTED, f"G0 failed: {result.reason}", {}
     info = slot.info
-    return APPLIED, None, {"seed_id": info.seed_id if info else None,
-                           "slot": slot_name, "blueprint": blueprint}
+    return (
+        APPLIED,
+        None,
+        {
+            "seed_id": info.seed_id if info else None,
+            "slot": slot_name,
+            "blueprint": blueprint,
+        },
+    )
 
 
 def _seed_disable(t: "Trainer", cmd: EngineCommand) -> Ack:
@@ -93,9 +101,14 @@ def _registry_reset(t: "Trainer", cmd: EngineCommand) -> Ack:
 
 
 HANDLERS: dict[str, Callable[["Trainer", EngineCommand], Ack]] = {
-    "pause": _pause, "resume": _resume, "stop": _stop, "rollback": _rollback,
-    "emergency_halt": _emergency_halt, "seed_enable": _seed_enable,
-    "seed_disable": _seed_disable, "registry_reset": _registry_reset,
+    "pause": _pause,
+    "resume": _resume,
+    "stop": _stop,
+    "rollback": _rollback,
+    "emergency_halt": _emergency_halt,
+    "seed_enable": _seed_enable,
+    "seed_disable": _seed_disable,
+    "registry_reset": _registry_reset,
 }
 
 

@@ -46,11 +46,14 @@ class EmergencyLadder:
             return self._failure(step, Level.ELEVATED, f"non-finite loss {loss}")
         ewma = self.loss_ewma
         if ewma is not None and ewma > 0 and loss > c.explosion_factor * ewma:
-            return self._failure(step, Level.ELEVATED,
-                                 f"loss explosion {loss:.4g} > {c.explosion_factor}x "
-                                 f"EWMA {ewma:.4g}")
-        self.loss_ewma = loss if ewma is None else c.ewma_beta * ewma + (
-            1 - c.ewma_beta) * loss
+            return self._failure(
+                step,
+                Level.ELEVATED,
+                f"loss explosion {loss:.4g} > {c.explosion_factor}x EWMA {ewma:.4g}",
+            )
+        self.loss_ewma = (
+            loss if ewma is None else c.ewma_beta * ewma + (1 - c.ewma_beta) * loss
+        )
         if ewma is not None and ewma > 0 and loss > c.spike_factor * ewma:
             self._last_trouble = step
             return Level.NOTICE, f"loss spike {loss:.4g} > {c.spike_factor}x EWMA"
@@ -70,7 +73,8 @@ class EmergencyLadder:
             return Level.HALT, f"{reason}; {len(self._failures)} failures in window"
         if len(self._failures) >= c.conservative_after:
             return max(level, Level.CONSERVATIVE), (
-                f"{reason}; {len(self._failures)} failures in window")
+                f"{reason}; {len(self._failures)} failures in window"
+            )
         return level, reason
 
     def calm(self, step: int) -> bool:

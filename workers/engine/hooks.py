@@ -65,8 +65,9 @@ def _no_command() -> EngineCommand | None:
     return None
 
 
-def _no_ack(command_id: str, state: str, reason: str | None,
-            result: dict[str, Any]) -> None:
+def _no_ack(
+    command_id: str, state: str, reason: str | None, result: dict[str, Any]
+) -> None:
     return None
 
 

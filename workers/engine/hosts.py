@@ -13,8 +13,11 @@ class MLPHost(nn.Module):
         super().__init__()
         dims = [in_dim] + [width] * depth
         self.blocks = nn.ModuleList(
-            nn.Sequential(nn.Linear(dims[i], width), nn.ReLU()) for i in range(depth))
-        self.slots = nn.ModuleList(SeedSlot(f"block{i}", (width,)) for i in range(depth))
+            nn.Sequential(nn.Linear(dims[i], width), nn.ReLU()) for i in range(depth)
+        )
+        self.slots = nn.ModuleList(
+            SeedSlot(f"block{i}", (width,)) for i in range(depth)
+        )
         self.head = nn.Linear(width, classes)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -27,13 +30,17 @@ class MLPHost(nn.Module):
 class CNNHost(nn.Module):
     """Conv-BN-ReLU blocks (pooling between them), a slot after each, then a head."""
 
-    def __init__(self, in_ch: int, width: int, depth: int, classes: int,
-                 size: int = 32) -> None:
+    def __init__(
+        self, in_ch: int, width: int, depth: int, classes: int, size: int = 32
+    ) -> None:
         super().__init__()
         blocks, slots, ch = [], [], in_ch
         for i in range(depth):
-            layers: list[nn.Module] = [nn.Conv2d(ch, width, 3, padding=1, bias=False),
-                                       nn.BatchNorm2d(width), nn.ReLU()]
+            layers: list[nn.Module] = [
+                nn.Conv2d(ch, width, 3, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(),
+            ]
             if i < depth - 1 and size >= 8:
                 layers.append(nn.MaxPool2d(2))
                 size //= 2

@@ -52,8 +52,14 @@ class FastRollbackCache:
         self.max_bytes = int(max_mb * 1024 * 1024)
         self._snapshots: deque[Snapshot] = deque()
 
-    def put(self, snap_id: str, step: int, epoch: int, state: dict[str, Any],
-            good: bool = True) -> Snapshot | None:
+    def put(
+        self,
+        snap_id: str,
+        step: int,
+        epoch: int,
+        state: dict[str, Any],
+        good: bool = True,
+    ) -> Snapshot | None:
         """Store a copy of `state`; None when one snapshot alone exceeds the bound."""
         size = state_bytes(state)
         if size > self.max_bytes:

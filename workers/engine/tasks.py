@@ -57,8 +57,9 @@ class TaskError(ValueError):
     """The task is unknown or its factory failed to load."""
 
 
-def _split(x: np.ndarray, y: np.ndarray, val_fraction: float = 0.2,
-           split_seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _split(
+    x: np.ndarray, y: np.ndarray, val_fraction: float = 0.2, split_seed: int = 0
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     # A fixed split seed keeps the validation set identical across run seeds,
     # so runs with different seeds are compared on the same data.
     order = np.random.default_rng(split_seed).permutation(len(x))
@@ -79,8 +80,13 @@ def digits_task(opts: TaskOptions) -> Task:
     return Task("digits", *_split(x, data.target), host=host)
 
 
-def make_spirals(n_per_class: int = 1000, classes: int = 3, turns: float = 1.75,
-                 noise: float = 0.25, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_spirals(
+    n_per_class: int = 1000,
+    classes: int = 3,
+    turns: float = 1.75,
+    noise: float = 0.25,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Interleaved spiral arms; more turns make it harder for a small MLP."""
     rng = np.random.default_rng(seed)
     xs, ys = [], []
@@ -104,8 +110,9 @@ def synthetic_images_task(opts: TaskOptions) -> Task:
     n = int(opts.options.get("samples", 4096))
     gen = torch.Generator().manual_seed(1234)
     x = torch.randn(n, 3, 32, 32, generator=gen)
-    teacher = nn.Sequential(nn.Conv2d(3, 8, 5, stride=4), nn.ReLU(), nn.Flatten(),
-                            nn.Linear(8 * 7 * 7, 10))
+    teacher = nn.Sequential(
+        nn.Conv2d(3, 8, 5, stride=4), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 7 * 7, 10)
+    )
     with torch.no_grad():
         for p in teacher.parameters():
             p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
@@ -118,7 +125,8 @@ def synthetic_images_task(opts: TaskOptions) -> Task:
 
 
 BUILTIN_TASKS: dict[str, Callable[[TaskOptions], Task]] = {
-    "digits": digits_task, "spirals": spirals_task,
+    "digits": digits_task,
+    "spirals": spirals_task,
     "synthetic-images": synthetic_images_task,
 }
 
@@ -133,8 +141,7 @@ def _import_factory(path: str) -> Callable[[TaskOptions], Task]:
     return factory
 
 
-def load_task(name: str, model: ModelOptions, seed: int,
-              device: torch.device) -> Task:
+def load_task(name: str, model: ModelOptions, seed: int, device: torch.device) -> Task:
     """Build the named task (or user task `pkg.module:factory`) on `device`."""
     opts = TaskOptions(model.width, model.depth, dict(model.options), seed)
     if name in BUILTIN_TASKS:
@@ -142,10 +149,14 @@ def load_task(name: str, model: ModelOptions, seed: int,
     elif is_import_path(name):
         factory = _import_factory(name)
     else:
-        raise TaskError(f"unknown task {name!r} (built in: {sorted(BUILTIN_TASKS)}; "
-                        "or give an import path package.module:factory)")
+        raise TaskError(
+            f"unknown task {name!r} (built in: {sorted(BUILTIN_TASKS)}; "
+            "or give an import path package.module:factory)"
+        )
     task = factory(opts)
     if not isinstance(task, Task):
-        raise TaskError(f"task factory for {name!r} returned {type(task).__name__}, "
-                        "expected workers.engine.tasks.Task")
+        raise TaskError(
+            f"task factory for {name!r} returned {type(task).__name__}, "
+            "expected workers.engine.tasks.Task"
+        )
     return task.to(device)

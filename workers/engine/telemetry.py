@@ -17,24 +17,69 @@ class Telemetry:
         self.epoch = 0
         self.counters: dict[str, int] = {}
 
-    def metric(self, name: str, value: float | None,
-               attrs: dict[str, Any] | None = None, step: int | None = None) -> None:
-        self._emit({"kind": "metric", "name": name, "value": value,
-                    "step": self.step if step is None else step, "epoch": self.epoch,
-                    "level": "info", "attrs": attrs or {}})
+    def metric(
+        self,
+        name: str,
+        value: float | None,
+        attrs: dict[str, Any] | None = None,
+        step: int | None = None,
+    ) -> None:
+        self._emit(
+            {
+                "kind": "metric",
+                "name": name,
+                "value": value,
+                "step": self.step if step is None else step,
+                "epoch": self.epoch,
+                "level": "info",
+                "attrs": attrs or {},
+            }
+        )
 
-    def event(self, name: str, level: str = "info", attrs: dict[str, Any] | None = None,
-              value: float | str | None = None) -> None:
-        self._emit({"kind": "event", "name": name, "value": value, "step": self.step,
-                    "epoch": self.epoch, "level": level, "attrs": attrs or {}})
+    def event(
+        self,
+        name: str,
+        level: str = "info",
+        attrs: dict[str, Any] | None = None,
+        value: float | str | None = None,
+    ) -> None:
+        self._emit(
+            {
+                "kind": "event",
+                "name": name,
+                "value": value,
+                "step": self.step,
+                "epoch": self.epoch,
+                "level": level,
+                "attrs": attrs or {},
+            }
+        )
 
     def seed(self, name: str, value: float | str, attrs: dict[str, Any]) -> None:
-        self._emit({"kind": "seed", "name": name, "value": value, "step": self.step,
-                    "epoch": self.epoch, "level": "info", "attrs": attrs})
+        self._emit(
+            {
+                "kind": "seed",
+                "name": name,
+                "value": value,
+                "step": self.step,
+                "epoch": self.epoch,
+                "level": "info",
+                "attrs": attrs,
+            }
+        )
 
     def state(self, name: str, attrs: dict[str, Any] | None = None) -> None:
-        self._emit({"kind": "state", "name": name, "value": name, "step": self.step,
-                    "epoch": self.epoch, "level": "info", "attrs": attrs or {}})
+        self._emit(
+            {
+                "kind": "state",
+                "name": name,
+                "value": name,
+                "step": self.step,
+                "epoch": self.epoch,
+                "level": "info",
+                "attrs": attrs or {},
+            }
+        )
 
     def count(self, name: str, by: int = 1) -> int:
         """Bump a named counter and emit its running total as a metric."""

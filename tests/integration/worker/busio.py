@@ -60,11 +60,18 @@ def wait_for(client: Client, predicate: Callable[[dict[str, Any]], bool],
     raise AssertionError(f"no {what} within {timeout} s; events: {events(client)}")
 
 
+TERMINAL = {"completed", "failed", "cancelled", "halted"}
+
+
 def wait_state(client: Client, run_id: str, state: str,
                timeout: float = 30.0) -> dict[str, Any]:
-    return wait_for(client, lambda e: e["type"] == "run_state"
-                    and e["run_id"] == run_id and e["state"] == state,
-                    timeout, f"run_state {state}")
+    """The run's `state` event; fails at once if it ends in another state."""
+    event = wait_for(client, lambda e: e["type"] == "run_state"
+                     and e["run_id"] == run_id
+                     and (e["state"] == state or e["state"] in TERMINAL),
+                     timeout, f"run_state {state}")
+    assert event["state"] == state, f"run ended {event['state']}: {event}"
+    return event
 
 
 def wait_ack(client: Client, command_id: str, timeout: float = 15.0) -> dict[str, Any]:
@@ -90,3 +97,13 @@ def signed(run_id: str | None, kind: str, params: dict[str, Any] | None = None, 
 def send(client: Client, command: SignedCommand, stream: str | None = None) -> None:
     target = stream or command_stream(command.run_id or "")
     client.xadd(target, {DATA_FIELD: command.model_dump_json()})
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0,
+               what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not hold within {timeout} s")

@@ -42,13 +42,18 @@ class PolicyInputs:
 
     def summary(self) -> dict[str, Any]:
         """The inputs as they go into the decision event."""
-        return {"step": self.step, "loss_ewma": self.loss_ewma,
-                "loss_trend": self.loss_trend, "accuracy": self.accuracy,
-                "val_loss": self.val_loss, "grad_norm": self.grad_norm,
-                "live_seeds": self.live_seeds,
-                "seeds_germinated": self.seeds_germinated,
-                "free_slots": [s.name for s in self.slots if s.free],
-                "conservative": self.conservative}
+        return {
+            "step": self.step,
+            "loss_ewma": self.loss_ewma,
+            "loss_trend": self.loss_trend,
+            "accuracy": self.accuracy,
+            "val_loss": self.val_loss,
+            "grad_norm": self.grad_norm,
+            "live_seeds": self.live_seeds,
+            "seeds_germinated": self.seeds_germinated,
+            "free_slots": [s.name for s in self.slots if s.free],
+            "conservative": self.conservative,
+        }
 
 
 @dataclass
@@ -73,8 +78,9 @@ def load_policy(name: str) -> Policy:
         return HeuristicPolicy()
     module_name, sep, attr = name.partition(":")
     if not sep:
-        raise ValueError(f"unknown policy {name!r}: use 'heuristic' or "
-                         "package.module:factory")
+        raise ValueError(
+            f"unknown policy {name!r}: use 'heuristic' or package.module:factory"
+        )
     factory = getattr(importlib.import_module(module_name), attr)
     policy: Policy = factory()
     if not callable(getattr(policy, "decide", None)):

@@ -1,14 +1,15 @@
-"""Running the policy under its decision deadline.
+"""Running the policy under its decision deadline, without blocking training.
 
-The policy runs on one background thread; the trainer waits at most the deadline.
-A late decision is discarded (no growth this step) and, while the late call is
-still running, later calls are answered `wait` at once, so a slow policy can
-never stall training by more than one deadline.
+The trainer submits a request and keeps training; at later steps it polls. A
+decision that completed within the deadline (measured from submission to the
+policy's return) is used; a later one is discarded and counted as a timeout.
+While a late call is still running, no new request is made, so a slow policy can
+never stall a step, let alone by more than the deadline.
 """
 
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
 
 from workers.engine.policy.base import Decision, Policy, PolicyInputs
 
@@ -18,26 +19,68 @@ class DeadlineRunner:
         self.policy = policy
         self.deadline_s = deadline_ms / 1000.0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tamiyo")
-        self._late: Future[Decision] | None = None
+        self._future: Future[tuple[Decision, float]] | None = None
+        self._submitted = 0.0
+        self._timed_out = False
+        self.context: Any = None  # what the caller attached to the request
         self.timeouts = 0
         self.last_latency_ms = 0.0
 
-    def decide(self, inputs: PolicyInputs) -> tuple[Decision, bool]:
-        """(decision, timed_out). A timeout yields a `wait` decision."""
-        if self._late is not None and not self._late.done():
-            return Decision(reason="policy busy with a late decision"), False
-        self._late = None
-        started = time.perf_counter()
-        future = self._pool.submit(self.policy.decide, inputs)
-        try:
-            decision = future.result(timeout=self.deadline_s)
-        except FutureTimeout:
-            self._late = future
+    def _timed_decide(self, inputs: PolicyInputs) -> tuple[Decision, float]:
+        decision = self.policy.decide(inputs)
+        return decision, time.perf_counter()
+
+    @property
+    def busy(self) -> bool:
+        return self._future is not None
+
+    def submit(self, inputs: PolicyInputs, context: Any = None) -> bool:
+        """Start a decision; False when the previous one has not finished."""
+        if self._future is not None:
+            return False
+        self._submitted = time.perf_counter()
+        self._timed_out = False
+        self.context = context
+        self._future = self._pool.submit(self._timed_decide, inputs)
+        return True
+
+    def poll(self) -> tuple[Decision | None, bool]:
+        """(decision or None, newly timed out). Never waits."""
+        future = self._future
+        if future is None:
+            return None, False
+        if not future.done():
+            late = time.perf_counter() - self._submitted > self.deadline_s
+            if late and not self._timed_out:
+                self._timed_out = True
+                self.timeouts += 1
+                self.last_latency_ms = self.deadline_s * 1000
+                return None, True
+            return None, False
+        self._future = None
+        decision, finished = future.result()
+        self.last_latency_ms = (finished - self._submitted) * 1000
+        if self._timed_out:
+            return None, False  # already counted; the late answer is dropped
+        if finished - self._submitted > self.deadline_s:
             self.timeouts += 1
-            self.last_latency_ms = (time.perf_counter() - started) * 1000
-            return Decision(reason="policy missed its deadline"), True
-        self.last_latency_ms = (time.perf_counter() - started) * 1000
+            return None, True
         return decision, False
+
+    def decide(self, inputs: PolicyInputs) -> tuple[Decision | None, bool]:
+        """Blocking form (tests, tools): wait at most the deadline."""
+        if not self.submit(inputs):
+            return None, False
+        deadline = self._submitted + self.deadline_s
+        while time.perf_counter() < deadline and not self._future_done():
+            time.sleep(self.deadline_s / 20)
+        decision, timed_out = self.poll()
+        if decision is None and not timed_out and self.busy:
+            return self.poll()
+        return decision, timed_out
+
+    def _future_done(self) -> bool:
+        return self._future is not None and self._future.done()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -25,8 +25,13 @@ class FieldReportLog:
         self.pending: list[PendingDecision] = []
         self.written = 0
 
-    def track(self, step: int, decision: dict[str, Any], inputs: dict[str, Any],
-              loss_before: float | None) -> None:
+    def track(
+        self,
+        step: int,
+        decision: dict[str, Any],
+        inputs: dict[str, Any],
+        loss_before: float | None,
+    ) -> None:
         self.pending.append(PendingDecision(step, decision, inputs, loss_before))
 
     def outcome(self, before: float | None, after: float | None) -> str:
@@ -43,11 +48,21 @@ class FieldReportLog:
         if not due:
             return
         self.pending = [p for p in self.pending if p not in due]
-        lines = [json.dumps({
-            "decision_step": p.step, "observed_step": step, "decision": p.decision,
-            "inputs": p.inputs, "loss_before": p.loss_before, "loss_after": loss_now,
-            "outcome": self.outcome(p.loss_before, loss_now),
-            "window_complete": step - p.step >= self.window}) for p in due]
+        lines = [
+            json.dumps(
+                {
+                    "decision_step": p.step,
+                    "observed_step": step,
+                    "decision": p.decision,
+                    "inputs": p.inputs,
+                    "loss_before": p.loss_before,
+                    "loss_after": loss_now,
+                    "outcome": self.outcome(p.loss_before, loss_now),
+                    "window_complete": step - p.step >= self.window,
+                }
+            )
+            for p in due
+        ]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as handle:
             handle.write("\n".join(lines) + "\n")

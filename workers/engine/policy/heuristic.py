@@ -8,7 +8,7 @@ from workers.engine.policy.base import Decision, PolicyInputs, SlotState
 
 
 class HeuristicPolicy:
-    def __init__(self, plateau: float = 0.01, warmup_steps: int = 30) -> None:
+    def __init__(self, plateau: float = 0.03, warmup_steps: int = 30) -> None:
         self.plateau = plateau
         self.warmup_steps = warmup_steps
 
@@ -28,9 +28,13 @@ class HeuristicPolicy:
         blueprint = self._pick_blueprint(inputs, slot)
         if blueprint is None:
             return Decision(reason=f"no allowed blueprint fits {slot.name}")
-        return Decision("germinate", slot=slot.name, blueprint=blueprint,
-                        reason=f"loss plateau (trend {trend:+.4f})",
-                        figures={"trend": trend})
+        return Decision(
+            "germinate",
+            slot=slot.name,
+            blueprint=blueprint,
+            reason=f"loss plateau (trend {trend:+.4f})",
+            figures={"trend": trend},
+        )
 
     @staticmethod
     def _pick_slot(slots: list[SlotState]) -> SlotState | None:

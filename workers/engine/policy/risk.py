@@ -30,8 +30,9 @@ class RiskEngine:
         self.state.conservative_until = step + self.conservative_steps
         return entered
 
-    def observe(self, step: int, loss: float | None, loss_ewma: float | None,
-                violations: int) -> str | None:
+    def observe(
+        self, step: int, loss: float | None, loss_ewma: float | None, violations: int
+    ) -> str | None:
         """Update from the latest signals; returns why growth got blocked, if so."""
         if loss is not None and loss_ewma and loss > self.spike_factor * loss_ewma:
             self.enter_conservative(step)
@@ -48,8 +49,9 @@ class RiskEngine:
             return decision
         entry = BLUEPRINTS_BY_NAME.get(decision.blueprint or "")
         if entry is not None and entry.risk >= QUARANTINE_RISK:
-            return Decision(reason=f"risk: {entry.name} quarantined (risk "
-                            f"{entry.risk})")
+            return Decision(
+                reason=f"risk: {entry.name} quarantined (risk {entry.risk})"
+            )
         if self.conservative(step):
             return Decision(reason="risk: conservative mode")
         if step < self.state.growth_paused_until:

@@ -1,7 +1,6 @@
 """Tamiyo as the trainer sees it: gather inputs, decide under the deadline,
 review by the risk engine, act through the seed manager, log everything."""
 
-
 from collections import deque
 from pathlib import Path
 
@@ -16,13 +15,22 @@ from workers.engine.telemetry import Telemetry
 
 
 class Tamiyo:
-    def __init__(self, spec: Morphogenesis, manager: SeedManager, telemetry: Telemetry,
-                 report_path: Path, every: int = 10, plateau_calls: int = 5) -> None:
+    def __init__(
+        self,
+        spec: Morphogenesis,
+        manager: SeedManager,
+        telemetry: Telemetry,
+        report_path: Path,
+        every: int = 10,
+        plateau_calls: int = 5,
+    ) -> None:
         self.spec = spec
         self.manager = manager
         self.tm = telemetry
         self.every = every
-        self.runner = DeadlineRunner(load_policy(spec.policy), spec.decision_deadline_ms)
+        self.runner = DeadlineRunner(
+            load_policy(spec.policy), spec.decision_deadline_ms
+        )
         self.risk = RiskEngine()
         self.reports = FieldReportLog(report_path)
         self._ewmas: deque[float] = deque(maxlen=plateau_calls + 1)
@@ -32,87 +40,138 @@ class Tamiyo:
         allowed = self.spec.blueprints
         return [b.name for b in BLUEPRINTS if allowed is None or b.name in allowed]
 
-    def _inputs(self, step: int, epoch: int, loss: float | None,
-                ewma: float | None, extra: dict[str, float | None]) -> PolicyInputs:
-        slots = [SlotState(s.name, s.kind, s.stage.value,
-                           self.manager.slot_free(s) and not self.manager.embargoed(s),
-                           s.info.params if s.info and s.seed is not None else 0,
-                           s.info.seed_id if s.info else None)
-                 for s in self.manager.slots.values()
-                 if self.spec.slots is None or s.name in self.spec.slots]
+    def _inputs(
+        self,
+        step: int,
+        epoch: int,
+        loss: float | None,
+        ewma: float | None,
+        extra: dict[str, float | None],
+    ) -> PolicyInputs:
+        slots = [
+            SlotState(
+                s.name,
+                s.kind,
+                s.stage.value,
+                self.manager.slot_free(s) and not self.manager.embargoed(s),
+                s.info.params if s.info and s.seed is not None else 0,
+                s.info.seed_id if s.info else None,
+            )
+            for s in self.manager.slots.values()
+            if self.spec.slots is None or s.name in self.spec.slots
+        ]
         trend = None
         if ewma is not None and len(self._ewmas) == self._ewmas.maxlen:
             trend = (ewma - self._ewmas[0]) / max(abs(self._ewmas[0]), 1e-12)
-        blueprints = [{"name": b.name, "risk": b.risk, "slot_kinds": b.slot_kinds,
-                       "params_estimate": b.params_estimate}
-                      for b in BLUEPRINTS if b.name in self.blueprint_names()]
+        blueprints = [
+            {
+                "name": b.name,
+                "risk": b.risk,
+                "slot_kinds": b.slot_kinds,
+                "params_estimate": b.params_estimate,
+            }
+            for b in BLUEPRINTS
+            if b.name in self.blueprint_names()
+        ]
         return PolicyInputs(
-            step=step, epoch=epoch, loss=loss, loss_ewma=ewma, loss_trend=trend,
-            accuracy=extra.get("accuracy"), val_loss=extra.get("val_loss"),
-            grad_norm=extra.get("grad_norm"), step_ms=extra.get("step_ms"),
-            slots=slots, blueprints=blueprints,
+            step=step,
+            epoch=epoch,
+            loss=loss,
+            loss_ewma=ewma,
+            loss_trend=trend,
+            accuracy=extra.get("accuracy"),
+            val_loss=extra.get("val_loss"),
+            grad_norm=extra.get("grad_norm"),
+            step_ms=extra.get("step_ms"),
+            slots=slots,
+            blueprints=blueprints,
             seeds_germinated=self.manager.counts["germinated"],
-            max_seeds=self.spec.max_seeds, live_seeds=self.manager.live_count(),
-            conservative=self.risk.conservative(step))
+            max_seeds=self.spec.max_seeds,
+            live_seeds=self.manager.live_count(),
+            conservative=self.risk.conservative(step),
+        )
 
-    def step(self, step: int, epoch: int, loss: float | None, ewma: float | None,
-             extra: dict[str, float | None]) -> Decision | None:
-        """Called every step; decides on every `every`-th. Returns what it did."""
+    def step(
+        self,
+        step: int,
+        epoch: int,
+        loss: float | None,
+        ewma: float | None,
+        extra: dict[str, float | None],
+    ) -> Decision | None:
+        """Collect a finished decision, or ask for a new one every `every`
+        steps. Never waits for the policy (see DeadlineRunner)."""
+        if self.runner.busy:
+            decision, timed_out = self.runner.poll()
+            if timed_out:
+                self._on_timeout(step)
+            if decision is None:
+                return None
+            self.tm.metric("tamiyo.inference.latency_ms", self.runner.last_latency_ms)
+            return self._act(step, self.runner.context, decision)
         if step % self.every != 0:
             return None
         self.reports.observe(step, ewma)
         blocked = self.risk.observe(step, loss, ewma, self.manager.monitor.violations)
         if blocked == "loss spike":
-            self.tm.event("tamiyo.conservative_entered", "warning",
-                          {"reason": blocked})
+            self.tm.event("tamiyo.conservative_entered", "warning", {"reason": blocked})
         inputs = self._inputs(step, epoch, loss, ewma, extra)
         if ewma is not None:
             self._ewmas.append(ewma)
-        decision, timed_out = self.runner.decide(inputs)
-        self.tm.metric("tamiyo.inference.latency_ms", self.runner.last_latency_ms)
-        if timed_out:
-            self._on_timeout(step)
-        reviewed = self.risk.review(step, decision)
-        return self._act(step, inputs, decision, reviewed)
+        self.runner.submit(inputs, context=inputs)
+        return None
 
     def _on_timeout(self, step: int) -> None:
         self.tm.count("tolaria.timeout.tamiyo_total")
-        self.tm.event("tolaria.tamiyo_timeout", "warning",
-                      {"deadline_ms": self.spec.decision_deadline_ms,
-                       "latency_ms": self.runner.last_latency_ms})
+        self.tm.event(
+            "tolaria.tamiyo_timeout",
+            "warning",
+            {
+                "deadline_ms": self.spec.decision_deadline_ms,
+                "latency_ms": self.runner.last_latency_ms,
+            },
+        )
         if self.risk.enter_conservative(step):
-            self.tm.event("tamiyo.conservative_entered", "warning",
-                          {"reason": "policy timeout"})
+            self.tm.event(
+                "tamiyo.conservative_entered", "warning", {"reason": "policy timeout"}
+            )
         self.tm.metric("tamiyo.conservative_mode", 1.0)
 
-    def _act(self, step: int, inputs: PolicyInputs, proposed: Decision,
-             decision: Decision) -> Decision:
+    def _act(self, step: int, inputs: PolicyInputs, proposed: Decision) -> Decision:
         self.decisions += 1
+        decision = self.risk.review(step, proposed)
         result = None
         if decision.action == "germinate" and decision.slot and decision.blueprint:
-            result = self.manager.germinate(decision.slot, decision.blueprint,
-                                            reason=decision.reason)
+            result = self.manager.germinate(
+                decision.slot, decision.blueprint, reason=decision.reason
+            )
         elif decision.action == "cull" and decision.seed_id:
             slot = self.manager.find(decision.seed_id)
             if slot is not None:
                 self.manager.cull(slot, f"policy: {decision.reason}")
-        attrs = {"action": decision.action, "slot": decision.slot,
-                 "blueprint": decision.blueprint, "seed_id": decision.seed_id,
-                 "reason": decision.reason, "proposed": proposed.action,
-                 "inputs": inputs.summary(),
-                 "gate": None if result is None else result.reason}
+        attrs = {
+            "action": decision.action,
+            "slot": decision.slot,
+            "blueprint": decision.blueprint,
+            "seed_id": decision.seed_id,
+            "reason": decision.reason,
+            "proposed": proposed.action,
+            "inputs": inputs.summary(),
+            "gate": None if result is None else result.reason,
+        }
         self.tm.event("tamiyo.decision", "info", attrs, value=decision.action)
         if decision.action != "wait":
             self.reports.track(step, attrs, inputs.summary(), inputs.loss_ewma)
         return decision
 
     def prefetch(self) -> None:
-        names = [n for n in self.blueprint_names()
-                 if self.manager.is_allowed(n, forced=False)]
+        names = [
+            n
+            for n in self.blueprint_names()
+            if self.manager.is_allowed(n, forced=False)
+        ]
         self.manager.prefetch(names)
 
     def close(self, step: int, ewma: float | None) -> None:
         self.reports.observe(step, ewma, final=True)
         self.runner.close()
-
-

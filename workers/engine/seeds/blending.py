@@ -42,8 +42,13 @@ def _per_channel(weight: Tensor, like: Tensor) -> Tensor:
     return weight.reshape(weight.shape + (1,) * (like.dim() - weight.dim()))
 
 
-def blend(mode: BlendMode, host: Tensor, seed: Tensor, alpha: float,
-          channel_scale: Tensor | None = None) -> Tensor:
+def blend(
+    mode: BlendMode,
+    host: Tensor,
+    seed: Tensor,
+    alpha: float,
+    channel_scale: Tensor | None = None,
+) -> Tensor:
     """Mix the seed's output into the host activation at ramp value `alpha`."""
     if mode is BlendMode.residual:
         return host + alpha * seed

@@ -9,8 +9,9 @@ from api_schemas.enums import SeedStage
 S = SeedStage
 
 # Stages in which a seed is alive and can still be culled.
-LIVE_STAGES = frozenset({S.GERMINATED, S.TRAINING, S.BLENDING, S.SHADOWING,
-                         S.PROBATIONARY})
+LIVE_STAGES = frozenset(
+    {S.GERMINATED, S.TRAINING, S.BLENDING, S.SHADOWING, S.PROBATIONARY}
+)
 # Stages whose module is part of the forward pass with a real effect.
 BLENDED_STAGES = frozenset({S.BLENDING, S.SHADOWING, S.PROBATIONARY, S.FOSSILIZED})
 

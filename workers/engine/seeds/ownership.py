@@ -12,8 +12,9 @@ from torch import nn
 HOST = "host"
 
 
-def add_group(optimizer: torch.optim.Optimizer, owner: str,
-              params: Iterable[nn.Parameter]) -> None:
+def add_group(
+    optimizer: torch.optim.Optimizer, owner: str, params: Iterable[nn.Parameter]
+) -> None:
     if any(group.get("owner") == owner for group in optimizer.param_groups):
         raise ValueError(f"optimizer already has a group owned by {owner!r}")
     optimizer.add_param_group({"params": list(params), "owner": owner})
@@ -45,8 +46,9 @@ def check_ownership(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
     for group in optimizer.param_groups:
         for param in group["params"]:
             if id(param) in seen:
-                raise ValueError(f"parameter owned by {seen[id(param)]!r} and "
-                                 f"{group.get('owner')!r}")
+                raise ValueError(
+                    f"parameter owned by {seen[id(param)]!r} and {group.get('owner')!r}"
+                )
             seen[id(param)] = str(group.get("owner"))
     for name, param in model.named_parameters():
         if param.requires_grad and id(param) not in seen:

@@ -132,12 +132,16 @@ class SeedSlot(nn.Module):
     def view(self) -> dict[str, Any]:
         """A plain-dict view for progress snapshots and the registry."""
         info = self.info
-        return {"slot": self.name, "stage": self.stage.value, "alpha": self.alpha,
-                "seed_id": info.seed_id if info else None,
-                "blueprint": info.blueprint if info else None,
-                "params": info.params if info else 0,
-                "germinated_step": info.germinated_step if info else None,
-                "reason": info.reason if info else None}
+        return {
+            "slot": self.name,
+            "stage": self.stage.value,
+            "alpha": self.alpha,
+            "seed_id": info.seed_id if info else None,
+            "blueprint": info.blueprint if info else None,
+            "params": info.params if info else 0,
+            "germinated_step": info.germinated_step if info else None,
+            "reason": info.reason if info else None,
+        }
 
 
 def find_slots(model: nn.Module) -> dict[str, SeedSlot]:

@@ -28,6 +28,7 @@ export class BucketSeries {
     this.width = 1;
     this.cadence = Infinity; // smallest step spacing seen live: what "no gap" means
     this.lastLiveStep = null;
+    this.knownHoles = []; // holes seen before a compaction merged their buckets
   }
 
   get lastStep() {
@@ -50,6 +51,7 @@ export class BucketSeries {
     this.width = Math.max(this.width, widths[Math.floor(widths.length / 2)]);
     this.cadence = Math.min(this.cadence, historyCadence(hist));
     this.buckets = hist.concat(this.buckets.filter((b) => b.step_start > end));
+    this.knownHoles = this.knownHoles.filter(([from]) => from > end);
     this.compact();
   }
 
@@ -79,12 +81,17 @@ export class BucketSeries {
 
   truncate(step) {
     this.buckets = this.buckets.filter((b) => b.step_start < step);
+    this.knownHoles = this.knownHoles.filter(([from]) => from < step);
     const tail = this.buckets[this.buckets.length - 1];
     if (tail && tail.step_end >= step) tail.step_end = step - 1;
   }
 
   compact() {
     if (this.buckets.length <= this.max) return;
+    // Merging would hide a hole inside a wider bucket: remember it first.
+    for (const hole of this.bucketHoles()) {
+      if (!this.knownHoles.some(([a, b]) => a === hole[0] && b === hole[1])) this.knownHoles.push(hole);
+    }
     const merged = [];
     for (let i = 0; i < this.buckets.length; i += 2) {
       const a = this.buckets[i];
@@ -99,6 +106,16 @@ export class BucketSeries {
 
   // Step ranges with no data, judged by the live cadence (1 when unknown).
   holes() {
+    const seen = new Set();
+    return [...this.knownHoles, ...this.bucketHoles()].filter(([a, b]) => {
+      const key = `${a}:${b}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    }).sort((x, y) => x[0] - y[0]);
+  }
+
+  bucketHoles() {
     const stride = Number.isFinite(this.cadence) ? this.cadence : 1;
     const out = [];
     for (let i = 1; i < this.buckets.length; i += 1) {
@@ -169,7 +186,9 @@ export class MetricChart {
         { label: 'step', value: (u, v) => (v === null || v === undefined ? '–' : v) },
         ...defs.map((d) => ({
           label: d.label, stroke: cssVar(d.colourVar), width: d.width ?? 1.5,
-          spanGaps: true, points: { show: d.points ?? false, size: 5 },
+          spanGaps: true, size: 5,
+          // Markers help sparse series (validation per epoch) and clutter dense ones.
+          points: { show: () => Boolean(d.points) && this.data.get(d.key).buckets.length <= 80, size: 5 },
           value: (u, v) => fmtNum(v, this.digits),
         })),
       ],

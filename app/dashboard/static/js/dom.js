@@ -45,7 +45,7 @@ export function cssVar(name, fallback = '#999') {
 export function pill(family, state, extra = {}) {
   const label = state ?? 'unknown';
   return h('span', { class: `pill ${extra.big ? 'big' : ''}`, dataset: { state: label },
-    style: { '--dot': `var(--${family}-${label}, #999)` } }, label);
+    style: { '--dot': `var(--${family}-${label}, #999)` } }, label.toLowerCase());
 }
 
 export function fmtNum(value, digits = 4) {

@@ -6,7 +6,14 @@ import { fmtTime, h, replace, throttle } from './dom.js';
 
 const KEEP = 500;   // events held in memory
 const SHOW = 150;   // rows in the DOM: enough to scroll, cheap to rebuild
-const RANK = { info: 0, warning: 1, critical: 2 };
+const RANK = { routine: -1, info: 0, warning: 1, critical: 2 };
+
+// Tamiyo reports every decision, most of them "wait": kept, but hidden unless
+// the operator asks for everything.
+function rank(p) {
+  if (p.name === 'tamiyo.decision' && (p.value === 'wait' || p.attrs?.action === 'wait')) return RANK.routine;
+  return RANK[p.level] ?? 0;
+}
 
 export const GAP_EVENT = 'telemetry.gap';
 
@@ -41,7 +48,7 @@ export class EventFeed {
     this.list = h('div', { class: 'feed', dataset: { testid: 'event-feed' }, role: 'log' });
     this.badge = h('span', { class: 'count-badge', hidden: true });
     const seg = h('div', { class: 'seg', role: 'group', 'aria-label': 'Minimum level' });
-    for (const [level, label] of [['info', 'All'], ['warning', 'Warnings+'], ['critical', 'Critical']]) {
+    for (const [level, label] of [['routine', 'All'], ['info', 'Info+'], ['warning', 'Warn+'], ['critical', 'Critical']]) {
       seg.append(h('button', { type: 'button', 'aria-pressed': String(level === 'info'),
         dataset: { level },
         onclick: (e) => {
@@ -74,7 +81,7 @@ export class EventFeed {
   }
 
   visible(p) {
-    return p.name === GAP_EVENT || (RANK[p.level] ?? 0) >= RANK[this.minLevel];
+    return p.name === GAP_EVENT || rank(p) >= RANK[this.minLevel];
   }
 
   render() {

@@ -162,7 +162,7 @@ class FleetView {
     h('td', { class: 'num' }, fmtPct(r.metrics?.accuracy)),
     h('td', { class: 'num' }, fmtPct(r.metrics?.val_accuracy)),
     h('td', {}, seedChips(r.seeds)),
-    h('td', { class: 'mono' }, shortId(r.worker_id)),
+    h('td', { class: 'mono' }, r.worker_id ?? '–'),
     h('td', { title: r.created_at }, fmtTime(r.created_at)))));
   }
 
@@ -177,7 +177,7 @@ class FleetView {
       const age = w.last_heartbeat ? (now - new Date(w.last_heartbeat).getTime()) / 1000 : Infinity;
       const run = w.run_id ? this.runs.get(w.run_id) : null;
       return h('tr', { dataset: { workerId: w.id, state: w.state } },
-        h('td', {}, w.hostname ?? '–', ' ', h('span', { class: 'muted mono' }, shortId(w.id))),
+        h('td', {}, w.hostname ?? '–', ' ', h('span', { class: 'muted mono' }, w.id)),
         h('td', {}, h('span', { class: 'mono' }, w.device ?? '–'), w.device_name ? ` · ${w.device_name}` : ''),
         h('td', {}, pill('worker', w.state)),
         h('td', {}, w.run_id ? h('a', { href: `#/runs/${w.run_id}` }, run ? runLabel(run) : shortId(w.run_id)) : '–'),
@@ -195,7 +195,7 @@ class FleetView {
     replace(this.criticalList, this.critical.map((p) => h('div', { class: `ev ${p.level}` },
       h('span', { class: 'step' }, fmtTime(p.ts)),
       h('span', { class: 'name' }, p.name, ' ', p.run_id
-        ? h('a', { href: `#/runs/${p.run_id}` }, runLabel(this.runs.get(p.run_id)) ?? shortId(p.run_id)) : ''),
+        ? h('a', { href: `#/runs/${p.run_id}` }, this.runs.has(p.run_id) ? runLabel(this.runs.get(p.run_id)) : shortId(p.run_id)) : ''),
       h('span', { class: 'text' }, p.value ?? ''))));
   }
 

@@ -18,8 +18,12 @@ export function commandFromPacket(p) {
 
 export function summariseParams(params) {
   const entries = Object.entries(params ?? {}).filter(([, v]) => v !== null && v !== undefined);
-  return entries.map(([k, v]) => (k === 'seed_id' || k === 'checkpoint_id'
-    ? `${k.replace('_id', '')} ${shortId(v)}` : `${k}=${v}`)).join(', ');
+  const text = entries.map(([k, v]) => {
+    if (k === 'checkpoint_id') return `checkpoint ${shortId(v)}`;
+    if (typeof v === 'number') return `${k}=${Number(v.toPrecision(4))}`;
+    return `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`;
+  }).join(', ');
+  return text.length > 160 ? `${text.slice(0, 157)}…` : text;
 }
 
 export class Ledger {
@@ -32,7 +36,7 @@ export class Ledger {
       h('div', { class: 'panel-body flush scroll', style: { 'max-height': '260px' } },
         h('table', { dataset: { testid: 'ledger' } },
           h('thead', {}, h('tr', {}, h('th', {}, 'issued'), h('th', {}, 'command'),
-            h('th', {}, 'outcome'), h('th', {}, 'reason / result'))),
+            h('th', {}, 'outcome'))),
           this.body)));
     this.schedule = frameScheduler(() => this.render());
     this.render();
@@ -67,16 +71,18 @@ export class Ledger {
     const rows = [...this.rows.values()].sort((a, b) =>
       String(b.issued_at ?? '').localeCompare(String(a.issued_at ?? '')));
     if (!rows.length) {
-      replace(this.body, h('tr', {}, h('td', { colspan: 4, class: 'empty' }, 'No commands yet.')));
+      replace(this.body, h('tr', {}, h('td', { colspan: 3, class: 'empty' }, 'No commands yet.')));
       return;
     }
     replace(this.body, rows.slice(0, 200).map((c) => h('tr', {
       dataset: { commandId: c.id, type: c.type, state: c.state } },
     h('td', { title: c.issued_by ? `by ${c.issued_by}` : '' }, fmtTime(c.issued_at)),
-    h('td', {}, h('b', {}, c.type ?? '?'), c.params && Object.keys(c.params).length
-      ? h('span', { class: 'muted' }, ` ${summariseParams(c.params)}`) : ''),
-    h('td', {}, pill('cmd', c.state ?? 'pending')),
-    h('td', { class: 'wrap' }, c.reason ?? (c.result && Object.keys(c.result).length
-      ? summariseParams(c.result) : '')))));
+    // Parameters and the outcome's reason/result wrap under the type, so the
+    // outcome column stays visible in the narrow side column.
+    h('td', { class: 'wrap' }, h('b', {}, c.type ?? '?'),
+      c.params && Object.keys(c.params).length ? h('div', { class: 'muted' }, summariseParams(c.params)) : '',
+      c.reason ? h('div', { class: 'error-text' }, c.reason)
+        : (c.result && Object.keys(c.result).length ? h('div', { class: 'muted' }, summariseParams(c.result)) : '')),
+    h('td', {}, pill('cmd', c.state ?? 'pending')))));
   }
 }

@@ -26,7 +26,7 @@ export class RunHeader {
         h('span', { class: 'mono', title: r.id }, shortId(r.id)),
         h('span', {}, 'task ', h('b', {}, r.spec?.task ?? '–')),
         h('span', {}, 'device ', h('b', {}, r.spec?.device ?? '–')),
-        h('span', {}, 'worker ', h('b', { class: 'mono' }, shortId(r.worker_id))),
+        h('span', {}, 'worker ', h('b', { class: 'mono' }, r.worker_id ?? '–')),
         h('span', {}, progress(r)),
         h('span', {}, 'loss ', h('b', {}, fmtNum(m.loss)), ' · acc ', h('b', {}, fmtPct(m.accuracy)),
           ' · val acc ', h('b', {}, fmtPct(m.val_accuracy))),
@@ -57,7 +57,9 @@ export class SeedsTable {
       replace(this.body, h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No seeds.')));
       return;
     }
-    replace(this.body, seeds.map((s) => {
+    // Live seeds first: they are the ones an operator may act on.
+    const ordered = [...seeds].sort((a, b) => Number(LIVE_STAGES.has(b.stage)) - Number(LIVE_STAGES.has(a.stage)));
+    replace(this.body, ordered.map((s) => {
       const since = s.segments.at(-1)?.start;
       return h('tr', { dataset: { seedId: s.id, stage: s.stage } },
         h('td', {}, s.slot), h('td', {}, s.blueprint),
@@ -81,7 +83,7 @@ export class CheckpointsTable {
       h('div', { class: 'panel-head' }, h('h3', {}, 'Checkpoints')),
       h('div', { class: 'panel-body flush scroll', style: { 'max-height': '220px' } },
         h('table', { dataset: { testid: 'checkpoints' } },
-          h('thead', {}, h('tr', {}, ['step', 'epoch', 'written', 'size', 'health', '']
+          h('thead', {}, h('tr', {}, ['step', 'written', 'size', 'health', '']
             .map((t) => h('th', {}, t)))), this.body)));
     this.schedule = frameScheduler(() => this.render());
     this.render();
@@ -94,11 +96,11 @@ export class CheckpointsTable {
 
   render() {
     if (!this.items.length) {
-      replace(this.body, h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No checkpoints yet.')));
+      replace(this.body, h('tr', {}, h('td', { colspan: 5, class: 'empty' }, 'No checkpoints yet.')));
       return;
     }
     replace(this.body, this.items.map((c) => h('tr', { dataset: { checkpointId: c.id } },
-      h('td', { class: 'num' }, c.step), h('td', { class: 'num' }, c.epoch),
+      h('td', { class: 'num', title: `epoch ${c.epoch}` }, c.step),
       h('td', {}, fmtTime(c.created_at)), h('td', { class: 'num' }, fmtBytes(c.bytes)),
       h('td', {}, c.good === false ? h('span', { class: 'stale' }, 'not good') : 'good'),
       h('td', {}, this.onRollback ? h('button', { class: 'btn btn-small', type: 'button',

@@ -14,6 +14,7 @@ export function showConnection(label, state, info = {}) {
   node.dataset.state = state;
   if (state === 'live') node.textContent = `Live · ${label}`;
   else if (state === 'connecting') node.textContent = `Connecting to ${label}…`;
+  else if (state === 'ended') node.textContent = `${label}: ${info.reason ?? 'stream ended'}`;
   else if (state === 'closed') node.textContent = `Disconnected: ${info.reason ?? 'closed'}`;
   else if (state === 'reconnecting') {
     // Count down so the operator can see it is trying, not stuck.

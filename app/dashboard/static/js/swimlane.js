@@ -61,12 +61,23 @@ export class Swimlane {
   }
 
   // Order-independent: history and live packets may arrive interleaved.
-  observe(info, step) {
+  // `provisional` marks a guess from the REST snapshot (current stage only); the
+  // first real transition for that seed replaces it.
+  observe(info, step, provisional = false) {
     const s = this.seed(info);
     if (!s) return;
-    const at = Number.isFinite(step) ? step : this.step;
+    let at = Number.isFinite(step) ? step : this.step;
     const stage = info.stage ? String(info.stage).toUpperCase() : null;
-    if (stage) this.transition(s, stage, at);
+    if (stage && provisional) {
+      if (s.stage !== stage) {
+        at = Math.max(at, s.segments.at(-1)?.start ?? at);
+        s.segments.push({ stage, start: at, provisional: true });
+        this.refreshStage(s);
+      }
+    } else if (stage) {
+      s.segments = s.segments.filter((seg) => !seg.provisional);
+      this.transition(s, stage, at);
+    }
     if (Number.isFinite(info.alpha)) {
       s.alpha = info.alpha;
       if (stage === 'BLENDING' || s.stage === 'BLENDING') this.alphaSample(s, at, info.alpha);
@@ -157,6 +168,8 @@ export class Swimlane {
     ctx.fillStyle = '#1b2430';
     ctx.fillText(`${s.slot} · ${s.blueprint}`, 6, y + ROW_H / 2, LABEL_W - 12);
     s.segments.forEach((seg, i) => {
+      // Back to DORMANT after RESETTING: the seed is gone and its slot is free.
+      if (seg.stage === 'DORMANT' && i > 0) return;
       const next = s.segments[i + 1]?.start ?? g.end;
       const x0 = g.x(seg.start);
       const x1 = Math.max(x0 + 2, g.x(next));

@@ -24,8 +24,8 @@ export function compareCursor(a, b) {
 
 export class LiveSocket {
   constructor({ path, params = {}, after = null, onPacket, onStatus = () => {},
-    onFatal = () => {}, onReconnect = () => {}, minDelayMs = 500, maxDelayMs = 15000 }) {
-    Object.assign(this, { path, params, onPacket, onStatus, onFatal, onReconnect,
+    onFatal = () => {}, onReconnect = () => {}, onEnded = () => {}, endOnNormalClose = false, minDelayMs = 500, maxDelayMs = 15000 }) {
+    Object.assign(this, { path, params, onPacket, onStatus, onFatal, onReconnect, onEnded, endOnNormalClose,
       minDelayMs, maxDelayMs });
     this.lastCursor = after;
     this.attempt = 0;
@@ -96,6 +96,13 @@ export class LiveSocket {
     if (FATAL[ev.code]) {
       this.onStatus('closed', { code: ev.code, reason: FATAL[ev.code] });
       this.onFatal(ev.code, FATAL[ev.code]);
+      return;
+    }
+    if (ev.code === 1000 && this.endOnNormalClose) {
+      // The server ends a run's stream after its terminal state: nothing more will come.
+      this.stopped = true;
+      this.onStatus('ended', { reason: ev.reason || 'stream ended' });
+      this.onEnded(ev.reason);
       return;
     }
     if (ev.code === TOO_SLOW) {

@@ -1,0 +1,57 @@
+# Esper: `make help` lists the targets (from their `## ` comments).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.esper-installed
+TORCH_VERSION ?= 2.13.0
+# Debian packages the suite needs (installed with apt-get when missing):
+# chromium for the dashboard's browser tests (they skip, saying so, without it).
+SYSTEM_PACKAGES ?= chromium
+PYTEST_ARGS ?=
+UP_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install system-deps run test lint bench-quick clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstalls only when pyproject.toml changes (or the venv is new).
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, pinned: the range in pyproject would otherwise pull CUDA wheels
+	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv if needed and install Esper with its test extras
+
+system-deps: ## Install the Debian packages the test suite needs (if any are missing)
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq $$missing; } || \
+	  echo "warning: could not install$$missing; tests needing them will skip"; fi
+
+run: install ## Start the all-in-one local stack (esper up): Redis, gateway, a worker, a demo run
+	$(VENV)/bin/esper up $(UP_ARGS)
+
+test: install system-deps ## Run the whole test suite (unit, integration, end-to-end)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install ## Ruff over the code and the tests
+	$(VENV)/bin/ruff check app workers api_schemas tests $(wildcard load)
+
+bench-quick: install ## Short runs of the load/ benchmarks that print their figures
+	@for s in $$($(PY) -c 'from load.__main__ import SCENARIOS; print(*SCENARIOS)'); do \
+	  echo "== $$s"; $(PY) -m load $$s --quick || exit 1; done
+
+clean: ## Remove local state (./var), caches and the install stamp (keeps .venv)
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache test-artifacts *.egg-info $(STAMP)
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

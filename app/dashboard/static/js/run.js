@@ -1,0 +1,315 @@
+// Run view (#/runs/<id>): charts, seed swimlane, events, ledger, checkpoints and
+// controls for one run. History comes first at a fixed resolution (bounded cost
+// whatever the run's length), then `/ws/runs/{id}` streams live packets; on a
+// reconnect the socket resumes after the last cursor it saw, so nothing is lost.
+
+import { api } from './api.js';
+import { MetricChart } from './charts.js';
+import { Controls, canCommand } from './controls.js';
+import { frameScheduler, h, replace, runLabel } from './dom.js';
+import { EventFeed, GAP_EVENT, describe } from './events.js';
+import { Ledger, commandFromPacket } from './ledger.js';
+import { CheckpointsTable, RunHeader, SeedsTable } from './panels.js';
+import { clearConnection, dismissBanner, showBanner, showConnection } from './status.js';
+import { Swimlane, stageLegend } from './swimlane.js';
+import { LiveSocket } from './ws.js';
+
+const RESOLUTION = 600;
+const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'halted']);
+const STAGE_EVENT = 'kasmina.seed.stage_changed';
+// metric name -> [chart, series key]; the run header's latest figures use the same map.
+const METRICS = {
+  'tolaria.training.loss': ['loss', 'train', 'loss'],
+  'tolaria.step.loss': ['loss', 'train', 'loss'],
+  'tolaria.validation.loss': ['loss', 'val', 'val_loss'],
+  'tolaria.training.accuracy': ['accuracy', 'train', 'accuracy'],
+  'tolaria.validation.accuracy': ['accuracy', 'val', 'val_accuracy'],
+  'tolaria.step.latency_ms': ['time', 'step', 'step_time_ms'],
+};
+// Events worth replaying on load (exact names, so the query works with or
+// without glob support); per-step ones such as tamiyo.decision only live.
+const HISTORY_EVENTS = [STAGE_EVENT, 'kasmina.gate_failure', 'kasmina.command_rejected',
+  'kasmina.registry_reset', 'tolaria.emergency.escalated', 'tolaria.emergency.halt',
+  'tolaria.rollback.restored', 'tolaria.rollback.restore_failed', 'tolaria.tamiyo_timeout',
+  'tamiyo.conservative_entered', GAP_EVENT];
+const HISTORY_EVENT_PAGES = 6;
+
+function stageFromEvent(p) {
+  const a = p.attrs ?? {};
+  return { seed_id: a.seed_id, slot: a.slot, blueprint: a.blueprint,
+    stage: a.to ?? a.to_stage ?? a.stage ?? a.new ?? (typeof p.value === 'string' ? p.value : null) };
+}
+
+function makeCharts() {
+  return {
+    loss: new MetricChart({ title: 'Loss', testid: 'chart-loss', series: [
+      { key: 'train', label: 'training', colourVar: '--series-train', envelope: true },
+      { key: 'val', label: 'validation', colourVar: '--series-val', points: true, width: 2 }] }),
+    accuracy: new MetricChart({ title: 'Accuracy', testid: 'chart-accuracy', range: [0, 1], series: [
+      { key: 'train', label: 'training', colourVar: '--series-train', envelope: true },
+      { key: 'val', label: 'validation', colourVar: '--series-val', points: true, width: 2 }] }),
+    time: new MetricChart({ title: 'Step time (ms)', testid: 'chart-step-time', height: 110, wide: true,
+      series: [{ key: 'step', label: 'step time', colourVar: '--series-time', envelope: true }] }),
+  };
+}
+
+class RunView {
+  constructor(root, run, session) {
+    Object.assign(this, { root, run, session });
+    this.canAct = canCommand(session.role);
+    this.checkpoints = [];
+    this.blueprints = [];
+    this.tasks = [];
+    this.header = new RunHeader();
+    this.charts = makeCharts();
+    this.swimlane = new Swimlane();
+    this.feed = new EventFeed();
+    this.ledger = new Ledger();
+    this.cpTable = new CheckpointsTable({ onRollback: this.canAct ? (id) => this.controls.chooseRollback(id) : null });
+    this.seedsTable = new SeedsTable({ onCull: this.canAct ? (s) => this.controls.cullSeed(s) : null });
+    this.controls = this.canAct ? new Controls({ run, ledger: this.ledger,
+      getCheckpoints: () => this.checkpoints, getSlots: () => this.slots(),
+      getBlueprints: () => this.blueprints }) : null;
+    this.syncSeeds = frameScheduler(() => this.seedsTable.update(this.swimlane.list()));
+    this.layout();
+    this.header.update(run);
+  }
+
+  layout() {
+    const c = this.charts;
+    replace(this.root,
+      this.header.el,
+      this.controls ? this.controls.el : h('p', { class: 'muted', dataset: { testid: 'read-only' } },
+        `Read-only: your role (${this.session.role}) cannot send commands.`),
+      h('div', { class: 'run-grid' },
+        h('div', { class: 'stack' },
+          h('div', { class: 'charts' }, c.loss.el, c.accuracy.el),
+          h('section', { class: 'panel' },
+            h('div', { class: 'panel-head' }, h('h3', {}, 'Seeds over steps')),
+            h('div', { class: 'panel-body' }, this.swimlane.el, stageLegend()),
+            this.seedsTable.el),
+          h('div', { class: 'charts' }, c.time.el)),
+        h('div', { class: 'stack side' }, this.feed.el, this.ledger.el, this.cpTable.el)));
+    if (this.controls) this.root.querySelector('[data-testid="controls"]').classList.add('run-controls');
+  }
+
+  async start() {
+    this.loadSide();
+    const cursor = await this.loadHistory();
+    this.socket = new LiveSocket({
+      path: `/ws/runs/${encodeURIComponent(this.run.id)}`, after: cursor,
+      onPacket: (p) => this.onPacket(p),
+      onStatus: (state, info) => showConnection(`run ${runLabel(this.run)}`, state, info),
+      onReconnect: () => this.refresh(),
+      onFatal: (code, reason) => this.socketRefused(code, reason),
+      onEnded: () => this.refresh(),
+      endOnNormalClose: true,
+    }).start();
+    this.timer = setInterval(() => this.poll(), 10000);
+  }
+
+  // Checkpoints, ledger, seeds and (for operators) the catalogue, in parallel.
+  loadSide() {
+    api.checkpoints(this.run.id).then((cps) => this.setCheckpoints(cps)).catch(() => {});
+    api.commands(this.run.id).then((cmds) => cmds.forEach((c) => this.ledger.upsert(c))).catch(() => {});
+    // Stage history first, so the snapshot of seeds only fills in what it lacks.
+    this.loadEventHistory().then(() => api.seeds(this.run.id)).then((seeds) => {
+      for (const s of seeds) this.swimlane.observe(s, s.germinated_step ?? this.run.step, true);
+      this.syncSeeds();
+    }).catch(() => {});
+    if (this.canAct) {
+      api.blueprints().then((b) => { this.blueprints = b; }).catch(() => {});
+      api.tasks().then((t) => { this.tasks = t; }).catch(() => {});
+    }
+  }
+
+  // Returns a cursor to resume from when the server says where history ends.
+  async loadHistory() {
+    try {
+      const series = await api.series(this.run.id, Object.keys(METRICS), RESOLUTION);
+      this.applySeries(series);
+      return series?.cursor ?? series?.last_cursor ?? null;
+    } catch (err) {
+      // 404: a gateway without the history endpoint; the socket's replay from the
+      // start of the stream still fills the charts, so only other errors are news.
+      if (err.status !== 404) showBanner('history', 'warn', `Chart history unavailable (${err.message}); showing live data only.`);
+      return null;
+    }
+  }
+
+  applySeries(series) {
+    const byName = new Map();
+    for (const b of series?.buckets ?? []) {
+      if (!byName.has(b.name)) byName.set(b.name, []);
+      byName.get(b.name).push(b);
+    }
+    for (const [name, buckets] of byName) {
+      const target = METRICS[name];
+      if (target) this.charts[target[0]].setHistory(target[1], buckets);
+    }
+    this.historyEnd = Math.max(-1, ...[...byName.values()].flat().map((b) => b.step_end));
+  }
+
+  // Without a cursor from the history call, the socket starts live: if the
+  // database had not caught up when history was read, the first live steps lie
+  // beyond it. Read history again until it meets the live data.
+  async joinHistory() {
+    const train = this.charts.loss.primary();
+    this.joinTries = this.joinTries ?? 0;
+    if (this.joining || !train.holes().length || this.joinTries >= 5) return;
+    this.joining = true;
+    this.joinTries += 1;
+    await new Promise((r) => setTimeout(r, 1000 * this.joinTries));
+    try {
+      this.applySeries(await api.series(this.run.id, Object.keys(METRICS), RESOLUTION));
+    } catch { /* the next live point tries again */ }
+    this.joining = false;
+  }
+
+  async loadEventHistory() {
+    let after = null;
+    for (let page = 0; page < HISTORY_EVENT_PAGES; page += 1) {
+      let data;
+      try {
+        data = await api.packets(this.run.id, { names: HISTORY_EVENTS, after, limit: 500 });
+      } catch { return; }
+      for (const p of data?.items ?? []) this.onEvent(p, true);
+      after = data?.next_cursor;
+      if (!after) return;
+    }
+  }
+
+  onPacket(p) {
+    if (Number.isFinite(p.step)) {
+      this.run.step = Math.max(this.run.step ?? 0, p.step);
+      this.swimlane.setStep(p.step);
+    }
+    if (Number.isFinite(p.epoch)) this.run.epoch = Math.max(this.run.epoch ?? 0, p.epoch);
+    switch (p.kind) {
+      case 'metric': this.onMetric(p); break;
+      case 'seed':
+        this.swimlane.observe(p.attrs ?? {}, p.step);
+        this.syncSeeds();
+        break;
+      case 'event': this.onEvent(p, false); break;
+      case 'state': this.onState(p.value); break;
+      case 'command': this.ledger.upsert(commandFromPacket(p)); break;
+      default: break;
+    }
+    this.header.update(this.run);
+  }
+
+  onMetric(p) {
+    const target = METRICS[p.name];
+    if (!target || !Number.isFinite(p.step)) return;
+    const value = Number(p.value);
+    this.charts[target[0]].append(target[1], p.step, value);
+    this.run.metrics = { ...this.run.metrics, [target[2]]: value };
+    if (target[0] === 'loss' && target[1] === 'train' && this.historyEnd !== undefined) this.joinHistory();
+  }
+
+  onEvent(p, fromHistory) {
+    this.feed.add(p);
+    if (p.name === STAGE_EVENT) {
+      this.swimlane.observe(stageFromEvent(p), p.step);
+      this.syncSeeds();
+    } else if (p.name === GAP_EVENT) {
+      showBanner(`gap-${p.cursor ?? p.ts}`, 'danger', h('b', {}, 'Telemetry gap. '), describe(p),
+        '. The charts have no data for that stretch.');
+    } else if (p.name === 'tolaria.rollback.restored' && !fromHistory) {
+      const a = p.attrs ?? {};
+      const to = a.restored_step ?? a.step ?? a.to_step;
+      if (Number.isFinite(to)) this.swimlane.truncate(to);
+      api.checkpoints(this.run.id).then((cps) => this.setCheckpoints(cps)).catch(() => {});
+    } else if (p.level === 'critical' && !fromHistory && Date.now() - Date.parse(p.ts) < 60000) {
+      // Only fresh ones: a replay of old criticals is in the feed, not a banner.
+      showBanner('critical', 'danger', h('b', {}, `${p.name}: `), describe(p));
+    }
+  }
+
+  onState(state) {
+    if (!state || state === this.run.state) return;
+    this.run.state = state;
+    this.controls?.update(this.run);
+    if (TERMINAL.has(state)) this.refresh();
+  }
+
+  async refresh() {
+    try {
+      const run = await api.run(this.run.id);
+      // Keep the live figures if the row lags the stream.
+      run.step = Math.max(run.step ?? 0, this.run.step ?? 0);
+      this.run = Object.assign(this.run, run);
+      this.header.update(this.run);
+      this.controls?.update(this.run);
+      this.showRunNotes();
+    } catch { /* the next poll retries */ }
+    api.checkpoints(this.run.id).then((cps) => this.setCheckpoints(cps)).catch(() => {});
+    api.commands(this.run.id).then((cmds) => cmds.forEach((c) => this.ledger.upsert(c))).catch(() => {});
+  }
+
+  poll() {
+    if (document.hidden) return;
+    if (!TERMINAL.has(this.run.state)) api.checkpoints(this.run.id).then((cps) => this.setCheckpoints(cps)).catch(() => {});
+    // Outcomes the socket may have missed (e.g. a command acked while it was down).
+    if (this.ledger.pending().length) this.refresh();
+  }
+
+  setCheckpoints(cps) {
+    this.checkpoints = cps;
+    this.cpTable.update(cps);
+  }
+
+  showRunNotes() {
+    const r = this.run;
+    if (r.halt_reason) showBanner('run-note', 'danger', h('b', {}, 'Halted: '), r.halt_reason);
+    else if (r.error) showBanner('run-note', 'danger', h('b', {}, 'Failed: '), r.error);
+    else dismissBanner('run-note');
+  }
+
+  socketRefused(code, reason) {
+    if (code === 4401) return; // the login dialog is already up
+    showBanner('run-ws', 'danger', `The live stream was refused (${code} ${reason}).`);
+  }
+
+  // Slots: the spec's list, else the task's default host (`block0..`), plus any
+  // slot a seed already lives in.
+  slots() {
+    const spec = this.run.spec ?? {};
+    const out = new Set(spec.morphogenesis?.slots ?? []);
+    if (!out.size) {
+      const task = this.tasks.find((t) => t.name === spec.task);
+      const depth = spec.model?.depth;
+      const defaults = task?.slots ?? [];
+      if (depth && defaults.every((s) => /^block\d+$/.test(s))) {
+        for (let i = 0; i < depth; i += 1) out.add(`block${i}`);
+      } else defaults.forEach((s) => out.add(s));
+    }
+    for (const s of this.swimlane.list()) if (s.slot && s.slot !== '?') out.add(s.slot);
+    return [...out];
+  }
+
+  dispose() {
+    clearInterval(this.timer);
+    this.socket?.close();
+    Object.values(this.charts).forEach((c) => c.destroy());
+    this.swimlane.destroy();
+    this.controls?.destroy();
+    clearConnection();
+  }
+}
+
+export async function renderRun(root, runId, session) {
+  let run;
+  try {
+    run = await api.run(runId);
+  } catch (err) {
+    replace(root, h('div', { class: 'panel pad' }, h('h1', {}, err.status === 404 ? 'No such run' : 'Could not load the run'),
+      h('p', {}, err.message), h('p', {}, h('a', { href: '#/' }, '← Back to the fleet'))));
+    return () => {};
+  }
+  const view = new RunView(root, run, session);
+  view.showRunNotes();
+  view.start();
+  return () => view.dispose();
+}

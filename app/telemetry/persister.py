@@ -1,0 +1,145 @@
+"""History: every live run's telemetry written to the database in batches.
+
+One multi-stream XREAD per cycle covers all tracked runs; each cycle's entries
+are inserted in one transaction. Positions restart from the database's newest
+row per run, so a restarted gateway continues where history stops, and several
+replicas may persist the same run (duplicates are skipped by the unique index).
+The reader runs whether or not anyone watches the run.
+"""
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api_schemas.bus import telemetry_stream
+from api_schemas.enums import LIVE_RUN_STATES
+from app import metrics
+from app.models import Run
+from app.telemetry import store
+from app.telemetry.frames import decode_entry, is_final_state
+
+log = logging.getLogger("esper.persister")
+# A run that ended is still followed this long, for packets written after its
+# state change (command outcomes, the final state packet itself).
+LINGER = timedelta(minutes=2)
+
+
+class Persister:
+    def __init__(self, maker: async_sessionmaker[AsyncSession], redis: Redis, *,
+                 batch: int = 2000, interval_s: float = 0.25,
+                 discover_s: float = 1.0) -> None:
+        self._maker = maker
+        self._redis = redis
+        self._batch = batch
+        self._interval = interval_s
+        self._discover_s = discover_s
+        self.positions: dict[str, str] = {}  # run id -> last persisted cursor
+        self._finished: set[str] = set()  # saw the final state packet
+        self._discovered_at = 0.0
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                if time.monotonic() - self._discovered_at >= self._discover_s:
+                    await self.discover()
+                written = await self.persist_once()
+                if not written:
+                    await asyncio.sleep(self._interval)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("persister lost Redis, retrying: %s", exc)
+                await asyncio.sleep(1.0)
+            except Exception:
+                log.exception("persister error")
+                await asyncio.sleep(1.0)
+
+    async def discover(self) -> None:
+        """Follow live runs and runs that ended a moment ago."""
+        self._discovered_at = time.monotonic()
+        recent = datetime.now(UTC) - LINGER
+        live = [state.value for state in LIVE_RUN_STATES]
+        query = select(Run.id).where(or_(col(Run.state).in_(live),
+                                         col(Run.finished_at) >= recent))
+        async with self._maker() as session:
+            wanted = set((await session.exec(query)).all())
+            for run_id in wanted - self.positions.keys() - self._finished:
+                self.positions[run_id] = await store.last_cursor(session, run_id) \
+                    or "0-0"
+        for run_id in set(self.positions) - wanted:
+            del self.positions[run_id]
+        self._finished &= wanted
+
+    async def persist_once(self) -> int:
+        """Read what the tracked runs' streams hold past their positions and
+        insert it in one transaction; returns the rows written."""
+        if not self.positions:
+            return 0
+        streams = {telemetry_stream(r): c for r, c in self.positions.items()}
+        reply = await self._redis.xread(streams, count=self._batch)
+        rows, ends, finished = self._rows(reply or [])
+        if not rows:
+            return 0
+        async with self._maker() as session:
+            await store.insert_batch(session, rows)
+            await session.commit()
+        self.positions.update(ends)
+        for run_id in finished:
+            self.positions.pop(run_id, None)
+            self._finished.add(run_id)
+        metrics.PACKETS_IN_TOTAL.inc(len(rows))
+        metrics.HISTORY_ROWS_TOTAL.inc(len(rows))
+        return len(rows)
+
+    def _rows(self, reply: list) -> tuple[list[dict], dict[str, str], set[str]]:  # type: ignore[type-arg]
+        rows: list[dict] = []  # type: ignore[type-arg]
+        ends: dict[str, str] = {}
+        finished: set[str] = set()
+        for key, messages in reply:
+            run_id = (key.decode() if isinstance(key, bytes) else key).rsplit(":", 1)[1]
+            for message_id, fields in messages:
+                cursor, data = decode_entry(message_id, fields)
+                try:
+                    rows.append(store.record(run_id, cursor, data))
+                except ValueError:
+                    log.warning("skipping malformed packet %s in %s", cursor, run_id)
+                if is_final_state(data):
+                    finished.add(run_id)
+                ends[run_id] = cursor
+        return rows, ends, finished
+
+
+async def prune_forever(maker: async_sessionmaker[AsyncSession], days: float,
+                        interval_s: float, batch: int = 10_000) -> None:
+    """Retention: delete history rows older than `days` (0 keeps everything)."""
+    while days > 0:
+        try:
+            deleted = await prune_once(maker, days, batch)
+            if deleted:
+                log.info("pruned %d telemetry rows older than %s days", deleted, days)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("telemetry pruning failed")
+        await asyncio.sleep(interval_s)
+
+
+async def prune_once(maker: async_sessionmaker[AsyncSession], days: float,
+                     batch: int = 10_000) -> int:
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    total = 0
+    while True:
+        async with maker() as session:
+            deleted = await store.prune_before(session, cutoff, batch)
+            await session.commit()
+        total += deleted
+        metrics.HISTORY_PRUNED_TOTAL.inc(deleted)
+        if deleted < batch:
+            return total

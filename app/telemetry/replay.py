@@ -1,0 +1,119 @@
+"""Replay for `?after=`: the database for what Redis has trimmed, then Redis.
+
+Redis is authoritative for entries after the stream's `max-deleted-entry-id`
+(Redis >= 7; older servers: before the first entry). Anything at or before it
+comes from the `telemetry` table. If neither holds the range, the first frame is
+a `telemetry.gap` event naming it: history is never silently short.
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api_schemas.telemetry import cursor_key
+from app import metrics
+from app.telemetry import store
+from app.telemetry.frames import decode_entry, gap_frame, is_final_state, to_frame
+
+PAGE = 1000
+Frame = tuple[str, str, bool]  # cursor, frame text, final
+
+
+@dataclass(frozen=True)
+class StreamBounds:
+    exists: bool
+    max_deleted: str | None  # None: unknown (Redis < 7)
+    first: str | None
+
+    def trimmed_after(self, after: str) -> bool:
+        """Whether entries after `after` may have left the stream."""
+        if not self.exists:
+            return True
+        if self.max_deleted is not None:
+            return cursor_key(self.max_deleted) > cursor_key(after)
+        return self.first is not None and cursor_key(self.first) > cursor_key(after)
+
+
+async def stream_bounds(redis: Redis, key: str) -> StreamBounds:
+    try:
+        info = await redis.xinfo_stream(key)
+    except ResponseError:  # no such key: trimmed away, expired, or never written
+        return StreamBounds(False, None, None)
+    deleted = info.get("max-deleted-entry-id")
+    first = info.get("first-entry")
+    return StreamBounds(True, _text(deleted) if deleted else None,
+                        _text(first[0]) if first else None)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def redis_range(redis: Redis, key: str, after: str,
+                      upto: str) -> AsyncIterator[Frame]:
+    """Entries in (after, upto], oldest first, in pages."""
+    cursor = after
+    while cursor_key(cursor) < cursor_key(upto):
+        page = await redis.xrange(key, min=f"({cursor}", max=upto, count=PAGE)
+        if not page:
+            return
+        for message_id, fields in page:
+            cursor, data = decode_entry(message_id, fields)
+            yield cursor, to_frame(cursor, data), is_final_state(data)
+
+
+@dataclass
+class Replayer:
+    redis: Redis
+    maker: async_sessionmaker[AsyncSession] | None
+    key: str
+    run_id: str | None
+
+    async def frames(self, after: str, upto: str) -> AsyncIterator[Frame]:
+        """Everything in (after, upto]: database part, gap if any, Redis part."""
+        bounds = await stream_bounds(self.redis, self.key)
+        cursor = after
+        if bounds.trimmed_after(after):
+            async for item in self._history(after, bounds):
+                cursor = item[0]
+                yield item
+        if bounds.exists:
+            async for item in redis_range(self.redis, self.key, cursor, upto):
+                yield item
+
+    async def _history(self, after: str, bounds: StreamBounds) -> AsyncIterator[Frame]:
+        rows = await self._page(after, bounds.first)
+        gap_to = await self._gap_to(after, bounds, rows)
+        if gap_to is not None:
+            metrics.REPLAY_GAPS_TOTAL.inc()
+            now = datetime.now(UTC).isoformat()
+            yield after, gap_frame(self.run_id, after, gap_to, now), False
+        while rows:
+            for row in rows:
+                yield store.row_frame(row)
+            rows = await self._page(rows[-1].cursor, bounds.first)
+
+    async def _page(self, after: str, before: str | None) -> list[store.Row]:
+        if self.maker is None or self.run_id is None:
+            return []
+        async with self.maker() as session:
+            return await store.rows_between(session, self.run_id, after, before, PAGE)
+
+    async def _gap_to(self, after: str, bounds: StreamBounds,
+                      rows: list[store.Row]) -> str | None:
+        """The cursor that follows a hole after `after`, or None if none is known."""
+        known_trim = bounds.max_deleted is not None and bounds.trimmed_after(after)
+        if not rows:
+            lost = known_trim or after != "0-0"
+            # "+" (Redis's "newest"): the end of the hole is unknown.
+            return (bounds.first or "+") if lost else None
+        if after == "0-0" or self.maker is None or self.run_id is None:
+            return None
+        async with self.maker() as session:
+            reaches = await store.has_row_at_or_before(session, self.run_id, after)
+        return None if reaches else rows[0].cursor

@@ -1,0 +1,1 @@
+"""Experiments that produce the evidence tables in docs/."""

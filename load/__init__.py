@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m load <scenario> [--quick] [--json PATH]` (BENCHMARKS.md)."""

@@ -1,0 +1,99 @@
+"""A whole local stack for benchmarks: `esper up --no-demo` in a subprocess."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalStack:
+    """Gateway + bundled or configured Redis + N CPU workers, torn down on exit."""
+
+    def __init__(self, workers: int = 1, device: str = "cpu",
+                 env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.tmp = tempfile.TemporaryDirectory(prefix="esper-load-")
+        self.data_dir = Path(self.tmp.name)
+        self.workers = workers
+        self.device = device
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Self:
+        log = (self.data_dir / "up.log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "up", "--no-demo", "--port",
+             str(self.port), "--workers", str(self.workers), "--data-dir",
+             str(self.data_dir), "--device", self.device],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self._wait_ready(60)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(self.log())
+            try:
+                workers = httpx.get(self.url + "/api/v1/workers", timeout=2).json()
+                if sum(w["state"] == "idle" for w in workers) >= self.workers:
+                    return
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("stack did not become ready:\n" + self.log())
+
+    def log(self) -> str:
+        return (self.data_dir / "up.log").read_text(errors="replace")
+
+    def redis_url(self) -> str:
+        """The Redis the stack uses (configured or bundled), from its banner."""
+        for line in self.log().splitlines():
+            if line.startswith("Redis:"):
+                return line.split()[1]
+        raise RuntimeError("no Redis line in the stack's banner")
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.tmp.cleanup()
+
+    def submit(self, client: httpx.Client, **spec: Any) -> str:
+        body = {"task": "digits", "epochs": 1000, "batch_size": 32, "device": "cpu",
+                "morphogenesis": {"enabled": False}, **spec}
+        response = client.post("/api/v1/runs", json=body)
+        response.raise_for_status()
+        return str(response.json()["id"])
+
+    def wait_state(self, client: httpx.Client, run_id: str, states: set[str],
+                   timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run: dict[str, Any] = client.get(f"/api/v1/runs/{run_id}").json()
+            if run["state"] in states:
+                return run
+            time.sleep(0.05)
+        raise TimeoutError(f"run {run_id} never reached {states}")

@@ -1,0 +1,84 @@
+"""command-latency: commands through the API while a run trains, POST -> worker ack.
+
+The ack time is the ledger's own (issued_at -> acked_at, both stamped by the
+gateway on one clock), and the client's POST ?wait round trip is reported beside
+it. The floor is a Redis PING round trip measured in the same run: a command
+crosses Redis twice (relay, ack) plus the database writes.
+"""
+
+import argparse
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+import redis
+
+from load.live_stack import LocalStack
+from load.stats import print_table, summarize, summary
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--commands", type=int, default=200)
+    parser.add_argument("--type", default="registry_reset",
+                        help="command type sent (applies at the next step boundary)")
+
+
+def redis_rtt_ms(url: str, samples: int) -> list[float]:
+    client = redis.Redis.from_url(url)
+    out = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        client.ping()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def ledger_ack_ms(command: dict[str, Any]) -> float | None:
+    if not command.get("acked_at"):
+        return None
+    issued = datetime.fromisoformat(command["issued_at"])
+    acked = datetime.fromisoformat(command["acked_at"])
+    return (acked - issued).total_seconds() * 1000
+
+
+def send_commands(client: httpx.Client, run_id: str, count: int,
+                  kind: str) -> tuple[list[float], list[float], int]:
+    acks, round_trips, unacked = [], [], 0
+    for _ in range(count):
+        started = time.perf_counter()
+        response = client.post(f"/api/v1/runs/{run_id}/commands?wait=5",
+                               json={"type": kind})
+        round_trips.append((time.perf_counter() - started) * 1000)
+        ack = ledger_ack_ms(response.json())
+        if response.status_code != 200 or ack is None:
+            unacked += 1
+            continue
+        acks.append(ack)
+    return acks, round_trips, unacked
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    count = 30 if args.quick else args.commands
+    with LocalStack() as stack, httpx.Client(base_url=stack.url, timeout=30) as client:
+        run_id = stack.submit(client)
+        training = stack.wait_state(client, run_id, {"running"})
+        floor = redis_rtt_ms(stack.redis_url(), 200)
+        acks, round_trips, unacked = send_commands(client, run_id, count, args.type)
+        step_ms = client.get(f"/api/v1/runs/{run_id}").json()["metrics"][
+            "step_time_ms"]
+        client.post(f"/api/v1/runs/{run_id}/cancel")
+    rows = [{"what": f"{args.type} ack (ledger)", **summarize(acks)},
+            {"what": "POST ?wait round trip", **summarize(round_trips)},
+            {"what": "Redis PING (floor)", **summarize(floor)}]
+    print_table(f"command-latency: {count} commands to a training run "
+                f"(state {training['state']}, step {step_ms:.2f} ms); ms",
+                rows, ["what", "n", "min", "p50", "p95", "p99", "mean"])
+    ack, rtt = summarize(acks), summarize(floor)
+    print(f"unacked within 5 s: {unacked}")
+    return summary("command-latency", "cpu", len(acks), {
+        "ack_ms_p50": ack.get("p50"), "ack_ms_p99": ack.get("p99"),
+        "redis_rtt_ms_p50": rtt.get("p50"), "post_wait_ms_p99":
+        summarize(round_trips).get("p99"), "unacked": unacked,
+        "step_ms": step_ms, "ratio_ack_p50_to_redis_rtt":
+        (ack.get("p50") or 0) / (rtt.get("p50") or 1)})

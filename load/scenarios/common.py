@@ -1,0 +1,47 @@
+"""Helpers shared by the engine scenarios: specs and step timing."""
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from api_schemas.runs import RunCreate
+
+
+def make_spec(
+    task: str,
+    width: int,
+    depth: int | None,
+    batch_size: int,
+    steps: int,
+    lr: float = 0.001,
+    **extra: Any,
+) -> RunCreate:
+    fields: dict[str, Any] = {
+        "task": task,
+        "model": {"width": width, "depth": depth},
+        "epochs": 100000,
+        "batch_size": batch_size,
+        "learning_rate": lr,
+        "max_steps": steps,
+        "checkpoint_every": 10**7,
+        "device": "cpu",
+        "morphogenesis": {"enabled": False},
+    }
+    fields.update(extra)
+    return RunCreate(**fields)
+
+
+def intervals_ms(stamps: list[float], skip: int) -> list[float]:
+    """Wall time between consecutive step boundaries, after a warm-up."""
+    return [
+        (b - a) * 1000 for a, b in zip(stamps[skip:], stamps[skip + 1 :], strict=False)
+    ]
+
+
+def temp_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="esper-load-"))
+
+
+def now() -> float:
+    return time.perf_counter()

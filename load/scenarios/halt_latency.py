@@ -1,0 +1,73 @@
+"""halt-latency: `emergency_halt` while training, POST -> last optimizer step.
+
+Each repeat submits a run, waits until it trains, sends the halt, and reads back
+(a) the worker's own count of optimizer steps taken after the halt arrived and
+(b) the time from the POST to the last `tolaria.step.latency_ms` packet (emitted
+at the end of each optimizer step), from the run's telemetry stream.
+"""
+
+import argparse
+import json
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+import redis
+
+from api_schemas.bus import telemetry_stream
+from load.live_stack import LocalStack
+from load.stats import print_table, summarize, summary
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=32)
+
+
+def last_step_time(client: redis.Redis, run_id: str) -> tuple[float, int]:
+    """Unix time and step of the last optimizer step's packet."""
+    for _id, fields in client.xrevrange(telemetry_stream(run_id), count=5000):
+        packet = json.loads(fields[b"data"])
+        if packet["name"] == "tolaria.step.latency_ms":
+            ts = packet["ts"].replace("Z", "+00:00")
+            return datetime.fromisoformat(ts).timestamp(), int(packet["step"])
+    return float("nan"), -1
+
+
+def one_halt(stack: LocalStack, client: httpx.Client, bus: redis.Redis,
+             batch: int) -> dict[str, float]:
+    run_id = stack.submit(client, batch_size=batch)
+    stack.wait_state(client, run_id, {"running"})
+    time.sleep(0.3)  # let it reach steady training
+    sent = time.time()
+    client.post(f"/api/v1/runs/{run_id}/commands?wait=10",
+                json={"type": "emergency_halt", "reason": "benchmark"})
+    run = stack.wait_state(client, run_id, {"halted", "failed"}, timeout=30)
+    last_ts, _step = last_step_time(bus, run_id)
+    return {"halt_ms": max(0.0, (last_ts - sent) * 1000),
+            "steps_after": float(run["result"].get("steps_after_halt", -1)),
+            "step_ms": float(run["metrics"].get("step_time_ms") or 0.0),
+            "halted": float(run["state"] == "halted")}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    repeats = 5 if args.quick else args.repeats
+    with LocalStack() as stack, httpx.Client(base_url=stack.url, timeout=30) as client:
+        bus = redis.Redis.from_url(stack.redis_url())
+        results = [one_halt(stack, client, bus, args.batch_size)
+                   for _ in range(repeats)]
+    halt = summarize([r["halt_ms"] for r in results])
+    steps = [r["steps_after"] for r in results]
+    step = summarize([r["step_ms"] for r in results])
+    print_table(f"halt-latency: {repeats} halts, digits MLP batch {args.batch_size}"
+                " on CPU; ms", [{"what": "POST -> last optimizer step", **halt},
+                                {"what": "step time", **step}],
+                ["what", "n", "min", "p50", "p95", "p99", "mean"])
+    halted = sum(r["halted"] for r in results)
+    print(f"optimizer steps after arrival: max {max(steps):.0f}, "
+          f"all {sorted(int(s) for s in steps)}; halted {halted:.0f}/{repeats}")
+    return summary("halt-latency", "cpu", repeats, {
+        "halt_ms_p50": halt["p50"], "halt_ms_p99": halt["p99"],
+        "max_steps_after_halt": max(steps), "step_ms_p50": step["p50"],
+        "goal_ms": step["p50"] + 10})

@@ -1,0 +1,61 @@
+"""prefetch: blueprint builds under concurrency with an injected ready latency.
+
+Each of C requesters asks for a module it has not prefetched (a distinct shape)
+and waits for it; the latency beyond the injected delay is the cache's own cost
+(queueing, thread hand-off, building and the G0 dry run)."""
+
+import argparse
+import threading
+import time
+from typing import Any
+
+from load.stats import print_table, summarize, summary
+from workers.engine.blueprints import BlueprintCache
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--delay-ms", type=float, default=20.0)
+
+
+def _requester(
+    cache: BlueprintCache, index: int, rounds: int, out: list[float]
+) -> None:
+    for r in range(rounds):
+        shape = (16 + 100 * index + r,)  # a cold build every time
+        name = "low_rank" if r % 2 else "residual_mlp"
+        started = time.perf_counter()
+        cache.prefetch(name, shape, "cpu")
+        cache.take(name, shape, "cpu", timeout=30)
+        out.append((time.perf_counter() - started) * 1000)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    rounds = 5 if args.quick else 20
+    delay = args.delay_ms / 1000
+    cache = BlueprintCache(workers=2 * args.concurrency, build_delay_s=delay)
+    latencies: list[list[float]] = [[] for _ in range(args.concurrency)]
+    threads = [
+        threading.Thread(target=_requester, args=(cache, i, rounds, latencies[i]))
+        for i in range(args.concurrency)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    cache.close()
+    overhead = [x - args.delay_ms for lane in latencies for x in lane]
+    s = summarize(overhead)
+    print_table(
+        f"prefetch: concurrency {args.concurrency}, injected {args.delay_ms} "
+        "ms; latency minus injected delay (ms)",
+        [{"what": "overhead", **s}],
+        ["what", "n", "min", "p50", "p95", "p99", "mean"],
+    )
+    figures = {
+        "overhead_ms_mean": s["mean"],
+        "overhead_ms_p95": s["p95"],
+        "concurrency": args.concurrency,
+        "injected_ms": args.delay_ms,
+    }
+    return summary("prefetch", "cpu", len(overhead), figures)

@@ -1,0 +1,96 @@
+"""Headless Chromium (Debian's package) driven by Playwright, against a live stack:
+the real gateway under uvicorn, a real worker subprocess, Redis and SQLite."""
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.browser.dashboard import ADMIN_TOKEN, CHROMIUM, LAUNCH_ARGS, Dashboard
+from tests.fixtures.gateway import sqlite_url
+from tests.fixtures.stack import LiveStack
+
+ROOT = Path(__file__).resolve().parents[3]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+def _failed(request: pytest.FixtureRequest) -> bool:
+    report = getattr(request.node, "rep_call", None)
+    return bool(report and report.failed)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One Chromium for the session; tests get fresh contexts."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium "
+                    "(apt-get install -y chromium) to run the browser tests")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+def _start_stack(tmp: Path, redis_url: str, **env: str) -> LiveStack:
+    # Playwright's sync API keeps an event loop running on this thread, and the
+    # stack's migration step calls asyncio.run(): start the stack on another one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(LiveStack, sqlite_url(tmp), redis_url, tmp, workers=1,
+                           **env).result()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, redis_url: str,
+          request: pytest.FixtureRequest) -> Iterator[LiveStack]:
+    """Local mode, auth off (as `esper up`): the page acts as an operator."""
+    live = _start_stack(tmp_path, redis_url)
+    yield live
+    if _failed(request):
+        print(live.logs()[-20000:])
+    live.stop()
+
+
+@pytest.fixture
+def auth_stack(tmp_path: Path, redis_url: str,
+               request: pytest.FixtureRequest) -> Iterator[LiveStack]:
+    """Auth on, with a known first admin token."""
+    live = _start_stack(tmp_path, redis_url, ESPER_AUTH="on", ESPER_ADMIN_TOKEN=ADMIN_TOKEN)
+    yield live
+    if _failed(request):
+        print(live.logs()[-20000:])
+    live.stop()
+
+
+@pytest.fixture
+def dashboard(browser: Any, request: pytest.FixtureRequest,
+              screenshots: Path) -> Iterator[Callable[[str], Dashboard]]:
+    """Opens pages at 1280x800; on failure the last page's screenshot is kept."""
+    opened: list[Dashboard] = []
+
+    def open_page(base_url: str) -> Dashboard:
+        page = Dashboard(browser, base_url)
+        opened.append(page)
+        return page
+
+    yield open_page
+    for i, page in enumerate(opened):
+        if _failed(request):
+            page.screenshot(screenshots / f"FAILED-{request.node.name}-{i}.png")
+        page.close()

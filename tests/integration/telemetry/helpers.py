@@ -1,0 +1,100 @@
+"""A synthetic worker (XADDs exactly as workers/telemetry.py does) and a
+WebSocket client that records every frame and the close it ends with."""
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from api_schemas.bus import telemetry_stream
+
+NAMES = ("tolaria.training.loss", "tolaria.training.accuracy",
+         "tolaria.step.latency_ms", "kasmina.seed.alpha")
+
+
+def packet(step: int, *, name: str | None = None, pad: int = 0) -> dict[str, Any]:
+    return {"kind": "metric", "name": name or NAMES[step % len(NAMES)],
+            "value": float(step % 97) / 10, "step": step, "epoch": step // 100,
+            "level": "info", "attrs": {"pad": "x" * pad} if pad else {}}
+
+
+async def produce(redis: Redis, run_id: str, steps: range, *, pad: int = 0,
+                  maxlen: int = 100_000) -> list[str]:
+    """Pipelined XADDs of metric packets; returns their cursors."""
+    cursors: list[str] = []
+    for start in range(steps.start, steps.stop, 500):
+        pipe = redis.pipeline(transaction=False)
+        for step in range(start, min(start + 500, steps.stop)):
+            pipe.xadd(telemetry_stream(run_id), {"data": _data(run_id, packet(
+                step, pad=pad))}, maxlen=maxlen, approximate=True)
+        cursors += [i.decode() for i in await pipe.execute()]
+    return cursors
+
+
+async def finish(redis: Redis, run_id: str, state: str = "completed") -> str:
+    """The worker's final `run.state` packet."""
+    data = _data(run_id, {"kind": "state", "name": "run.state", "value": state,
+                          "step": None, "epoch": None, "level": "info",
+                          "attrs": {}})
+    return (await redis.xadd(telemetry_stream(run_id), {"data": data})).decode()
+
+
+def _data(run_id: str, body: dict[str, Any]) -> str:
+    # json.dumps defaults (", " and ": "), as the worker's publisher writes.
+    return json.dumps({**body, "run_id": run_id,
+                       "ts": datetime.now(UTC).isoformat()})
+
+
+@dataclass
+class Received:
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    code: int | None = None
+    reason: str = ""
+
+    @property
+    def cursors(self) -> list[str]:
+        return [f["cursor"] for f in self.frames]
+
+    @property
+    def steps(self) -> list[int]:
+        return [f["step"] for f in self.frames if f["kind"] == "metric"]
+
+
+async def receive_all(ws_url: str, *, timeout: float = 30.0,
+                      stop_after: int | None = None, **options: Any) -> Received:
+    """Frames until the server closes (or `stop_after` frames, then disconnect)."""
+    got = Received()
+    async with connect(ws_url, **options) as ws:
+        try:
+            while stop_after is None or len(got.frames) < stop_after:
+                got.frames.append(json.loads(await asyncio.wait_for(ws.recv(),
+                                                                    timeout)))
+        except ConnectionClosed as exc:
+            got.code = exc.rcvd.code if exc.rcvd else None
+            got.reason = exc.rcvd.reason if exc.rcvd else ""
+    return got
+
+
+async def metric_value(base_url: str, name: str) -> float:
+    """One unlabelled sample from the gateway's /metrics."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(base_url + "/metrics")).text
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} not exported")
+
+
+async def eventually(check: Any, timeout: float = 15.0) -> None:
+    """Poll an async predicate until true."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)

@@ -1,0 +1,40 @@
+import pytest
+import torch
+
+from api_schemas.catalogue import BLUEPRINTS
+from workers.engine.blueprints import BlueprintCache, build_seed, fits
+
+SHAPES = {"vector": (16,), "image": (8, 6, 6)}
+
+
+@pytest.mark.parametrize("entry", BLUEPRINTS, ids=lambda b: b.name)
+def test_every_catalogue_entry_builds_for_each_slot_kind(entry: object) -> None:
+    for kind, shape in SHAPES.items():
+        assert fits(entry, shape) == (kind in entry.slot_kinds)  # type: ignore[attr-defined]
+        if not fits(entry, shape):  # type: ignore[arg-type]
+            continue
+        built = build_seed(entry.name, shape, "cpu")  # type: ignore[attr-defined]
+        assert built.dry_run_ok, built.dry_run_error
+        assert built.params > 0
+        out = built.module(torch.randn(3, *shape))
+        assert out.shape == (3, *shape)
+
+
+def test_builds_are_deterministic_per_seed() -> None:
+    a = build_seed("residual_mlp", (8,), "cpu", seed=3).module
+    b = build_seed("residual_mlp", (8,), "cpu", seed=3).module
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+
+
+def test_cache_prefetches_hands_over_and_refills() -> None:
+    cache = BlueprintCache(workers=2)
+    try:
+        cache.prefetch("low_rank", (8,), "cpu")
+        first = cache.take("low_rank", (8,), "cpu", timeout=10)
+        second = cache.take("low_rank", (8,), "cpu", timeout=10)
+        assert first.module is not second.module
+        assert cache.size() == 1  # refilled after each take
+        assert cache.clear() == 1 and cache.size() == 0
+    finally:
+        cache.close()

@@ -1,0 +1,155 @@
+"""Checkpoints, resume, rollback and the emergency ladder."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.unit.engine import user_task
+from tests.unit.engine.helpers import Script, run, spec, trainer
+from workers.engine import checkpoints as ckpt
+from workers.engine.emergency import EmergencyLadder, Level
+
+
+def test_checkpoint_is_atomic_and_checksummed(tmp_path: Path) -> None:
+    state = {"w": torch.arange(10.0), "step": 3}
+    ckpt_id, path, size = ckpt.write_checkpoint(tmp_path, state, step=3, epoch=0)
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["id"] == ckpt_id and size > 0
+    assert not list(tmp_path.glob(".tmp-*"))
+    assert torch.equal(ckpt.load_checkpoint(path)["w"], state["w"])
+    with (path / "state.pt").open("r+b") as handle:
+        handle.seek(-5, 2)
+        handle.write(b"xxxxx")
+    with pytest.raises(ckpt.CheckpointError, match="checksum"):
+        ckpt.load_checkpoint(path)
+
+
+def test_round_trip_resume_is_bitwise_identical(tmp_path: Path) -> None:
+    """Resume from epoch 1's checkpoint: same parameters, same next losses."""
+    run_spec = spec(epochs=2, morphogenesis={"enabled": False})
+    script = Script()
+    script.at(2, "seed_enable", slot="block1", blueprint="residual_mlp")
+    first, outcome = run(script, run_spec, tmp_path / "a")
+    assert outcome.state == "completed"
+    epoch1 = next(c for c in script.checkpoints if c.epoch == 1)
+    steps_epoch1 = epoch1.step
+
+    resumed_script = Script()
+    second = trainer(resumed_script, run_spec, tmp_path / "b", resume_from=epoch1.path)
+    second._setup()
+    state = ckpt.load_checkpoint(epoch1.path)
+    for name, tensor in second.model.state_dict().items():
+        assert torch.equal(tensor, state["model"][name]), name
+    assert second.seeds is not None and second.seeds.slots["block1"].seed is not None
+    second._close()
+    outcome2 = trainer(
+        resumed_script, run_spec, tmp_path / "b", resume_from=epoch1.path
+    ).run()
+    assert outcome2.state == "completed", outcome2.error
+    assert resumed_script.trainer is not None
+    assert resumed_script.trainer.losses == first.losses[steps_epoch1:]
+
+
+def test_rollback_restores_a_chosen_snapshot(tmp_path: Path) -> None:
+    script = Script()
+    t = trainer(script, spec(epochs=1), tmp_path)
+    t._setup()
+    before = {k: v.clone() for k, v in t.model.state_dict().items()}
+    batches = t._epoch_batches()
+    for index in batches[:3]:
+        assert t._train_step(index)
+    assert not torch.equal(
+        before["blocks.0.0.weight"], t.model.state_dict()["blocks.0.0.weight"]
+    )
+    result = t.rollback("snap-0", reason="test")
+    assert result["source"] == "memory" and result["restored_step"] == 0
+    for name, tensor in t.model.state_dict().items():
+        assert torch.equal(tensor, before[name]), name
+    assert t.optimizer.state == {} or all(
+        float(s["step"]) == 0 for s in t.optimizer.state.values()
+    )
+    assert script.named("tolaria.rollback.restored")
+    with pytest.raises(LookupError):
+        t.rollback("snap-999", reason="test")
+    t._close()
+
+
+def test_operator_rollback_from_disk_checkpoint(tmp_path: Path) -> None:
+    script = Script()
+    cid = script.at(30, "rollback", checkpoint_id="ckpt-000000023")
+    t, outcome = run(script, spec(epochs=2, batch_size=64), tmp_path)
+    state, reason, result = script.ack_for(cid)
+    assert state == "applied", reason
+    assert result["restored_step"] == 23 and result["source"] in ("memory", "disk")
+    missing = Script()
+    bad = missing.at(2, "rollback", checkpoint_id="ckpt-404")
+    run(missing, spec(), tmp_path / "m")
+    assert missing.ack_for(bad)[0] == "rejected"
+
+
+def test_nan_loss_escalates_and_rolls_back(tmp_path: Path) -> None:
+    script = Script()
+
+    def emit(packet: dict[str, object]) -> None:
+        script.packets.append(packet)
+        if packet["name"] == "tolaria.training.loss" and packet["step"] == 5:
+            user_task.ARMED["nan"] = True
+
+    script.hooks.emit = emit
+    t, outcome = run(
+        script,
+        spec(task="tests.unit.engine.user_task:nan_factory", epochs=2, batch_size=32),
+        tmp_path,
+    )
+    assert outcome.state == "completed", outcome.error
+    escalations = script.named("tolaria.emergency.escalated")
+    assert escalations and escalations[0]["attrs"]["level"] == Level.ELEVATED
+    assert "non-finite" in escalations[0]["attrs"]["reason"]
+    restored = script.named("tolaria.rollback.restored")
+    assert restored and restored[0]["attrs"]["source"] == "memory"
+    assert all(torch.isfinite(p).all() for p in t.model.parameters())
+    assert all(torch.isfinite(torch.tensor(v)) for v in t.losses)
+
+
+def test_ladder_escalates_on_repeats_and_calms_down() -> None:
+    ladder = EmergencyLadder()
+    for step in range(1, 20):
+        assert ladder.classify_loss(step, 1.0) is None
+    assert ladder.classify_loss(20, 4.0) == (
+        Level.NOTICE,
+        pytest.approx(ladder.classify_loss(20, 4.0)[1]),
+    )  # type: ignore[index]
+    levels = [ladder.classify_loss(21 + i, float("nan")) for i in range(6)]
+    assert [lv[0] for lv in levels if lv] == [
+        Level.ELEVATED,
+        Level.ELEVATED,
+        Level.CONSERVATIVE,
+        Level.CONSERVATIVE,
+        Level.CONSERVATIVE,
+        Level.HALT,
+    ]
+    explosion = ladder.classify_loss(500, 1000.0)
+    assert explosion is not None and "explosion" in explosion[1]
+    ladder.level = Level.CONSERVATIVE
+    assert ladder.calm(10_000) and ladder.level == Level.NORMAL
+
+
+def test_repeated_nan_halts_the_run(tmp_path: Path) -> None:
+    script = Script()
+
+    def emit(packet: dict[str, object]) -> None:
+        script.packets.append(packet)
+        if packet["name"] in ("tolaria.training.loss", "tolaria.rollback.restored"):
+            user_task.ARMED["nan"] = True  # every step fails from now on
+
+    script.hooks.emit = emit
+    _, outcome = run(
+        script,
+        spec(task="tests.unit.engine.user_task:nan_factory", epochs=3, batch_size=32),
+        tmp_path,
+    )
+    user_task.ARMED["nan"] = False
+    assert outcome.state == "halted"
+    assert "L4" in (outcome.halt_reason or "")

@@ -1,0 +1,733 @@
+"""Tolaria: the training loop and its safety (checkpoints, rollback, emergency).
+
+Per optimizer step: commands at the boundary, forward/backward over micro-batches
+(halt checked between them and right before the update), optimizer step, seed
+hooks, policy, telemetry. Per epoch: validation, validation gates, checkpoint.
+The runner calls `run()` on its main thread and `progress()` from another.
+"""
+
+import math
+import random
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from api_schemas.runs import RunCreate
+from workers.engine import checkpoints as ckpt
+from workers.engine.blueprints import BlueprintCache
+from workers.engine.commands import apply_command
+from workers.engine.emergency import EmergencyLadder, Level
+from workers.engine.hooks import CheckpointInfo, Hooks, Progress, RunOutcome
+from workers.engine.options import EngineOptions
+from workers.engine.policy.tamiyo import Tamiyo
+from workers.engine.rollback import FastRollbackCache, clone_state
+from workers.engine.seeds.gates import GateConfig
+from workers.engine.seeds.manager import SeedManager
+from workers.engine.seeds.ownership import HOST
+from workers.engine.seeds.slot import find_slots
+from workers.engine.tasks import Task, load_task
+from workers.engine.telemetry import Telemetry
+
+METRIC_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "step_time_ms")
+
+
+class HaltObserved(Exception):
+    """Raised inside a step when the halt flag is seen; no update happens."""
+
+
+class Trainer:
+    def __init__(
+        self,
+        spec: RunCreate,
+        hooks: Hooks,
+        *,
+        run_id: str,
+        checkpoint_dir: Path,
+        device: str = "cpu",
+        resume_from: str | None = None,
+        options: EngineOptions | None = None,
+    ) -> None:
+        self.spec = spec
+        self.hooks = hooks
+        self.run_id = run_id
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self.device_name = device
+        self.resume_from = resume_from
+        self.opt = options or EngineOptions()
+        self.tm = Telemetry(hooks.emit)
+        self.step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self.paused = False
+        self.stop_requested = False
+        self.halt_seen_step: int | None = None
+        self.auto_halt_reason: str | None = None
+        self.steps_since_halt = 0
+        self.metrics: dict[str, float | None] = dict.fromkeys(METRIC_KEYS)
+        self._seed_view: list[dict[str, Any]] = []
+        self._seed_counts: dict[str, int] = {}
+        self.seeds: SeedManager | None = None
+        self.cache: BlueprintCache | None = None
+        self.tamiyo: Tamiyo | None = None
+        self.last_checkpoint: CheckpointInfo | None = None
+        self.losses: list[float] = []  # per-step training losses (tests, benchmarks)
+        self._pending: list[tuple[int, Tensor, Tensor, int, float]] = []
+
+    # ---- the runner's interface --------------------------------------------------
+
+    def progress(self) -> Progress:
+        """Cheap, thread-safe snapshot: copies of small dicts/lists only."""
+        return Progress(
+            step=self.step,
+            epoch=self.epoch,
+            metrics=dict(self.metrics),
+            seed_counts=dict(self._seed_counts),
+            seeds=list(self._seed_view),
+            paused=self.paused,
+        )
+
+    def run(self) -> RunOutcome:
+        try:
+            self._setup()
+            return self._train()
+        except Exception as exc:  # the runner reports it; the worker lives on
+            return RunOutcome(
+                "failed", error=_describe(exc), result={"last_step": self.step}
+            )
+        finally:
+            self._close()
+
+    # ---- setup --------------------------------------------------------------------
+
+    def _setup(self) -> None:
+        self.device = _resolve_device(self.device_name)
+        spec = self.spec
+        torch.manual_seed(spec.seed)
+        random.seed(spec.seed)
+        self.task: Task = load_task(spec.task, spec.model, spec.seed, self.device)
+        self.model = self.task.host
+        self.model.train()
+        self.loss_fn = self.task.loss_fn
+        self.cuda = self.device.type == "cuda"
+        self.sync_every = self.opt.sync_every_cuda if self.cuda else 1
+        self._setup_seeds()
+        self.optimizer = self._new_optimizer()
+        assert self.seeds is not None
+        self.seeds.optimizer = self.optimizer
+        self.ladder = EmergencyLadder()
+        self.snapshots = FastRollbackCache(self.opt.rollback_cache_mb)
+        self.data_gen = torch.Generator().manual_seed(spec.seed)
+        self.epoch_gen_state = self.data_gen.get_state()
+        if self.resume_from:
+            self._restore(ckpt.load_checkpoint(self.resume_from, self.device), True)
+            self.tm.event("tolaria.resumed", "info", {"from": self.resume_from})
+        self._snapshot(good=True)
+
+    def _setup_seeds(self) -> None:
+        morph = self.spec.morphogenesis
+        host_params = sum(p.numel() for p in self.model.parameters())
+        self.cache = BlueprintCache(
+            build_delay_s=self.opt.build_delay_s, base_seed=self.spec.seed
+        )
+        self.seeds = SeedManager(
+            find_slots(self.model),
+            config=GateConfig.from_overrides(morph.gates),
+            cache=self.cache,
+            device=str(self.device),
+            telemetry=self.tm,
+            blend_mode=morph.blend_mode,
+            blend_steps=morph.blend_steps,
+            host_params=host_params,
+            allowed=morph.blueprints,
+        )
+        self.seeds.on_change = self._refresh_seed_view
+        self._refresh_seed_view()
+        if morph.enabled and morph.max_seeds > 0:
+            self.tamiyo = Tamiyo(
+                morph,
+                self.seeds,
+                self.tm,
+                self.checkpoint_dir / "field_reports.jsonl",
+                every=self.opt.policy_every,
+            )
+            self.tamiyo.prefetch()
+
+    def _new_optimizer(self) -> torch.optim.Optimizer:
+        assert self.seeds is not None
+        seed_groups = self.seeds.seed_groups()
+        seed_ids = {id(p) for _, params in seed_groups for p in params}
+        host = [
+            p
+            for p in self.model.parameters()
+            if p.requires_grad and id(p) not in seed_ids
+        ]
+        groups: list[dict[str, Any]] = [{"params": host, "owner": HOST}]
+        groups += [{"params": params, "owner": owner} for owner, params in seed_groups]
+        optimizer = torch.optim.Adam(groups, lr=self.spec.learning_rate)
+        return optimizer
+
+    def _refresh_seed_view(self) -> None:
+        assert self.seeds is not None
+        self._seed_view = self.seeds.views()
+        self._seed_counts = self.seeds.stage_counts()
+
+    # ---- the loop -----------------------------------------------------------------
+
+    def _train(self) -> RunOutcome:
+        self.tm.state("running")
+        while self.epoch < self.spec.epochs and not self._max_steps_reached():
+            outcome = self._run_epoch()
+            if outcome is not None:
+                return outcome
+        return self._finish("completed")
+
+    def _max_steps_reached(self) -> bool:
+        return self.spec.max_steps is not None and self.step >= self.spec.max_steps
+
+    def _epoch_batches(self) -> list[Tensor]:
+        if self.batch_in_epoch == 0:
+            self.epoch_gen_state = self.data_gen.get_state()
+        else:  # resuming mid-epoch: replay the same permutation
+            self.data_gen.set_state(self.epoch_gen_state)
+        n = self.task.train_x.shape[0]
+        order = torch.randperm(n, generator=self.data_gen).to(self.device)
+        return list(order.split(self.spec.batch_size))
+
+    def _run_epoch(self) -> RunOutcome | None:
+        batches = self._epoch_batches()
+        started, samples = time.perf_counter(), 0
+        for index in range(self.batch_in_epoch, len(batches)):
+            outcome = self._boundary()
+            if outcome is not None:
+                return outcome
+            if not self._train_step(batches[index]):
+                return self._halt()
+            samples += batches[index].numel()
+            self.batch_in_epoch = index + 1
+            if self.opt_checkpoint_due():
+                self._checkpoint()
+            if self._max_steps_reached():
+                break
+        self._flush_pending()
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        self.tm.epoch = self.epoch
+        self._end_epoch(samples / max(time.perf_counter() - started, 1e-9))
+        return None
+
+    def opt_checkpoint_due(self) -> bool:
+        every = self.spec.checkpoint_every
+        return every > 0 and self.step % every == 0
+
+    # ---- one optimizer step ------------------------------------------------------
+
+    def _train_step(self, index: Tensor) -> bool:
+        """One optimizer step; False when a halt was observed (no update made)."""
+        started = time.perf_counter()
+        x, y = self.task.train_x[index], self.task.train_y[index]
+        assert self.seeds is not None
+        self.seeds.before_forward(self.step + 1)
+        try:
+            loss_sum, correct = self._forward_backward(x, y)
+        except HaltObserved:
+            return False
+        self.seeds.after_backward(self.step + 1)
+        loss_value = None
+        if not self.cuda:
+            loss_value = float(loss_sum) / x.shape[0]
+            if self._loss_trouble(loss_value):
+                return not self.hooks.halt.is_set()
+        if self.hooks.halt.is_set():  # the last moment before an update
+            self._see_halt()
+            return False
+        self.optimizer.step()
+        self.step += 1
+        self.tm.step = self.step
+        self._after_step(x, y, loss_sum, correct, loss_value, started)
+        return True
+
+    def _forward_backward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Gradients of the batch mean loss; returns (loss sum, correct count)
+        as device tensors, so nothing here waits for the device."""
+        self.optimizer.zero_grad(set_to_none=True)
+        parts = self.spec.micro_batches
+        if parts == 1:  # the common case, with no extra tensor ops
+            self._check_halt()
+            loss, logits = self._loss(x, y)
+            loss.backward()
+            correct = (logits.detach().argmax(dim=1) == y).sum()
+            return loss.detach() * x.shape[0], correct
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        for xb, yb in zip(x.chunk(parts), y.chunk(parts), strict=True):
+            self._check_halt()
+            loss, logits = self._loss(xb, yb)
+            (loss * (xb.shape[0] / x.shape[0])).backward()
+            loss_sum = loss_sum + loss.detach().float() * xb.shape[0]
+            correct = correct + (logits.detach().argmax(dim=1) == yb).sum()
+        return loss_sum, correct
+
+    def _check_halt(self) -> None:
+        if self.hooks.halt.is_set():
+            self._see_halt()
+            raise HaltObserved
+
+    def _loss(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        if not self.cuda:
+            logits = self.model(x)
+            return self.loss_fn(logits, y), logits
+        with torch.autocast("cuda", torch.bfloat16, enabled=self.opt.mixed_precision):
+            logits = self.model(x)
+            return self.loss_fn(logits, y).float(), logits
+
+    def _after_step(
+        self,
+        x: Tensor,
+        y: Tensor,
+        loss_sum: Tensor,
+        correct: Tensor,
+        loss_value: float | None,
+        started: float,
+    ) -> None:
+        assert self.seeds is not None
+        step_ms = (time.perf_counter() - started) * 1000.0
+        self.seeds.after_step(self.step, loss_value, step_ms)
+        if loss_value is not None and self.seeds.wants_probe(self.step):
+            self.seeds.probe(self.model, x, y, self.loss_fn, loss_value)
+        if loss_value is not None:  # CPU: the loss is already on the host
+            self._emit_step(self.step, loss_value, int(correct) / x.shape[0], step_ms)
+        else:
+            self._pending.append((self.step, loss_sum, correct, x.shape[0], step_ms))
+            if len(self._pending) >= self.sync_every:
+                self._flush_pending()
+        if self.tamiyo is not None:
+            self.tamiyo.step(
+                self.step,
+                self.epoch,
+                loss_value,
+                self.ladder.loss_ewma,
+                {
+                    "accuracy": self.metrics["accuracy"],
+                    "val_loss": self.metrics["val_loss"],
+                    "step_ms": step_ms,
+                },
+            )
+        self._periodic()
+
+    def _flush_pending(self) -> None:
+        """Emit per-step metrics; on CUDA this is the one sync per N steps."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        values = torch.stack([torch.stack([p[1], p[2].float()]) for p in pending])
+        rows = values.tolist() if len(pending) > 1 else [values[0].tolist()]
+        for (step, _, _, n, step_ms), (loss_sum, correct) in zip(
+            pending, rows, strict=True
+        ):
+            self._emit_step(step, loss_sum / n, correct / n, step_ms)
+            self._loss_trouble(loss_sum / n)
+
+    def _emit_step(self, step: int, loss: float, acc: float, step_ms: float) -> None:
+        self.losses.append(loss)
+        self.tm.metric("tolaria.training.loss", loss, step=step)
+        self.tm.metric("tolaria.training.accuracy", acc, step=step)
+        self.tm.metric("tolaria.step.latency_ms", step_ms, step=step)
+        metrics = self.metrics
+        metrics["loss"], metrics["accuracy"], metrics["step_time_ms"] = (
+            loss,
+            acc,
+            step_ms,
+        )
+
+    def _periodic(self) -> None:
+        step, opt = self.step, self.opt
+        assert self.seeds is not None
+        if step % opt.grad_norm_every == 0:
+            self._emit_grad_norm()
+        if self.seeds.active and step % opt.seed_telemetry_every == 0:
+            self.seeds.emit_seed_packets()
+        if step % opt.snapshot_every == 0:
+            self._snapshot(good=self.ladder.level <= Level.NOTICE)
+        if self.ladder.calm(step):
+            self.tm.metric("tolaria.emergency.level", 0.0)
+
+    def _emit_grad_norm(self) -> None:
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        if grads:
+            norm = torch.linalg.vector_norm(
+                torch.stack([torch.linalg.vector_norm(g) for g in grads])
+            )
+            self.tm.metric("tolaria.grad_norm", float(norm))
+
+    # ---- step boundary: commands, pause, halt ---------------------------------
+
+    def _boundary(self) -> RunOutcome | None:
+        if self.hooks.halt.is_set():
+            self._see_halt()
+            return self._halt()
+        self._drain_commands()
+        if self.paused:
+            self._wait_while_paused()
+        if self.hooks.halt.is_set():
+            self._see_halt()
+            return self._halt()
+        if self.stop_requested:
+            return self._finish("cancelled")
+        return None
+
+    def _drain_commands(self) -> None:
+        while (command := self.hooks.next_command()) is not None:
+            try:
+                state, reason, result = apply_command(self, command)
+            except Exception as exc:  # a broken command must not kill the run
+                state, reason, result = "rejected", _describe(exc), {}
+            if state == "rejected":
+                self.tm.event(
+                    "kasmina.command_rejected",
+                    "warning",
+                    {"command_id": command.id, "type": command.type, "reason": reason},
+                )
+            self.hooks.ack(command.id, state, reason, result)
+            if self.paused and command.type == "pause" and state == "applied":
+                return  # enter the pause now; later commands are read while paused
+
+    def _wait_while_paused(self) -> None:
+        self._flush_pending()
+        self.hooks.on_state("paused", {"step": self.step})
+        self.tm.state("paused")
+        while self.paused and not self.stop_requested and not self.hooks.halt.is_set():
+            time.sleep(self.opt.pause_poll_s)
+            self._drain_commands()
+        if not self.paused:
+            self.hooks.on_state("running", {"step": self.step})
+            self.tm.state("running")
+
+    def _see_halt(self) -> None:
+        if self.halt_seen_step is None:
+            self.halt_seen_step = self.step
+
+    def _halt(self) -> RunOutcome:
+        """L4: no more updates; write a checkpoint and report halted."""
+        self._see_halt()
+        self._flush_pending()
+        reason = str(
+            self.hooks.halt_info.get("reason")
+            or self.auto_halt_reason
+            or "emergency_halt"
+        )
+        self.ladder.level = Level.HALT
+        self.tm.metric("tolaria.emergency.level", float(Level.HALT))
+        self.tm.count("tolaria.emergency.halts_total")
+        self.tm.event(
+            "tolaria.emergency.halt", "critical", {"reason": reason, "step": self.step}
+        )
+        info = self._checkpoint(good=False)
+        seen = self.halt_seen_step if self.halt_seen_step is not None else self.step
+        return RunOutcome(
+            "halted",
+            halt_reason=reason,
+            result=self._result(
+                {
+                    "steps_after_halt": self.step - seen,
+                    "last_step": self.step,
+                    "halt_observed_step": seen,
+                    "checkpoint_id": info.id,
+                }
+            ),
+        )
+
+    # ---- emergencies and rollback ------------------------------------------------
+
+    def _loss_trouble(self, loss: float) -> bool:
+        """Classify a loss; act on the ladder. True when the step must not count."""
+        verdict = self.ladder.classify_loss(self.step, loss)
+        if verdict is None:
+            return False
+        level, reason = verdict
+        self._escalate(level, reason)
+        return level >= Level.ELEVATED
+
+    def _escalate(self, level: Level, reason: str) -> None:
+        self.ladder.level = max(self.ladder.level, level)
+        severity = "critical" if level >= Level.CONSERVATIVE else "warning"
+        self.tm.metric("tolaria.emergency.level", float(level))
+        self.tm.event(
+            "tolaria.emergency.escalated",
+            severity,
+            {"level": int(level), "name": level.name, "reason": reason},
+        )
+        if level >= Level.HALT:
+            self.auto_halt_reason = f"L4 emergency: {reason}"
+            self.hooks.halt_info.setdefault("reason", self.auto_halt_reason)
+            self.hooks.halt.set()
+            return
+        if level >= Level.CONSERVATIVE and self.tamiyo is not None:
+            self.tamiyo.risk.enter_conservative(self.step)
+            self.tm.event("tamiyo.conservative_entered", "warning", {"reason": reason})
+        if level >= Level.ELEVATED:
+            self._emergency_rollback(reason)
+
+    def _emergency_rollback(self, reason: str) -> None:
+        try:
+            self.rollback(None, reason=f"emergency: {reason}")
+        except Exception as exc:
+            self.tm.event(
+                "tolaria.rollback.restore_failed",
+                "critical",
+                {"reason": _describe(exc)},
+            )
+            self._escalate(Level.HALT, f"rollback failed: {_describe(exc)}")
+
+    def rollback(self, target: str | None, reason: str) -> dict[str, Any]:
+        """Restore model, optimizer and seeds from the fast cache or disk."""
+        started = time.perf_counter()
+        self.optimizer.zero_grad(set_to_none=True)
+        snapshot = self.snapshots.get(target)
+        if snapshot is not None:
+            source, snap_id, snap_step = "memory", snapshot.id, snapshot.step
+            self._restore(snapshot.state, full=False)
+        else:
+            path = self._find_checkpoint(target)
+            manifest = ckpt.read_manifest(path)
+            source, snap_id, snap_step = "disk", manifest["id"], manifest["step"]
+            self._restore(ckpt.load_checkpoint(path, self.device), full=False)
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        result = {
+            "source": source,
+            "checkpoint_id": snap_id,
+            "restored_step": snap_step,
+            "latency_ms": elapsed_ms,
+            "reason": reason,
+        }
+        self.tm.metric("tolaria.rollback.restore_latency_ms", elapsed_ms)
+        self.tm.event("tolaria.rollback.restored", "warning", result)
+        if elapsed_ms > self.opt.rollback_deadline_ms:
+            self.tm.count("tolaria.rollback.deadline_exceeded_total")
+            level, why = self.ladder.failure(
+                self.step, Level.CONSERVATIVE, f"rollback took {elapsed_ms:.0f} ms"
+            )
+            self._escalate(level, why)
+        return result
+
+    def _find_checkpoint(self, target: str | None) -> Path:
+        found = ckpt.list_checkpoints(self.checkpoint_dir)
+        if target is not None:
+            matches = [m for m in found if target in (m["id"], str(m["step"]))]
+        else:
+            matches = [m for m in found if m.get("good")]
+        if not matches:
+            raise LookupError(f"no snapshot or checkpoint {target or '(last good)'}")
+        return Path(matches[-1]["path"])
+
+    # ---- state: snapshots, checkpoints, restore ---------------------------------
+
+    def _core_state(self) -> dict[str, Any]:
+        assert self.seeds is not None
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "seeds": self.seeds.state(),
+        }
+
+    def _snapshot(self, good: bool) -> None:
+        self.snapshots.put(
+            f"snap-{self.step}", self.step, self.epoch, self._core_state(), good
+        )
+
+    def _full_state(self) -> dict[str, Any]:
+        state = self._core_state()
+        state.update(
+            {
+                "step": self.step,
+                "epoch": self.epoch,
+                "batch_in_epoch": self.batch_in_epoch,
+                "data_gen": self.data_gen.get_state(),
+                "epoch_gen": self.epoch_gen_state,
+                "torch_rng": torch.get_rng_state(),
+                "py_rng": random.getstate(),
+                "loss_ewma": self.ladder.loss_ewma,
+                "spec": self.spec.model_dump(mode="json"),
+            }
+        )
+        if self.cuda:
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def _restore(self, state: dict[str, Any], full: bool) -> None:
+        assert self.seeds is not None
+        self.seeds.load_state(state["seeds"], seed=self.spec.seed)
+        self.model.load_state_dict(state["model"])
+        if not self._load_optimizer_in_place(state["optimizer"]):
+            self.optimizer = self._new_optimizer()
+            # load_state_dict may alias the given tensors; clone so the snapshot
+            # stays pristine for a later rollback.
+            self.optimizer.load_state_dict(clone_state(state["optimizer"]))
+        self.seeds.optimizer = self.optimizer
+        if full:
+            self._restore_position(state)
+
+    def _load_optimizer_in_place(self, saved: dict[str, Any]) -> bool:
+        """Fast path for rollback: same groups, so copy state tensors in place
+        (one memcpy each) instead of rebuilding the optimizer."""
+        current = self.optimizer
+        groups = saved["param_groups"]
+        if [g.get("owner") for g in groups] != [
+            g.get("owner") for g in current.param_groups
+        ] or [len(g["params"]) for g in groups] != [
+            len(g["params"]) for g in current.param_groups
+        ]:
+            return False
+        params = [p for g in current.param_groups for p in g["params"]]
+        indices = [i for g in groups for i in g["params"]]
+        index_map = dict(zip(indices, params, strict=True))
+        old_state = current.state
+        new_state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        for index, values in saved["state"].items():
+            existing = old_state.get(index_map[index], {})
+            new_state[index_map[index]] = {
+                k: _copy_into(existing.get(k), v) for k, v in values.items()
+            }
+        current.state = new_state
+        for group, saved_group in zip(current.param_groups, groups, strict=True):
+            group.update({k: v for k, v in saved_group.items() if k != "params"})
+        return True
+
+    def _restore_position(self, state: dict[str, Any]) -> None:
+        self.step, self.epoch = int(state["step"]), int(state["epoch"])
+        self.batch_in_epoch = int(state["batch_in_epoch"])
+        self.tm.step, self.tm.epoch = self.step, self.epoch
+        self.data_gen.set_state(state["data_gen"].cpu())
+        self.epoch_gen_state = state["epoch_gen"].cpu()
+        torch.set_rng_state(state["torch_rng"].cpu())
+        random.setstate(_as_tuple(state["py_rng"]))
+        self.ladder.loss_ewma = state.get("loss_ewma")
+        if self.cuda and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.device)
+
+    def _checkpoint(self, good: bool = True) -> CheckpointInfo:
+        good = good and self.ladder.level <= Level.NOTICE
+        ckpt_id, path, size = ckpt.write_checkpoint(
+            self.checkpoint_dir,
+            self._full_state(),
+            step=self.step,
+            epoch=self.epoch,
+            good=good,
+        )
+        ckpt.prune_checkpoints(self.checkpoint_dir, self.opt.keep_checkpoints)
+        info = CheckpointInfo(ckpt_id, str(path), self.step, self.epoch, size, good)
+        self.last_checkpoint = info
+        self.hooks.on_checkpoint(info)
+        return info
+
+    # ---- epoch end and finish ---------------------------------------------------
+
+    @torch.no_grad()
+    def evaluate(self) -> tuple[float, float]:
+        """Validation loss and accuracy (the model in eval mode meanwhile)."""
+        self.model.eval()
+        try:
+            x, y, size = self.task.val_x, self.task.val_y, self.opt.val_batch
+            loss_sum = torch.zeros((), device=self.device)
+            correct = torch.zeros((), device=self.device)
+            for start in range(0, x.shape[0], size):
+                logits = self.model(x[start : start + size])
+                yb = y[start : start + size]
+                loss_sum += self.loss_fn(logits, yb).float() * yb.shape[0]
+                correct += (logits.argmax(dim=1) == yb).sum()
+            n = max(1, x.shape[0])
+            return float(loss_sum) / n, float(correct) / n
+        finally:
+            self.model.train()
+
+    def _end_epoch(self, samples_per_s: float) -> None:
+        assert self.seeds is not None
+        val_loss, val_acc = self.evaluate()
+        self.metrics["val_loss"], self.metrics["val_accuracy"] = val_loss, val_acc
+        self.tm.metric("tolaria.validation.loss", val_loss)
+        self.tm.metric("tolaria.validation.accuracy", val_acc)
+        self.tm.metric("tolaria.samples_per_s", samples_per_s)
+        self.seeds.on_epoch_end(
+            val_loss, lambda: self.evaluate()[0], self.metrics["step_time_ms"] or 0.0
+        )
+        self.tm.metric("kasmina.seeds.active", float(self.seeds.live_count()))
+        if not math.isfinite(val_loss):
+            self._escalate(
+                *self.ladder.failure(
+                    self.step, Level.ELEVATED, "non-finite validation loss"
+                )
+            )
+        self._snapshot(good=self.ladder.level <= Level.NOTICE)
+        if self.spec.checkpoint_every == 0:
+            self._checkpoint()
+
+    def _finish(self, state: str) -> RunOutcome:
+        self._flush_pending()
+        info = self._checkpoint()
+        return RunOutcome(state, result=self._result({"checkpoint_id": info.id}))
+
+    def _result(self, extra: dict[str, Any]) -> dict[str, Any]:
+        assert self.seeds is not None
+        params = sum(p.numel() for p in self.model.parameters())
+        result = {
+            "steps": self.step,
+            "epochs": self.epoch,
+            "params": params,
+            "metrics": dict(self.metrics),
+            "seeds": dict(self.seeds.counts),
+            "seed_stages": self.seeds.stage_counts(),
+            "isolation_violations": self.seeds.monitor.violations,
+            "tamiyo_timeouts": self.tamiyo.runner.timeouts if self.tamiyo else 0,
+        }
+        result.update(extra)
+        return result
+
+    def _close(self) -> None:
+        if self.tamiyo is not None:
+            self.tamiyo.close(
+                self.step, self.ladder.loss_ewma if hasattr(self, "ladder") else None
+            )
+        if self.cache is not None:
+            self.cache.close()
+
+
+def _resolve_device(name: str) -> torch.device:
+    device = torch.device(
+        "cpu"
+        if name == "auto" and not torch.cuda.is_available()
+        else "cuda"
+        if name == "auto"
+        else name
+    )
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} requested but CUDA is not available")
+    return device
+
+
+def _copy_into(dst: Any, src: Any) -> Any:
+    """Copy a saved state value into the live tensor when shapes allow."""
+    if not isinstance(src, Tensor):
+        return src
+    if (
+        isinstance(dst, Tensor)
+        and dst.shape == src.shape
+        and dst.dtype == src.dtype
+        and dst.device == src.device
+    ):
+        return dst.copy_(src)
+    return src.clone()
+
+
+def _as_tuple(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_as_tuple(v) for v in value)
+    return value
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return f"CUDA out of memory: {exc}"
+    return f"{type(exc).__name__}: {exc}"
