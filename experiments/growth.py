@@ -13,12 +13,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from api_schemas.runs import RunCreate
 from workers.engine.hooks import EngineCommand, Hooks, RunOutcome
 from workers.engine.trainer import Trainer
 
-TASKS = {"spirals": {"width": 16, "epochs": 15}, "digits": {"width": 16, "epochs": 10}}
+TASKS = {"spirals": {"width": 16, "epochs": 20}, "digits": {"width": 16, "epochs": 25}}
 ROOT = Path(__file__).resolve().parents[1]
+# This machine is shared and loaded: wall-clock signals (the policy deadline and
+# G4's step-time budget) are loosened so timing noise does not decide growth.
+DEADLINE_MS = 50.0
+GATES = {"g4_max_step_overhead": 3.0}
 
 
 def train(
@@ -154,7 +160,9 @@ def render(
         f"{seeds}; CPU, 2 cores shared with other work; total {total_s:.0f} s). "
         "Validation accuracy at the end of training; mean ± population SD "
         "over seeds, with min..max. Params are the final parameter count "
-        "(mean over runs). Seed counts are totals over all runs.",
+        "(mean over runs). Seed counts are totals over all runs. One torch "
+        f"thread; policy deadline {DEADLINE_MS:.0f} ms and gate overrides {GATES} "
+        "(wall-clock signals loosened on this shared machine).",
         "",
     ]
     for task, rows in results.items():
@@ -194,6 +202,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "growth.md")
     args = parser.parse_args()
     seeds = list(range(args.seeds))
+    # Tiny models: intra-op threads only contend on a loaded 2-core machine.
+    torch.set_num_threads(1)
     started = time.perf_counter()
     results = {task: run_task(task, seeds) for task in TASKS}
     noise = [noise_run(s) for s in seeds]

@@ -43,3 +43,12 @@ def postgres_db_url() -> Iterator[str]:
     url = services.create_postgres_database(base)
     yield url
     services.drop_postgres_database(base, url)
+
+
+@pytest.fixture(scope="module")
+def module_redis_url(redis_server_url: str) -> str:
+    """A Redis database shared by one test module (flushed when it starts)."""
+    base = redis_server_url.rsplit("/", 1)[0]
+    url = f"{base}/8"
+    redis.Redis.from_url(url).flushdb()
+    return url

@@ -109,8 +109,11 @@ class Runner:
             self.ctx.shutdown.wait(0.5)
             return
         except redis.ResponseError as exc:
-            if "NOGROUP" not in str(exc):  # Redis lost the group: recreate it
+            # The stream or group vanished (Redis restarted empty, or flushed):
+            # recreate the group and carry on claiming.
+            if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
                 raise
+            log.warning("runs group lost (%s); recreating it", exc)
             bus.ensure_runs_group(self.ctx.client)
             return
         for _stream, entries in reply or []:

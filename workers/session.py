@@ -128,9 +128,8 @@ class RunSession:
                 self._snapshot()
             self._publish_progress(force=True)
             self._settle_commands(outcome)
-            self._set_state(RunState(outcome.state), error=outcome.error,
+            self._set_state(RunState(outcome.state), final=True, error=outcome.error,
                             halt_reason=outcome.halt_reason, result=outcome.result)
-            self.telemetry.flush()
             self._ack_assignment()
         self.reader.stop()
         self.telemetry.close(timeout=2.0 if forced else 10.0)
@@ -246,14 +245,22 @@ class RunSession:
             good=info.good))
 
     # -- publishing ----------------------------------------------------------
-    def _set_state(self, state: RunState, **fields: Any) -> None:
+    def _set_state(self, state: RunState, *, final: bool = False,
+                   **fields: Any) -> None:
+        """Report a state on `esper:events` and as a `run.state` packet.
+
+        The final state goes to the telemetry stream first and is flushed, so a
+        reader that sees the terminal event knows the stream is complete.
+        """
         self.state = state
+        self._emit({"kind": "state", "name": "run.state", "value": str(state),
+                    "step": self.progress.step, "epoch": self.progress.epoch,
+                    "level": "info", "attrs": _state_attrs(fields)})
+        if final:
+            self.telemetry.flush()
         bus.publish_event(self.ctx.client, RunStateEvent(
             run_id=self.run_id, worker_id=self.ctx.worker_id, state=state,
             at=bus.utcnow(), **fields))
-        self._emit({"kind": "state", "name": "run.state", "value": str(state),
-                             "step": self.progress.step, "epoch": self.progress.epoch,
-                             "level": "info", "attrs": _state_attrs(fields)})
 
     def _publish_ack(self, command_id: str, state: CommandState, reason: str | None,
                      result: dict[str, Any]) -> None:

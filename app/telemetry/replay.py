@@ -1,9 +1,10 @@
 """Replay for `?after=`: the database for what Redis has trimmed, then Redis.
 
-Redis is authoritative for entries after the stream's `max-deleted-entry-id`
-(Redis >= 7; older servers: before the first entry). Anything at or before it
-comes from the `telemetry` table. If neither holds the range, the first frame is
-a `telemetry.gap` event naming it: history is never silently short.
+Redis is authoritative from the stream's first entry on. If entries were ever
+removed (Redis >= 7: `entries-added` > `length`; older servers: assumed when the
+first entry is past `after`), what precedes it comes from the `telemetry` table.
+If neither holds the range, the first frame is a `telemetry.gap` event naming
+it: history is never silently short.
 """
 
 from collections.abc import AsyncIterator
@@ -27,16 +28,21 @@ Frame = tuple[str, str, bool]  # cursor, frame text, final
 @dataclass(frozen=True)
 class StreamBounds:
     exists: bool
-    max_deleted: str | None  # None: unknown (Redis < 7)
+    trimmed: bool | None  # entries were removed; None: unknown (Redis < 7)
     first: str | None
 
+    @property
+    def known_trim(self) -> bool:
+        return bool(self.trimmed)
+
     def trimmed_after(self, after: str) -> bool:
-        """Whether entries after `after` may have left the stream."""
+        """Whether entries after `after` may have left the stream (trimming
+        removes the oldest entries, so those before the first that remains)."""
         if not self.exists:
             return True
-        if self.max_deleted is not None:
-            return cursor_key(self.max_deleted) > cursor_key(after)
-        return self.first is not None and cursor_key(self.first) > cursor_key(after)
+        if self.trimmed is False or self.first is None:
+            return False
+        return cursor_key(self.first) > cursor_key(after)
 
 
 async def stream_bounds(redis: Redis, key: str) -> StreamBounds:
@@ -44,10 +50,10 @@ async def stream_bounds(redis: Redis, key: str) -> StreamBounds:
         info = await redis.xinfo_stream(key)
     except ResponseError:  # no such key: trimmed away, expired, or never written
         return StreamBounds(False, None, None)
-    deleted = info.get("max-deleted-entry-id")
+    added = info.get("entries-added")  # Redis >= 7
+    trimmed = None if added is None else int(added) > int(info["length"])
     first = info.get("first-entry")
-    return StreamBounds(True, _text(deleted) if deleted else None,
-                        _text(first[0]) if first else None)
+    return StreamBounds(True, trimmed, _text(first[0]) if first else None)
 
 
 def _text(value: bytes | str) -> str:
@@ -107,9 +113,8 @@ class Replayer:
     async def _gap_to(self, after: str, bounds: StreamBounds,
                       rows: list[store.Row]) -> str | None:
         """The cursor that follows a hole after `after`, or None if none is known."""
-        known_trim = bounds.max_deleted is not None and bounds.trimmed_after(after)
         if not rows:
-            lost = known_trim or after != "0-0"
+            lost = bounds.known_trim or after != "0-0"
             # "+" (Redis's "newest"): the end of the hole is unknown.
             return (bounds.first or "+") if lost else None
         if after == "0-0" or self.maker is None or self.run_id is None:

@@ -113,11 +113,15 @@ def test_up_serves_the_api_runs_a_submitted_run_and_stops_everything_on_ctrl_c(
         assert created.status_code == 201, created.text
         run = wait_for_run(client, created.json()["id"], timeout=90)
     assert run["state"] == "completed", (run, up.output())
+    workers = [p for p in up.children() if "workers" in p.cmdline()]
+    assert len(workers) == 1
+    workers[0].kill()  # the supervisor loop starts a new one
+    up.wait_output("worker-0 exited; restarted", timeout=15)
     children = up.children()
     names = " ".join(" ".join(p.cmdline()) for p in children)
     assert "uvicorn" in names and "workers" in names
     assert up.interrupt() == 0, up.output()
-    assert_all_gone(children)
+    assert_all_gone(children + workers)
 
 
 def test_up_with_the_demo_trains_it_to_completion_on_a_bundled_redis(

@@ -261,4 +261,6 @@ class BlueprintCache:
 
     def close(self) -> None:
         self.clear()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        # Wait for a build in flight: it holds the global RNG (fork_rng), and a
+        # next run in this process must not initialise its host meanwhile.
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -28,7 +28,7 @@ LONG_RUN: dict[str, Any] = {"task": "digits", "epochs": 2000, "device": "cpu",
 # a long alpha ramp so BLENDING lasts long enough to be seen.
 BLENDING_RUN: dict[str, Any] = {
     "task": "digits", "epochs": 2000, "device": "cpu",
-    "morphogenesis": {"enabled": False, "blend_steps": 4000,
+    "morphogenesis": {"enabled": False, "blend_steps": 2000,
                       "gates": {"g2_min_improvement": -1.0, "g2_max_cv": 1e6,
                                 "g2_max_loss_ratio": 1e12}}}
 

@@ -58,6 +58,13 @@ def test_submitted_run_appears_and_its_chart_grows(
         f'[data-testid="runs"] tr[data-run-id="{run["id"]}"][data-state="running"]',
         timeout=30000)
     page.page.wait_for_selector('[data-testid="workers"] tr[data-state="busy"]')
+    # A second run waits behind the only worker, so the fleet shows both states.
+    queued = submit_run(client, "waits-its-turn", LONG_RUN)
+    page.page.wait_for_selector(
+        f'[data-testid="runs"] tr[data-run-id="{queued["id"]}"][data-state="queued"]')
+    page.page.wait_for_function(
+        "sel => Number(document.querySelector(sel)?.dataset.step || 0) > 0",
+        arg=f'[data-testid="runs"] tr[data-run-id="{run["id"]}"]', timeout=15000)
     page.screenshot(screenshots / "fleet-view.png")
 
     row.get_by_role("link", name="grows-live").click()
@@ -170,9 +177,10 @@ def test_run_view_with_seeds_blending(
     page.page.wait_for_selector('[data-testid="outcome"][data-state="applied"]', timeout=20000)
     page.page.wait_for_selector('[data-testid="ledger"] tr[data-type="seed_enable"][data-state="applied"]')
 
-    page.page.wait_for_selector('[data-testid="seeds"] tr[data-stage="BLENDING"]', timeout=60000)
-    page.page.wait_for_timeout(4000)  # let alpha ramp visibly
+    # Mid-ramp: alpha well above 0 and the seed still BLENDING.
+    page.page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="seeds"] tr[data-stage="BLENDING"]')]
+                 .some(tr => Number(tr.querySelector('td.num')?.textContent) >= 0.3)""",
+        timeout=90000)
     assert int(page.testid("swimlane").get_attribute("data-seeds") or 0) >= 1
-    alpha = page.page.locator('[data-testid="seeds"] tr[data-stage="BLENDING"] td.num').first.inner_text()
-    assert float(alpha) > 0
     page.screenshot(screenshots / "run-view-seeds-blending.png")

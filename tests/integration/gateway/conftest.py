@@ -24,16 +24,6 @@ def database_url(request: pytest.FixtureRequest,
 
 
 @pytest.fixture(scope="module")
-def module_redis_url(redis_server_url: str) -> str:
-    import redis  # noqa: PLC0415
-
-    base = redis_server_url.rsplit("/", 1)[0]
-    url = f"{base}/8"
-    redis.Redis.from_url(url).flushdb()
-    return url
-
-
-@pytest.fixture(scope="module")
 def gateway(database_url: str, module_redis_url: str,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     tmp: Path = tmp_path_factory.mktemp("gateway")

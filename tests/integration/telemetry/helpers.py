@@ -2,7 +2,10 @@
 WebSocket client that records every frame and the close it ends with."""
 
 import asyncio
+import base64
 import json
+import os
+import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +73,9 @@ async def receive_all(ws_url: str, *, timeout: float = 30.0,
                       stop_after: int | None = None, **options: Any) -> Received:
     """Frames until the server closes (or `stop_after` frames, then disconnect)."""
     got = Received()
+    # No permessage-deflate: per-client compression would undo serialise-once
+    # (and uvicorn 0.54's close handshake with it stalls for close_timeout).
+    options.setdefault("compression", None)
     async with connect(ws_url, **options) as ws:
         try:
             while stop_after is None or len(got.frames) < stop_after:
@@ -98,3 +104,51 @@ async def eventually(check: Any, timeout: float = 15.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+class StalledClient:
+    """A raw WebSocket client that does not read until told to: unlike client
+    libraries, nothing drains the socket in the background, so the server's
+    buffers really fill. Frames are parsed by hand (server frames are unmasked)."""
+
+    def __init__(self, port: int, path: str) -> None:
+        self.port, self.path = port, path
+        self.reader: asyncio.StreamReader | None = None
+
+    async def connect(self) -> None:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", self.port))
+        self.reader, writer = await asyncio.open_connection(sock=sock, limit=16_384)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write((f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13"
+                      "\r\n\r\n").encode())
+        await writer.drain()
+        self._writer = writer
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    async def read_all(self, timeout: float = 20.0) -> Received:
+        """Every frame until the server's close frame."""
+        got = Received()
+        while True:
+            opcode, payload = await asyncio.wait_for(self._frame(), timeout)
+            if opcode == 8:
+                got.code = int.from_bytes(payload[:2], "big") if payload else None
+                got.reason = payload[2:].decode()
+                self._writer.close()
+                return got
+            if opcode == 1:
+                got.frames.append(json.loads(payload))
+
+    async def _frame(self) -> tuple[int, bytes]:
+        assert self.reader is not None
+        first, second = await self.reader.readexactly(2)
+        size = second & 0x7F
+        if size >= 126:
+            width = 2 if size == 126 else 8
+            size = int.from_bytes(await self.reader.readexactly(width), "big")
+        return first & 0x0F, await self.reader.readexactly(size)

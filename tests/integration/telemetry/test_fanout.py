@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import socket
 
 import pytest
 from redis.asyncio import Redis
@@ -12,6 +11,7 @@ from api_schemas.telemetry import cursor_key
 from tests.fixtures.gateway import GatewayProcess
 from tests.integration.telemetry.conftest import QUEUE_FRAMES, NewRun
 from tests.integration.telemetry.helpers import (
+    StalledClient,
     eventually,
     finish,
     metric_value,
@@ -50,21 +50,18 @@ async def test_stalled_client_is_closed_4408_with_its_cursor_and_resumes(
     run_id = await new_run()
     url = ws_url(gateway, f"/ws/runs/{run_id}")
     closes_before = await metric_value(gateway.url, "esper_ws_slow_client_closes_total")
-    # A small, fixed receive buffer and a paused transport: the client stops
-    # reading the socket, so the server's buffers fill and then its hub queue.
-    async with connect(url, max_size=None, sock=_small_socket(gateway.port)) \
-            as stalled:
-        stalled.transport.pause_reading()
-        others = [asyncio.create_task(receive_all(url)) for _ in range(3)]
-        await eventually(lambda: _clients_at_least(gateway, 4))
-        count = 20 * QUEUE_FRAMES
-        cursors = await produce(aredis, run_id, range(count), pad=1000)
-        final = await finish(aredis, run_id)
-        for got in await asyncio.gather(*others):  # the others kept up
-            assert got.cursors == [*cursors, final]
-        await eventually(lambda: _slow_closes_above(gateway, closes_before))
-        stalled.transport.resume_reading()
-        frames, code, reason = await _drain(stalled)
+    stalled = StalledClient(gateway.port, f"/ws/runs/{run_id}")
+    await stalled.connect()
+    others = [asyncio.create_task(receive_all(url)) for _ in range(3)]
+    await eventually(lambda: _clients_at_least(gateway, 4))
+    count = 12 * QUEUE_FRAMES  # ~6 MB: more than the kernel buffers absorb
+    cursors = await produce(aredis, run_id, range(count), pad=1000)
+    final = await finish(aredis, run_id)
+    for got in await asyncio.gather(*others):  # the others kept up
+        assert got.cursors == [*cursors, final]
+    await eventually(lambda: _slow_closes_above(gateway, closes_before))
+    stuck = await stalled.read_all()
+    frames, code, reason = stuck.frames, stuck.code, stuck.reason
     assert code == 4408
     assert frames, "the stalled client got some frames before it stalled"
     assert reason == frames[-1]["cursor"]
@@ -78,7 +75,7 @@ async def test_names_filter_and_ping_pong(
         gateway: GatewayProcess, aredis: Redis, new_run: NewRun) -> None:
     run_id = await new_run()
     url = ws_url(gateway, f"/ws/runs/{run_id}?names=tolaria.training.*,kasmina.*")
-    async with connect(url) as ws:
+    async with connect(url, compression=None) as ws:
         await eventually(lambda: _clients_at_least(gateway, 1))
         await ws.send("ping")
         assert json.loads(await ws.recv()) == {"type": "pong", "cursor": "0-0"}
@@ -100,33 +97,13 @@ async def test_unknown_run_is_closed_4404(gateway: GatewayProcess) -> None:
 
 
 async def test_fleet_stream_is_live(gateway: GatewayProcess, aredis: Redis) -> None:
-    async with connect(ws_url(gateway, "/ws/fleet")) as ws:
+    async with connect(ws_url(gateway, "/ws/fleet"), compression=None) as ws:
         await eventually(lambda: _clients_at_least(gateway, 1, "fleet"))
         await aredis.xadd("esper:fleet", {"data": json.dumps(
             {"kind": "event", "name": "fleet.worker", "value": "idle"})})
         frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
     assert frame["name"] == "fleet.worker"
     assert cursor_key(frame["cursor"]) > (0, 0)
-
-
-def _small_socket(port: int) -> socket.socket:
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
-    sock.connect(("127.0.0.1", port))
-    sock.setblocking(False)
-    return sock
-
-
-async def _drain(ws: object) -> tuple[list[dict[str, object]], int | None, str]:
-    from websockets.exceptions import ConnectionClosed  # noqa: PLC0415
-
-    frames: list[dict[str, object]] = []
-    try:
-        while True:
-            frames.append(json.loads(await asyncio.wait_for(ws.recv(), 20)))  # type: ignore[attr-defined]
-    except ConnectionClosed as exc:
-        return frames, exc.rcvd.code if exc.rcvd else None, \
-            exc.rcvd.reason if exc.rcvd else ""
 
 
 async def _clients_at_least(gateway: GatewayProcess, n: int,

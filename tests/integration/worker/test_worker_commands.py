@@ -129,3 +129,21 @@ def test_a_halt_the_step_does_not_honour_kills_the_worker_with_forced(
     assert final["result"]["forced"] is True
     assert final["halt_reason"] == "stuck"
     assert wait_ack(bus, halt.id)["state"] == "applied"
+
+
+def test_pause_and_resume_are_applied_and_reported_as_run_states(
+        bus: Client, spawn_worker: SpawnWorker) -> None:
+    run_id = start_endless_run(bus, spawn_worker)
+    pause = signed(run_id, "pause")
+    send(bus, pause)
+    assert wait_ack(bus, pause.id)["state"] == "applied"
+    wait_state(bus, run_id, "paused")
+    resume = signed(run_id, "resume")
+    send(bus, resume)
+    assert wait_ack(bus, resume.id)["state"] == "applied"
+    wait_for(bus, lambda e: e["type"] == "run_state" and e["run_id"] == run_id
+             and e["state"] == "running" and states(bus, run_id).count("running") == 2,
+             what="running again")
+    stop_run(bus, run_id)
+    assert states(bus, run_id) == ["assigned", "running", "paused", "running",
+                                   "cancelled"]

@@ -59,7 +59,9 @@ def test_a_run_is_claimed_trained_reported_in_order_and_acked(
     assert steps == sorted(steps) and steps[-1] > 0
     assert progress[-1]["metrics"]["loss"] is not None
 
-    assert bus.xpending(RUNS_STREAM, RUNS_GROUP)["pending"] == 0
+    # The assignment is acked right after the terminal event is out.
+    eventually(lambda: bus.xpending(RUNS_STREAM, RUNS_GROUP)["pending"] == 0,
+               what="assignment acked")
     eventually(lambda: [e["state"] for e in events(bus) if e["type"] == "worker"]
                == ["idle", "busy", "idle"], what="worker idle again")
     assert bus.hget(worker_key("w-run"), "state") == "idle"
@@ -113,3 +115,13 @@ def test_sigterm_mid_run_cancels_the_run_and_exits_zero(
     last_worker_event = [e for e in events(bus) if e["type"] == "worker"][-1]
     assert last_worker_event["state"] == "draining"
     assert not bus.exists(worker_key("w-term"))
+
+
+def test_the_worker_survives_its_runs_stream_vanishing(
+        bus: Client, spawn_worker: SpawnWorker) -> None:
+    worker = spawn_worker(worker_id="w-flush")
+    wait_registered(bus, "w-flush")
+    bus.delete(RUNS_STREAM)  # stream and group gone, as after a Redis restart
+    run_id = assign(bus, TINY)
+    wait_state(bus, run_id, "completed", timeout=60)
+    assert worker.alive()

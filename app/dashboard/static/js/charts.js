@@ -6,7 +6,10 @@
 // envelope keeps spikes visible after decimation.
 
 import uPlot from '../vendor/uplot/uPlot.esm.js';
-import { cssVar, fmtNum, frameScheduler, h } from './dom.js';
+import { cssVar, fmtNum, h, throttle } from './dom.js';
+
+// Redraw at most ten times a second: smooth to the eye, cheap under bursts.
+const DRAW_MS = 100;
 
 const MAX_BUCKETS = 1200;
 
@@ -146,7 +149,7 @@ export class MetricChart {
     this.el = h('section', { class: `panel chart ${wide ? 'wide' : ''}`, dataset: { testid, points: 0 } },
       h('div', { class: 'chart-title' }, h('h3', {}, title), this.latest),
       this.plotBox, this.holesNote);
-    this.schedule = frameScheduler(() => this.render());
+    this.schedule = throttle(() => this.render(), DRAW_MS);
     this.plot = null;
     this.resize = new ResizeObserver(() => this.fit());
     this.resize.observe(this.plotBox);
@@ -174,7 +177,9 @@ export class MetricChart {
   build(width) {
     const defs = this.defs;
     const opts = {
-      width, height: this.height, legend: { live: true },
+      width, height: this.height,
+      // A static legend: hover values would jump around under the title.
+      legend: { live: false },
       cursor: { drag: { x: true, y: false } },
       scales: { x: { time: false }, y: this.range ? { range: this.range } : { auto: true } },
       axes: [

@@ -167,7 +167,7 @@ export class Controls {
   }
 
   async chooseRollback(checkpointId = '') {
-    const cps = [...this.getCheckpoints()].sort((a, b) => b.step - a.step);
+    const cps = [...this.getCheckpoints()].sort((a, b) => b.step - a.step).slice(0, 200);
     const options = [{ value: '', label: 'Last good checkpoint (default)' },
       ...cps.map((c) => ({ value: c.id, label: `step ${c.step} · epoch ${c.epoch} · ${fmtTime(c.created_at)}${c.good === false ? ' · NOT GOOD' : ''}` }))];
     const values = await openDialog({

@@ -70,10 +70,13 @@ export function fmtBytes(n) {
   return `${v.toFixed(v < 10 && i ? 1 : 0)} ${units[i]}`;
 }
 
+// toLocaleTimeString builds a formatter per call (slow in long lists): reuse one.
+const TIME = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit',
+  second: '2-digit', hour12: false });
 export function fmtTime(iso) {
   if (!iso) return '–';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleTimeString([], { hour12: false });
+  return Number.isNaN(d.getTime()) ? String(iso) : TIME.format(d);
 }
 
 export function ago(iso, now = Date.now()) {

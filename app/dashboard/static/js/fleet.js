@@ -114,7 +114,8 @@ class FleetView {
     const run = p.run_id ? this.runs.get(p.run_id) : null;
     if (p.kind === 'state' && p.run_id) {
       if (run) run.state = p.value;
-      else api.run(p.run_id).then((r) => { this.runs.set(r.id, r); this.schedule(); }).catch(() => {});
+      // The packet names only the state; the row has the worker, progress, figures.
+      api.run(p.run_id).then((r) => { this.runs.set(r.id, r); this.schedule(); }).catch(() => {});
     }
     if (run && Number.isFinite(p.step)) run.step = Math.max(run.step ?? 0, p.step);
     if (run && Number.isFinite(p.epoch)) run.epoch = Math.max(run.epoch ?? 0, p.epoch);
@@ -151,7 +152,7 @@ class FleetView {
       return;
     }
     replace(this.runsBody, runs.slice(0, 200).map((r) => h('tr', {
-      class: 'clickable', dataset: { runId: r.id, state: r.state },
+      class: 'clickable', dataset: { runId: r.id, state: r.state, step: r.step ?? 0 },
       onclick: (e) => { if (e.target.tagName !== 'A') location.hash = `#/runs/${r.id}`; } },
     h('td', {}, h('a', { href: `#/runs/${r.id}` }, runLabel(r)), ' ',
       h('span', { class: 'muted mono' }, shortId(r.id))),

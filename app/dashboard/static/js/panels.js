@@ -1,14 +1,19 @@
 // The run view's smaller panels: the header with the run's facts, the table of
 // seeds, and the checkpoints. Each rebuilds itself at most once per frame.
 
-import { ago, fmtBytes, fmtNum, fmtPct, fmtTime, frameScheduler, h, pill, replace, runLabel, shortId } from './dom.js';
+import { ago, fmtBytes, fmtNum, fmtPct, fmtTime, frameScheduler, h, pill, replace, runLabel, shortId, throttle } from './dom.js';
+
+// Text panels fed by every packet: rebuilt a few times a second, which reads as
+// live to a person and leaves the main thread free during a replay burst.
+const TEXT_MS = 250;
+const SHOW_CHECKPOINTS = 30;
 import { progress, seedChips } from './fleet.js';
 import { LIVE_STAGES } from './swimlane.js';
 
 export class RunHeader {
   constructor() {
     this.el = h('div', { class: 'run-head', dataset: { testid: 'run-head' } });
-    this.schedule = frameScheduler(() => this.render());
+    this.schedule = throttle(() => this.render(), TEXT_MS);
   }
 
   update(run) {
@@ -43,7 +48,7 @@ export class SeedsTable {
       h('table', { dataset: { testid: 'seeds' } },
         h('thead', {}, h('tr', {}, ['slot', 'blueprint', 'stage', 'alpha', 'since step', 'seed', '']
           .map((t) => h('th', {}, t)))), this.body));
-    this.schedule = frameScheduler(() => this.render());
+    this.schedule = throttle(() => this.render(), TEXT_MS);
   }
 
   update(seeds) {
@@ -90,7 +95,10 @@ export class CheckpointsTable {
   }
 
   update(items) {
-    this.items = [...items].sort((a, b) => b.step - a.step);
+    const next = [...items].sort((a, b) => b.step - a.step);
+    // Polled every few seconds: skip the rebuild when nothing changed.
+    if (next.length === this.items.length && next[0]?.id === this.items[0]?.id) return;
+    this.items = next;
     this.schedule();
   }
 
@@ -99,11 +107,15 @@ export class CheckpointsTable {
       replace(this.body, h('tr', {}, h('td', { colspan: 5, class: 'empty' }, 'No checkpoints yet.')));
       return;
     }
-    replace(this.body, this.items.map((c) => h('tr', { dataset: { checkpointId: c.id } },
+    // The newest few are what an operator rolls back to; a run may list thousands.
+    const shown = this.items.slice(0, SHOW_CHECKPOINTS);
+    const more = this.items.length - shown.length;
+    replace(this.body, shown.map((c) => h('tr', { dataset: { checkpointId: c.id } },
       h('td', { class: 'num', title: `epoch ${c.epoch}` }, c.step),
       h('td', {}, fmtTime(c.created_at)), h('td', { class: 'num' }, fmtBytes(c.bytes)),
       h('td', {}, c.good === false ? h('span', { class: 'stale' }, 'not good') : 'good'),
       h('td', {}, this.onRollback ? h('button', { class: 'btn btn-small', type: 'button',
-        onclick: () => this.onRollback(c.id) }, 'Roll back…') : ''))));
+        onclick: () => this.onRollback(c.id) }, 'Roll back…') : ''))),
+    more > 0 ? h('tr', {}, h('td', { colspan: 5, class: 'empty' }, `and ${more} older`)) : '');
   }
 }

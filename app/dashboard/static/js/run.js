@@ -58,6 +58,7 @@ class RunView {
     Object.assign(this, { root, run, session });
     this.canAct = canCommand(session.role);
     this.checkpoints = [];
+    this.caughtUp = new Set();
     this.blueprints = [];
     this.tasks = [];
     this.header = new RunHeader();
@@ -70,7 +71,17 @@ class RunView {
     this.controls = this.canAct ? new Controls({ run, ledger: this.ledger,
       getCheckpoints: () => this.checkpoints, getSlots: () => this.slots(),
       getBlueprints: () => this.blueprints }) : null;
-    this.syncSeeds = frameScheduler(() => this.seedsTable.update(this.swimlane.list()));
+    this.syncSeeds = frameScheduler(() => {
+      const seeds = this.swimlane.list();
+      this.seedsTable.update(seeds);
+      // The run row's counts arrive with progress events; the lane is fresher.
+      if (seeds.length) {
+        const counts = {};
+        for (const s of seeds) if (s.stage) counts[s.stage] = (counts[s.stage] ?? 0) + 1;
+        this.run.seeds = counts;
+        this.header.update(this.run);
+      }
+    });
     this.layout();
     this.header.update(run);
   }
@@ -147,7 +158,10 @@ class RunView {
       const target = METRICS[name];
       if (target) this.charts[target[0]].setHistory(target[1], buckets);
     }
-    this.historyEnd = Math.max(-1, ...[...byName.values()].flat().map((b) => b.step_end));
+    this.historyEnd = this.historyEnd ?? {};
+    for (const [name, buckets] of byName) {
+      this.historyEnd[name] = Math.max(this.historyEnd[name] ?? -1, ...buckets.map((b) => b.step_end));
+    }
   }
 
   // Without a cursor from the history call, the socket starts live: if the
@@ -202,10 +216,18 @@ class RunView {
   onMetric(p) {
     const target = METRICS[p.name];
     if (!target || !Number.isFinite(p.step)) return;
+    // Without a resume cursor the socket replays the stream from its start:
+    // skip what history already drew until the replay passes its end, so the
+    // chart neither shrinks nor redraws. After that a step going back is a rollback.
+    const end = this.historyEnd?.[p.name];
+    if (end !== undefined && !this.caughtUp.has(p.name)) {
+      if (p.step <= end) return;
+      this.caughtUp.add(p.name);
+    }
     const value = Number(p.value);
     this.charts[target[0]].append(target[1], p.step, value);
     this.run.metrics = { ...this.run.metrics, [target[2]]: value };
-    if (target[0] === 'loss' && target[1] === 'train' && this.historyEnd !== undefined) this.joinHistory();
+    if (target[0] === 'loss' && target[1] === 'train' && this.historyEnd) this.joinHistory();
   }
 
   onEvent(p, fromHistory) {
@@ -239,6 +261,7 @@ class RunView {
       const run = await api.run(this.run.id);
       // Keep the live figures if the row lags the stream.
       run.step = Math.max(run.step ?? 0, this.run.step ?? 0);
+      if (this.swimlane.list().length) delete run.seeds;
       this.run = Object.assign(this.run, run);
       this.header.update(this.run);
       this.controls?.update(this.run);

@@ -3,7 +3,7 @@
 // BLENDING the bar fills from the bottom with alpha, so the ramp is visible.
 // Drawn on one canvas: thousands of steps and dozens of seeds stay cheap.
 
-import { cssVar, frameScheduler, h, shortId } from './dom.js';
+import { cssVar, h, shortId, throttle } from './dom.js';
 
 export const STAGES = ['DORMANT', 'GERMINATED', 'TRAINING', 'BLENDING', 'SHADOWING',
   'PROBATIONARY', 'FOSSILIZED', 'CULLED', 'EMBARGOED', 'RESETTING'];
@@ -37,10 +37,15 @@ export class Swimlane {
       'No seeds yet. Tamiyo germinates them when training plateaus, or an operator adds one.');
     this.el = h('div', { class: 'swimlane', dataset: { testid: 'swimlane', seeds: 0 } },
       this.emptyNote, this.canvas, this.tip);
-    this.schedule = frameScheduler(() => this.draw());
+    this.schedule = throttle(() => this.draw(), 100);
     this.canvas.addEventListener('mousemove', (e) => this.hover(e));
     this.canvas.addEventListener('mouseleave', () => { this.tip.hidden = true; });
-    this.resize = new ResizeObserver(() => this.schedule());
+    // Width from the observer: reading clientWidth while drawing forces a layout.
+    this.width = 0;
+    this.resize = new ResizeObserver((entries) => {
+      this.width = entries[0].contentRect.width;
+      this.schedule();
+    });
     this.resize.observe(this.el);
   }
 
@@ -138,7 +143,7 @@ export class Swimlane {
   }
 
   geometry() {
-    const width = this.el.clientWidth;
+    const { width } = this;
     const rows = this.list();
     const end = Math.max(this.step, ...rows.map((s) => (s.segments.at(-1)?.start ?? 0) + 1), 1);
     const plotW = Math.max(50, width - LABEL_W - 12);
@@ -153,11 +158,15 @@ export class Swimlane {
     this.canvas.hidden = g.rows.length === 0;
     if (!g.rows.length || g.width === 0) return;
     const dpr = window.devicePixelRatio || 1;
-    this.canvas.width = Math.round(g.width * dpr);
-    this.canvas.height = Math.round(g.height * dpr);
-    this.canvas.style.height = `${g.height}px`;
+    const [w, hgt] = [Math.round(g.width * dpr), Math.round(g.height * dpr)];
+    if (this.canvas.width !== w || this.canvas.height !== hgt) {
+      this.canvas.width = w;
+      this.canvas.height = hgt;
+      this.canvas.style.height = `${g.height}px`;
+    }
     const ctx = this.canvas.getContext('2d');
-    ctx.scale(dpr, dpr);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, g.width, g.height);
     ctx.font = '12px system-ui, sans-serif';
     ctx.textBaseline = 'middle';
     g.rows.forEach((s, i) => this.drawRow(ctx, g, s, 4 + i * (ROW_H + ROW_GAP)));
