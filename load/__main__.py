@@ -18,6 +18,7 @@ SCENARIOS: dict[str, str] = {
     "command-latency": "load.scenarios.command_latency",
     "halt-latency": "load.scenarios.halt_latency",
     "api-throughput": "load.scenarios.api_throughput",
+    "ws-fanout": "load.scenarios.ws_fanout",
 }
 
 

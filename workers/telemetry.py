@@ -104,6 +104,12 @@ class TelemetryPublisher:
                 log.warning("telemetry pipeline failed (%s); retrying", exc)
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
+            except redis.ResponseError as exc:
+                # Redis refused (e.g. out of memory): retrying cannot help, and a
+                # dead publisher thread would let the queue grow without bound.
+                log.error("telemetry batch of %d dropped: %s", len(entries), exc)
+                self.dropped += len(entries)
+                return
 
     def _entry(self, ts: float, packet: dict[str, Any]) -> dict[str, str]:
         body = dict(packet)

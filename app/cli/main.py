@@ -42,7 +42,7 @@ def up(
         demo=demo,
         device=device,
     )
-    raise typer.Exit(LocalStack(opts, Console()).run())
+    raise typer.Exit(LocalStack(opts, Console(soft_wrap=True)).run())
 
 
 @cli.command(

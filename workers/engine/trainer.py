@@ -238,7 +238,7 @@ class Trainer:
         self.seeds.after_backward(self.step + 1)
         loss_value = None
         if not self.cuda:
-            loss_value = float(loss_sum) / x.shape[0]
+            loss_value = float(loss_sum)
             if self._loss_trouble(loss_value):
                 return not self.hooks.halt.is_set()
         if self.hooks.halt.is_set():  # the last moment before an update
@@ -250,8 +250,8 @@ class Trainer:
         self._after_step(x, y, loss_sum, correct, loss_value, started)
         return True
 
-    def _forward_backward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Gradients of the batch mean loss; returns (loss sum, correct count)
+    def _forward_backward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | int]:
+        """Gradients of the batch mean loss; returns (mean loss, correct count)
         as device tensors, so nothing here waits for the device."""
         self.optimizer.zero_grad(set_to_none=True)
         parts = self.spec.micro_batches
@@ -259,8 +259,7 @@ class Trainer:
             self._check_halt()
             loss, logits = self._loss(x, y)
             loss.backward()
-            correct = (logits.detach().argmax(dim=1) == y).sum()
-            return loss.detach() * x.shape[0], correct
+            return loss.detach(), self._correct(logits, y)
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         for xb, yb in zip(x.chunk(parts), y.chunk(parts), strict=True):
@@ -268,8 +267,16 @@ class Trainer:
             loss, logits = self._loss(xb, yb)
             (loss * (xb.shape[0] / x.shape[0])).backward()
             loss_sum = loss_sum + loss.detach().float() * xb.shape[0]
-            correct = correct + (logits.detach().argmax(dim=1) == yb).sum()
-        return loss_sum, correct
+            correct = correct + self._correct(logits, yb)
+        return loss_sum / x.shape[0], correct
+
+    def _correct(self, logits: Tensor, y: Tensor) -> Tensor | int:
+        if self.cuda:
+            return (logits.detach().argmax(dim=1) == y).sum()
+        # On CPU, numpy on the zero-copy views skips three dispatches to torch's
+        # thread pool, which cost more than the arithmetic for a small batch.
+        hits = logits.detach().numpy().argmax(axis=1) == y.numpy()
+        return int(hits.sum())
 
     def _check_halt(self) -> None:
         if self.hooks.halt.is_set():
@@ -289,7 +296,7 @@ class Trainer:
         x: Tensor,
         y: Tensor,
         loss_sum: Tensor,
-        correct: Tensor,
+        correct: Tensor | int,
         loss_value: float | None,
         started: float,
     ) -> None:
@@ -301,7 +308,8 @@ class Trainer:
         if loss_value is not None:  # CPU: the loss is already on the host
             self._emit_step(self.step, loss_value, int(correct) / x.shape[0], step_ms)
         else:
-            self._pending.append((self.step, loss_sum, correct, x.shape[0], step_ms))
+            counted = torch.as_tensor(correct, device=self.device)
+            self._pending.append((self.step, loss_sum, counted, x.shape[0], step_ms))
             if len(self._pending) >= self.sync_every:
                 self._flush_pending()
         if self.tamiyo is not None:
@@ -325,11 +333,11 @@ class Trainer:
             return
         values = torch.stack([torch.stack([p[1], p[2].float()]) for p in pending])
         rows = values.tolist() if len(pending) > 1 else [values[0].tolist()]
-        for (step, _, _, n, step_ms), (loss_sum, correct) in zip(
+        for (step, _, _, n, step_ms), (loss, correct) in zip(
             pending, rows, strict=True
         ):
-            self._emit_step(step, loss_sum / n, correct / n, step_ms)
-            self._loss_trouble(loss_sum / n)
+            self._emit_step(step, loss, correct / n, step_ms)
+            self._loss_trouble(loss)
 
     def _emit_step(self, step: int, loss: float, acc: float, step_ms: float) -> None:
         self.losses.append(loss)
@@ -358,10 +366,7 @@ class Trainer:
     def _emit_grad_norm(self) -> None:
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
         if grads:
-            norm = torch.linalg.vector_norm(
-                torch.stack([torch.linalg.vector_norm(g) for g in grads])
-            )
-            self.tm.metric("tolaria.grad_norm", float(norm))
+            self.tm.metric("tolaria.grad_norm", grad_norm(grads))
 
     # ---- step boundary: commands, pause, halt ---------------------------------
 
@@ -705,6 +710,12 @@ def _resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {name!r} requested but CUDA is not available")
     return device
+
+
+def grad_norm(grads: list[Tensor]) -> float:
+    """Global L2 norm in three dispatches (foreach), whatever the count."""
+    norms = torch._foreach_norm(grads)
+    return float(torch.linalg.vector_norm(torch.stack(norms)))
 
 
 def _copy_into(dst: Any, src: Any) -> Any:

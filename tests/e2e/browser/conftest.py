@@ -17,7 +17,9 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[Any]
+) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
@@ -32,10 +34,13 @@ def _failed(request: pytest.FixtureRequest) -> bool:
 def browser() -> Iterator[Any]:
     """One Chromium for the session; tests get fresh contexts."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium "
-                    "(apt-get install -y chromium) to run the browser tests")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="the playwright package is not installed")
+        pytest.skip(
+            f"{CHROMIUM} is missing: install Debian's chromium "
+            "(apt-get install -y chromium) to run the browser tests"
+        )
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed"
+    )
     with sync_api.sync_playwright() as p:
         instance = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         yield instance
@@ -52,13 +57,15 @@ def _start_stack(tmp: Path, redis_url: str, **env: str) -> LiveStack:
     # Playwright's sync API keeps an event loop running on this thread, and the
     # stack's migration step calls asyncio.run(): start the stack on another one.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(LiveStack, sqlite_url(tmp), redis_url, tmp, workers=1,
-                           **env).result()
+        return pool.submit(
+            LiveStack, sqlite_url(tmp), redis_url, tmp, workers=1, **env
+        ).result()
 
 
 @pytest.fixture
-def stack(tmp_path: Path, redis_url: str,
-          request: pytest.FixtureRequest) -> Iterator[LiveStack]:
+def stack(
+    tmp_path: Path, redis_url: str, request: pytest.FixtureRequest
+) -> Iterator[LiveStack]:
     """Local mode, auth off (as `esper up`): the page acts as an operator."""
     live = _start_stack(tmp_path, redis_url)
     yield live
@@ -68,10 +75,13 @@ def stack(tmp_path: Path, redis_url: str,
 
 
 @pytest.fixture
-def auth_stack(tmp_path: Path, redis_url: str,
-               request: pytest.FixtureRequest) -> Iterator[LiveStack]:
+def auth_stack(
+    tmp_path: Path, redis_url: str, request: pytest.FixtureRequest
+) -> Iterator[LiveStack]:
     """Auth on, with a known first admin token."""
-    live = _start_stack(tmp_path, redis_url, ESPER_AUTH="on", ESPER_ADMIN_TOKEN=ADMIN_TOKEN)
+    live = _start_stack(
+        tmp_path, redis_url, ESPER_AUTH="on", ESPER_ADMIN_TOKEN=ADMIN_TOKEN
+    )
     yield live
     if _failed(request):
         print(live.logs()[-20000:])
@@ -79,8 +89,9 @@ def auth_stack(tmp_path: Path, redis_url: str,
 
 
 @pytest.fixture
-def dashboard(browser: Any, request: pytest.FixtureRequest,
-              screenshots: Path) -> Iterator[Callable[[str], Dashboard]]:
+def dashboard(
+    browser: Any, request: pytest.FixtureRequest, screenshots: Path
+) -> Iterator[Callable[[str], Dashboard]]:
     """Opens pages at 1280x800; on failure the last page's screenshot is kept."""
     opened: list[Dashboard] = []
 

@@ -12,25 +12,44 @@ import httpx
 from tests.fixtures.stack import LiveStack
 
 CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update",
-               "--disable-sync"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ADMIN_TOKEN = "browser-test-admin-token"
 VIEWPORT = {"width": 1280, "height": 800}
 
 # digits trains at a few hundred steps a second on a CPU: 2000 epochs keep a run
 # going for minutes, longer than any test needs; the stack's teardown ends it.
-LONG_RUN: dict[str, Any] = {"task": "digits", "epochs": 2000, "device": "cpu",
-                            "morphogenesis": {"enabled": False}}
+LONG_RUN: dict[str, Any] = {
+    "task": "digits",
+    "epochs": 2000,
+    "device": "cpu",
+    "morphogenesis": {"enabled": False},
+}
 # For a seed the operator germinates: Tamiyo off (so it cannot take the slot
 # first), gates relaxed so the seed reaches BLENDING within seconds on digits
 # (whose host loss soon falls near zero, which fails G2's probe/host ratio), and
 # a long alpha ramp so BLENDING lasts long enough to be seen.
 BLENDING_RUN: dict[str, Any] = {
-    "task": "digits", "epochs": 2000, "device": "cpu",
-    "morphogenesis": {"enabled": False, "blend_steps": 2000,
-                      "gates": {"g2_min_improvement": -1.0, "g2_max_cv": 1e6,
-                                "g2_max_loss_ratio": 1e12}}}
+    "task": "digits",
+    "epochs": 2000,
+    "device": "cpu",
+    "morphogenesis": {
+        "enabled": False,
+        "blend_steps": 2000,
+        "gates": {
+            "g2_min_improvement": -1.0,
+            "g2_max_cv": 1e6,
+            "g2_max_loss_ratio": 1e12,
+        },
+    },
+}
 
 
 def api_client(stack: LiveStack, token: str | None = None) -> httpx.Client:
@@ -45,8 +64,9 @@ def submit_run(client: httpx.Client, name: str, spec: dict[str, Any]) -> dict[st
     return run
 
 
-def wait_state(client: httpx.Client, run_id: str, states: set[str],
-               timeout: float = 30.0) -> dict[str, Any]:
+def wait_state(
+    client: httpx.Client, run_id: str, states: set[str], timeout: float = 30.0
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     run: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -100,30 +120,50 @@ class Dashboard:
 
     def chart(self, name: str = "chart-loss") -> dict[str, int]:
         data = self.testid(name).evaluate(
-            "el => ({last: el.dataset.lastStep, points: el.dataset.points, holes: el.dataset.holes})")
+            "el => ({last: el.dataset.lastStep, points: el.dataset.points,"
+            " holes: el.dataset.holes})"
+        )
         return {k: int(v) if v not in (None, "") else -1 for k, v in data.items()}
 
-    def wait_chart_step(self, at_least: int, timeout_s: float = 30,
-                        name: str = "chart-loss") -> int:
+    def wait_chart_step(
+        self, at_least: int, timeout_s: float = 30, name: str = "chart-loss"
+    ) -> int:
         """Wait until the chart's latest step reaches `at_least`; returns it."""
         self.page.wait_for_function(
-            """([sel, n]) => Number(document.querySelector(sel)?.dataset.lastStep || -1) >= n""",
-            arg=[f'[data-testid="{name}"]', at_least], timeout=timeout_s * 1000)
+            "([sel, n]) => Number(document.querySelector(sel)?.dataset.lastStep"
+            " || -1) >= n",
+            arg=[f'[data-testid="{name}"]', at_least],
+            timeout=timeout_s * 1000,
+        )
         return self.chart(name)["last"]
 
     def wait_connection(self, state: str, timeout_s: float = 30) -> None:
-        self.page.wait_for_selector(f'#conn[data-state="{state}"]', timeout=timeout_s * 1000)
+        self.page.wait_for_selector(
+            f'#conn[data-state="{state}"]', timeout=timeout_s * 1000
+        )
 
     def sign_in(self, token: str) -> None:
         self.page.wait_for_selector('[data-testid="login-dialog"][open]')
         self.page.fill("#login-token", token)
         self.page.click('#login-form button[type="submit"]')
-        self.page.wait_for_selector('[data-testid="login-dialog"]:not([open])', state="attached")
+        self.page.wait_for_selector(
+            '[data-testid="login-dialog"]:not([open])', state="attached"
+        )
         self.page.wait_for_function("() => document.getElementById('who').dataset.role")
 
     def screenshot(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(path), full_page=True)
+
+    def wait_outcome(self, state: str, timeout_s: float = 20) -> None:
+        """The controls' outcome line (the POST's or a later packet's answer)."""
+        self.page.wait_for_selector(
+            f'[data-testid="outcome"][data-state="{state}"]', timeout=timeout_s * 1000
+        )
+
+    def ledger_row(self, command_type: str) -> Any:
+        selector = f'[data-testid="ledger"] tr[data-type="{command_type}"]'
+        return self.page.locator(selector)
 
     def close(self) -> None:
         self.context.close()

@@ -56,15 +56,19 @@ def test_submitted_run_appears_and_its_chart_grows(
     row.wait_for(timeout=15000)
     page.page.wait_for_selector(
         f'[data-testid="runs"] tr[data-run-id="{run["id"]}"][data-state="running"]',
-        timeout=30000)
+        timeout=30000,
+    )
     page.page.wait_for_selector('[data-testid="workers"] tr[data-state="busy"]')
     # A second run waits behind the only worker, so the fleet shows both states.
     queued = submit_run(client, "waits-its-turn", LONG_RUN)
     page.page.wait_for_selector(
-        f'[data-testid="runs"] tr[data-run-id="{queued["id"]}"][data-state="queued"]')
+        f'[data-testid="runs"] tr[data-run-id="{queued["id"]}"][data-state="queued"]'
+    )
     page.page.wait_for_function(
         "sel => Number(document.querySelector(sel)?.dataset.step || 0) > 0",
-        arg=f'[data-testid="runs"] tr[data-run-id="{run["id"]}"]', timeout=15000)
+        arg=f'[data-testid="runs"] tr[data-run-id="{run["id"]}"]',
+        timeout=15000,
+    )
     page.screenshot(screenshots / "fleet-view.png")
 
     row.get_by_role("link", name="grows-live").click()
@@ -90,17 +94,19 @@ def test_emergency_halt_from_the_page(stack: LiveStack, dashboard: Open) -> None
     dialog = page.testid("halt-dialog")
     dialog.wait_for()
     assert "halt-me" in dialog.inner_text()  # the confirmation names the run
-    page.page.fill('[data-testid="halt-dialog"] [data-testid="field-reason"]', "browser test")
+    dialog.locator('[data-testid="field-reason"]').fill("browser test")
     dialog.locator('[data-testid="dialog-confirm"]').click()
 
-    page.page.wait_for_selector('[data-testid="outcome"][data-state="applied"]', timeout=20000)
-    ledger_row = page.page.locator('[data-testid="ledger"] tr[data-type="emergency_halt"]')
+    page.wait_outcome("applied")
+    ledger_row = page.ledger_row("emergency_halt")
     ledger_row.wait_for()
     assert ledger_row.get_attribute("data-state") == "applied"
     assert "applied" in ledger_row.inner_text()
     halted = wait_state(client, run["id"], {"halted"}, timeout=20)
     assert halted["halt_reason"]
-    page.page.wait_for_selector('[data-testid="run-head"][data-state="halted"]', timeout=15000)
+    page.page.wait_for_selector(
+        '[data-testid="run-head"][data-state="halted"]', timeout=15000
+    )
     assert page.testid("cmd-halt").is_disabled()
 
 
@@ -108,7 +114,9 @@ def test_viewer_sees_no_controls(auth_stack: LiveStack, dashboard: Open) -> None
     admin = api_client(auth_stack, ADMIN_TOKEN)
     tokens = {}
     for role in ("viewer", "operator"):
-        response = admin.post("/api/v1/keys", json={"name": f"browser-{role}", "role": role})
+        response = admin.post(
+            "/api/v1/keys", json={"name": f"browser-{role}", "role": role}
+        )
         assert response.status_code == 201, response.text
         tokens[role] = response.json()["token"]
     run = submit_run(admin, "viewer-watch", LONG_RUN)
@@ -121,7 +129,8 @@ def test_viewer_sees_no_controls(auth_stack: LiveStack, dashboard: Open) -> None
     page.wait_chart_step(1)  # the WebSocket accepted the viewer's ?token=
     assert page.testid("read-only").is_visible()
     assert page.testid("controls").count() == 0
-    assert page.page.locator('[data-testid^="cmd-"], [data-testid="cull-seed"]').count() == 0
+    actions = page.page.locator('[data-testid^="cmd-"], [data-testid="cull-seed"]')
+    assert actions.count() == 0
     assert page.page.get_by_role("button", name="Roll back…").count() == 0
 
     # The same page with an operator's token does show them (the check can fail).
@@ -174,13 +183,15 @@ def test_run_view_with_seeds_blending(
     dialog.locator('[data-testid="field-slot"]').select_option("block0")
     dialog.locator('[data-testid="field-blueprint"]').select_option("residual_mlp")
     dialog.locator('[data-testid="dialog-confirm"]').click()
-    page.page.wait_for_selector('[data-testid="outcome"][data-state="applied"]', timeout=20000)
-    page.page.wait_for_selector('[data-testid="ledger"] tr[data-type="seed_enable"][data-state="applied"]')
+    page.wait_outcome("applied")
+    assert page.ledger_row("seed_enable").get_attribute("data-state") == "applied"
 
     # Mid-ramp: alpha well above 0 and the seed still BLENDING.
     page.page.wait_for_function(
-        """() => [...document.querySelectorAll('[data-testid="seeds"] tr[data-stage="BLENDING"]')]
-                 .some(tr => Number(tr.querySelector('td.num')?.textContent) >= 0.3)""",
-        timeout=90000)
+        """() => [...document.querySelectorAll(
+                   '[data-testid="seeds"] tr[data-stage="BLENDING"]')]
+             .some(tr => Number(tr.querySelector('td.num')?.textContent) >= 0.3)""",
+        timeout=90000,
+    )
     assert int(page.testid("swimlane").get_attribute("data-seeds") or 0) >= 1
     page.screenshot(screenshots / "run-view-seeds-blending.png")

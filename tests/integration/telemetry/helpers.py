@@ -28,12 +28,16 @@ def packet(step: int, *, name: str | None = None, pad: int = 0) -> dict[str, Any
 
 
 async def produce(redis: Redis, run_id: str, steps: range, *, pad: int = 0,
-                  maxlen: int = 100_000) -> list[str]:
-    """Pipelined XADDs of metric packets; returns their cursors."""
+                  maxlen: int = 100_000, batch: int = 500,
+                  pause_s: float = 0.0) -> list[str]:
+    """Pipelined XADDs of metric packets (a pause between batches paces a
+    producer that clients in this test process must keep up with)."""
     cursors: list[str] = []
-    for start in range(steps.start, steps.stop, 500):
+    for start in range(steps.start, steps.stop, batch):
+        if pause_s and cursors:
+            await asyncio.sleep(pause_s)
         pipe = redis.pipeline(transaction=False)
-        for step in range(start, min(start + 500, steps.stop)):
+        for step in range(start, min(start + batch, steps.stop)):
             pipe.xadd(telemetry_stream(run_id), {"data": _data(run_id, packet(
                 step, pad=pad))}, maxlen=maxlen, approximate=True)
         cursors += [i.decode() for i in await pipe.execute()]

@@ -55,7 +55,8 @@ async def test_stalled_client_is_closed_4408_with_its_cursor_and_resumes(
     others = [asyncio.create_task(receive_all(url)) for _ in range(3)]
     await eventually(lambda: _clients_at_least(gateway, 4))
     count = 12 * QUEUE_FRAMES  # ~6 MB: more than the kernel buffers absorb
-    cursors = await produce(aredis, run_id, range(count), pad=1000)
+    cursors = await produce(aredis, run_id, range(count), pad=1000, batch=128,
+                            pause_s=0.02)
     final = await finish(aredis, run_id)
     for got in await asyncio.gather(*others):  # the others kept up
         assert got.cursors == [*cursors, final]

@@ -190,15 +190,8 @@ class SeedManager:
             if violations:
                 self.tm.count("kasmina.isolation.violations")
         grads = [p.grad for p in slot.seed_parameters() if p.grad is not None]
-        norm = (
-            float(
-                torch.linalg.vector_norm(
-                    torch.stack([torch.linalg.vector_norm(g) for g in grads])
-                )
-            )
-            if grads
-            else 0.0
-        )
+        norms = torch._foreach_norm(grads) if grads else []
+        norm = float(torch.linalg.vector_norm(torch.stack(norms))) if grads else 0.0
         result = gates.g1_gradient_health(grad_norm=norm, violations=violations)
         if not result.passed:
             self._gate_failure(slot, result)

@@ -256,9 +256,15 @@ class RunView {
     if (TERMINAL.has(state)) this.refresh();
   }
 
-  async refresh() {
+  async refresh(attempt = 0) {
     try {
       const run = await api.run(this.run.id);
+      // The stream reports a terminal state before the database row has it:
+      // never step back from it, and read again for the halt reason or error.
+      if (TERMINAL.has(this.run.state) && !TERMINAL.has(run.state)) {
+        run.state = this.run.state;
+        if (attempt < 10) setTimeout(() => this.refresh(attempt + 1), 1000);
+      }
       // Keep the live figures if the row lags the stream.
       run.step = Math.max(run.step ?? 0, this.run.step ?? 0);
       if (this.swimlane.list().length) delete run.seeds;
