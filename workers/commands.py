@@ -1,14 +1,11 @@
-"""Command reader: a thread apart from the training loop, verifying every command.
-
-It reads the run's own stream from the beginning (commands queued before the
-claim count) and the broadcast stream from the moment the run starts.
-"""
+"""Command reader: a thread apart from the training loop, verifying every command."""
 
 import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import redis
 from pydantic import ValidationError
@@ -18,9 +15,6 @@ from api_schemas.signing import SignatureError, verify
 from workers.nonce import NonceLedger
 
 log = logging.getLogger("esper.worker.commands")
-
-Reject = Callable[[str, str, str], None]  # (command_id, reason, message)
-Deliver = Callable[[SignedCommand], None]
 
 
 def check_command(command: SignedCommand, keys: Mapping[str, str],
@@ -44,24 +38,38 @@ def last_entry_id(client: "redis.Redis[str]", stream: str) -> str:
     return str(newest[0][0]) if newest else "0-0"
 
 
-class CommandReader(threading.Thread):
-    """XREADs the run's and the broadcast command streams until stopped."""
+class CommandHandler(Protocol):
+    """Who the reader hands commands to: the current run, or the idle worker."""
 
-    def __init__(self, client: "redis.Redis[str]", run_id: str, *,
-                 check: Callable[[SignedCommand], None], deliver: Deliver,
-                 reject: Reject, tick: Callable[[], None],
+    def check(self, command: SignedCommand) -> None: ...
+    def deliver(self, command: SignedCommand) -> None: ...
+    def reject(self, command_id: str, reason: str, message: str) -> None: ...
+    def tick(self) -> None: ...
+
+
+class CommandReader(threading.Thread):
+    """One per worker, for its whole life: XREADs `esper:cmd:broadcast` (from
+    the moment the worker starts) and, while a run is held, that run's stream
+    (from its beginning, so commands queued before the claim count)."""
+
+    def __init__(self, client: "redis.Redis[str]",
+                 handler: Callable[[], CommandHandler],
                  block_ms: int = 200) -> None:
-        super().__init__(name=f"commands-{run_id[:8]}", daemon=True)
-        self.run_id = run_id
+        super().__init__(name="commands", daemon=True)
         self._client = client
-        self._check = check
-        self._deliver = deliver
-        self._reject = reject
-        self._tick = tick
+        self._handler = handler
         self._block_ms = block_ms
         self._stopping = threading.Event()
-        self._positions = {command_stream(run_id): "0-0",
-                           BROADCAST_STREAM: last_entry_id(client, BROADCAST_STREAM)}
+        self._lock = threading.Lock()
+        self._positions = {BROADCAST_STREAM: last_entry_id(client, BROADCAST_STREAM)}
+
+    def watch_run(self, run_id: str) -> None:
+        with self._lock:
+            self._positions[command_stream(run_id)] = "0-0"
+
+    def unwatch_run(self, run_id: str) -> None:
+        with self._lock:
+            self._positions.pop(command_stream(run_id), None)
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stopping.set()
@@ -75,17 +83,23 @@ class CommandReader(threading.Thread):
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 log.warning("command stream read failed (%s); retrying", exc)
                 time.sleep(0.2)
-            self._tick()
+            self._handler().tick()
 
     def _read_once(self) -> None:
-        replies = self._client.xread(self._positions,  # type: ignore[arg-type]
+        with self._lock:
+            positions = dict(self._positions)
+        replies = self._client.xread(positions,  # type: ignore[arg-type]
                                      block=self._block_ms, count=100)
         for stream, entries in replies or []:
             for entry_id, fields in entries:
-                self._positions[stream] = entry_id
+                with self._lock:
+                    if stream not in self._positions:
+                        break  # the run ended while we read: leave the rest
+                    self._positions[stream] = entry_id
                 self._handle(fields)
 
     def _handle(self, fields: dict[str, str]) -> None:
+        handler = self._handler()
         raw = fields.get(DATA_FIELD, "")
         try:
             command = SignedCommand.model_validate_json(raw)
@@ -93,15 +107,15 @@ class CommandReader(threading.Thread):
             command_id = _id_of(raw)
             log.warning("malformed command %s", command_id or raw[:80])
             if command_id:
-                self._reject(command_id, "malformed", "not a SignedCommand")
+                handler.reject(command_id, "malformed", "not a SignedCommand")
             return
         try:
-            self._check(command)
+            handler.check(command)
         except SignatureError as exc:
             log.warning("rejected command %s: %s", command.id, exc.reason)
-            self._reject(command.id, exc.reason, str(exc))
+            handler.reject(command.id, exc.reason, str(exc))
             return
-        self._deliver(command)
+        handler.deliver(command)
 
 
 def _id_of(raw: str) -> str | None:

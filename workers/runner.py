@@ -20,8 +20,10 @@ from api_schemas.bus import (
 )
 from api_schemas.enums import RunState, WorkerState
 from workers import bus
+from workers.commands import CommandHandler, CommandReader
 from workers.context import WorkerContext
 from workers.device import can_serve, describe
+from workers.idle import IdleCommands
 from workers.liveness import Heartbeat
 from workers.metrics import metrics_port, start_metrics_server
 from workers.nonce import NonceLedger
@@ -46,7 +48,9 @@ class Runner:
                                  worker_id=worker_id or default_worker_id(device),
                                  device=device, ledger=ledger)
         self.session: RunSession | None = None
+        self.idle = IdleCommands(self.ctx)
         self.heartbeat = Heartbeat(self.ctx)
+        self.reader = CommandReader(self.ctx.client, self._command_handler)
         self.skipped: set[str] = set()
 
     @property
@@ -59,10 +63,12 @@ class Runner:
         start_metrics_server(metrics_port())
         self._register()
         self._fail_own_pending()
+        self.reader.start()
         try:
             while not self.ctx.shutdown.is_set():
                 self._claim_once()
         finally:
+            self.reader.stop()
             self._set_worker_state(WorkerState.draining)
             self.heartbeat.stop()
         log.info("worker %s stopped", self.worker_id)
@@ -73,6 +79,10 @@ class Runner:
         self.ctx.shutdown.set()
         if self.session is not None:
             self.session.request_shutdown()
+
+    def _command_handler(self) -> CommandHandler:
+        session = self.session
+        return session if session is not None else self.idle
 
     # -- registration --------------------------------------------------------
     def _register(self) -> None:
@@ -151,7 +161,7 @@ class Runner:
     def _run(self, assignment: RunAssignment, entry_id: str) -> None:
         log.info("claimed run %s", assignment.run_id)
         self._set_worker_state(WorkerState.busy, assignment.run_id)
-        self.session = RunSession(self.ctx, assignment, entry_id)
+        self.session = RunSession(self.ctx, assignment, entry_id, self.reader)
         try:
             outcome = self.session.execute()
         finally:

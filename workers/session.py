@@ -47,7 +47,7 @@ class RunSession:
     report around it. `finish` runs exactly once, whoever gets there first."""
 
     def __init__(self, ctx: WorkerContext, assignment: RunAssignment,
-                 entry_id: str) -> None:
+                 entry_id: str, reader: CommandReader) -> None:
         self.ctx = ctx
         self.assignment = assignment
         self.run_id = assignment.run_id
@@ -71,9 +71,7 @@ class RunSession:
         self._internal_ids: set[str] = set()
         self._acked: set[str] = set()
         self._last_sent: tuple[Any, ...] | None = None
-        self.reader = CommandReader(ctx.client, self.run_id, check=self._check,
-                                    deliver=self._deliver, reject=self._reject,
-                                    tick=self._watchdog)
+        self.reader = reader
         self._progress_thread = threading.Thread(target=self._progress_loop,
                                                  name="progress", daemon=True)
 
@@ -81,7 +79,7 @@ class RunSession:
     def execute(self) -> RunOutcome:
         self.telemetry.start()
         self._set_state(RunState.assigned)
-        self.reader.start()
+        self.reader.watch_run(self.run_id)
         try:
             self.trainer = self._build_trainer()
             self._set_state(RunState.running)
@@ -131,7 +129,7 @@ class RunSession:
             self._set_state(RunState(outcome.state), final=True, error=outcome.error,
                             halt_reason=outcome.halt_reason, result=outcome.result)
             self._ack_assignment()
-        self.reader.stop()
+        self.reader.unwatch_run(self.run_id)
         self.telemetry.close(timeout=2.0 if forced else 10.0)
         return outcome, True
 
@@ -174,13 +172,13 @@ class RunSession:
                 time.sleep(min(0.1 * 2**attempt, 2.0))
         log.error("could not XACK %s", self.entry_id)
 
-    # -- reader thread -------------------------------------------------------
-    def _check(self, command: SignedCommand) -> None:
+    # -- reader thread (CommandHandler) --------------------------------------
+    def check(self, command: SignedCommand) -> None:
         s = self.ctx.settings
         check_command(command, s.keyring, self.ctx.ledger, run_id=self.run_id,
                       max_age_s=s.command_max_age_s, max_skew_s=s.command_max_skew_s)
 
-    def _deliver(self, command: SignedCommand) -> None:
+    def deliver(self, command: SignedCommand) -> None:
         if command.type == CommandType.emergency_halt:
             self._set_halt(str(command.params.get("reason") or "operator"), command.id)
             return
@@ -189,7 +187,7 @@ class RunSession:
             self.ctx.ledger.remember(command.nonce)
         self.commands.put(EngineCommand(command.id, command.type, command.params))
 
-    def _reject(self, command_id: str, reason: str, message: str) -> None:
+    def reject(self, command_id: str, reason: str, message: str) -> None:
         self._publish_ack(command_id, CommandState.rejected, reason,
                           {"message": message})
 
@@ -203,7 +201,7 @@ class RunSession:
                               {"already_halting": True})
         self.hooks.halt.set()
 
-    def _watchdog(self) -> None:
+    def tick(self) -> None:
         """Escalate a halt (or shutdown) that the training step does not honour."""
         if self._finished.is_set():
             return

@@ -96,7 +96,11 @@ class Gateway:
     def stop(self) -> None:
         if self.proc:
             self.proc.terminate()
-            self.proc.wait(15)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:  # see the report: slow shutdown
+                self.proc.kill()
+                self.proc.wait(5)
 
 
 def produce(redis_url: str, run_id: str, rate: int, seconds: float) -> int:

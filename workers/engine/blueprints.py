@@ -20,7 +20,6 @@ from api_schemas.catalogue import BlueprintRead
 from workers.engine.seeds.slot import SeedWrapper
 
 Shape = tuple[int, ...]
-_RNG_LOCK = threading.Lock()
 
 
 class Residual(nn.Module):
@@ -61,7 +60,7 @@ class Noise(nn.Module):
         super().__init__()
         c = shape[0]
         self.proj = nn.Linear(c, c, bias=False)
-        nn.init.normal_(self.proj.weight, std=scale / math.sqrt(c))
+        self.proj._esper_noise = True  # type: ignore[assignment]
         self.scale = scale
 
     def forward(self, x: Tensor) -> Tensor:
@@ -72,12 +71,32 @@ class Noise(nn.Module):
 
 
 def _small_last(layer: nn.Module) -> nn.Module:
-    # A small last layer makes a new seed start close to the identity map.
-    weight = getattr(layer, "weight", None)
-    if isinstance(weight, Tensor):
-        with torch.no_grad():
-            weight.mul_(0.1)
+    # A small last layer makes a new seed start close to the identity map;
+    # applied by _seeded_init after the seeded re-initialisation.
+    layer._esper_init_scale = 0.1  # type: ignore[assignment]
     return layer
+
+
+_CONSTANT_INIT = (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm2d, SeedWrapper)
+
+
+def _seeded_init(module: nn.Module, gen: torch.Generator) -> None:
+    """Re-initialise from a private generator (uniform, fan-in bound, like
+    PyTorch's defaults), so builds are reproducible without touching the global
+    RNG, and so builder threads need no lock."""
+    with torch.no_grad():
+        for sub in module.modules():
+            if isinstance(sub, _CONSTANT_INIT):
+                continue  # ones/zeros by construction (norms, channel scale)
+            weight = getattr(sub, "weight", None)
+            if not isinstance(weight, Tensor):
+                continue
+            fan_in = weight[0].numel() if weight.dim() > 1 else weight.numel()
+            bound = getattr(sub, "_esper_init_scale", 1.0) / math.sqrt(fan_in)
+            if isinstance(sub, nn.Linear) and getattr(sub, "_esper_noise", False):
+                bound = 2.0 * math.sqrt(3.0 / fan_in)  # large: it is meant to hurt
+            for param in sub.parameters(recurse=False):
+                param.uniform_(-bound, bound, generator=gen)
 
 
 def _residual_mlp(shape: Shape) -> nn.Module:
@@ -163,20 +182,21 @@ def build_seed(name: str, shape: Shape, device: str, seed: int = 0) -> BuiltSeed
     if name not in BUILDERS:
         raise KeyError(f"unknown blueprint {name!r}")
     started = time.perf_counter()
-    # The lock serialises builder threads; fork_rng gives each build its own
-    # seeded stream and puts the global state back for the training thread.
-    with _RNG_LOCK, torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        module = SeedWrapper(BUILDERS[name](shape), shape[0]).to(device)
-        ok, error = _dry_run(module, shape, device)
+    gen = torch.Generator().manual_seed(seed)
+    module = SeedWrapper(BUILDERS[name](shape), shape[0])
+    _seeded_init(module, gen)
+    module = module.to(device)
+    ok, error = _dry_run(module, shape, device, gen)
     params = sum(p.numel() for p in module.parameters())
     return BuiltSeed(
         name, module, params, ok, error, (time.perf_counter() - started) * 1000
     )
 
 
-def _dry_run(module: nn.Module, shape: Shape, device: str) -> tuple[bool, str | None]:
-    x = torch.randn((2, *shape), device=device)
+def _dry_run(
+    module: nn.Module, shape: Shape, device: str, gen: torch.Generator
+) -> tuple[bool, str | None]:
+    x = torch.randn((2, *shape), generator=gen).to(device)
     try:
         with torch.no_grad():
             module.eval()
@@ -261,6 +281,7 @@ class BlueprintCache:
 
     def close(self) -> None:
         self.clear()
-        # Wait for a build in flight: it holds the global RNG (fork_rng), and a
-        # next run in this process must not initialise its host meanwhile.
+        # Wait for a build in flight: module constructors draw from the global
+        # RNG, and a next run in this process must not initialise its host
+        # meanwhile.
         self._pool.shutdown(wait=True, cancel_futures=True)

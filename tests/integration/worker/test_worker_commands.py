@@ -147,3 +147,19 @@ def test_pause_and_resume_are_applied_and_reported_as_run_states(
     stop_run(bus, run_id)
     assert states(bus, run_id) == ["assigned", "running", "paused", "running",
                                    "cancelled"]
+
+
+def test_an_idle_worker_answers_broadcasts(bus: Client,
+                                           spawn_worker: SpawnWorker) -> None:
+    spawn_worker(worker_id="w-idle")
+    wait_for(bus, lambda e: e["type"] == "worker" and e["worker_id"] == "w-idle",
+             timeout=30, what="registration")
+    # The reader fixed its broadcast position before registering: no wait needed.
+    reset = signed(None, "registry_reset")
+    forged = signed(None, "registry_reset", secret="wrong")
+    send(bus, reset, stream=BROADCAST_STREAM)
+    send(bus, forged, stream=BROADCAST_STREAM)
+    ack = wait_ack(bus, reset.id)
+    assert (ack["state"], ack["worker_id"], ack["result"]["idle"]) == (
+        "applied", "w-idle", True)
+    assert wait_ack(bus, forged.id)["reason"] == "invalid_signature"
