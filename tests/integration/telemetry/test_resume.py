@@ -89,3 +89,36 @@ async def _persisted(gateway: GatewayProcess, run_id: str, n: int) -> bool:
         page = (await client.get(f"/api/v1/runs/{run_id}/telemetry",
                                  params={"limit": 5000})).json()
     return len(page["items"]) >= n
+
+
+async def test_history_pages_filters_and_buckets(
+        gateway: GatewayProcess, aredis: Redis, new_run: NewRun) -> None:
+    run_id = await new_run()
+    cursors = await produce(aredis, run_id, range(600))
+    await eventually(lambda: _persisted(gateway, run_id, 600))
+    path = f"/api/v1/runs/{run_id}/telemetry"
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        seen, after = [], None
+        while True:
+            params = {"limit": 250, **({"after": after} if after else {})}
+            page = (await client.get(path, params=params)).json()
+            seen += [item["cursor"] for item in page["items"]]
+            if not (after := page["next_cursor"]):
+                break
+        losses = (await client.get(path, params={
+            "names": "tolaria.training.l*", "kind": "metric", "limit": 5000})).json()
+        series = (await client.get(path, params={
+            "names": "tolaria.training.loss", "resolution": 3})).json()
+    assert seen == cursors  # 3 pages, in order, nothing twice
+    assert [i["step"] for i in losses["items"]] == list(range(0, 600, 4))
+    steps = list(range(0, 600, 4))  # loss steps 0..596 -> width 199
+    values = {s: float(s % 97) / 10 for s in steps}
+    expected = []
+    for start in (0, 199, 398):
+        inside = [s for s in steps if start <= s <= start + 198]
+        expected.append({"name": "tolaria.training.loss", "step_start": start,
+                         "step_end": min(596, start + 198),
+                         "min": min(values[s] for s in inside),
+                         "max": max(values[s] for s in inside),
+                         "last": values[inside[-1]], "count": len(inside)})
+    assert series == {"resolution": 3, "buckets": expected}
