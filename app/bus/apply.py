@@ -25,6 +25,7 @@ from app.models._types import as_utc, utcnow
 from app.runs.transitions import can_transition
 
 log = logging.getLogger("esper.apply")
+RUN_ENDED = "run_ended"
 
 
 class CommandWaiters:
@@ -112,8 +113,6 @@ class EventApplier:
             self._set_run_state(run, event)
             session.add(run)
             await self._sync_worker(session, event)
-            if event.state.terminal:
-                await expire_open_commands(session, run.id, "run_ended")
             await session.commit()
         level = Level.critical if event.state == RunState.halted else Level.info
         await publish(
@@ -216,11 +215,16 @@ def record_ack(command: Command, event: CommandAckEvent) -> None:
         command.result = {**(command.result or {}), "acks": acks}
     else:
         command.result = {**(command.result or {}), **event.result}
-    if CommandState(command.state).final:
+    if CommandState(command.state).final and not _expired_by_gateway(command):
         return
     command.state = event.state.value
     command.reason = event.reason
     command.acked_at = utcnow()
+
+
+def _expired_by_gateway(command: Command) -> bool:
+    """The run ended before its worker's ack arrived: the ack is the truth."""
+    return command.state == CommandState.expired.value and command.reason == RUN_ENDED
 
 
 def observe_ack(command: Command, event: CommandAckEvent) -> None:

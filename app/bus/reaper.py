@@ -15,16 +15,19 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api_schemas import Level, PacketKind, RunState, WorkerState
+from api_schemas import CommandState, Level, PacketKind, RunState, WorkerState
+from api_schemas.enums import TERMINAL_RUN_STATES
 from api_schemas.bus import RUNS_GROUP, RUNS_STREAM, worker_key
 from app import metrics
-from app.bus.apply import command_packet, expire_open_commands
+from app.bus.apply import RUN_ENDED, command_packet, expire_open_commands
 from app.bus.publish import packet_json, publish
-from app.models import Run, Worker
+from app.models import Command, Run, Worker
 from app.models._types import as_utc, utcnow
 
 log = logging.getLogger("esper.reaper")
 LIVE = [RunState.assigned.value, RunState.running.value, RunState.paused.value]
+TERMINAL = [s.value for s in TERMINAL_RUN_STATES]
+SETTLE_GRACE_S = 5.0
 
 
 class Reaper:
@@ -68,6 +71,7 @@ class Reaper:
                     session.add(worker)
             packets = [p for w in lost for p in await self._lose(session, w)]
             await session.commit()
+        await self._expire_settled()
         await self._refresh_gauges()
         for run_id, data in packets:
             await publish(self._redis, data, run_id=run_id, run_stream=True)
@@ -118,6 +122,27 @@ class Reaper:
             attrs={"error": "worker_lost"},
         )
         return [(run.id, command_packet(c)) for c in expired] + [(run.id, state)]
+
+    async def _expire_settled(self) -> None:
+        """Commands still open on a run that ended a while ago will never be acked.
+
+        The grace lets the worker's own acks (sent as the run ends) arrive first.
+        """
+        cutoff = utcnow() - timedelta(seconds=SETTLE_GRACE_S)
+        open_states = [CommandState.pending.value, CommandState.dispatched.value]
+        async with self._maker() as session:
+            query = (select(Command).join(Run, col(Run.id) == col(Command.run_id))
+                     .where(col(Command.state).in_(open_states),
+                            col(Run.state).in_(TERMINAL), col(Run.finished_at) < cutoff))
+            expired = list((await session.exec(query)).all())
+            for command in expired:
+                command.state, command.reason = CommandState.expired.value, RUN_ENDED
+                command.acked_at = utcnow()
+                session.add(command)
+            await session.commit()
+            packets = [(c.run_id, command_packet(c)) for c in expired]
+        for run_id, data in packets:
+            await publish(self._redis, data, run_id=run_id, run_stream=True)
 
     async def _refresh_gauges(self) -> None:
         from sqlalchemy import func  # noqa: PLC0415

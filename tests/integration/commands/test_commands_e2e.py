@@ -56,6 +56,9 @@ def test_stop_via_cancel_ends_cancelled_and_acks(stack: LiveStack) -> None:
 
 def test_seed_enable_then_disable(stack: LiveStack) -> None:
     run_id = start_run(stack)
+    # Paused, the run still applies commands but the seed cannot pass its gates
+    # (on digits a seed may fossilise, and so become uncullable, within 0.5 s).
+    assert command(stack, run_id, {"type": "pause"})["state"] == "applied"
     enabled = command(stack, run_id, {"type": "seed_enable", "slot": "block0",
                                       "blueprint": "low_rank"})
     assert enabled["state"] == "applied", enabled
@@ -64,6 +67,9 @@ def test_seed_enable_then_disable(stack: LiveStack) -> None:
     assert disabled["state"] == "applied", disabled["reason"]
     unknown = command(stack, run_id, {"type": "seed_disable", "seed_id": "nope"})
     assert unknown["state"] == "rejected" and unknown["reason"]
+    seeds = stack.client.get(f"/api/v1/runs/{run_id}/seeds").json()
+    assert [s["stage"] for s in seeds if s["seed_id"] == seed_id] in ([], ["CULLED"],
+                                                                     ["EMBARGOED"])
     stack.client.post(f"/api/v1/runs/{run_id}/cancel")
     stack.wait_for_run(run_id, {"cancelled"})
 
