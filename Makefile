@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.esper-installed
 TORCH_VERSION ?= 2.13.0
 # Debian packages the suite needs (installed with apt-get when missing):
-# chromium for the dashboard's browser tests (they skip, saying so, without it).
-SYSTEM_PACKAGES ?= chromium
+# chromium for the dashboard's browser tests, prometheus for promtool and a real
+# Prometheus in the alert-rule tests (both skip, saying so, without them).
+SYSTEM_PACKAGES ?= chromium prometheus
 PYTEST_ARGS ?=
 UP_ARGS ?=
 
