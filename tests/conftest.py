@@ -15,6 +15,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: they are the slowest, and their Playwright loop must not
+    share the main thread with tests that start event loops of their own."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(scope="session")
 def redis_server_url() -> Iterator[str]:
     """A live Redis: ESPER_REDIS_URL, else 127.0.0.1:6379, else the bundled one."""

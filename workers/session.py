@@ -96,6 +96,14 @@ class RunSession:
         spec = self.assignment.spec
         checkpoint_dir = self.ctx.settings.checkpoint_root / self.run_id
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        if spec.devices is not None:  # one run over several devices (DDP)
+            from workers.distributed import DistributedRun, wants_several  # noqa: PLC0415
+
+            if wants_several(spec):
+                return DistributedRun(spec, self.hooks, run_id=self.run_id,
+                                      checkpoint_dir=checkpoint_dir,
+                                      device=self.ctx.device,
+                                      resume_from=self.assignment.resume_from)
         return Trainer(spec, self.hooks, run_id=self.run_id,
                        checkpoint_dir=checkpoint_dir,
                        device=train_device(self.ctx.device, spec.device),

@@ -168,6 +168,7 @@ class EventApplier:
                 run.seed_list = list(event.seed_list)
             session.add(run)
             await session.commit()
+        await publish(self._redis, progress_packet(event), run_id=event.run_id)
 
     async def _command_ack(self, event: CommandAckEvent) -> None:
         async with self._maker() as session:
@@ -235,6 +236,15 @@ def observe_ack(command: Command, event: CommandAckEvent) -> None:
     if issued is not None and command.acked_at is not None:
         seconds = (as_utc(command.acked_at) - issued).total_seconds()  # type: ignore[operator]
         metrics.COMMAND_ACK_SECONDS.labels(command.type).observe(max(0.0, seconds))
+
+
+def progress_packet(event: ProgressEvent) -> str:
+    """A throttled progress line for /ws/fleet (one per progress event, ~2/s/run),
+    so fleet views need not poll every run."""
+    return packet_json(PacketKind.metric, "tolaria.training.loss", run_id=event.run_id,
+                       value=event.metrics.loss, step=event.step, epoch=event.epoch,
+                       attrs={"metrics": event.metrics.model_dump(mode="json"),
+                              "seeds": event.seeds, "progress": True})
 
 
 def command_packet(command: Command) -> str:

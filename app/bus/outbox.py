@@ -10,7 +10,7 @@ import logging
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -97,14 +97,15 @@ class OutboxRelay:
             row.attempts += 1
             session.add(row)
         if command_ids:
-            query = select(Command).where(
-                col(Command.id).in_(command_ids),
-                Command.state == CommandState.pending.value,
-            )
-            for command in (await session.exec(query)).all():
-                command.state = CommandState.dispatched.value
-                command.dispatched_at = now
-                session.add(command)
+            # Conditional UPDATEs, evaluated under the write lock: a worker's ack
+            # may already have been applied (it can beat this commit), and a
+            # read-then-write here would overwrite `applied` with `dispatched`.
+            ids = col(Command.id).in_(command_ids)
+            await session.exec(update(Command).where(  # type: ignore[call-overload]
+                ids, col(Command.dispatched_at).is_(None)).values(dispatched_at=now))
+            await session.exec(update(Command).where(  # type: ignore[call-overload]
+                ids, Command.state == CommandState.pending.value).values(
+                    state=CommandState.dispatched.value))
         await self._remember_assignments(session, rows)
 
     async def _remember_assignments(
@@ -113,10 +114,8 @@ class OutboxRelay:
         # The reaper acks a dead worker's assignment by its message id.
         for row in rows:
             if row.command_id is None and row.run_id and row.stream == RUNS_STREAM:
-                run = await session.get(Run, row.run_id)
-                if run is not None:
-                    run.assignment_id = row.message_id
-                    session.add(run)
+                await session.exec(update(Run).where(  # type: ignore[call-overload]
+                    col(Run.id) == row.run_id).values(assignment_id=row.message_id))
 
     async def _backlog(self, session: AsyncSession) -> int:
         query = (

@@ -19,6 +19,7 @@ def packet_json(
     level: Level = Level.info,
     attrs: dict[str, Any] | None = None,
     step: int | None = None,
+    epoch: int | None = None,
 ) -> str:
     return TelemetryPacket(
         kind=kind,
@@ -28,6 +29,7 @@ def packet_json(
         level=level,
         attrs=attrs or {},
         step=step,
+        epoch=epoch,
     ).model_dump_json(exclude={"cursor"})
 
 

@@ -47,16 +47,19 @@ async def series(session: AsyncSession, run_id: str, *, names: str | None,
                  resolution: int) -> TelemetrySeries:
     """Per metric name, its step range split into `resolution` equal-width
     buckets, each with min, max, count and the last value by cursor."""
-    query = select(C.name, C.step, C.value).where(
+    query = select(C.name, C.step, C.value, C.cursor_ms, C.cursor_seq).where(
         C.run_id == run_id, C.kind == PacketKind.metric.value,
         C.value.is_not(None), C.step.is_not(None))
     query = _filtered(query, names).order_by(C.name, C.cursor_ms, C.cursor_seq)
     by_name: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for name, step, value in (await session.execute(query)).all():
+    highest: tuple[int, int] | None = None
+    for name, step, value, ms, seq in (await session.execute(query)).all():
         by_name[name].append((step, value))
+        highest = max(highest or (ms, seq), (ms, seq))
     buckets = [b for name in sorted(by_name)
                for b in _buckets(name, by_name[name], resolution)]
-    return TelemetrySeries(resolution=resolution, buckets=buckets)
+    cursor = f"{highest[0]}-{highest[1]}" if highest else None
+    return TelemetrySeries(resolution=resolution, buckets=buckets, cursor=cursor)
 
 
 def _buckets(name: str, points: list[tuple[int, float]],

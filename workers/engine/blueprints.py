@@ -86,8 +86,12 @@ def _seeded_init(module: nn.Module, gen: torch.Generator) -> None:
     RNG, and so builder threads need no lock."""
     with torch.no_grad():
         for sub in module.modules():
+            if isinstance(sub, SeedWrapper):
+                sub.channel_scale.fill_(1.0)
+                continue
             if isinstance(sub, _CONSTANT_INIT):
-                continue  # ones/zeros by construction (norms, channel scale)
+                sub.reset_parameters()  # ones/zeros (and running stats)
+                continue
             weight = getattr(sub, "weight", None)
             if not isinstance(weight, Tensor):
                 continue
@@ -183,10 +187,16 @@ def build_seed(name: str, shape: Shape, device: str, seed: int = 0) -> BuiltSeed
         raise KeyError(f"unknown blueprint {name!r}")
     started = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
-    module = SeedWrapper(BUILDERS[name](shape), shape[0])
+    # Constructed on the meta device: the default initialisation would draw
+    # every weight once only for _seeded_init to draw it again.
+    with torch.device("meta"):
+        module = SeedWrapper(BUILDERS[name](shape), shape[0])
+    module = module.to_empty(device="cpu")
     _seeded_init(module, gen)
+    # The dry run is on the CPU copy, so a build never queues work on (or
+    # waits for) the training stream of an accelerator.
+    ok, error = _dry_run(module, shape, "cpu", gen)
     module = module.to(device)
-    ok, error = _dry_run(module, shape, device, gen)
     params = sum(p.numel() for p in module.parameters())
     return BuiltSeed(
         name, module, params, ok, error, (time.perf_counter() - started) * 1000
@@ -218,7 +228,9 @@ class BlueprintCache:
     """Builds seed modules ahead of need on a small pool; one ready module per key.
 
     `take` hands over the ready module (waiting only if its build is still in
-    flight) and immediately starts building the next one for that key.
+    flight) and queues a refill for that key. Refills are speculative, so they
+    run on their own thread and only while no requested build is in flight:
+    they never compete for the CPU with a build someone waits for.
     `build_delay_s` injects latency for the prefetch benchmark.
     """
 
@@ -231,6 +243,12 @@ class BlueprintCache:
         self._lock = threading.Lock()
         self._futures: dict[Key, Future[BuiltSeed]] = {}
         self._builds = 0
+        self._refill_pool = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="karn-refill"
+        )
+        self._idle = threading.Condition(self._lock)
+        self._requested = 0  # requested builds queued or running
+        self.refills = 0
         self.build_delay_s = build_delay_s
         self.base_seed = base_seed
         self.hits = 0
@@ -241,13 +259,34 @@ class BlueprintCache:
             time.sleep(self.build_delay_s)
         return build_seed(key[0], key[1], key[2], seed)
 
+    def _requested_done(self, future: "Future[BuiltSeed]") -> None:
+        with self._idle:  # built, failed or cancelled: no longer in the way
+            self._requested -= 1
+            self._idle.notify_all()
+
+    def _refill(self, key: Key, seed: int) -> BuiltSeed:
+        with self._idle:  # wait (bounded) for the requested builds to finish
+            self._idle.wait_for(lambda: self._requested == 0, timeout=5.0)
+        self.refills += 1
+        if self.build_delay_s:
+            time.sleep(self.build_delay_s)
+        return build_seed(key[0], key[1], key[2], seed)
+
     def prefetch(self, name: str, shape: Shape, device: str) -> None:
-        key = (name, tuple(shape), device)
+        self._submit((name, tuple(shape), device), refill=False)
+
+    def _submit(self, key: Key, refill: bool) -> None:
         with self._lock:
             if key not in self._futures:
                 self._builds += 1
                 seed = self.base_seed * 1000 + self._builds
-                self._futures[key] = self._pool.submit(self._build, key, seed)
+                if refill:
+                    future = self._refill_pool.submit(self._refill, key, seed)
+                else:
+                    self._requested += 1
+                    future = self._pool.submit(self._build, key, seed)
+                    future.add_done_callback(self._requested_done)
+                self._futures[key] = future
 
     def ready(self, name: str, shape: Shape, device: str) -> bool:
         future = self._futures.get((name, tuple(shape), device))
@@ -265,7 +304,7 @@ class BlueprintCache:
             else:
                 self.misses += 1
         built = future.result(timeout=timeout)
-        self.prefetch(name, shape, device)
+        self._submit(key, refill=True)
         return built
 
     def clear(self) -> int:
@@ -285,3 +324,4 @@ class BlueprintCache:
         # RNG, and a next run in this process must not initialise its host
         # meanwhile.
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._refill_pool.shutdown(wait=True, cancel_futures=True)

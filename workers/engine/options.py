@@ -15,5 +15,6 @@ class EngineOptions:
     policy_every: int = 10  # steps between Tamiyo decisions
     pause_poll_s: float = 0.02
     val_batch: int = 1024
-    mixed_precision: bool = True  # CUDA only: bf16 autocast
+    mixed_precision: bool = True  # CUDA only: bf16 autocast (compute capability >= 8)
+    compile_backend: str = "inductor"  # spec.model.options["compile"] = true
     build_delay_s: float = 0.0  # injected blueprint build latency (benchmarks)

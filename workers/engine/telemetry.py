@@ -36,6 +36,23 @@ class Telemetry:
             }
         )
 
+    def step_metrics(self, step: int, values: tuple[tuple[str, float], ...]) -> None:
+        """The per-step metrics: one plain dict each, built without keyword
+        plumbing (this runs every optimizer step)."""
+        emit, epoch = self._emit, self.epoch
+        for name, value in values:
+            emit(
+                {
+                    "kind": "metric",
+                    "name": name,
+                    "value": value,
+                    "step": step,
+                    "epoch": epoch,
+                    "level": "info",
+                    "attrs": {},
+                }
+            )
+
     def event(
         self,
         name: str,

@@ -6,6 +6,7 @@ hooks, policy, telemetry. Per epoch: validation, validation gates, checkpoint.
 The runner calls `run()` on its main thread and `progress()` from another.
 """
 
+import contextlib
 import math
 import random
 import time
@@ -28,7 +29,7 @@ from workers.engine.rollback import FastRollbackCache, clone_state
 from workers.engine.seeds.gates import GateConfig
 from workers.engine.seeds.manager import SeedManager
 from workers.engine.seeds.ownership import HOST
-from workers.engine.seeds.slot import find_slots
+from workers.engine.seeds.slot import SeedSlot, find_slots
 from workers.engine.tasks import Task, load_task
 from workers.engine.telemetry import Telemetry
 
@@ -40,6 +41,9 @@ class HaltObserved(Exception):
 
 
 class Trainer:
+    # Distributed hook (workers/engine/distributed.py): the seed manager's class.
+    seed_manager_cls: type[SeedManager] = SeedManager
+
     def __init__(
         self,
         spec: RunCreate,
@@ -75,7 +79,8 @@ class Trainer:
         self.tamiyo: Tamiyo | None = None
         self.last_checkpoint: CheckpointInfo | None = None
         self.losses: list[float] = []  # per-step training losses (tests, benchmarks)
-        self._pending: list[tuple[int, Tensor, Tensor, int, float]] = []
+        self._pending: list[tuple[int, Tensor, Any, int, float]] = []
+        self._deferred: list[tuple[int, str, Tensor]] = []  # CUDA: read at flush
 
     # ---- the runner's interface --------------------------------------------------
 
@@ -114,6 +119,10 @@ class Trainer:
         self.loss_fn = self.task.loss_fn
         self.cuda = self.device.type == "cuda"
         self.sync_every = self.opt.sync_every_cuda if self.cuda else 1
+        self.autocast = self.cuda and self.opt.mixed_precision and _bf16_ok(self.device)
+        self.compiled = compile_requested(spec.model.options)
+        if self.compiled:
+            compile_host(self.model, self.opt.compile_backend)
         self._setup_seeds()
         self.optimizer = self._new_optimizer()
         assert self.seeds is not None
@@ -133,7 +142,7 @@ class Trainer:
         self.cache = BlueprintCache(
             build_delay_s=self.opt.build_delay_s, base_seed=self.spec.seed
         )
-        self.seeds = SeedManager(
+        self.seeds = self.seed_manager_cls(
             find_slots(self.model),
             config=GateConfig.from_overrides(morph.gates),
             cache=self.cache,
@@ -147,14 +156,24 @@ class Trainer:
         self.seeds.on_change = self._refresh_seed_view
         self._refresh_seed_view()
         if morph.enabled and morph.max_seeds > 0:
-            self.tamiyo = Tamiyo(
-                morph,
-                self.seeds,
-                self.tm,
-                self.checkpoint_dir / "field_reports.jsonl",
-                every=self.opt.policy_every,
-            )
-            self.tamiyo.prefetch()
+            self.tamiyo = self._make_tamiyo()
+            if self.tamiyo is not None:
+                self.tamiyo.prefetch()
+
+    def _make_tamiyo(self) -> Tamiyo | None:
+        # Distributed hook: rank 0 defers decisions for broadcast, others get none.
+        assert self.seeds is not None
+        return Tamiyo(
+            self.spec.morphogenesis,
+            self.seeds,
+            self.tm,
+            self.checkpoint_dir / "field_reports.jsonl",
+            every=self.opt.policy_every,
+        )
+
+    def _elapsed_ms(self, started: float, what: str) -> float:
+        # Distributed hook: there every rank must act on the same figure.
+        return (time.perf_counter() - started) * 1000.0
 
     def _new_optimizer(self) -> torch.optim.Optimizer:
         assert self.seeds is not None
@@ -284,12 +303,17 @@ class Trainer:
             raise HaltObserved
 
     def _loss(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        if not self.cuda:
+        if not self.autocast:
             logits = self.model(x)
             return self.loss_fn(logits, y), logits
-        with torch.autocast("cuda", torch.bfloat16, enabled=self.opt.mixed_precision):
+        with torch.autocast("cuda", torch.bfloat16):
             logits = self.model(x)
             return self.loss_fn(logits, y).float(), logits
+
+    def _autocast(self) -> Any:
+        if self.autocast:
+            return torch.autocast("cuda", torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _after_step(
         self,
@@ -301,15 +325,18 @@ class Trainer:
         started: float,
     ) -> None:
         assert self.seeds is not None
-        step_ms = (time.perf_counter() - started) * 1000.0
-        self.seeds.after_step(self.step, loss_value, step_ms)
-        if loss_value is not None and self.seeds.wants_probe(self.step):
-            self.seeds.probe(self.model, x, y, self.loss_fn, loss_value)
+        step_ms = self._elapsed_ms(started, "step")
+        # On CUDA the seeds get the loss as a device tensor; they read their
+        # signals back only when a gate decides (one sync per decision).
+        host_loss = loss_sum if loss_value is None else loss_value
+        self.seeds.after_step(self.step, host_loss, step_ms)
+        if self.seeds.wants_probe(self.step):
+            with self._autocast():
+                self.seeds.probe(self.model, x, y, self.loss_fn, host_loss)
         if loss_value is not None:  # CPU: the loss is already on the host
             self._emit_step(self.step, loss_value, int(correct) / x.shape[0], step_ms)
         else:
-            counted = torch.as_tensor(correct, device=self.device)
-            self._pending.append((self.step, loss_sum, counted, x.shape[0], step_ms))
+            self._pending.append((self.step, loss_sum, correct, x.shape[0], step_ms))
             if len(self._pending) >= self.sync_every:
                 self._flush_pending()
         if self.tamiyo is not None:
@@ -329,21 +356,29 @@ class Trainer:
     def _flush_pending(self) -> None:
         """Emit per-step metrics; on CUDA this is the one sync per N steps."""
         pending, self._pending = self._pending, []
-        if not pending:
+        deferred, self._deferred = self._deferred, []
+        if not pending and not deferred:
             return
-        values = torch.stack([torch.stack([p[1], p[2].float()]) for p in pending])
-        rows = values.tolist() if len(pending) > 1 else [values[0].tolist()]
-        for (step, _, _, n, step_ms), (loss, correct) in zip(
-            pending, rows, strict=True
-        ):
-            self._emit_step(step, loss, correct / n, step_ms)
+        scalars = [t for p in pending for t in (p[1], p[2])]
+        scalars += [d[2] for d in deferred]
+        values = torch.stack([t.float() for t in scalars]).tolist()
+        for i, (step, name, _) in enumerate(deferred):
+            self.tm.metric(name, values[2 * len(pending) + i], step=step)
+        for i, (step, _, _, n, step_ms) in enumerate(pending):
+            loss = values[2 * i]
+            self._emit_step(step, loss, values[2 * i + 1] / n, step_ms)
             self._loss_trouble(loss)
 
     def _emit_step(self, step: int, loss: float, acc: float, step_ms: float) -> None:
         self.losses.append(loss)
-        self.tm.metric("tolaria.training.loss", loss, step=step)
-        self.tm.metric("tolaria.training.accuracy", acc, step=step)
-        self.tm.metric("tolaria.step.latency_ms", step_ms, step=step)
+        self.tm.step_metrics(
+            step,
+            (
+                ("tolaria.training.loss", loss),
+                ("tolaria.training.accuracy", acc),
+                ("tolaria.step.latency_ms", step_ms),
+            ),
+        )
         metrics = self.metrics
         metrics["loss"], metrics["accuracy"], metrics["step_time_ms"] = (
             loss,
@@ -365,8 +400,13 @@ class Trainer:
 
     def _emit_grad_norm(self) -> None:
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        if grads:
-            self.tm.metric("tolaria.grad_norm", grad_norm(grads))
+        if not grads:
+            return
+        norm = grad_norm_tensor(grads)
+        if self.cuda:  # read back with the next batch of losses, not now
+            self._deferred.append((self.step, "tolaria.grad_norm", norm))
+        else:
+            self.tm.metric("tolaria.grad_norm", float(norm))
 
     # ---- step boundary: commands, pause, halt ---------------------------------
 
@@ -500,7 +540,7 @@ class Trainer:
             manifest = ckpt.read_manifest(path)
             source, snap_id, snap_step = "disk", manifest["id"], manifest["step"]
             self._restore(ckpt.load_checkpoint(path, self.device), full=False)
-        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        elapsed_ms = self._elapsed_ms(started, "rollback")
         result = {
             "source": source,
             "checkpoint_id": snap_id,
@@ -638,13 +678,15 @@ class Trainer:
             x, y, size = self.task.val_x, self.task.val_y, self.opt.val_batch
             loss_sum = torch.zeros((), device=self.device)
             correct = torch.zeros((), device=self.device)
-            for start in range(0, x.shape[0], size):
-                logits = self.model(x[start : start + size])
-                yb = y[start : start + size]
-                loss_sum += self.loss_fn(logits, yb).float() * yb.shape[0]
-                correct += (logits.argmax(dim=1) == yb).sum()
+            with self._autocast():
+                for start in range(0, x.shape[0], size):
+                    logits = self.model(x[start : start + size])
+                    yb = y[start : start + size]
+                    loss_sum += self.loss_fn(logits, yb).float() * yb.shape[0]
+                    correct += (logits.argmax(dim=1) == yb).sum()
             n = max(1, x.shape[0])
-            return float(loss_sum) / n, float(correct) / n
+            loss, hits = torch.stack([loss_sum, correct]).tolist()  # one sync
+            return loss / n, hits / n
         finally:
             self.model.train()
 
@@ -714,8 +756,45 @@ def _resolve_device(name: str) -> torch.device:
 
 def grad_norm(grads: list[Tensor]) -> float:
     """Global L2 norm in three dispatches (foreach), whatever the count."""
+    return float(grad_norm_tensor(grads))
+
+
+def grad_norm_tensor(grads: list[Tensor]) -> Tensor:
+    """The global L2 norm as a device tensor (no host sync)."""
     norms = torch._foreach_norm(grads)
-    return float(torch.linalg.vector_norm(torch.stack(norms)))
+    return torch.linalg.vector_norm(torch.stack(norms))
+
+
+def _bf16_ok(device: torch.device) -> bool:
+    """bf16 autocast where the GPU does bf16 natively (Ampere and later)."""
+    return torch.cuda.get_device_capability(device)[0] >= 8
+
+
+def compile_requested(options: dict[str, Any]) -> bool:
+    value = options.get("compile", False)
+    return value is True or str(value).lower() in ("1", "true", "yes")
+
+
+def compile_host(model: torch.nn.Module, backend: str = "inductor") -> list[str]:
+    """torch.compile each largest submodule that holds no seed slot, in place.
+
+    Slots stay eager, so germinating, blending or culling a seed changes no
+    compiled graph and nothing is recompiled; the host's state_dict keys are
+    unchanged (nn.Module.compile wraps the call, not the module)."""
+    compiled: list[str] = []
+
+    def walk(module: torch.nn.Module, prefix: str) -> None:
+        for name, child in module.named_children():
+            if isinstance(child, SeedSlot):
+                continue
+            if any(isinstance(m, SeedSlot) for m in child.modules()):
+                walk(child, f"{prefix}{name}.")
+            elif any(True for _ in child.parameters()):
+                child.compile(backend=backend)
+                compiled.append(prefix + name)
+
+    walk(model, "")
+    return compiled
 
 
 def _copy_into(dst: Any, src: Any) -> Any:

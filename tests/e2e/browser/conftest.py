@@ -30,9 +30,11 @@ def _failed(request: pytest.FixtureRequest) -> bool:
     return bool(report and report.failed)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One Chromium for the session; tests get fresh contexts."""
+    """One Chromium per module; tests get fresh contexts. Module scope, because
+    Playwright's sync API keeps an event loop running on the main thread until it
+    stops, and later tests (asyncio.run, pytest-asyncio) need that thread free."""
     if not CHROMIUM.exists():
         pytest.skip(
             f"{CHROMIUM} is missing: install Debian's chromium "

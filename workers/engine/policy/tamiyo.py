@@ -10,8 +10,22 @@ from workers.engine.policy.base import Decision, PolicyInputs, SlotState, load_p
 from workers.engine.policy.deadline import DeadlineRunner
 from workers.engine.policy.field_report import FieldReportLog
 from workers.engine.policy.risk import RiskEngine
+from workers.engine.seeds.gates import GateResult
 from workers.engine.seeds.manager import SeedManager
 from workers.engine.telemetry import Telemetry
+
+
+def execute(manager: SeedManager, decision: Decision) -> GateResult | None:
+    """Germinate or cull as a reviewed decision says (the G0 result, if any)."""
+    if decision.action == "germinate" and decision.slot and decision.blueprint:
+        return manager.germinate(
+            decision.slot, decision.blueprint, reason=decision.reason
+        )
+    if decision.action == "cull" and decision.seed_id:
+        slot = manager.find(decision.seed_id)
+        if slot is not None:
+            manager.cull(slot, f"policy: {decision.reason}")
+    return None
 
 
 class Tamiyo:
@@ -138,17 +152,15 @@ class Tamiyo:
         self.tm.metric("tamiyo.conservative_mode", 1.0)
 
     def _act(self, step: int, inputs: PolicyInputs, proposed: Decision) -> Decision:
+        return self.carry_out(step, inputs, proposed, self.risk.review(step, proposed))
+
+    def carry_out(
+        self, step: int, inputs: PolicyInputs, proposed: Decision, decision: Decision
+    ) -> Decision:
+        """Act on a reviewed decision and log it (split from `_act` so the
+        distributed trainer can broadcast the reviewed decision first)."""
         self.decisions += 1
-        decision = self.risk.review(step, proposed)
-        result = None
-        if decision.action == "germinate" and decision.slot and decision.blueprint:
-            result = self.manager.germinate(
-                decision.slot, decision.blueprint, reason=decision.reason
-            )
-        elif decision.action == "cull" and decision.seed_id:
-            slot = self.manager.find(decision.seed_id)
-            if slot is not None:
-                self.manager.cull(slot, f"policy: {decision.reason}")
+        result = execute(self.manager, decision)
         attrs = {
             "action": decision.action,
             "slot": decision.slot,

@@ -20,7 +20,7 @@ def straight_through(h: Tensor, seed_out: Tensor) -> Tensor:
 class IsolationSample:
     """What one sampled TRAINING forward looked like."""
 
-    max_abs_diff: float
+    max_abs_diff: float | Tensor  # a tensor until the G1 check reads it
     input_detached: bool
 
     @property

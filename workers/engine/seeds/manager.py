@@ -184,14 +184,24 @@ class SeedManager:
 
     def _check_g1(self, slot: SeedSlot) -> None:
         violations = 0
-        if slot.last_sample is not None:
-            violations = int(self.monitor.record(slot.last_sample))
+        grads = [p.grad for p in slot.seed_parameters() if p.grad is not None]
+        sample = slot.last_sample
+        # The gradient norm and the isolation sample's difference come back in
+        # one read (on CUDA, the only sync of this check).
+        figures: list[Tensor | float] = [
+            torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+            if grads
+            else 0.0
+        ]
+        if sample is not None:
+            figures.append(sample.max_abs_diff)
+        norm, *diff = _read(figures)
+        if sample is not None:
+            sample.max_abs_diff = diff[0]
+            violations = int(self.monitor.record(sample))
             slot.last_sample = None
             if violations:
                 self.tm.count("kasmina.isolation.violations")
-        grads = [p.grad for p in slot.seed_parameters() if p.grad is not None]
-        norms = torch._foreach_norm(grads) if grads else []
-        norm = float(torch.linalg.vector_norm(torch.stack(norms))) if grads else 0.0
         result = gates.g1_gradient_health(grad_norm=norm, violations=violations)
         if not result.passed:
             self._gate_failure(slot, result)
@@ -211,22 +221,27 @@ class SeedManager:
         x: Tensor,
         y: Tensor,
         loss_fn: Callable[[Tensor, Tensor], Tensor],
-        host_loss: float,
+        host_loss: float | Tensor,
     ) -> None:
-        """G2's signal: the batch loss with each TRAINING seed fully active."""
+        """G2's signal: the batch loss with each TRAINING seed fully active.
+        On CUDA the losses stay device tensors until G2 reads them."""
         for slot in self.active:
             if slot.stage is not S.TRAINING:
                 continue
             slot.force_full = True
             try:
-                probe_loss = float(loss_fn(model(x), y))
+                probe_loss: float | Tensor = loss_fn(model(x), y).float()
+                if probe_loss.device.type == "cpu":
+                    probe_loss = float(probe_loss)
             finally:
                 slot.force_full = False
             signals = self._signals[slot.name]
             signals["probe"].append(probe_loss)
             signals["host"].append(host_loss)
 
-    def after_step(self, step: int, loss: float | None, step_ms: float) -> None:
+    def after_step(
+        self, step: int, loss: float | Tensor | None, step_ms: float
+    ) -> None:
         """Advance stages that move on optimizer steps (not on validation)."""
         if not self.active:
             return
@@ -236,19 +251,20 @@ class SeedManager:
                 handler(self, slot, step, loss, step_ms)
 
     def _on_germinated(
-        self, slot: SeedSlot, step: int, loss: float | None, step_ms: float
+        self, slot: SeedSlot, step: int, loss: Any, step_ms: float
     ) -> None:
         self._signals[slot.name]["step_ms"] = step_ms
         self._transition(slot, S.TRAINING, "training in isolation")
 
     def _on_training(
-        self, slot: SeedSlot, step: int, loss: float | None, step_ms: float
+        self, slot: SeedSlot, step: int, loss: Any, step_ms: float
     ) -> None:
         assert slot.info is not None
         signals = self._signals[slot.name]
         in_stage = step - slot.info.stage_step
         if in_stage % self.config.probe_every != 0:
             return
+        _resolve(signals, "probe", "host")
         result = gates.g2_stability(
             probe_losses=signals["probe"],
             host_losses=signals["host"],
@@ -257,7 +273,9 @@ class SeedManager:
         )
         if result.passed:
             window = signals["host"][-self.config.g2_window :]
-            signals["baseline"] = sum(window) / len(window) if window else loss
+            signals["baseline"] = (
+                sum(window) / len(window) if window else _read([loss or 0.0])[0]
+            )
             slot.info.blend_step = 0
             self._transition(
                 slot, S.BLENDING, f"G2 passed: {result.reason}", figures=result.figures
@@ -267,7 +285,7 @@ class SeedManager:
             self.cull(slot, f"G2 failed: {result.reason}")
 
     def _on_blending(
-        self, slot: SeedSlot, step: int, loss: float | None, step_ms: float
+        self, slot: SeedSlot, step: int, loss: Any, step_ms: float
     ) -> None:
         assert slot.info is not None
         slot.info.blend_step += 1
@@ -277,6 +295,9 @@ class SeedManager:
             signals["blend"].append(loss)
         if slot.alpha < 1.0:
             return
+        _resolve(signals, "blend")
+        if isinstance(loss, Tensor):
+            loss = signals["blend"][-1]
         result = gates.g3_interface(
             alpha=slot.alpha,
             blend_losses=signals["blend"][-self.blend_steps :],
@@ -293,7 +314,7 @@ class SeedManager:
             self.cull(slot, f"G3 failed: {result.reason}")
 
     def _on_embargoed(
-        self, slot: SeedSlot, step: int, loss: float | None, step_ms: float
+        self, slot: SeedSlot, step: int, loss: Any, step_ms: float
     ) -> None:
         if step < slot.embargo_until:
             return
@@ -459,6 +480,8 @@ class SeedManager:
     # ---- registry state for checkpoints and rollback -----------------------------
 
     def state(self) -> dict[str, Any]:
+        for signals in self._signals.values():
+            _resolve(signals, "probe", "host", "blend")
         return {
             "signals": copy.deepcopy(self._signals),
             "seq": self._seq,
@@ -512,3 +535,20 @@ class SeedManager:
                 owner = f"fossil:{owner}"
             groups.append((owner, slot.seed_parameters()))
         return groups
+
+
+def _read(values: list[Tensor | float]) -> list[float]:
+    """Floats for a mix of floats and (device) tensors, in one transfer."""
+    tensors = [v for v in values if isinstance(v, Tensor)]
+    if not tensors:
+        return [float(v) for v in values]
+    read = iter(torch.stack([t.detach().float() for t in tensors]).tolist())
+    return [next(read) if isinstance(v, Tensor) else float(v) for v in values]
+
+
+def _resolve(signals: dict[str, Any], *keys: str) -> None:
+    """Turn the device tensors queued in these signal lists into floats."""
+    for key in keys:
+        values = signals.get(key)
+        if values and any(isinstance(v, Tensor) for v in values):
+            signals[key] = _read(values)
