@@ -17,6 +17,7 @@ SCENARIOS: dict[str, str] = {
     "prefetch": "load.scenarios.prefetch",
     "command-latency": "load.scenarios.command_latency",
     "halt-latency": "load.scenarios.halt_latency",
+    "engine-halt": "load.scenarios.engine_halt",
     "ddp-scaling": "load.scenarios.ddp_scaling",
     "api-throughput": "load.scenarios.api_throughput",
     "ws-fanout": "load.scenarios.ws_fanout",

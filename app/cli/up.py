@@ -17,6 +17,7 @@ from app.cli import bundled_redis
 from app.cli.follow import describe, follow_run
 from app.cli.localenv import auth_headers, local_env
 from app.cli.processes import Child, Supervisor, child_env, python_argv
+from app.server import gateway_argv
 
 DEMO_SPEC: dict[str, Any] = {
     "name": "demo",
@@ -135,16 +136,7 @@ class LocalStack:
                 f"port {self.opts.port} on {self.opts.host} is in use "
                 "(another esper up?); pick one with --port"
             )
-        argv = python_argv(
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--host",
-            self.opts.host,
-            "--port",
-            str(self.opts.port),
-        )
+        argv = gateway_argv(self.opts.host, self.opts.port)
         child = self.supervisor.add(
             Child(
                 "gateway",

@@ -17,7 +17,6 @@ import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ import httpx
 import psutil
 import redis
 
+from app.server import gateway_argv
 from load.stats import percentile, print_table, summary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,9 +65,7 @@ class Gateway:
                "ESPER_AUTH": "off", "ESPER_LEYLINE_SECRET": "bench",
                "ESPER_DATA_DIR": str(self.tmp)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-             "--port", str(self.port), "--log-level", "warning",
-             "--ws-per-message-deflate", "false"],
+            gateway_argv("127.0.0.1", self.port, "--log-level", "warning"),
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
             stderr=(self.tmp / "gateway.log").open("wb"))
         for _ in range(200):

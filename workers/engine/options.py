@@ -1,11 +1,14 @@
 """Engine knobs that are not part of the run spec (defaults suit every task)."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
 class EngineOptions:
     sync_every_cuda: int = 20  # CUDA: read losses back every N steps, not per step
+    max_ahead_steps: int = 2  # CUDA: steps the host may queue ahead of the device
     snapshot_every: int = 50  # steps between fast-cache snapshots
     rollback_cache_mb: float = 256.0
     rollback_deadline_ms: float = 500.0
@@ -16,5 +19,6 @@ class EngineOptions:
     pause_poll_s: float = 0.02
     val_batch: int = 1024
     mixed_precision: bool = True  # CUDA only: bf16 autocast (compute capability >= 8)
-    compile_backend: str = "inductor"  # spec.model.options["compile"] = true
+    # spec.model.options["compile"] = true; a backend name or callable (tests)
+    compile_backend: str | Callable[..., Any] = "inductor"
     build_delay_s: float = 0.0  # injected blueprint build latency (benchmarks)

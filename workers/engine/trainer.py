@@ -10,7 +10,7 @@ import contextlib
 import math
 import random
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,7 @@ class Trainer:
         self.losses: list[float] = []  # per-step training losses (tests, benchmarks)
         self._pending: list[tuple[int, Tensor, Any, int, float]] = []
         self._deferred: list[tuple[int, str, Tensor]] = []  # CUDA: read at flush
+        self._in_flight: deque[Any] = deque()  # CUDA: events of queued steps
 
     # ---- the runner's interface --------------------------------------------------
 
@@ -264,10 +265,23 @@ class Trainer:
             self._see_halt()
             return False
         self.optimizer.step()
+        if self.cuda:
+            self._bound_run_ahead()
         self.step += 1
         self.tm.step = self.step
         self._after_step(x, y, loss_sum, correct, loss_value, started)
         return True
+
+    def _bound_run_ahead(self) -> None:
+        """CUDA: let the host queue at most `max_ahead_steps` steps ahead of
+        the device. Waiting on the event of a step already queued behind
+        another never idles the device, yet it keeps an operator's halt (or
+        any command) within that many updates of the device's own progress."""
+        event = torch.cuda.Event()
+        event.record()
+        self._in_flight.append(event)
+        if len(self._in_flight) > self.opt.max_ahead_steps:
+            self._in_flight.popleft().synchronize()
 
     def _forward_backward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | int]:
         """Gradients of the batch mean loss; returns (mean loss, correct count)
@@ -540,6 +554,8 @@ class Trainer:
             manifest = ckpt.read_manifest(path)
             source, snap_id, snap_step = "disk", manifest["id"], manifest["step"]
             self._restore(ckpt.load_checkpoint(path, self.device), full=False)
+        if self.cuda:  # the copies are queued: time (and check) them done
+            torch.cuda.synchronize(self.device)
         elapsed_ms = self._elapsed_ms(started, "rollback")
         result = {
             "source": source,
@@ -775,7 +791,7 @@ def compile_requested(options: dict[str, Any]) -> bool:
     return value is True or str(value).lower() in ("1", "true", "yes")
 
 
-def compile_host(model: torch.nn.Module, backend: str = "inductor") -> list[str]:
+def compile_host(model: torch.nn.Module, backend: Any = "inductor") -> list[str]:
     """torch.compile each largest submodule that holds no seed slot, in place.
 
     Slots stay eager, so germinating, blending or culling a seed changes no
@@ -787,10 +803,16 @@ def compile_host(model: torch.nn.Module, backend: str = "inductor") -> list[str]
         for name, child in module.named_children():
             if isinstance(child, SeedSlot):
                 continue
-            if any(isinstance(m, SeedSlot) for m in child.modules()):
+            containers = (torch.nn.ModuleList, torch.nn.ModuleDict)
+            if isinstance(child, containers) or any(
+                isinstance(m, SeedSlot) for m in child.modules()
+            ):  # containers are never called: compile what they hold
                 walk(child, f"{prefix}{name}.")
             elif any(True for _ in child.parameters()):
-                child.compile(backend=backend)
+                # The bound forward, not nn.Module.compile (whose wrapped
+                # _call_impl this torch leaves uncompiled) nor torch.compile
+                # (module) (whose wrapper renames the state_dict keys).
+                child.forward = torch.compile(child.forward, backend=backend)
                 compiled.append(prefix + name)
 
     walk(model, "")

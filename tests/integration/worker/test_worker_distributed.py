@@ -19,7 +19,8 @@ STEP_METRIC = "tolaria.training.loss"
 
 
 def test_a_two_rank_run_trains_with_one_telemetry_stream(
-        bus: Client, spawn_worker: SpawnWorker) -> None:
+    bus: Client, spawn_worker: SpawnWorker
+) -> None:
     spawn_worker(worker_id="w-ddp")
     run_id = assign(bus, {**TINY, "devices": 2})
     final = wait_state(bus, run_id, "completed", timeout=90)
@@ -30,14 +31,22 @@ def test_a_two_rank_run_trains_with_one_telemetry_stream(
 
 
 def test_a_two_rank_run_takes_commands_and_halts(
-        bus: Client, spawn_worker: SpawnWorker) -> None:
+    bus: Client, spawn_worker: SpawnWorker
+) -> None:
     spawn_worker(worker_id="w-ddp-halt")
-    run_id = assign(bus, {**ENDLESS, "devices": 2,
-                          "morphogenesis": {"enabled": True, "max_seeds": 0}})
-    wait_for(bus, lambda e: e["type"] == "progress" and e["run_id"] == run_id
-             and e["step"] > 0, timeout=90, what="progress")
-    enable = signed(run_id, "seed_enable", {"slot": "block0",
-                                            "blueprint": "residual_mlp"})
+    run_id = assign(
+        bus,
+        {**ENDLESS, "devices": 2, "morphogenesis": {"enabled": True, "max_seeds": 0}},
+    )
+    wait_for(
+        bus,
+        lambda e: e["type"] == "progress" and e["run_id"] == run_id and e["step"] > 0,
+        timeout=90,
+        what="progress",
+    )
+    enable = signed(
+        run_id, "seed_enable", {"slot": "block0", "blueprint": "residual_mlp"}
+    )
     send(bus, enable)
     assert wait_ack(bus, enable.id, timeout=30)["state"] == "applied"
     halt = signed(run_id, "emergency_halt", {"reason": "ddp test"})

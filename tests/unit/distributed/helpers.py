@@ -34,13 +34,21 @@ def run_ranks(
     run_spec: RunCreate, tmp_path: Path, script: RankScript | None = None, **kw: Any
 ) -> tuple[RunOutcome, list[dict[str, Any]], RankScript]:
     script = script or RankScript()
-    job = DistributedRun(run_spec, script.hooks, run_id="ddp-test",
-                         checkpoint_dir=tmp_path / "ckpt", dump_dir=tmp_path / "dump",
-                         timeout_s=60, **kw)
+    job = DistributedRun(
+        run_spec,
+        script.hooks,
+        run_id="ddp-test",
+        checkpoint_dir=tmp_path / "ckpt",
+        dump_dir=tmp_path / "dump",
+        timeout_s=60,
+        **kw,
+    )
     script.job = job
     outcome = job.run()
-    dumps = [torch.load(tmp_path / "dump" / f"rank-{r}.pt", weights_only=False)
-             for r in range(len(job.devices))]
+    dumps = [
+        torch.load(tmp_path / "dump" / f"rank-{r}.pt", weights_only=False)
+        for r in range(len(job.devices))
+    ]
     return outcome, dumps, script
 
 

@@ -13,8 +13,12 @@ class GrowOnce:
         if inputs.step < self.at_step or self.done or not free:
             return Decision(reason="scripted: wait")
         self.done = True
-        return Decision("germinate", slot=free[-1].name, blueprint="residual_mlp",
-                        reason="scripted growth")
+        return Decision(
+            "germinate",
+            slot=free[-1].name,
+            blueprint="residual_mlp",
+            reason="scripted growth",
+        )
 
 
 def factory() -> GrowOnce:

@@ -12,8 +12,11 @@ from workers.engine import checkpoints as ckpt
 from workers.engine.hooks import Hooks
 from workers.engine.trainer import Trainer
 
-GROW = {"enabled": True, "max_seeds": 2,
-        "policy": "tests.unit.distributed.policy:factory"}
+GROW = {
+    "enabled": True,
+    "max_seeds": 2,
+    "policy": "tests.unit.distributed.policy:factory",
+}
 
 
 def test_growth_by_command_and_by_policy_keeps_ranks_identical(tmp_path: Path) -> None:
@@ -21,7 +24,9 @@ def test_growth_by_command_and_by_policy_keeps_ranks_identical(tmp_path: Path) -
     enable = script.at(5, "seed_enable", slot="block0", blueprint="residual_mlp")
     outcome, dumps, _ = run_ranks(
         spec(devices=2, epochs=2, model={"width": 16, "depth": 2}, morphogenesis=GROW),
-        tmp_path, script)
+        tmp_path,
+        script,
+    )
     assert outcome.state == "completed", outcome.error
     assert script.ack_for(enable)[0] == "applied"
     kinds = [what for _, what, _ in dumps[0]["applied"]]
@@ -42,16 +47,23 @@ def test_commands_apply_at_the_same_step_on_every_rank(tmp_path: Path) -> None:
     stop = script.at(15, "stop")
     outcome, dumps, _ = run_ranks(
         spec(devices=2, epochs=50, morphogenesis={"enabled": True, "max_seeds": 0}),
-        tmp_path, script)
+        tmp_path,
+        script,
+    )
     assert outcome.state == "cancelled"
     assert script.ack_for(stop)[0] == "applied"
     assert "paused" in script.states and script.states[-1] == "running"
     applied = dumps[0]["applied"]
-    assert [what for _, what, _ in applied] == ["pause", "resume", "seed_enable",
-                                                "stop"]
+    assert [what for _, what, _ in applied] == [
+        "pause",
+        "resume",
+        "seed_enable",
+        "stop",
+    ]
     # Each is applied at the boundary after the step where rank 0 read it.
-    assert all(step - at <= 1 for (step, _, _), at in zip(applied, [4, 4, 7, 15],
-                                                          strict=True))
+    assert all(
+        step - at <= 1 for (step, _, _), at in zip(applied, [4, 4, 7, 15], strict=True)
+    )
     assert_identical(dumps)
 
 
@@ -76,7 +88,8 @@ def test_emergency_halt_stops_every_rank_within_one_step(tmp_path: Path) -> None
 
 def test_checkpoints_are_written_once_and_restore_on_one_rank(tmp_path: Path) -> None:
     outcome, dumps, script = run_ranks(
-        spec(devices=2, epochs=100, max_steps=30, checkpoint_every=10), tmp_path)
+        spec(devices=2, epochs=100, max_steps=30, checkpoint_every=10), tmp_path
+    )
     assert outcome.state == "completed"
     found = ckpt.list_checkpoints(tmp_path / "ckpt")
     assert [m["step"] for m in found] == [10, 20, 30]
@@ -86,7 +99,12 @@ def test_checkpoints_are_written_once_and_restore_on_one_rank(tmp_path: Path) ->
     for name, value in dumps[1]["params"].items():
         assert state["model"][name].equal(value), name
 
-    single = Trainer(spec(epochs=100, max_steps=40), Hooks(), run_id="one",
-                     checkpoint_dir=tmp_path / "one", resume_from=found[-1]["path"])
+    single = Trainer(
+        spec(epochs=100, max_steps=40),
+        Hooks(),
+        run_id="one",
+        checkpoint_dir=tmp_path / "one",
+        resume_from=found[-1]["path"],
+    )
     resumed = single.run()
     assert resumed.state == "completed" and resumed.result["steps"] == 40
