@@ -1,12 +1,18 @@
-"""Outbox relay: rows committed with runs and commands are put on Redis after commit.
+"""Outbox: bus messages committed with the rows they belong to, relayed after commit.
 
-A relay that fails (Redis down) leaves the rows unsent and retries, so nothing the
-API accepted is lost. On PostgreSQL rows are claimed with SKIP LOCKED, so several
-gateway replicas never relay the same row twice.
+Two paths put a committed row on Redis:
+- the fast path: the request that committed it sends it at once (`send_now`),
+  so a command reaches its worker a fraction of a millisecond after the commit;
+- the relay loop: rows still unsent after a grace period (Redis was down, the
+  gateway died between commit and send) are claimed and sent. The grace keeps
+  the two paths from sending one row twice; on PostgreSQL the loop also claims
+  with SKIP LOCKED, so several gateway replicas never relay the same row.
+Nothing the API accepted is lost if Redis blips: the row waits in the table.
 """
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -23,32 +29,43 @@ from app.models._types import utcnow
 
 log = logging.getLogger("esper.outbox")
 BATCH = 200
+OUTBOX_KEY = "esper.outbox"
+
+
+def enqueue(session: AsyncSession, row: Outbox) -> None:
+    """Add a bus message to this transaction; the router sends it after commit."""
+    session.add(row)
+    session.info.setdefault(OUTBOX_KEY, []).append(row)
+
+
+def pending(session: AsyncSession) -> list[Outbox]:
+    rows: list[Outbox] = session.info.pop(OUTBOX_KEY, [])
+    return rows
 
 
 class OutboxRelay:
-    def __init__(
-        self,
-        maker: async_sessionmaker[AsyncSession],
-        redis: Redis,
-        interval_s: float = 0.2,
-    ) -> None:
+    def __init__(self, maker: async_sessionmaker[AsyncSession], redis: Redis,
+                 interval_s: float = 0.2, grace_s: float = 2.0) -> None:
         self._maker = maker
         self._redis = redis
         self._interval = interval_s
-        self._wake = asyncio.Event()
-        self._lock = asyncio.Lock()
+        self._grace = timedelta(seconds=grace_s)
 
-    def kick(self) -> None:
-        """Relay now rather than at the next tick (called after a commit)."""
-        self._wake.set()
+    async def send_now(self, rows: list[Outbox]) -> None:
+        """The fast path, right after the commit; the loop retries on failure."""
+        if not rows:
+            return
+        try:
+            await self._send(rows)
+            async with self._maker() as session:
+                await self._mark_sent(session, rows)
+                await session.commit()
+        except (RedisError, OSError) as exc:
+            log.warning("fast relay failed, the loop will retry: %s", exc)
 
     async def run_forever(self) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+            await asyncio.sleep(self._interval)
             try:
                 await self.relay_once()
             except (RedisError, OSError) as exc:
@@ -57,7 +74,7 @@ class OutboxRelay:
                 log.exception("outbox relay error")
 
     async def relay_once(self) -> int:
-        async with self._lock, self._maker() as session:
+        async with self._maker() as session:
             rows = await self._claim(session)
             if rows:
                 await self._send(rows)
@@ -68,13 +85,11 @@ class OutboxRelay:
         return len(rows)
 
     async def _claim(self, session: AsyncSession) -> list[Outbox]:
-        query = (
-            select(Outbox)
-            .where(col(Outbox.sent_at).is_(None))
-            .order_by(col(Outbox.id))
-            .limit(BATCH)
-            .with_for_update(skip_locked=True)
-        )
+        cutoff = utcnow() - self._grace
+        query = (select(Outbox)
+                 .where(col(Outbox.sent_at).is_(None), col(Outbox.created_at) < cutoff)
+                 .order_by(col(Outbox.id)).limit(BATCH)
+                 .with_for_update(skip_locked=True))
         return list((await session.exec(query)).all())
 
     async def _send(self, rows: list[Outbox]) -> None:
@@ -83,23 +98,21 @@ class OutboxRelay:
             pipe.xadd(row.stream, {DATA_FIELD: row.data})
         ids = await pipe.execute()
         for row, message_id in zip(rows, ids, strict=True):
-            row.message_id = (
-                message_id.decode()
-                if isinstance(message_id, bytes)
-                else str(message_id)
-            )
+            row.message_id = (message_id.decode() if isinstance(message_id, bytes)
+                              else str(message_id))
 
     async def _mark_sent(self, session: AsyncSession, rows: list[Outbox]) -> None:
+        # Conditional UPDATEs, evaluated under the write lock: a worker's ack may
+        # already have been applied (it can beat this commit), and a read-then-
+        # write here would overwrite `applied` with `dispatched`.
         now = utcnow()
-        command_ids = [r.command_id for r in rows if r.command_id]
         for row in rows:
-            row.sent_at = now
-            row.attempts += 1
-            session.add(row)
+            await session.exec(update(Outbox).where(  # type: ignore[call-overload]
+                col(Outbox.id) == row.id, col(Outbox.sent_at).is_(None)).values(
+                    sent_at=now, message_id=row.message_id,
+                    attempts=Outbox.attempts + 1))
+        command_ids = [r.command_id for r in rows if r.command_id]
         if command_ids:
-            # Conditional UPDATEs, evaluated under the write lock: a worker's ack
-            # may already have been applied (it can beat this commit), and a
-            # read-then-write here would overwrite `applied` with `dispatched`.
             ids = col(Command.id).in_(command_ids)
             await session.exec(update(Command).where(  # type: ignore[call-overload]
                 ids, col(Command.dispatched_at).is_(None)).values(dispatched_at=now))
@@ -108,9 +121,8 @@ class OutboxRelay:
                     state=CommandState.dispatched.value))
         await self._remember_assignments(session, rows)
 
-    async def _remember_assignments(
-        self, session: AsyncSession, rows: list[Outbox]
-    ) -> None:
+    async def _remember_assignments(self, session: AsyncSession,
+                                    rows: list[Outbox]) -> None:
         # The reaper acks a dead worker's assignment by its message id.
         for row in rows:
             if row.command_id is None and row.run_id and row.stream == RUNS_STREAM:
@@ -118,9 +130,6 @@ class OutboxRelay:
                     col(Run.id) == row.run_id).values(assignment_id=row.message_id))
 
     async def _backlog(self, session: AsyncSession) -> int:
-        query = (
-            select(func.count())
-            .select_from(Outbox)
-            .where(col(Outbox.sent_at).is_(None))
-        )
+        query = select(func.count()).select_from(Outbox).where(
+            col(Outbox.sent_at).is_(None))
         return int((await session.exec(query)).one())

@@ -16,8 +16,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas import CommandState, Level, PacketKind, RunState, WorkerState
-from api_schemas.enums import TERMINAL_RUN_STATES
 from api_schemas.bus import RUNS_GROUP, RUNS_STREAM, worker_key
+from api_schemas.enums import TERMINAL_RUN_STATES
 from app import metrics
 from app.bus.apply import RUN_ENDED, command_packet, expire_open_commands
 from app.bus.publish import packet_json, publish

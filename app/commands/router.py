@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas import CommandBatch, CommandPage, CommandRead, CommandState
 from api_schemas.commands import CommandCreate, EmergencyHalt, RegistryReset
+from app.bus.outbox import pending
 from app.commands.service import (
     command_read,
     create_command,
@@ -62,10 +63,10 @@ async def create_run_command(
         idem_key=scoped_key(principal.key_id, idempotency_key),
     )
     if wait <= 0:
-        background.add_task(request.app.state.relay.kick)
+        background.add_task(request.app.state.relay.send_now, pending(session))
         return command_read(command)
     await session.commit()
-    request.app.state.relay.kick()
+    await request.app.state.relay.send_now(pending(session))
     command = await wait_for_ack(request, session, command, wait)
     if CommandState(command.state).final:
         response.status_code = 200
@@ -139,7 +140,7 @@ async def emergency_halt_all(
             key_id=settings.leyline_key_id,
         )
         commands.append(command_read(command))
-    background.add_task(request.app.state.relay.kick)
+    background.add_task(request.app.state.relay.send_now, pending(session))
     return CommandBatch(commands=commands)
 
 
@@ -159,5 +160,5 @@ async def registry_reset(
         keys=keyring(settings),
         key_id=settings.leyline_key_id,
     )
-    background.add_task(request.app.state.relay.kick)
+    background.add_task(request.app.state.relay.send_now, pending(session))
     return command_read(command)

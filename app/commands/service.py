@@ -15,6 +15,7 @@ from api_schemas.bus import BROADCAST_STREAM, SignedCommand, command_stream
 from api_schemas.catalogue import BLUEPRINTS_BY_NAME, task_slots
 from api_schemas.commands import SeedEnable, command_params
 from api_schemas.signing import sign
+from app.bus.outbox import enqueue
 from app.errors import Conflict, Unprocessable
 from app.idempotency import request_hash
 from app.models import Command, Outbox, Run
@@ -105,7 +106,7 @@ async def create_command(
         request_hash=digest,
     )
     session.add(command)
-    session.add(_outbox_row(command, keys, key_id))
+    enqueue(session, _outbox_row(command, keys, key_id))
     await session.flush()
     return command, True
 

@@ -1,7 +1,6 @@
 """Alembic environment: runs migrations over the async engine of the settings."""
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 from alembic import context
 from sqlalchemy.engine import Connection

@@ -16,6 +16,7 @@ from api_schemas import (
     SeedRead,
 )
 from api_schemas.commands import Stop
+from app.bus.outbox import pending
 from app.commands.service import command_read, create_command
 from app.deps import Operator, RunDep, SessionDep, Viewer
 from app.idempotency import IdempotencyKey, scoped_key
@@ -53,7 +54,7 @@ async def create_run(
     key = scoped_key(principal.key_id, idempotency_key)
     run, created = await service.create_run(session, spec, key)
     if created:
-        background.add_task(request.app.state.relay.kick)
+        background.add_task(request.app.state.relay.send_now, pending(session))
     else:
         response.status_code = 200
     return service.run_read(run)
@@ -103,7 +104,7 @@ async def cancel_run(
         keys=keyring(settings),
         key_id=settings.leyline_key_id,
     )
-    background.add_task(request.app.state.relay.kick)
+    background.add_task(request.app.state.relay.send_now, pending(session))
     return command_read(command)
 
 

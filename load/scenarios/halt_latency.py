@@ -17,6 +17,7 @@ import redis
 
 from api_schemas.bus import telemetry_stream
 from load.live_stack import LocalStack
+from load.scenarios.command_latency import wait_training
 from load.stats import print_table, summarize, summary
 
 
@@ -39,7 +40,7 @@ def one_halt(stack: LocalStack, client: httpx.Client, bus: redis.Redis,
              batch: int) -> dict[str, float]:
     run_id = stack.submit(client, batch_size=batch)
     stack.wait_state(client, run_id, {"running"})
-    time.sleep(0.3)  # let it reach steady training
+    wait_training(client, run_id)
     sent = time.time()
     client.post(f"/api/v1/runs/{run_id}/commands?wait=10",
                 json={"type": "emergency_halt", "reason": "benchmark"})

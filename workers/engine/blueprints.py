@@ -242,7 +242,9 @@ class BlueprintCache:
         self._pool = ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="karn-build"
         )
-        self._lock = threading.Lock()
+        # Re-entrant: a build that finishes before add_done_callback runs its
+        # callback at once, in this thread, while _submit still holds the lock.
+        self._lock = threading.RLock()
         self._futures: dict[Key, Future[BuiltSeed]] = {}
         self._builds = 0
         self._refill_pool = ThreadPoolExecutor(

@@ -29,6 +29,10 @@ class LadderConfig:
     halt_after: int = 6  # failures in the window -> L4
     calm_steps: int = 100  # healthy steps before the level decays to L0
     ewma_beta: float = 0.9
+    # Spikes and explosions are judged against max(EWMA, this fraction of the
+    # first loss): once a run has nearly fitted its data (EWMA ~0.001), one hard
+    # batch at 0.06 is noise, not an explosion that should roll back and halt.
+    loss_floor_fraction: float = 0.1
 
 
 class EmergencyLadder:
@@ -36,6 +40,7 @@ class EmergencyLadder:
         self.config = config or LadderConfig()
         self.level = Level.NORMAL
         self.loss_ewma: float | None = None
+        self.first_loss: float | None = None
         self._failures: deque[int] = deque()
         self._last_trouble = 0
 
@@ -45,16 +50,21 @@ class EmergencyLadder:
         if not math.isfinite(loss):
             return self._failure(step, Level.ELEVATED, f"non-finite loss {loss}")
         ewma = self.loss_ewma
-        if ewma is not None and ewma > 0 and loss > c.explosion_factor * ewma:
+        if self.first_loss is None:
+            self.first_loss = abs(loss)
+        scale = None if ewma is None else max(ewma, c.loss_floor_fraction
+                                              * self.first_loss)
+        if scale is not None and scale > 0 and loss > c.explosion_factor * scale:
             return self._failure(
                 step,
                 Level.ELEVATED,
-                f"loss explosion {loss:.4g} > {c.explosion_factor}x EWMA {ewma:.4g}",
+                f"loss explosion {loss:.4g} > {c.explosion_factor}x {scale:.4g} "
+                f"(EWMA {ewma:.4g})",
             )
         self.loss_ewma = (
             loss if ewma is None else c.ewma_beta * ewma + (1 - c.ewma_beta) * loss
         )
-        if ewma is not None and ewma > 0 and loss > c.spike_factor * ewma:
+        if scale is not None and scale > 0 and loss > c.spike_factor * scale:
             self._last_trouble = step
             return Level.NOTICE, f"loss spike {loss:.4g} > {c.spike_factor}x EWMA"
         return None

@@ -153,3 +153,15 @@ def test_repeated_nan_halts_the_run(tmp_path: Path) -> None:
     user_task.ARMED["nan"] = False
     assert outcome.state == "halted"
     assert "L4" in (outcome.halt_reason or "")
+
+
+def test_a_nearly_fitted_run_does_not_mistake_a_hard_batch_for_an_explosion() -> None:
+    from workers.engine.emergency import EmergencyLadder  # noqa: PLC0415
+
+    ladder = EmergencyLadder()
+    assert ladder.classify_loss(0, 2.3) is None
+    for step in range(1, 400):  # the loss falls to ~0.001 (digits, long run)
+        ladder.classify_loss(step, 0.001)
+    assert ladder.classify_loss(400, 0.06) is None  # one hard batch: noise
+    verdict = ladder.classify_loss(401, 5.0)  # above the starting loss: trouble
+    assert verdict is not None and "explosion" in verdict[1]

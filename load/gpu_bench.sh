@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# One device call's worth of GPU benchmarks (docs/benchmarks.md): run from the
+# repository root on the GPU machine with OUT set to a folder that comes back.
+#   bash load/gpu_bench.sh            everything (about 8 minutes on an H100)
+# Wheels for pydantic & co. are expected in .whl/ (see docs/benchmarks.md).
+set -u
+OUT=${OUT:-/tmp/esper-gpu-out}; mkdir -p "$OUT" /tmp/j
+export PYTHONUNBUFFERED=1
+if ls .whl/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+    --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD
+fi
+B="$OUT/bench.txt"
+log() { echo "$@" | tee -a "$B"; }
+bench() {  # bench NAME SECONDS ARGS...
+  local name=$1 secs=$2; shift 2
+  log ""; log "### $name: python -m load $*"
+  timeout "$secs" python3 -m load "$@" --json "/tmp/j/$name.json" 2>&1 | tee -a "$B"
+  log "(exit ${PIPESTATUS[0]})"
+}
+nvidia-smi --query-gpu=timestamp,utilization.gpu,utilization.memory,memory.used \
+  --format=csv -lms 500 > "$OUT/smi.csv" 2>/dev/null &
+SMI=$!
+log "device: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
+log "torch: $(python3 -c 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_capability())')"
+log "cpu: $(nproc) cores"
+T0=$(date +%s)
+CNN="--device cuda --task synthetic-images --samples 32768"
+if [ "${ONLY:-}" != "bench" ]; then
+  log ""; log "### tests: pytest tests/gpu tests/unit/engine"
+  timeout 150 python3 -m pytest tests/gpu tests/unit/engine -q -p no:cacheprovider \
+    2>&1 | tail -15 | tee -a "$B"
+fi
+bench cnn64_b256 90 steady-train $CNN --width 64 --batch-size 256 --steps 300 --repeats 5
+bench cnn128_b512 120 steady-train $CNN --width 128 --batch-size 512 --steps 200 --repeats 5
+bench cnn64_b256_fp32 60 steady-train $CNN --width 64 --batch-size 256 --steps 300 --repeats 3 --precision fp32
+bench mlp1024_b256 60 steady-train --device cuda --task digits --width 1024 --batch-size 256 --steps 300 --repeats 5
+bench cnn64_b256_seeds 90 steady-train $CNN --width 64 --batch-size 256 --steps 300 --repeats 3 --seeds
+bench engine_halt 90 engine-halt --device cuda --task synthetic-images --width 64 --batch-size 256 --repeats 20
+bench rollback 150 rollback --device cuda --quick --sizes 256,1024,4096 --disk-repeats 1
+bench prefetch 30 prefetch
+LEFT=$(( 560 - ($(date +%s) - T0) ))
+if [ "$LEFT" -gt 60 ]; then
+  bench cnn64_b256_compile "$LEFT" steady-train $CNN --width 64 --batch-size 256 --steps 300 --repeats 1 --compile
+fi
+kill $SMI 2>/dev/null
+python3 - <<'PY'
+import glob, json, os
+out = {os.path.basename(p)[:-5]: json.load(open(p)) for p in sorted(glob.glob("/tmp/j/*.json"))}
+json.dump(out, open(os.environ.get("OUT", "/tmp") + "/results.json", "w"), indent=1)
+PY
+log ""; log "total $(( $(date +%s) - T0 )) s"
