@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One device call's worth of GPU benchmarks (docs/benchmarks.md): run from the
 # repository root on the GPU machine with OUT set to a folder that comes back.
-#   bash load/gpu_bench.sh            everything (about 8 minutes on an H100)
+#   bash load/gpu_bench.sh            round 1 (about 5 minutes on an H100)
+#   SET=2 bash load/gpu_bench.sh      round 2: MLP on `vectors`, compile, e2e
 # Wheels for pydantic & co. are expected in .whl/ (see docs/benchmarks.md).
 set -u
 OUT=${OUT:-/tmp/esper-gpu-out}; mkdir -p "$OUT" /tmp/j
@@ -26,11 +27,18 @@ log "torch: $(python3 -c 'import torch; print(torch.__version__, torch.version.c
 log "cpu: $(nproc) cores"
 T0=$(date +%s)
 CNN="--device cuda --task synthetic-images --samples 32768"
-if [ "${ONLY:-}" != "bench" ]; then
-  log ""; log "### tests: pytest tests/gpu tests/unit/engine"
-  timeout 150 python3 -m pytest tests/gpu tests/unit/engine -q -p no:cacheprovider \
-    2>&1 | tail -15 | tee -a "$B"
-fi
+# -c /dev/null: the image lacks pytest-asyncio, whose ini keys would fail.
+log ""; log "### tests: pytest tests/gpu tests/unit/engine"
+timeout 120 python3 -m pytest -c /dev/null --rootdir . -p no:cacheprovider -q \
+  tests/gpu tests/unit/engine 2>&1 | tail -15 | tee -a "$B"
+VEC="--device cuda --task load.scenarios.bench_tasks:vectors"
+if [ "${SET:-all}" = 2 ]; then  # the second round (after the first's fixes)
+  bench vec1024_b512 60 steady-train $VEC --width 1024 --batch-size 512 --steps 300 --repeats 5
+  bench vec512_b256 60 steady-train $VEC --width 512 --batch-size 256 --steps 300 --repeats 5
+  bench cnn64_b256_compile 150 steady-train $CNN --width 64 --batch-size 256 --steps 300 --repeats 1 --compile
+  log ""; log "### e2e: python -m load.gpu_e2e --device cuda"
+  timeout 150 python3 -m load.gpu_e2e --device cuda --json /tmp/j/e2e.json 2>&1 | tail -20 | tee -a "$B"
+else
 bench cnn64_b256 90 steady-train $CNN --width 64 --batch-size 256 --steps 300 --repeats 5
 bench cnn128_b512 120 steady-train $CNN --width 128 --batch-size 512 --steps 200 --repeats 5
 bench cnn64_b256_fp32 60 steady-train $CNN --width 64 --batch-size 256 --steps 300 --repeats 3 --precision fp32
@@ -42,6 +50,7 @@ bench prefetch 30 prefetch
 LEFT=$(( 560 - ($(date +%s) - T0) ))
 if [ "$LEFT" -gt 60 ]; then
   bench cnn64_b256_compile "$LEFT" steady-train $CNN --width 64 --batch-size 256 --steps 300 --repeats 1 --compile
+fi
 fi
 kill $SMI 2>/dev/null
 python3 - <<'PY'

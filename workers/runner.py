@@ -52,6 +52,7 @@ class Runner:
         self.heartbeat = Heartbeat(self.ctx)
         self.reader = CommandReader(self.ctx.client, self._command_handler)
         self.skipped: set[str] = set()
+        self.exit_code = 0  # 3: the device broke (see _run)
 
     @property
     def worker_id(self) -> str:
@@ -72,7 +73,7 @@ class Runner:
             self._set_worker_state(WorkerState.draining)
             self.heartbeat.stop()
         log.info("worker %s stopped", self.worker_id)
-        return 0
+        return self.exit_code
 
     def request_shutdown(self) -> None:
         """Signal handler: stop claiming and stop the current run cleanly."""
@@ -167,6 +168,13 @@ class Runner:
         finally:
             self.session = None
         log.info("run %s ended %s", assignment.run_id, outcome.state)
+        if outcome.result.get("device_broken"):
+            # A sticky CUDA error poisons this process's context: exit non-zero
+            # so the supervisor restarts the worker on a fresh context.
+            log.critical("device %s is broken (%s); exiting", self.ctx.device,
+                         outcome.error)
+            self.exit_code = 3
+            self.ctx.shutdown.set()
         if not self.ctx.shutdown.is_set():
             self._set_worker_state(WorkerState.idle)
 

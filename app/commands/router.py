@@ -2,11 +2,11 @@
 and the fleet-wide emergency halt and registry reset."""
 
 import asyncio
+import contextlib
 import time
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas import CommandBatch, CommandPage, CommandRead, CommandState
 from api_schemas.commands import CommandCreate, EmergencyHalt, RegistryReset
@@ -67,26 +67,30 @@ async def create_run_command(
         return command_read(command)
     await session.commit()
     await request.app.state.relay.send_now(pending(session))
-    command = await wait_for_ack(request, session, command, wait)
+    command = await wait_for_ack(request, command, wait)
     if CommandState(command.state).final:
         response.status_code = 200
     return command_read(command)
 
 
-async def wait_for_ack(
-    request: Request, session: AsyncSession, command: Command, wait: float
-) -> Command:
-    """Wake on this gateway's ack, and poll in case another replica applied it."""
-    waiters = request.app.state.waiters
+async def wait_for_ack(request: Request, command: Command, wait: float) -> Command:
+    """Wake on this gateway's ack, and poll in case another replica applied it.
+
+    Each poll reads in a short session of its own: holding the request's session
+    open for the whole wait kept a SQLite transaction alive and stalled the event
+    consumer's writes (the very ack this waits for) until the wait ran out.
+    """
+    waiters, maker = request.app.state.waiters, request.app.state.sessionmaker
     event = waiters.register(command.id)
     deadline = time.monotonic() + wait
     try:
         while time.monotonic() < deadline:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), min(0.05, wait))
-            except TimeoutError:
-                pass
-            await session.refresh(command)
+            async with maker() as poll:
+                current = await poll.get(Command, command.id)
+            if current is not None:
+                command = current
             if CommandState(command.state).final:
                 break
     finally:

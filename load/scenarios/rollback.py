@@ -133,9 +133,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         shapes = [_shape_for(float(mb)) for mb in args.sizes.split(",")]
     else:
         shapes = [(int(w), 2) for w in args.widths.split(",")]
-    rows = [
-        _measure(w, repeats, args.device, d, args.disk_repeats) for w, d in shapes
-    ]
+    rows = [_measure(w, repeats, args.device, d, args.disk_repeats) for w, d in shapes]
     print_table(
         f"rollback restore on {device_description(args.device)} (fast cache = "
         "memory of that device, disk = verified checkpoint)",

@@ -28,8 +28,8 @@ from load.scenarios.common import intervals_ms, make_spec, now, temp_dir
 from load.stats import device_description, print_table, summarize, summary
 from workers.engine.blueprints import build_seed
 from workers.engine.hooks import EngineCommand, Hooks
-from workers.engine.seeds.slot import find_slots
 from workers.engine.options import EngineOptions
+from workers.engine.seeds.slot import find_slots
 from workers.engine.tasks import load_task
 from workers.engine.trainer import Trainer, compile_host
 

@@ -77,4 +77,4 @@ def _assert_outcomes(stack: LiveStack) -> None:
     states = {c["type"]: c["state"] for c in ledger}
     for kind in ("pause", "resume", "seed_enable", "seed_disable", "rollback",
                  "emergency_halt"):
-        assert states.get(kind) == "applied", (kind, ledger)
+        assert states.get(kind) == "applied", (kind, [c for c in ledger if c["type"] == kind])

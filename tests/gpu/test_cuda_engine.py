@@ -87,25 +87,20 @@ def test_cuda_seed_completes_its_lifecycle(tmp_path: Path) -> None:
         if p["attrs"]["seed_id"] == "seed-1"
     ]
     # G2 reads its probe losses from the device: it must still decide.
-    assert "BLENDING" in stages, stages
+    why = [
+        (p["step"], p["attrs"].get("reason"))
+        for p in script.named("kasmina.seed.stage_changed")
+        + script.named("kasmina.gate_failure")
+    ]
+    assert "BLENDING" in stages, (stages, why, trainer.step)
     assert outcome.result["isolation_violations"] == 0
 
 
 def test_cuda_out_of_memory_fails_the_run_with_a_reason(tmp_path: Path) -> None:
-    free, _ = torch.cuda.mem_get_info()
-    # A host so wide its first layer alone cannot fit.
-    width = 8192
-    run_spec = spec(
-        task="digits",
-        epochs=1,
-        batch_size=max(64, int(free // (width * 4)) * 4),
-        model={"width": width, "depth": 64},
-    )
+    run_spec = spec(task="tests.gpu.oom_task:factory", epochs=1, batch_size=32)
     script = Script()
     _, outcome = _run(script, run_spec, tmp_path)
-    if outcome.state != "failed":
-        pytest.skip(f"the device had room for the test model ({free} bytes free)")
-    assert "out of memory" in (outcome.error or "").lower(), outcome.error
-    # The device is still usable afterwards: the worker would stay healthy.
-    torch.cuda.empty_cache()
+    assert outcome.state == "failed"
+    assert "CUDA out of memory" in (outcome.error or ""), outcome.error
+    # The device is still usable afterwards: the worker stays healthy.
     assert float(torch.ones(4, device="cuda").sum()) == 4.0

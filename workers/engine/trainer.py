@@ -101,9 +101,10 @@ class Trainer:
             self._setup()
             return self._train()
         except Exception as exc:  # the runner reports it; the worker lives on
-            return RunOutcome(
-                "failed", error=_describe(exc), result={"last_step": self.step}
-            )
+            result: dict[str, Any] = {"last_step": self.step}
+            if device_broken(exc):  # the worker must exit for its supervisor
+                result["device_broken"] = True
+            return RunOutcome("failed", error=_describe(exc), result=result)
         finally:
             self._close()
 
@@ -125,6 +126,8 @@ class Trainer:
         if self.compiled:
             compile_host(self.model, self.opt.compile_backend)
         self._setup_seeds()
+        if self.tamiyo is not None:  # the policy decides on a current loss EWMA
+            self.sync_every = min(self.sync_every, self.tamiyo.every)
         self.optimizer = self._new_optimizer()
         assert self.seeds is not None
         self.seeds.optimizer = self.optimizer
@@ -357,7 +360,8 @@ class Trainer:
             self.tamiyo.step(
                 self.step,
                 self.epoch,
-                loss_value,
+                # CUDA: the newest loss read back (at most sync_every old)
+                loss_value if loss_value is not None else self.metrics["loss"],
                 self.ladder.loss_ewma,
                 {
                     "accuracy": self.metrics["accuracy"],
@@ -755,6 +759,12 @@ class Trainer:
             )
         if self.cache is not None:
             self.cache.close()
+        if getattr(self, "cuda", False):
+            # Hand cached blocks back (after an OOM above all) so the next run
+            # on this worker starts with the device's memory free.
+            self._pending, self._deferred = [], []
+            self._in_flight.clear()
+            torch.cuda.empty_cache()
 
 
 def _resolve_device(name: str) -> torch.device:
@@ -816,6 +826,13 @@ def compile_host(model: torch.nn.Module, backend: Any = "inductor") -> list[str]
                 compiled.append(prefix + name)
 
     walk(model, "")
+    # Every compiled forward shares one wrapper code object, so dynamo counts
+    # all blocks' graphs (train, eval, probe; per input dtype) against one
+    # recompile limit (8 by default); past it, it silently runs eager.
+    config = torch._dynamo.config
+    for name in ("recompile_limit", "cache_size_limit"):
+        if hasattr(config, name):
+            setattr(config, name, max(getattr(config, name), 8 * len(compiled)))
     return compiled
 
 
@@ -842,4 +859,28 @@ def _as_tuple(value: Any) -> Any:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return f"CUDA out of memory: {exc}"
+    if device_broken(exc):
+        return f"CUDA device error (the worker restarts): {exc}"
     return f"{type(exc).__name__}: {exc}"
+
+
+# CUDA errors after which the process's context is unusable ("sticky" errors).
+_STICKY = (
+    "illegal memory access",
+    "device-side assert",
+    "unspecified launch failure",
+    "misaligned address",
+    "illegal instruction",
+    "uncorrectable ECC",
+    "device has fallen off the bus",
+    "CUDA error: unknown error",
+)
+
+
+def device_broken(exc: BaseException) -> bool:
+    """Whether the failure leaves this process's CUDA context unusable; an
+    out-of-memory error does not (the run fails, the worker carries on)."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return False
+    text = str(exc)
+    return any(marker in text for marker in _STICKY)

@@ -8,6 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from api_schemas.bus import telemetry_stream
+from api_schemas.telemetry import cursor_key
 from tests.fixtures.gateway import GatewayProcess
 from tests.integration.telemetry.conftest import NewRun
 from tests.integration.telemetry.helpers import (
@@ -121,4 +122,6 @@ async def test_history_pages_filters_and_buckets(
                          "min": min(values[s] for s in inside),
                          "max": max(values[s] for s in inside),
                          "last": values[inside[-1]], "count": len(inside)})
+    cursor = series.pop("cursor")  # the highest cursor the buckets cover
+    assert isinstance(cursor, str) and cursor_key(cursor) > (0, 0)
     assert series == {"resolution": 3, "buckets": expected}

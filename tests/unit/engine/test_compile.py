@@ -13,7 +13,6 @@ from workers.engine.hosts import MLPHost
 from workers.engine.options import EngineOptions
 from workers.engine.trainer import compile_host
 
-
 GRAPHS: list[int] = []
 
 

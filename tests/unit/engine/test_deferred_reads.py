@@ -1,0 +1,72 @@
+"""The CUDA path's deferred reads, exercised on the CPU: losses, accuracy and
+the gradient norm are read back in batches, seeds' gate signals stay tensors
+until a gate decides, and a seed still completes its lifecycle."""
+
+from pathlib import Path
+from typing import Any
+
+from tests.unit.engine.helpers import Script, spec
+from workers.engine.trainer import Trainer
+
+
+class DeferredTrainer(Trainer):
+    """CPU tensors, but every code path the trainer takes on CUDA."""
+
+    def _setup(self) -> None:
+        super()._setup()
+        self.cuda, self.autocast = True, False
+        self.sync_every = min(self.opt.sync_every_cuda, self._policy_every())
+
+    def _policy_every(self) -> int:
+        return self.tamiyo.every if self.tamiyo is not None else 10**9
+
+    def _bound_run_ahead(self) -> None:  # no device to wait for
+        return None
+
+    def _full_state(self) -> dict[str, Any]:
+        self.cuda = False  # no CUDA RNG state to save on a CPU build
+        try:
+            return super()._full_state()
+        finally:
+            self.cuda = True
+
+
+def _run(run_spec: Any, tmp_path: Path) -> tuple[Script, Trainer, Any]:
+    script = Script()
+    trainer = DeferredTrainer(
+        run_spec, script.hooks, run_id="deferred", checkpoint_dir=tmp_path
+    )
+    script.trainer = trainer
+    return script, trainer, trainer.run()
+
+
+def test_deferred_metrics_arrive_for_every_step(tmp_path: Path) -> None:
+    script, trainer, outcome = _run(spec(epochs=2), tmp_path)
+    assert outcome.state == "completed", outcome.error
+    steps = [p["step"] for p in script.named("tolaria.training.loss")]
+    assert steps == list(range(1, trainer.step + 1))
+    assert script.named("tolaria.grad_norm")
+    assert all(0 <= p["value"] <= 1 for p in script.named("tolaria.training.accuracy"))
+
+
+def test_deferred_gate_signals_let_a_seed_grow(tmp_path: Path) -> None:
+    run_spec = spec(
+        task="spirals",
+        epochs=7,
+        batch_size=64,
+        model={"width": 16},
+        morphogenesis={
+            "enabled": True,
+            "max_seeds": 1,
+            "gates": {"g4_max_step_overhead": 100.0},
+        },
+    )
+    script, _, outcome = _run(run_spec, tmp_path)
+    assert outcome.state == "completed", outcome.error
+    stages = [
+        p["attrs"]["to"]
+        for p in script.named("kasmina.seed.stage_changed")
+        if p["attrs"]["seed_id"] == "seed-1"
+    ]
+    assert stages[:3] == ["GERMINATED", "TRAINING", "BLENDING"], stages
+    assert outcome.result["isolation_violations"] == 0
