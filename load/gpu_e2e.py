@@ -70,9 +70,10 @@ def main() -> int:
         run = stack.wait_state(client, run_id, final, timeout=30)
     print(f"stack up in {up_s:.1f} s; workers:")
     for w in workers:
-        keep = ("id", "device", "device_name", "memory_bytes", "capability", "state")
-        print("  " + json.dumps({k: w.get(k) for k in keep}))
-    print(f"run {run_id}: state {run['state']} on {run.get('device')} "
+        keep = ("id", "device", "device_name", "state")
+        print("  " + json.dumps({**{k: w.get(k) for k in keep},
+                                 **w.get("capabilities", {})}))
+    print(f"run {run_id}: state {run['state']} on {run['spec'].get('device')} "
           f"(worker {run.get('worker_id')}); error {run.get('error')}")
     print(f"metrics: {json.dumps(run.get('metrics'))}")
     print(f"websocket: {seen['packets']} packets, first after "

@@ -19,6 +19,7 @@ from load.stats import print_table, summarize, summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cpu", help="the worker's and the run's")
     parser.add_argument("--commands", type=int, default=200)
     parser.add_argument("--type", default="registry_reset",
                         help="command type sent (applies at the next step boundary)")
@@ -71,8 +72,9 @@ def wait_training(client: httpx.Client, run_id: str, steps: int = 20) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     count = 30 if args.quick else args.commands
-    with LocalStack() as stack, httpx.Client(base_url=stack.url, timeout=30) as client:
-        run_id = stack.submit(client)
+    with (LocalStack(device=args.device) as stack,
+          httpx.Client(base_url=stack.url, timeout=30) as client):
+        run_id = stack.submit(client, device=args.device)
         training = stack.wait_state(client, run_id, {"running"})
         wait_training(client, run_id)
         # Warm-up, not counted: the first command also pays for lazy imports and
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 rows, ["what", "n", "min", "p50", "p95", "p99", "mean"])
     ack, rtt = summarize(acks), summarize(floor)
     print(f"unacked within 5 s: {unacked}")
-    return summary("command-latency", "cpu", len(acks), {
+    return summary("command-latency", args.device, len(acks), {
         "ack_ms_p50": ack.get("p50"), "ack_ms_p99": ack.get("p99"),
         "redis_rtt_ms_p50": rtt.get("p50"), "post_wait_ms_p99":
         summarize(round_trips).get("p99"), "unacked": unacked,

@@ -22,6 +22,7 @@ from load.stats import print_table, summarize, summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cpu", help="the worker's and the run's")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=32)
 
@@ -38,7 +39,7 @@ def last_step_time(client: redis.Redis, run_id: str) -> tuple[float, int]:
 
 def one_halt(stack: LocalStack, client: httpx.Client, bus: redis.Redis,
              batch: int) -> dict[str, float]:
-    run_id = stack.submit(client, batch_size=batch)
+    run_id = stack.submit(client, batch_size=batch, device=stack.device)
     stack.wait_state(client, run_id, {"running"})
     wait_training(client, run_id)
     sent = time.time()
@@ -54,7 +55,8 @@ def one_halt(stack: LocalStack, client: httpx.Client, bus: redis.Redis,
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     repeats = 5 if args.quick else args.repeats
-    with LocalStack() as stack, httpx.Client(base_url=stack.url, timeout=30) as client:
+    with (LocalStack(device=args.device) as stack,
+          httpx.Client(base_url=stack.url, timeout=30) as client):
         bus = redis.Redis.from_url(stack.redis_url())
         results = [one_halt(stack, client, bus, args.batch_size)
                    for _ in range(repeats)]
@@ -62,13 +64,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     steps = [r["steps_after"] for r in results]
     step = summarize([r["step_ms"] for r in results])
     print_table(f"halt-latency: {repeats} halts, digits MLP batch {args.batch_size}"
-                " on CPU; ms", [{"what": "POST -> last optimizer step", **halt},
+                f" on {args.device}; ms",
+                [{"what": "POST -> last optimizer step", **halt},
                                 {"what": "step time", **step}],
                 ["what", "n", "min", "p50", "p95", "p99", "mean"])
     halted = sum(r["halted"] for r in results)
     print(f"optimizer steps after arrival: max {max(steps):.0f}, "
           f"all {sorted(int(s) for s in steps)}; halted {halted:.0f}/{repeats}")
-    return summary("halt-latency", "cpu", repeats, {
+    return summary("halt-latency", args.device, repeats, {
         "halt_ms_p50": halt["p50"], "halt_ms_p99": halt["p99"],
         "max_steps_after_halt": max(steps), "step_ms_p50": step["p50"],
         "goal_ms": step["p50"] + 10})
