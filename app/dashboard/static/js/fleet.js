@@ -119,7 +119,12 @@ class FleetView {
     }
     if (run && Number.isFinite(p.step)) run.step = Math.max(run.step ?? 0, p.step);
     if (run && Number.isFinite(p.epoch)) run.epoch = Math.max(run.epoch ?? 0, p.epoch);
-    if (run && p.kind === 'metric' && METRIC_KEYS[p.name]) {
+    if (run && p.kind === 'metric' && p.attrs?.progress) {
+      // The gateway's throttled progress packet carries every latest figure.
+      const figures = Object.entries(p.attrs.metrics ?? {}).filter(([, v]) => v !== null);
+      run.metrics = { ...run.metrics, ...Object.fromEntries(figures) };
+      if (p.attrs.seeds && Object.keys(p.attrs.seeds).length) run.seeds = p.attrs.seeds;
+    } else if (run && p.kind === 'metric' && METRIC_KEYS[p.name]) {
       run.metrics = { ...run.metrics, [METRIC_KEYS[p.name]]: p.value };
     }
     if (p.kind === 'event' && (p.name.startsWith('worker') || p.attrs?.worker_id)) this.refreshWorkers();
