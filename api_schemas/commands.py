@@ -1,4 +1,5 @@
-"""Operator commands: request bodies (a union discriminated by `type`) and the ledger row."""
+"""Operator commands: request bodies (a union discriminated by `type`) and the
+ledger row."""
 
 from datetime import datetime
 from typing import Annotated, Any, Literal

@@ -133,7 +133,8 @@ class Reaper:
         async with self._maker() as session:
             query = (select(Command).join(Run, col(Run.id) == col(Command.run_id))
                      .where(col(Command.state).in_(open_states),
-                            col(Run.state).in_(TERMINAL), col(Run.finished_at) < cutoff))
+                            col(Run.state).in_(TERMINAL),
+                            col(Run.finished_at) < cutoff))
             expired = list((await session.exec(query)).all())
             for command in expired:
                 command.state, command.reason = CommandState.expired.value, RUN_ENDED

@@ -49,7 +49,7 @@ def labels_text(labels: dict[str, str]) -> str:
 async def create_run(
     session: AsyncSession, spec: RunCreate, idem_key: str | None
 ) -> tuple[Run, bool]:
-    """Returns (run, created); a repeat of an idempotent request returns the original."""
+    """Returns (run, created); an idempotent repeat returns the original."""
     validate_spec(spec)
     body = spec.model_dump(mode="json")
     digest = request_hash(body)

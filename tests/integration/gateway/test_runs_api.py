@@ -1,4 +1,5 @@
-"""Runs over real HTTP: create, read, list with cursors, filters, idempotency, cancel."""
+"""Runs over real HTTP: create, read, list with cursors, filters, idempotency,
+cancel."""
 
 import uuid
 
@@ -10,7 +11,8 @@ from tests.fixtures.gateway import GatewayProcess
 SPEC = {"task": "digits", "epochs": 1, "labels": {"suite": "runs-api"}}
 
 
-def create(client: httpx.Client, body: dict | None = None, **headers: str) -> httpx.Response:
+def create(client: httpx.Client, body: dict | None = None,
+           **headers: str) -> httpx.Response:
     return client.post("/api/v1/runs", json=body or SPEC, headers=headers)
 
 
