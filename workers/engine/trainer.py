@@ -10,7 +10,7 @@ import contextlib
 import math
 import random
 import time
-from collections import defaultdict, deque
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,22 @@ from workers.engine.emergency import EmergencyLadder, Level
 from workers.engine.hooks import CheckpointInfo, Hooks, Progress, RunOutcome
 from workers.engine.options import EngineOptions
 from workers.engine.policy.tamiyo import Tamiyo
-from workers.engine.rollback import FastRollbackCache, clone_state
+from workers.engine.recovery import Recovery
+from workers.engine.rollback import FastRollbackCache
+from workers.engine.runtime import (  # noqa: F401  (re-exported for callers)
+    _bf16_ok,
+    _describe,
+    _resolve_device,
+    compile_host,
+    compile_requested,
+    device_broken,
+    grad_norm,
+    grad_norm_tensor,
+)
 from workers.engine.seeds.gates import GateConfig
 from workers.engine.seeds.manager import SeedManager
 from workers.engine.seeds.ownership import HOST
-from workers.engine.seeds.slot import SeedSlot, find_slots
+from workers.engine.seeds.slot import find_slots
 from workers.engine.tasks import Task, load_task
 from workers.engine.telemetry import Telemetry
 
@@ -40,7 +51,7 @@ class HaltObserved(Exception):
     """Raised inside a step when the halt flag is seen; no update happens."""
 
 
-class Trainer:
+class Trainer(Recovery):
     # Distributed hook (workers/engine/distributed.py): the seed manager's class.
     seed_manager_cls: type[SeedManager] = SeedManager
 
@@ -534,160 +545,6 @@ class Trainer:
         if level >= Level.ELEVATED:
             self._emergency_rollback(reason)
 
-    def _emergency_rollback(self, reason: str) -> None:
-        try:
-            self.rollback(None, reason=f"emergency: {reason}")
-        except Exception as exc:
-            self.tm.event(
-                "tolaria.rollback.restore_failed",
-                "critical",
-                {"reason": _describe(exc)},
-            )
-            self._escalate(Level.HALT, f"rollback failed: {_describe(exc)}")
-
-    def rollback(self, target: str | None, reason: str) -> dict[str, Any]:
-        """Restore model, optimizer and seeds from the fast cache or disk."""
-        started = time.perf_counter()
-        self.optimizer.zero_grad(set_to_none=True)
-        snapshot = self.snapshots.get(target)
-        if snapshot is not None:
-            source, snap_id, snap_step = "memory", snapshot.id, snapshot.step
-            self._restore(snapshot.state, full=False)
-        else:
-            path = self._find_checkpoint(target)
-            manifest = ckpt.read_manifest(path)
-            source, snap_id, snap_step = "disk", manifest["id"], manifest["step"]
-            self._restore(ckpt.load_checkpoint(path, self.device), full=False)
-        if self.cuda:  # the copies are queued: time (and check) them done
-            torch.cuda.synchronize(self.device)
-        elapsed_ms = self._elapsed_ms(started, "rollback")
-        result = {
-            "source": source,
-            "checkpoint_id": snap_id,
-            "restored_step": snap_step,
-            "latency_ms": elapsed_ms,
-            "reason": reason,
-        }
-        self.tm.metric("tolaria.rollback.restore_latency_ms", elapsed_ms)
-        self.tm.event("tolaria.rollback.restored", "warning", result)
-        if elapsed_ms > self.opt.rollback_deadline_ms:
-            self.tm.count("tolaria.rollback.deadline_exceeded_total")
-            level, why = self.ladder.failure(
-                self.step, Level.CONSERVATIVE, f"rollback took {elapsed_ms:.0f} ms"
-            )
-            self._escalate(level, why)
-        return result
-
-    def _find_checkpoint(self, target: str | None) -> Path:
-        found = ckpt.list_checkpoints(self.checkpoint_dir)
-        if target is not None:
-            matches = [m for m in found if target in (m["id"], str(m["step"]))]
-        else:
-            matches = [m for m in found if m.get("good")]
-        if not matches:
-            raise LookupError(f"no snapshot or checkpoint {target or '(last good)'}")
-        return Path(matches[-1]["path"])
-
-    # ---- state: snapshots, checkpoints, restore ---------------------------------
-
-    def _core_state(self) -> dict[str, Any]:
-        assert self.seeds is not None
-        return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "seeds": self.seeds.state(),
-        }
-
-    def _snapshot(self, good: bool) -> None:
-        self.snapshots.put(
-            f"snap-{self.step}", self.step, self.epoch, self._core_state(), good
-        )
-
-    def _full_state(self) -> dict[str, Any]:
-        state = self._core_state()
-        state.update(
-            {
-                "step": self.step,
-                "epoch": self.epoch,
-                "batch_in_epoch": self.batch_in_epoch,
-                "data_gen": self.data_gen.get_state(),
-                "epoch_gen": self.epoch_gen_state,
-                "torch_rng": torch.get_rng_state(),
-                "py_rng": random.getstate(),
-                "loss_ewma": self.ladder.loss_ewma,
-                "spec": self.spec.model_dump(mode="json"),
-            }
-        )
-        if self.cuda:
-            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
-        return state
-
-    def _restore(self, state: dict[str, Any], full: bool) -> None:
-        assert self.seeds is not None
-        self.seeds.load_state(state["seeds"], seed=self.spec.seed)
-        self.model.load_state_dict(state["model"])
-        if not self._load_optimizer_in_place(state["optimizer"]):
-            self.optimizer = self._new_optimizer()
-            # load_state_dict may alias the given tensors; clone so the snapshot
-            # stays pristine for a later rollback.
-            self.optimizer.load_state_dict(clone_state(state["optimizer"]))
-        self.seeds.optimizer = self.optimizer
-        if full:
-            self._restore_position(state)
-
-    def _load_optimizer_in_place(self, saved: dict[str, Any]) -> bool:
-        """Fast path for rollback: same groups, so copy state tensors in place
-        (one memcpy each) instead of rebuilding the optimizer."""
-        current = self.optimizer
-        groups = saved["param_groups"]
-        if [g.get("owner") for g in groups] != [
-            g.get("owner") for g in current.param_groups
-        ] or [len(g["params"]) for g in groups] != [
-            len(g["params"]) for g in current.param_groups
-        ]:
-            return False
-        params = [p for g in current.param_groups for p in g["params"]]
-        indices = [i for g in groups for i in g["params"]]
-        index_map = dict(zip(indices, params, strict=True))
-        old_state = current.state
-        new_state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
-        for index, values in saved["state"].items():
-            existing = old_state.get(index_map[index], {})
-            new_state[index_map[index]] = {
-                k: _copy_into(existing.get(k), v) for k, v in values.items()
-            }
-        current.state = new_state
-        for group, saved_group in zip(current.param_groups, groups, strict=True):
-            group.update({k: v for k, v in saved_group.items() if k != "params"})
-        return True
-
-    def _restore_position(self, state: dict[str, Any]) -> None:
-        self.step, self.epoch = int(state["step"]), int(state["epoch"])
-        self.batch_in_epoch = int(state["batch_in_epoch"])
-        self.tm.step, self.tm.epoch = self.step, self.epoch
-        self.data_gen.set_state(state["data_gen"].cpu())
-        self.epoch_gen_state = state["epoch_gen"].cpu()
-        torch.set_rng_state(state["torch_rng"].cpu())
-        random.setstate(_as_tuple(state["py_rng"]))
-        self.ladder.loss_ewma = state.get("loss_ewma")
-        if self.cuda and "cuda_rng" in state:
-            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.device)
-
-    def _checkpoint(self, good: bool = True) -> CheckpointInfo:
-        good = good and self.ladder.level <= Level.NOTICE
-        ckpt_id, path, size = ckpt.write_checkpoint(
-            self.checkpoint_dir,
-            self._full_state(),
-            step=self.step,
-            epoch=self.epoch,
-            good=good,
-        )
-        ckpt.prune_checkpoints(self.checkpoint_dir, self.opt.keep_checkpoints)
-        info = CheckpointInfo(ckpt_id, str(path), self.step, self.epoch, size, good)
-        self.last_checkpoint = info
-        self.hooks.on_checkpoint(info)
-        return info
-
     # ---- epoch end and finish ---------------------------------------------------
 
     @torch.no_grad()
@@ -765,122 +622,3 @@ class Trainer:
             self._pending, self._deferred = [], []
             self._in_flight.clear()
             torch.cuda.empty_cache()
-
-
-def _resolve_device(name: str) -> torch.device:
-    device = torch.device(
-        "cpu"
-        if name == "auto" and not torch.cuda.is_available()
-        else "cuda"
-        if name == "auto"
-        else name
-    )
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available")
-    return device
-
-
-def grad_norm(grads: list[Tensor]) -> float:
-    """Global L2 norm in three dispatches (foreach), whatever the count."""
-    return float(grad_norm_tensor(grads))
-
-
-def grad_norm_tensor(grads: list[Tensor]) -> Tensor:
-    """The global L2 norm as a device tensor (no host sync)."""
-    norms = torch._foreach_norm(grads)
-    return torch.linalg.vector_norm(torch.stack(norms))
-
-
-def _bf16_ok(device: torch.device) -> bool:
-    """bf16 autocast where the GPU does bf16 natively (Ampere and later)."""
-    return torch.cuda.get_device_capability(device)[0] >= 8
-
-
-def compile_requested(options: dict[str, Any]) -> bool:
-    value = options.get("compile", False)
-    return value is True or str(value).lower() in ("1", "true", "yes")
-
-
-def compile_host(model: torch.nn.Module, backend: Any = "inductor") -> list[str]:
-    """torch.compile each largest submodule that holds no seed slot, in place.
-
-    Slots stay eager, so germinating, blending or culling a seed changes no
-    compiled graph and nothing is recompiled; the host's state_dict keys are
-    unchanged (nn.Module.compile wraps the call, not the module)."""
-    compiled: list[str] = []
-
-    def walk(module: torch.nn.Module, prefix: str) -> None:
-        for name, child in module.named_children():
-            if isinstance(child, SeedSlot):
-                continue
-            containers = (torch.nn.ModuleList, torch.nn.ModuleDict)
-            if isinstance(child, containers) or any(
-                isinstance(m, SeedSlot) for m in child.modules()
-            ):  # containers are never called: compile what they hold
-                walk(child, f"{prefix}{name}.")
-            elif any(True for _ in child.parameters()):
-                # The bound forward, not nn.Module.compile (whose wrapped
-                # _call_impl this torch leaves uncompiled) nor torch.compile
-                # (module) (whose wrapper renames the state_dict keys).
-                child.forward = torch.compile(child.forward, backend=backend)
-                compiled.append(prefix + name)
-
-    walk(model, "")
-    # Every compiled forward shares one wrapper code object, so dynamo counts
-    # all blocks' graphs (train, eval, probe; per input dtype) against one
-    # recompile limit (8 by default); past it, it silently runs eager.
-    config = torch._dynamo.config
-    for name in ("recompile_limit", "cache_size_limit"):
-        if hasattr(config, name):
-            setattr(config, name, max(getattr(config, name), 8 * len(compiled)))
-    return compiled
-
-
-def _copy_into(dst: Any, src: Any) -> Any:
-    """Copy a saved state value into the live tensor when shapes allow."""
-    if not isinstance(src, Tensor):
-        return src
-    if (
-        isinstance(dst, Tensor)
-        and dst.shape == src.shape
-        and dst.dtype == src.dtype
-        and dst.device == src.device
-    ):
-        return dst.copy_(src)
-    return src.clone()
-
-
-def _as_tuple(value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return tuple(_as_tuple(v) for v in value)
-    return value
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return f"CUDA out of memory: {exc}"
-    if device_broken(exc):
-        return f"CUDA device error (the worker restarts): {exc}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-# CUDA errors after which the process's context is unusable ("sticky" errors).
-_STICKY = (
-    "illegal memory access",
-    "device-side assert",
-    "unspecified launch failure",
-    "misaligned address",
-    "illegal instruction",
-    "uncorrectable ECC",
-    "device has fallen off the bus",
-    "CUDA error: unknown error",
-)
-
-
-def device_broken(exc: BaseException) -> bool:
-    """Whether the failure leaves this process's CUDA context unusable; an
-    out-of-memory error does not (the run fails, the worker carries on)."""
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return False
-    text = str(exc)
-    return any(marker in text for marker in _STICKY)
