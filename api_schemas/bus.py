@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from api_schemas.commands import CommandRead
 from api_schemas.enums import CommandState, RunState, WorkerState
 from api_schemas.runs import RunCreate, RunMetrics
 
@@ -121,9 +120,3 @@ BusEvent = Annotated[
     RunStateEvent | ProgressEvent | CommandAckEvent | WorkerEvent | CheckpointEvent,
     Field(discriminator="type"),
 ]
-
-
-class CommandOutcome(BaseModel):
-    """A command transition as pushed to WebSocket clients."""
-
-    command: CommandRead

@@ -83,10 +83,6 @@ CommandCreate = Annotated[
 ]
 command_create_adapter: TypeAdapter[Any] = TypeAdapter(CommandCreate)
 
-# Commands that may be sent to a single run; registry_reset is also broadcast.
-RUN_COMMAND_TYPES = frozenset(CommandType)
-
-
 def command_params(command: BaseModel) -> dict[str, Any]:
     """The parameters of a command body, without its type."""
     return command.model_dump(mode="json", exclude={"type"})

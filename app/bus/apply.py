@@ -9,7 +9,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api_schemas import CommandState, Level, PacketKind, RunState, WorkerState
+from api_schemas import (
+    CommandState,
+    CommandType,
+    Level,
+    PacketKind,
+    RunState,
+    WorkerState,
+)
 from api_schemas.bus import (
     BusEvent,
     CheckpointEvent,
@@ -111,6 +118,8 @@ class EventApplier:
                 log.info("ignoring run_state %s for %s", event.state, event.run_id)
                 return
             self._set_run_state(run, event)
+            if event.state == RunState.halted:
+                await self._observe_halt(session, run.id)
             session.add(run)
             await self._sync_worker(session, event)
             await session.commit()
@@ -139,13 +148,22 @@ class EventApplier:
             run.error = event.error
             run.halt_reason = event.halt_reason
             run.result = {**(run.result or {}), **event.result}
-            if event.state == RunState.halted:
-                self._observe_halt(run, now)
 
-    def _observe_halt(self, run: Run, now: object) -> None:
-        issued = (run.result or {}).get("halt_issued_at")
-        if isinstance(issued, float):
-            metrics.HALT_SECONDS.observe(max(0.0, now.timestamp() - issued))  # type: ignore[attr-defined]
+    async def _observe_halt(self, session: AsyncSession, run_id: str) -> None:
+        """Halt latency: the run's first emergency_halt issued -> run halted."""
+        query = (
+            select(Command.issued_at)
+            .where(
+                Command.run_id == run_id,
+                Command.type == CommandType.emergency_halt.value,
+            )
+            .order_by(col(Command.issued_at))
+            .limit(1)
+        )
+        issued = as_utc((await session.exec(query)).first())
+        if issued is not None:
+            seconds = (utcnow() - issued).total_seconds()
+            metrics.HALT_SECONDS.observe(max(0.0, seconds))
 
     async def _sync_worker(self, session: AsyncSession, event: RunStateEvent) -> None:
         worker = await session.get(Worker, event.worker_id)
@@ -241,10 +259,19 @@ def observe_ack(command: Command, event: CommandAckEvent) -> None:
 def progress_packet(event: ProgressEvent) -> str:
     """A throttled progress line for /ws/fleet (one per progress event, ~2/s/run),
     so fleet views need not poll every run."""
-    return packet_json(PacketKind.metric, "tolaria.training.loss", run_id=event.run_id,
-                       value=event.metrics.loss, step=event.step, epoch=event.epoch,
-                       attrs={"metrics": event.metrics.model_dump(mode="json"),
-                              "seeds": event.seeds, "progress": True})
+    return packet_json(
+        PacketKind.metric,
+        "tolaria.training.loss",
+        run_id=event.run_id,
+        value=event.metrics.loss,
+        step=event.step,
+        epoch=event.epoch,
+        attrs={
+            "metrics": event.metrics.model_dump(mode="json"),
+            "seeds": event.seeds,
+            "progress": True,
+        },
+    )
 
 
 def command_packet(command: Command) -> str:

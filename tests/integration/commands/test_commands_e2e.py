@@ -97,6 +97,10 @@ def test_emergency_halt_stops_within_one_step(stack: LiveStack) -> None:
     assert run["halt_reason"] == "test"
     assert run["result"]["steps_after_halt"] <= 1
     assert run["result"].get("forced") is not True
+    metrics = stack.client.get("/metrics").text
+    count = [line for line in metrics.splitlines()
+             if line.startswith("esper_halt_seconds_count")]
+    assert count and float(count[0].split()[-1]) >= 1  # halt latency observed
 
 
 def test_fleet_halt_and_registry_broadcast(stack: LiveStack) -> None:
