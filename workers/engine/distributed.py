@@ -24,7 +24,7 @@ hooks. What must be identical on every rank is decided once and shared:
 
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -204,6 +204,7 @@ class DistributedTrainer(Trainer):
         finally:
             self._ddp = None
             if dist.is_initialized():
+                _settle_ranks()
                 dist.destroy_process_group()
 
     # ---- the DDP wrapper ---------------------------------------------------------
@@ -408,3 +409,15 @@ class DistributedTrainer(Trainer):
         )
         self.last_checkpoint = info
         return info
+
+
+def _settle_ranks(timeout_s: float = 10.0) -> None:
+    """Let every rank leave its last collective before any tears the group down:
+    a gloo peer that closes its connections first makes the others abort
+    (SIGABRT, seen as a failed run at the very end). A monitored barrier, so a
+    rank that already died costs `timeout_s`, not the group's 300 s timeout.
+    """
+    if dist.get_backend() != "gloo":
+        return
+    with suppress(RuntimeError):  # a peer is gone: tearing down is all that is left
+        dist.monitored_barrier(timeout=timedelta(seconds=timeout_s))
