@@ -7,6 +7,7 @@ crosses Redis twice (relay, ack) plus the database writes.
 """
 
 import argparse
+import json
 import time
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import redis
 
+from api_schemas.bus import DATA_FIELD, EVENTS_STREAM, command_stream
 from load.live_stack import LocalStack
 from load.stats import print_table, summarize, summary
 
@@ -43,19 +45,55 @@ def ledger_ack_ms(command: dict[str, Any]) -> float | None:
     return (acked - issued).total_seconds() * 1000
 
 
-def send_commands(client: httpx.Client, run_id: str, count: int,
-                  kind: str) -> tuple[list[float], list[float], int]:
+def stream_ms(entry_id: str) -> float:
+    """A Redis stream id starts with the XADD's own clock, in milliseconds."""
+    return float(entry_id.split("-")[0])
+
+
+def legs(url: str, run_id: str,
+         ledger: dict[str, dict[str, Any]]) -> dict[str, list[float]]:
+    """Where each command's time went, from the entry ids of its two XADDs: the
+    gateway's relay onto the run's command stream and the worker's ack on the
+    events stream (millisecond resolution, one clock: one machine)."""
+    client = redis.Redis.from_url(url, decode_responses=True)
+    sent = {json.loads(f[DATA_FIELD])["id"]: stream_ms(i)
+            for i, f in client.xrange(command_stream(run_id))}
+    acked: dict[str, float] = {}
+    for entry_id, fields in client.xrange(EVENTS_STREAM):
+        event = json.loads(fields[DATA_FIELD])
+        if event.get("type") == "command_ack":
+            acked.setdefault(event["command_id"], stream_ms(entry_id))
+    out: dict[str, list[float]] = {"commit + relay": [], "worker (read, step "
+                                   "boundary, ack)": [], "ack -> ledger": []}
+    for command_id, row in ledger.items():
+        if command_id not in sent or command_id not in acked:
+            continue
+        issued = datetime.fromisoformat(row["issued_at"]).timestamp() * 1000
+        done = datetime.fromisoformat(row["acked_at"]).timestamp() * 1000
+        out["commit + relay"].append(sent[command_id] - issued)
+        out["worker (read, step boundary, ack)"].append(acked[command_id]
+                                                        - sent[command_id])
+        out["ack -> ledger"].append(done - acked[command_id])
+    return out
+
+
+def send_commands(client: httpx.Client, run_id: str, count: int, kind: str,
+                  ledger: dict[str, dict[str, Any]] | None = None,
+                  ) -> tuple[list[float], list[float], int]:
     acks, round_trips, unacked = [], [], 0
     for _ in range(count):
         started = time.perf_counter()
         response = client.post(f"/api/v1/runs/{run_id}/commands?wait=5",
                                json={"type": kind})
         round_trips.append((time.perf_counter() - started) * 1000)
-        ack = ledger_ack_ms(response.json())
+        body = response.json()
+        ack = ledger_ack_ms(body)
         if response.status_code != 200 or ack is None:
             unacked += 1
             continue
         acks.append(ack)
+        if ledger is not None:
+            ledger[body["id"]] = body
     return acks, round_trips, unacked
 
 
@@ -81,12 +119,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # first-use paths in the gateway and worker.
         send_commands(client, run_id, 3, args.type)
         floor = redis_rtt_ms(stack.redis_url(), 200)
-        acks, round_trips, unacked = send_commands(client, run_id, count, args.type)
+        ledger: dict[str, dict[str, Any]] = {}
+        acks, round_trips, unacked = send_commands(client, run_id, count, args.type,
+                                                   ledger)
+        breakdown = legs(stack.redis_url(), run_id, ledger)
         step_ms = client.get(f"/api/v1/runs/{run_id}").json()["metrics"][
             "step_time_ms"]
         client.post(f"/api/v1/runs/{run_id}/cancel")
     rows = [{"what": f"{args.type} ack (ledger)", **summarize(acks)},
             {"what": "POST ?wait round trip", **summarize(round_trips)},
+            *({"what": f"  leg: {name}", **summarize(values)}
+              for name, values in breakdown.items()),
             {"what": "Redis PING (floor)", **summarize(floor)}]
     print_table(f"command-latency: {count} commands to a training run "
                 f"(state {training['state']}, step {step_ms:.2f} ms); ms",

@@ -3,6 +3,7 @@ emergency halt at once, registry reset clearing the nonce ledger."""
 
 import time
 import uuid
+from pathlib import Path
 
 from api_schemas.bus import BROADCAST_STREAM, command_stream
 from tests.integration.conftest import SpawnWorker
@@ -115,12 +116,18 @@ def test_emergency_halt_ends_the_run_halted_with_the_reason(
 
 
 def test_a_halt_the_step_does_not_honour_kills_the_worker_with_forced(
-        bus: Client, spawn_worker: SpawnWorker) -> None:
+        bus: Client, spawn_worker: SpawnWorker, tmp_path: Path) -> None:
     worker = spawn_worker(ESPER_HALT_DEADLINE_S="1.0")
+    marker = tmp_path / "hanging"
     spec = {**ENDLESS, "task": "tests.integration.worker.hang_task:factory",
-            "model": {"width": 16, "depth": 1, "options": {"hang_after": 5}}}
+            "model": {"width": 16, "depth": 1,
+                      "options": {"hang_after": 5, "hang_marker": str(marker)}}}
     run_id = assign(bus, spec)
     wait_state(bus, run_id, "running", timeout=60)
+    deadline = time.monotonic() + 60
+    while not marker.exists():  # halt a step that is stuck, not one about to be
+        assert time.monotonic() < deadline, "the task never started hanging"
+        time.sleep(0.05)
     halt = signed(run_id, "emergency_halt", {"reason": "stuck"})
     send(bus, halt)
     assert worker.wait(20) == 70
