@@ -1,5 +1,7 @@
 """Async engine and session factories; the request session commits at the end."""
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 from sqlalchemy import event
@@ -17,7 +19,29 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # No automatic checkpoints: SQLite runs one inside whichever commit pushes
+    # the WAL past 1000 pages, and that commit (an operator's command, an ack)
+    # then waits tens of milliseconds for the fsync. `checkpoint_forever` does
+    # it on its own connection instead.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
+
+
+log = logging.getLogger("esper.db")
+
+
+async def checkpoint_forever(engine: AsyncEngine, interval_s: float = 1.0) -> None:
+    """SQLite only: copy the WAL into the database once a second, off every
+    request's path. PASSIVE never blocks readers or writers."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            async with engine.connect() as connection:
+                await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("WAL checkpoint failed")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

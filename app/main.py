@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -17,7 +18,7 @@ from app.bus.outbox import OutboxRelay
 from app.bus.reaper import Reaper
 from app.catalogue.router import router as catalogue_router
 from app.commands.router import router as commands_router
-from app.db import create_engine, create_sessionmaker
+from app.db import checkpoint_forever, create_engine, create_sessionmaker
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
 from app.keys.router import router as keys_router
@@ -46,6 +47,8 @@ def _start_background(app: FastAPI, settings: Settings) -> list[asyncio.Task[Non
         ).run_forever(),
     ]
     loops += start_telemetry(app, settings)
+    if app.state.engine.dialect.name == "sqlite":
+        loops.append(checkpoint_forever(app.state.engine))
     for extra in getattr(app.state, "extra_loops", []):
         loops.append(extra(app))
     return [asyncio.create_task(loop) for loop in loops]
@@ -66,6 +69,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     keyring(settings)  # refuses to start without a secret outside local mode
     engine = create_engine(settings)
+    app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.redis = Redis.from_url(settings.redis_url, health_check_interval=10)
     await _announce_admin(app, settings)
@@ -89,8 +93,16 @@ def _mount_dashboard(app: FastAPI) -> None:
     module.mount_dashboard(app)
 
 
+# aiosqlite runs each statement on its own thread and hands the result back to
+# the event loop: every hand-off needs the GIL, and at CPython's default 5 ms
+# switch interval a busy loop thread made a command's commit and its ack wait
+# several milliseconds per statement.
+GIL_SWITCH_INTERVAL_S = 0.0005
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     if settings.auth_enabled is False and not settings.local_mode:
         raise RuntimeError("ESPER_AUTH=off is only allowed in local mode")
     app = FastAPI(

@@ -6,11 +6,19 @@ import signal
 import sys
 from types import FrameType
 
-from workers.device import DeviceError, resolve
+import torch
+
+from workers.device import DeviceError, cpu_threads, resolve
 from workers.runner import Runner
 from workers.settings import WorkerSettings
 
 log = logging.getLogger("esper.worker")
+
+# The command reader must take the GIL from a busy training thread the moment a
+# command arrives: at CPython's default 5 ms switch interval an emergency halt
+# could wait longer than a whole training step. The reader idles in XREAD, so
+# the shorter interval costs nothing while no command is in flight.
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -26,6 +34,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = WorkerSettings()
@@ -38,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     except DeviceError as exc:
         log.error("%s", exc)
         return 2
+    torch.set_num_threads(cpu_threads(settings.cpu_threads))
     runner = Runner(settings, device, args.worker_id)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -1,5 +1,6 @@
 """Which torch device a worker serves, and what it reports about it."""
 
+import os
 import re
 from typing import Any
 
@@ -55,3 +56,14 @@ def can_serve(worker_device: str, wanted: str) -> bool:
 def train_device(worker_device: str, wanted: str) -> str:
     """The device the engine should use for a run this worker serves."""
     return "cpu" if wanted == "cpu" else worker_device
+
+
+def cpu_threads(configured: int | None) -> int:
+    """Torch intra-op threads for CPU training: as configured, else every core
+    but one. The spare core keeps the worker's command reader and telemetry
+    thread (and, under `esper up`, the gateway and Redis) from queueing behind
+    training threads that would otherwise take every core: on a 2-core host an
+    operator's command waited up to 15 ms for a core at full width."""
+    if configured is not None:
+        return max(1, configured)
+    return max(1, (os.cpu_count() or 1) - 1)

@@ -28,6 +28,8 @@ class WorkerSettings(BaseSettings):
     command_max_age_s: float = Field(default=DEFAULT_MAX_AGE_S)
     command_max_skew_s: float = Field(default=DEFAULT_MAX_SKEW_S)
     nonce_capacity: int = Field(default=100_000)
+    cpu_threads: int | None = Field(
+        default=None, description="Torch CPU threads (default: every core but one).")
     claim_block_ms: int = Field(default=1000, description="XREADGROUP block time.")
 
     @property

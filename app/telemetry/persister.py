@@ -1,9 +1,13 @@
 """History: every live run's telemetry written to the database in batches.
 
-One multi-stream XREAD per cycle covers all tracked runs; each cycle's entries
-are inserted in one transaction. Positions restart from the database's newest
-row per run, so a restarted gateway continues where history stops, and several
-replicas may persist the same run (duplicates are skipped by the unique index).
+One multi-stream XREAD per cycle covers all tracked runs; its entries are
+inserted in chunks of `chunk` rows, one short transaction each, with the event
+loop free between chunks: a cycle of thousands of packets decoded and written
+in one go would hold the loop (and SQLite's single write lock) for tens of
+milliseconds, and every command, ack and request behind it would wait.
+Positions restart from the database's newest row per run, so a restarted
+gateway continues where history stops, and several replicas may persist the
+same run (duplicates are skipped by the unique index).
 The reader runs whether or not anyone watches the run.
 """
 
@@ -33,11 +37,12 @@ LINGER = timedelta(minutes=2)
 
 class Persister:
     def __init__(self, maker: async_sessionmaker[AsyncSession], redis: Redis, *,
-                 batch: int = 2000, interval_s: float = 0.25,
+                 batch: int = 2000, chunk: int = 200, interval_s: float = 0.25,
                  discover_s: float = 1.0) -> None:
         self._maker = maker
         self._redis = redis
         self._batch = batch
+        self._chunk = chunk
         self._interval = interval_s
         self._discover_s = discover_s
         self.positions: dict[str, str] = {}  # run id -> last persisted cursor
@@ -79,18 +84,35 @@ class Persister:
 
     async def persist_once(self) -> int:
         """Read what the tracked runs' streams hold past their positions and
-        insert it in one transaction; returns the rows written."""
+        insert it chunk by chunk; returns the rows written."""
         if not self.positions:
             return 0
         streams = {telemetry_stream(r): c for r, c in self.positions.items()}
         reply = await self._redis.xread(streams, count=self._batch)
-        rows, ends, finished = self._rows(reply or [])
-        if not rows:
-            return 0
-        async with self._maker() as session:
-            await store.insert_batch(session, rows)
-            await session.commit()
-        self.positions.update(ends)
+        written = 0
+        for chunk in self._chunks(reply or []):
+            written += await self._write(chunk)
+            await asyncio.sleep(0)  # let requests and acks through
+        return written
+
+    def _chunks(self, reply: list) -> list[list[tuple[str, str, str]]]:  # type: ignore[type-arg]
+        """(run id, cursor, packet JSON) in stream order, `chunk` at a time."""
+        entries: list[tuple[str, str, str]] = []
+        for key, messages in reply:
+            run_id = (key.decode() if isinstance(key, bytes) else key).rsplit(":", 1)[1]
+            for message_id, fields in messages:
+                cursor, data = decode_entry(message_id, fields)
+                entries.append((run_id, cursor, data))
+        size = self._chunk
+        return [entries[i:i + size] for i in range(0, len(entries), size)]
+
+    async def _write(self, chunk: list[tuple[str, str, str]]) -> int:
+        rows, ends, finished = self._rows(chunk)
+        if rows:
+            async with self._maker() as session:
+                await store.insert_batch(session, rows)
+                await session.commit()
+        self.positions.update((r, c) for r, c in ends.items() if r in self.positions)
         for run_id in finished:
             self.positions.pop(run_id, None)
             self._finished.add(run_id)
@@ -98,21 +120,20 @@ class Persister:
         metrics.HISTORY_ROWS_TOTAL.inc(len(rows))
         return len(rows)
 
-    def _rows(self, reply: list) -> tuple[list[dict], dict[str, str], set[str]]:  # type: ignore[type-arg]
+    @staticmethod
+    def _rows(chunk: list[tuple[str, str, str]],
+              ) -> tuple[list[dict], dict[str, str], set[str]]:  # type: ignore[type-arg]
         rows: list[dict] = []  # type: ignore[type-arg]
         ends: dict[str, str] = {}
         finished: set[str] = set()
-        for key, messages in reply:
-            run_id = (key.decode() if isinstance(key, bytes) else key).rsplit(":", 1)[1]
-            for message_id, fields in messages:
-                cursor, data = decode_entry(message_id, fields)
-                try:
-                    rows.append(store.record(run_id, cursor, data))
-                except ValueError:
-                    log.warning("skipping malformed packet %s in %s", cursor, run_id)
-                if is_final_state(data):
-                    finished.add(run_id)
-                ends[run_id] = cursor
+        for run_id, cursor, data in chunk:
+            try:
+                rows.append(store.record(run_id, cursor, data))
+            except ValueError:
+                log.warning("skipping malformed packet %s in %s", cursor, run_id)
+            if is_final_state(data):
+                finished.add(run_id)
+            ends[run_id] = cursor
         return rows, ends, finished
 
 

@@ -65,6 +65,7 @@ def legs(url: str, run_id: str,
             acked.setdefault(event["command_id"], stream_ms(entry_id))
     out: dict[str, list[float]] = {"commit + relay": [], "worker (read, step "
                                    "boundary, ack)": [], "ack -> ledger": []}
+    slowest = sorted(ledger, key=lambda c: -(ledger_ack_ms(ledger[c]) or 0))[:5]
     for command_id, row in ledger.items():
         if command_id not in sent or command_id not in acked:
             continue
@@ -74,6 +75,11 @@ def legs(url: str, run_id: str,
         out["worker (read, step boundary, ack)"].append(acked[command_id]
                                                         - sent[command_id])
         out["ack -> ledger"].append(done - acked[command_id])
+        if command_id in slowest:
+            print(f"slow: ack {done - issued:.1f} ms = relay "
+                  f"{sent[command_id] - issued:.1f} + worker "
+                  f"{acked[command_id] - sent[command_id]:.0f} + ledger "
+                  f"{done - acked[command_id]:.1f}")
     return out
 
 

@@ -399,6 +399,12 @@ class DistributedTrainer(Trainer):
         finally:
             self.model.train()
 
+    def _checkpoint_soon(self, good: bool = True) -> None:
+        if self.rank == 0:
+            super()._checkpoint_soon(good)
+        else:
+            self._checkpoint(good)
+
     def _checkpoint(self, good: bool = True) -> CheckpointInfo:
         if self.rank == 0:
             return super()._checkpoint(good)

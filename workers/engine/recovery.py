@@ -8,6 +8,7 @@ Trainer inherits rather than in free functions threading that state through.
 import random
 import time
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ from workers.engine.runtime import _as_tuple, _copy_into, _describe
 
 class Recovery:
     """Rollback and checkpoint methods of Trainer (see trainer.py for the state)."""
+
+    _ckpt_pool: ThreadPoolExecutor | None = None
+    _ckpt_write: "Future[CheckpointInfo] | None" = None
 
     def _emergency_rollback(self, reason: str) -> None:
         try:
@@ -69,6 +73,7 @@ class Recovery:
         return result
 
     def _find_checkpoint(self, target: str | None) -> Path:
+        self.wait_checkpoint()  # one still being written counts
         found = ckpt.list_checkpoints(self.checkpoint_dir)
         if target is not None:
             matches = [m for m in found if target in (m["id"], str(m["step"]))]
@@ -164,16 +169,55 @@ class Recovery:
             torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.device)
 
     def _checkpoint(self, good: bool = True) -> CheckpointInfo:
+        """Write a checkpoint now (end of run, halt): the caller needs its id."""
         good = good and self.ladder.level <= Level.NOTICE
+        self.wait_checkpoint()
+        return self._write_checkpoint(self._full_state(), self.step, self.epoch, good)
+
+    def _checkpoint_soon(self, good: bool = True) -> None:
+        """The per-epoch checkpoint. On CPU the state is cloned here and one
+        writer thread serialises and fsyncs it, so training (and the operator
+        commands waiting for its next step boundary) never waits for the disk;
+        at most one write is in flight. On CUDA it is written at once: a clone
+        would double the state's device memory, and the copy to the host is
+        the bulk of the work anyway."""
+        if self.cuda:
+            self._checkpoint(good)
+            return
+        good = good and self.ladder.level <= Level.NOTICE
+        self.wait_checkpoint()
+        state = clone_state(self._full_state())
+        if self._ckpt_pool is None:
+            self._ckpt_pool = ThreadPoolExecutor(1, thread_name_prefix="checkpoint")
+        self._ckpt_write = self._ckpt_pool.submit(
+            self._write_checkpoint, state, self.step, self.epoch, good
+        )
+
+    def wait_checkpoint(self) -> None:
+        """Until the background write (if any) is on disk; re-raises its error."""
+        write, self._ckpt_write = self._ckpt_write, None
+        if write is not None:
+            write.result()
+
+    def _close_checkpoints(self) -> None:
+        try:
+            self.wait_checkpoint()
+        except Exception as exc:  # reported; the run's outcome is already set
+            self.tm.event("tolaria.checkpoint.failed", "critical",
+                          {"reason": _describe(exc)})
+        finally:
+            if self._ckpt_pool is not None:
+                self._ckpt_pool.shutdown(wait=True)
+                self._ckpt_pool = None
+
+    def _write_checkpoint(
+        self, state: dict[str, Any], step: int, epoch: int, good: bool
+    ) -> CheckpointInfo:
         ckpt_id, path, size = ckpt.write_checkpoint(
-            self.checkpoint_dir,
-            self._full_state(),
-            step=self.step,
-            epoch=self.epoch,
-            good=good,
+            self.checkpoint_dir, state, step=step, epoch=epoch, good=good
         )
         ckpt.prune_checkpoints(self.checkpoint_dir, self.opt.keep_checkpoints)
-        info = CheckpointInfo(ckpt_id, str(path), self.step, self.epoch, size, good)
+        info = CheckpointInfo(ckpt_id, str(path), step, epoch, size, good)
         self.last_checkpoint = info
         self.hooks.on_checkpoint(info)
         return info

@@ -243,7 +243,7 @@ class Trainer(Recovery):
             samples += batches[index].numel()
             self.batch_in_epoch = index + 1
             if self.opt_checkpoint_due():
-                self._checkpoint()
+                self._checkpoint_soon()
             if self._max_steps_reached():
                 break
         self._flush_pending()
@@ -586,7 +586,7 @@ class Trainer(Recovery):
             )
         self._snapshot(good=self.ladder.level <= Level.NOTICE)
         if self.spec.checkpoint_every == 0:
-            self._checkpoint()
+            self._checkpoint_soon()
 
     def _finish(self, state: str) -> RunOutcome:
         self._flush_pending()
@@ -610,6 +610,7 @@ class Trainer(Recovery):
         return result
 
     def _close(self) -> None:
+        self._close_checkpoints()
         if self.tamiyo is not None:
             self.tamiyo.close(
                 self.step, self.ladder.loss_ewma if hasattr(self, "ladder") else None

@@ -1,6 +1,8 @@
 """Checkpoints, resume, rollback and the emergency ladder."""
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -165,3 +167,31 @@ def test_a_nearly_fitted_run_does_not_mistake_a_hard_batch_for_an_explosion() ->
     assert ladder.classify_loss(400, 0.06) is None  # one hard batch: noise
     verdict = ladder.classify_loss(401, 5.0)  # above the starting loss: trouble
     assert verdict is not None and "explosion" in verdict[1]
+
+
+def test_epoch_checkpoints_are_written_while_training_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per-epoch checkpoints go to a writer thread (a slow disk here), training
+    keeps stepping meanwhile, and every checkpoint is complete on disk at the end."""
+    script = Script()
+    writes: list[tuple[str, int, int]] = []  # (thread, step at start, at end)
+    real_write = ckpt.write_checkpoint
+
+    def slow_write(root: Path, state: dict, **kw: object):  # type: ignore[no-untyped-def]
+        assert script.trainer is not None
+        started = script.trainer.step
+        time.sleep(0.2)
+        out = real_write(root, state, **kw)  # type: ignore[arg-type]
+        writes.append((threading.current_thread().name, started, script.trainer.step))
+        return out
+
+    monkeypatch.setattr(ckpt, "write_checkpoint", slow_write)
+    _, outcome = run(script, spec(epochs=3, morphogenesis={"enabled": False}), tmp_path)
+    assert outcome.state == "completed", outcome.error
+    epoch_writes, final_write = writes[:-1], writes[-1]
+    assert epoch_writes and all(n.startswith("checkpoint") for n, _, _ in epoch_writes)
+    assert any(end > start for _, start, end in epoch_writes)
+    assert not final_write[0].startswith("checkpoint")  # the run's end waits for it
+    for info in script.checkpoints:
+        assert ckpt.read_manifest(Path(info.path))["step"] == info.step

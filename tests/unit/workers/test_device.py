@@ -3,7 +3,14 @@
 import pytest
 import torch
 
-from workers.device import DeviceError, can_serve, describe, resolve, train_device
+from workers.device import (
+    DeviceError,
+    can_serve,
+    cpu_threads,
+    describe,
+    resolve,
+    train_device,
+)
 
 HAS_CUDA = torch.cuda.is_available()
 
@@ -51,3 +58,13 @@ def test_can_serve(worker: str, wanted: str, ok: bool) -> None:
 def test_a_cpu_run_trains_on_the_cpu_even_on_a_gpu_worker() -> None:
     assert train_device("cuda:0", "cpu") == "cpu"
     assert train_device("cuda:0", "auto") == "cuda:0"
+
+
+@pytest.mark.parametrize(("cores", "configured", "threads"),
+                         [(2, None, 1), (16, None, 15), (1, None, 1),
+                          (16, 4, 4), (16, 0, 1)])
+def test_cpu_training_leaves_a_core_unless_told_otherwise(
+        monkeypatch: pytest.MonkeyPatch, cores: int, configured: int | None,
+        threads: int) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    assert cpu_threads(configured) == threads
