@@ -195,3 +195,25 @@ def test_epoch_checkpoints_are_written_while_training_goes_on(
     assert not final_write[0].startswith("checkpoint")  # the run's end waits for it
     for info in script.checkpoints:
         assert ckpt.read_manifest(Path(info.path))["step"] == info.step
+
+
+def test_a_full_rollback_cache_reuses_the_evicted_snapshots_memory() -> None:
+    from workers.engine.rollback import FastRollbackCache
+
+    live = {"w": torch.zeros(1024), "opt": {"state": [torch.ones(4)], "lr": 0.1}}
+    cache = FastRollbackCache(max_mb=2.5 * 4112 / 1024 / 1024)  # room for two
+    first = cache.put("s1", 1, 0, live)
+    cache.put("s2", 2, 0, live)
+    assert first is not None
+    storage = first.state["w"].data_ptr()
+    live["w"].fill_(3.0)
+    live["opt"]["lr"] = 0.2
+    third = cache.put("s3", 3, 0, live)
+    assert third is not None and cache.ids() == ["s2", "s3"]
+    assert third.state["w"].data_ptr() == storage  # s1's buffer, refilled
+    assert torch.equal(third.state["w"], torch.full((1024,), 3.0))
+    assert third.state["opt"]["lr"] == 0.2
+    live["w"].fill_(7.0)  # a copy, not a view of the live state
+    assert torch.equal(third.state["w"], torch.full((1024,), 3.0))
+    snap2 = cache.get("s2")
+    assert snap2 is not None and torch.equal(snap2.state["w"], torch.zeros(1024))
