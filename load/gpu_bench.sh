@@ -3,6 +3,9 @@
 # repository root on the GPU machine with OUT set to a folder that comes back.
 #   bash load/gpu_bench.sh            round 1 (about 5 minutes on an H100)
 #   SET=2 bash load/gpu_bench.sh      round 2: MLP on `vectors`, compile, e2e
+#   SET=3 bash load/gpu_bench.sh      round 3: the command path on a many-core
+#                                     host (command/halt latency, ws-fanout,
+#                                     CPU steady-train), the CNN ratio, e2e
 # Wheels for pydantic & co. are expected in .whl/ (see docs/benchmarks.md).
 set -u
 OUT=${OUT:-/tmp/esper-gpu-out}; mkdir -p "$OUT" /tmp/j
@@ -32,7 +35,15 @@ log ""; log "### tests: pytest tests/gpu tests/unit/engine"
 timeout 120 python3 -m pytest -c /dev/null --rootdir . -p no:cacheprovider -q \
   tests/gpu tests/unit/engine 2>&1 | tail -15 | tee -a "$B"
 VEC="--device cuda --task load.scenarios.bench_tasks:vectors"
-if [ "${SET:-all}" = 2 ]; then  # the second round (after the first's fixes)
+if [ "${SET:-all}" = 3 ]; then
+  bench command_latency_cuda 120 command-latency --device cuda
+  bench halt_latency_cuda 150 halt-latency --device cuda
+  bench cnn128_b512 120 steady-train $CNN --width 128 --batch-size 512 --steps 200 --repeats 5
+  bench cpu_steady 90 steady-train
+  bench ws_fanout 150 ws-fanout
+  log ""; log "### e2e: python -m load.gpu_e2e --device cuda"
+  timeout 100 python3 -m load.gpu_e2e --device cuda --json /tmp/j/e2e.json 2>&1 | tail -20 | tee -a "$B"
+elif [ "${SET:-all}" = 2 ]; then  # the second round (after the first's fixes)
   bench vec1024_b512 60 steady-train $VEC --width 1024 --batch-size 512 --steps 300 --repeats 5
   bench vec512_b256 60 steady-train $VEC --width 512 --batch-size 256 --steps 300 --repeats 5
   bench cnn64_b256_compile 150 steady-train $CNN --width 64 --batch-size 256 --steps 300 --repeats 1 --compile
