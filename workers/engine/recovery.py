@@ -18,7 +18,7 @@ from torch import Tensor
 from workers.engine import checkpoints as ckpt
 from workers.engine.emergency import Level
 from workers.engine.hooks import CheckpointInfo
-from workers.engine.rollback import clone_state
+from workers.engine.rollback import clone_state, host_copy
 from workers.engine.runtime import _as_tuple, _copy_into, _describe
 
 
@@ -175,18 +175,14 @@ class Recovery:
         return self._write_checkpoint(self._full_state(), self.step, self.epoch, good)
 
     def _checkpoint_soon(self, good: bool = True) -> None:
-        """The per-epoch checkpoint. On CPU the state is cloned here and one
-        writer thread serialises and fsyncs it, so training (and the operator
-        commands waiting for its next step boundary) never waits for the disk;
-        at most one write is in flight. On CUDA it is written at once: a clone
-        would double the state's device memory, and the copy to the host is
-        the bulk of the work anyway."""
-        if self.cuda:
-            self._checkpoint(good)
-            return
+        """The per-epoch checkpoint: the state is copied to host memory here
+        (on CUDA that copy is the one part that must wait for the device) and
+        one writer thread serialises and fsyncs it, so training, and the
+        operator commands waiting for its next step boundary, never wait for
+        the disk. At most one write is in flight."""
         good = good and self.ladder.level <= Level.NOTICE
         self.wait_checkpoint()
-        state = clone_state(self._full_state())
+        state = host_copy(self._full_state())
         if self._ckpt_pool is None:
             self._ckpt_pool = ThreadPoolExecutor(1, thread_name_prefix="checkpoint")
         self._ckpt_write = self._ckpt_pool.submit(

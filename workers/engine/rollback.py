@@ -25,6 +25,19 @@ def clone_state(obj: Any) -> Any:
     return obj
 
 
+def host_copy(obj: Any) -> Any:
+    """Deep copy with every tensor copied to host memory (a clone on CPU)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: host_copy(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [host_copy(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(host_copy(v) for v in obj)
+    return obj
+
+
 def copy_state_into(buffers: Any, obj: Any) -> Any:
     """`clone_state(obj)`, reusing `buffers` (an evicted snapshot's state) where
     a tensor of the same shape, dtype and device sits at the same place: a copy
