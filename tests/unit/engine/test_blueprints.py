@@ -1,3 +1,5 @@
+import time
+
 import pytest
 import torch
 
@@ -38,3 +40,15 @@ def test_cache_prefetches_hands_over_and_refills() -> None:
         assert cache.clear() == 1 and cache.size() == 0
     finally:
         cache.close()
+
+
+def test_an_injected_ready_latency_is_a_floor_the_build_runs_inside() -> None:
+    cache = BlueprintCache(build_delay_s=0.2)
+    try:
+        started = time.perf_counter()
+        built = cache.take("low_rank", (24,), "cpu", timeout=10)
+        waited = time.perf_counter() - started
+    finally:
+        cache.close()
+    assert waited >= 0.2  # never ready before the injected latency
+    assert built.dry_run_ok and built.build_ms > 0
