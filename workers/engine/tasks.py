@@ -2,6 +2,8 @@
 
 Data and the host are built once per run; built-in data is moved to the device
 once and batches are cut by index there, so no per-step host-to-device copies.
+A user task with `resident=False` keeps its training set in host memory and the
+trainer copies each batch over (`workers/engine/batches.py`).
 """
 
 import importlib
@@ -35,7 +37,10 @@ class Task:
     """A task as the trainer uses it. User factories return one of these.
 
     `host` must contain `workers.engine.seeds.slot.SeedSlot` modules (the slots);
-    `loss_fn` defaults to cross-entropy on class logits.
+    `loss_fn` defaults to cross-entropy on class logits. `resident=False` keeps
+    `train_x`/`train_y` in host memory (pinned on CUDA) for a training set that
+    should not live on the device: each batch is then copied over as it is
+    needed, the next one ahead of time. Validation data always moves.
     """
 
     name: str
@@ -45,12 +50,25 @@ class Task:
     val_y: Tensor
     host: nn.Module
     loss_fn: LossFn = field(default=nn.functional.cross_entropy)
+    resident: bool = True
 
     def to(self, device: torch.device) -> "Task":
-        self.train_x, self.train_y = self.train_x.to(device), self.train_y.to(device)
+        if self.resident:
+            self.train_x = self.train_x.to(device)
+            self.train_y = self.train_y.to(device)
+        else:  # the trainer copies each batch over (workers/engine/batches.py)
+            self.train_x = _in_host_memory(self.train_x, device)
+            self.train_y = _in_host_memory(self.train_y, device)
         self.val_x, self.val_y = self.val_x.to(device), self.val_y.to(device)
         self.host = self.host.to(device)
         return self
+
+
+def _in_host_memory(t: Tensor, device: torch.device) -> Tensor:
+    # Page-locked for a CUDA run, so the per-step gather never waits on paging;
+    # pinning needs CUDA, so on CPU the tensor is left as it is.
+    t = t.cpu()
+    return t.pin_memory() if device.type == "cuda" else t
 
 
 class TaskError(ValueError):

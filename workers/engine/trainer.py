@@ -19,6 +19,7 @@ from torch import Tensor
 
 from api_schemas.runs import RunCreate
 from workers.engine import checkpoints as ckpt
+from workers.engine.batches import HostBatches
 from workers.engine.blueprints import BlueprintCache
 from workers.engine.commands import apply_command
 from workers.engine.emergency import EmergencyLadder, Level
@@ -228,8 +229,15 @@ class Trainer(Recovery):
         else:  # resuming mid-epoch: replay the same permutation
             self.data_gen.set_state(self.epoch_gen_state)
         n = self.task.train_x.shape[0]
-        order = torch.randperm(n, generator=self.data_gen).to(self.device)
-        return list(order.split(self.spec.batch_size))
+        order = torch.randperm(n, generator=self.data_gen)
+        if self.task.resident:
+            return list(order.to(self.device).split(self.spec.batch_size))
+        # Host data: the indices stay on the host, where the feeder gathers.
+        batches = list(order.split(self.spec.batch_size))
+        self.feeder = HostBatches(
+            self.task.train_x, self.task.train_y, batches, self.device
+        )
+        return batches
 
     def _run_epoch(self) -> RunOutcome | None:
         batches = self._epoch_batches()
@@ -262,7 +270,10 @@ class Trainer(Recovery):
     def _train_step(self, index: Tensor) -> bool:
         """One optimizer step; False when a halt was observed (no update made)."""
         started = time.perf_counter()
-        x, y = self.task.train_x[index], self.task.train_y[index]
+        if self.task.resident:
+            x, y = self.task.train_x[index], self.task.train_y[index]
+        else:  # pinned, copied ahead on a side stream (workers/engine/batches.py)
+            x, y = self.feeder.take(index)
         assert self.seeds is not None
         self.seeds.before_forward(self.step + 1)
         try:

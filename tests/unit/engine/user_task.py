@@ -31,6 +31,13 @@ def factory(opts: TaskOptions) -> Task:
     )
 
 
+def host_factory(opts: TaskOptions) -> Task:
+    """The same task with its training set kept in host memory."""
+    task = factory(opts)
+    task.resident = False
+    return task
+
+
 def nan_loss(logits: Tensor, y: Tensor) -> Tensor:
     """Cross-entropy, except NaN once on the next training forward after arming."""
     loss = nn.functional.cross_entropy(logits, y)
