@@ -123,10 +123,21 @@ def _engine_run(args: argparse.Namespace, steps: int) -> list[float]:
     if args.seeds:
         commands.extend(_seed_commands(args))
     outcome = trainer.run()
+    grown = _fossils(trainer)
+    if getattr(args, "grown", grown) != grown:
+        print(f"warning: this engine run kept {grown}, the pilot {args.grown}")
+    args.grown = grown
     shutil.rmtree(folder, ignore_errors=True)
     if outcome.state != "completed":
         raise RuntimeError(f"engine run ended {outcome.state}: {outcome.error}")
     return stamps
+
+
+def _fossils(trainer: Trainer) -> list[str]:
+    """The slots whose seed the engine fossilised (the others were culled)."""
+    assert trainer.seeds is not None
+    return sorted(name for name, slot in trainer.seeds.slots.items()
+                  if slot.stage is SeedStage.FOSSILIZED)
 
 
 def _morph(args: argparse.Namespace) -> dict[str, Any]:
@@ -161,8 +172,11 @@ def _plain_model(args: argparse.Namespace, device: torch.device) -> Any:
     spec = make_spec(args.task, args.width, args.depth, args.batch_size, 1)
     spec.model.options.update(_model_options(args))
     task = load_task(args.task, spec.model, spec.seed, device)
-    if args.seeds:  # the same final architecture: every slot holds a full seed
-        for slot in find_slots(task.host).values():
+    if args.seeds:  # the engine's final architecture: its fossilised seeds
+        grown = set(args.grown)
+        for name, slot in find_slots(task.host).items():
+            if name not in grown:
+                continue
             built = build_seed(SEED_BLUEPRINT[slot.kind], slot.shape, str(device))
             slot.attach(built.module)
             for stage in (
@@ -269,6 +283,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(torch.get_num_threads())
     steps = args.steps or (150 if args.quick else 400)
     repeats = args.repeats or (3 if args.quick else 5)
+    if args.seeds:  # a pilot run learns which seeds the engine keeps
+        _engine_run(args, steps)
     if _cuda(args):
         return _run_cuda(args, steps, repeats)
     engine_all, plain_all, ratios, mean_ratios = [], [], [], []
@@ -335,6 +351,8 @@ def _describe(args: argparse.Namespace, steps: int, repeats: int) -> str:
     extra = f" samples={args.samples}" if args.samples else ""
     extra += " compiled" if args.compile else ""
     precision = args.precision if _cuda(args) else "fp32"
+    if args.seeds:
+        extra += f"; plain has the engine's fossilised seeds: {args.grown}"
     return (
         f"task={args.task} width={args.width} depth={args.depth or 'default'} "
         f"batch={args.batch_size} Adam {precision}{extra}; {steps} steps x "

@@ -10,13 +10,14 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from api_schemas.catalogue import BlueprintRead
+from workers.engine.helper_threads import helper_pool
 from workers.engine.seeds.slot import SeedWrapper
 
 Shape = tuple[int, ...]
@@ -248,17 +249,13 @@ class BlueprintCache:
     def __init__(
         self, workers: int = 2, build_delay_s: float = 0.0, base_seed: int = 0
     ) -> None:
-        self._pool = ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="karn-build"
-        )
+        self._pool = helper_pool(workers, "karn-build")
         # Re-entrant: a build that finishes before add_done_callback runs its
         # callback at once, in this thread, while _submit still holds the lock.
         self._lock = threading.RLock()
         self._futures: dict[Key, Future[BuiltSeed]] = {}
         self._builds = 0
-        self._refill_pool = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="karn-refill"
-        )
+        self._refill_pool = helper_pool(1, "karn-refill")
         self._idle = threading.Condition(self._lock)
         self._requested = 0  # requested builds queued or running
         self.refills = 0

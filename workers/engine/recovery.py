@@ -17,6 +17,7 @@ from torch import Tensor
 
 from workers.engine import checkpoints as ckpt
 from workers.engine.emergency import Level
+from workers.engine.helper_threads import helper_pool
 from workers.engine.hooks import CheckpointInfo
 from workers.engine.rollback import clone_state, host_copy
 from workers.engine.runtime import _as_tuple, _copy_into, _describe
@@ -184,7 +185,7 @@ class Recovery:
         self.wait_checkpoint()
         state = host_copy(self._full_state())
         if self._ckpt_pool is None:
-            self._ckpt_pool = ThreadPoolExecutor(1, thread_name_prefix="checkpoint")
+            self._ckpt_pool = helper_pool(1, "checkpoint")
         self._ckpt_write = self._ckpt_pool.submit(
             self._write_checkpoint, state, self.step, self.epoch, good
         )

@@ -8,9 +8,10 @@ never stall a step, let alone by more than the deadline.
 """
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
+from workers.engine.helper_threads import helper_pool
 from workers.engine.policy.base import Decision, Policy, PolicyInputs
 
 
@@ -18,7 +19,7 @@ class DeadlineRunner:
     def __init__(self, policy: Policy, deadline_ms: float) -> None:
         self.policy = policy
         self.deadline_s = deadline_ms / 1000.0
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tamiyo")
+        self._pool = helper_pool(1, "tamiyo")
         self._future: Future[tuple[Decision, float]] | None = None
         self._submitted = 0.0
         self._timed_out = False
