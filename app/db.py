@@ -1,8 +1,10 @@
 """Async engine and session factories; the request session commits at the end."""
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -68,3 +70,40 @@ async def session_scope(
         except BaseException:
             await session.rollback()
             raise
+
+
+SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+class SerialWrites:
+    """Sessions for the gateway's background loops (event consumer, outbox
+    relay, persister, reaper), one at a time on SQLite.
+
+    SQLite has one write lock, and a writer that finds it taken sleeps in
+    growing steps (1, 2, 5, 10, 15 ms...) before it looks again: an ack's
+    commit that met a telemetry chunk's commit waited 10-80 ms for a lock
+    that was free again in two. Queued here instead, each loop waits only for
+    the transaction ahead of it. On PostgreSQL (row locks) it is a plain
+    session factory. A holder must not open a second one (not re-entrant).
+    """
+
+    def __init__(self, maker: async_sessionmaker[AsyncSession], serial: bool) -> None:
+        self._maker = maker
+        self._lock = asyncio.Lock() if serial else None
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """The write turn alone, for a request that writes in its own session
+        (and commits before it lets go)."""
+        if self._lock is None:
+            yield
+            return
+        async with self._lock:
+            yield
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        async with contextlib.AsyncExitStack() as stack:
+            if self._lock is not None:
+                await stack.enter_async_context(self._lock)
+            yield await stack.enter_async_context(self._maker())

@@ -18,7 +18,12 @@ from app.bus.outbox import OutboxRelay
 from app.bus.reaper import Reaper
 from app.catalogue.router import router as catalogue_router
 from app.commands.router import router as commands_router
-from app.db import checkpoint_forever, create_engine, create_sessionmaker
+from app.db import (
+    SerialWrites,
+    checkpoint_forever,
+    create_engine,
+    create_sessionmaker,
+)
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
 from app.keys.router import router as keys_router
@@ -35,7 +40,9 @@ log = logging.getLogger("esper.gateway")
 
 
 def _start_background(app: FastAPI, settings: Settings) -> list[asyncio.Task[None]]:
-    maker, redis = app.state.sessionmaker, app.state.redis
+    redis = app.state.redis
+    maker = app.state.writes = SerialWrites(
+        app.state.sessionmaker, serial=app.state.engine.dialect.name == "sqlite")
     app.state.waiters = CommandWaiters()
     applier = EventApplier(maker, redis, app.state.waiters, settings.telemetry_maxlen)
     app.state.relay = OutboxRelay(maker, redis, settings.outbox_interval_s)

@@ -3,9 +3,9 @@
 import asyncio
 import logging
 from collections import defaultdict
+from datetime import datetime
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,6 +27,7 @@ from api_schemas.bus import (
 )
 from app import metrics
 from app.bus.publish import packet_json, publish
+from app.db import SessionFactory
 from app.models import Checkpoint, Command, Run, Worker
 from app.models._types import as_utc, utcnow
 from app.runs.transitions import can_transition
@@ -61,7 +62,7 @@ class CommandWaiters:
 class EventApplier:
     def __init__(
         self,
-        maker: async_sessionmaker[AsyncSession],
+        maker: SessionFactory,
         redis: Redis,
         waiters: CommandWaiters,
         telemetry_maxlen: int = 100_000,
@@ -71,11 +72,15 @@ class EventApplier:
         self.waiters = waiters
         self._maxlen = telemetry_maxlen
 
-    async def apply(self, event: BusEvent) -> None:
+    async def apply(self, event: BusEvent, received_at: datetime | None = None) -> None:
+        """`received_at`: when the gateway read the event off the stream; an
+        ack's `acked_at` is that moment, not when its row got written."""
+        if isinstance(event, CommandAckEvent):
+            await self._command_ack(event, received_at or utcnow())
+            return
         handler = {
             "run_state": self._run_state,
             "progress": self._progress,
-            "command_ack": self._command_ack,
             "worker": self._worker,
             "checkpoint": self._checkpoint,
         }[event.type]
@@ -188,13 +193,13 @@ class EventApplier:
             await session.commit()
         await publish(self._redis, progress_packet(event), run_id=event.run_id)
 
-    async def _command_ack(self, event: CommandAckEvent) -> None:
+    async def _command_ack(self, event: CommandAckEvent, received_at: datetime) -> None:
         async with self._maker() as session:
             command = await session.get(Command, event.command_id)
             if command is None:
                 return
             first = not CommandState(command.state).final
-            record_ack(command, event)
+            record_ack(command, event, received_at)
             session.add(command)
             await session.commit()
             data = command_packet(command)
@@ -226,7 +231,8 @@ class EventApplier:
                 await session.commit()
 
 
-def record_ack(command: Command, event: CommandAckEvent) -> None:
+def record_ack(command: Command, event: CommandAckEvent,
+               received_at: datetime | None = None) -> None:
     """Broadcast commands collect one ack per worker; the first settles the state."""
     if command.run_id is None:
         acks = dict((command.result or {}).get("acks", {}))
@@ -238,7 +244,7 @@ def record_ack(command: Command, event: CommandAckEvent) -> None:
         return
     command.state = event.state.value
     command.reason = event.reason
-    command.acked_at = utcnow()
+    command.acked_at = received_at or utcnow()
 
 
 def _expired_by_gateway(command: Command) -> bool:

@@ -9,16 +9,17 @@ import logging
 import socket
 import time
 import uuid
+from datetime import datetime
 
 from pydantic import TypeAdapter, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas.bus import DATA_FIELD, EVENTS_GROUP, EVENTS_STREAM, BusEvent
 from app import metrics
 from app.bus.apply import EventApplier
+from app.db import SessionFactory
+from app.models._types import utcnow
 
 log = logging.getLogger("esper.consumer")
 _events: TypeAdapter[BusEvent] = TypeAdapter(BusEvent)
@@ -35,7 +36,7 @@ async def ensure_group(redis: Redis, stream: str, group: str) -> None:
 class EventConsumer:
     def __init__(
         self,
-        maker: async_sessionmaker[AsyncSession],
+        maker: SessionFactory,
         redis: Redis,
         applier: EventApplier,
     ) -> None:
@@ -72,7 +73,7 @@ class EventConsumer:
                 start_id=start,
                 count=100,
             )
-            await self._handle(messages)
+            await self._handle(messages, utcnow())
             if start in (b"0-0", "0-0") or not messages:
                 return
 
@@ -80,17 +81,19 @@ class EventConsumer:
         reply = await self._redis.xreadgroup(
             EVENTS_GROUP, self.name, {EVENTS_STREAM: start}, count=200, block=block_ms
         )
+        received = utcnow()
         for _stream, messages in reply or []:
-            await self._handle(messages)
+            await self._handle(messages, received)
 
-    async def _handle(self, messages: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+    async def _handle(self, messages: list[tuple[bytes, dict[bytes, bytes]]],
+                      received: datetime) -> None:
         for message_id, fields in messages:
             raw = fields.get(DATA_FIELD.encode()) if fields else None
             if raw is not None:
-                await self._apply(raw, message_id)
+                await self._apply(raw, message_id, received)
             await self._redis.xack(EVENTS_STREAM, EVENTS_GROUP, message_id)
 
-    async def _apply(self, raw: bytes, message_id: bytes) -> None:
+    async def _apply(self, raw: bytes, message_id: bytes, received: datetime) -> None:
         try:
             event = _events.validate_json(raw)
         except ValidationError as exc:
@@ -98,4 +101,4 @@ class EventConsumer:
             return
         ms = int(message_id.split(b"-")[0])
         metrics.EVENT_CONSUMER_LAG.set(max(0.0, time.time() - ms / 1000))
-        await self._applier.apply(event)
+        await self._applier.apply(event, received)

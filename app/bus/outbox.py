@@ -17,13 +17,13 @@ from datetime import timedelta
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import func, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas import CommandState
 from api_schemas.bus import DATA_FIELD, RUNS_STREAM
 from app import metrics
+from app.db import SessionFactory
 from app.models import Command, Outbox, Run
 from app.models._types import utcnow
 
@@ -44,7 +44,7 @@ def pending(session: AsyncSession) -> list[Outbox]:
 
 
 class OutboxRelay:
-    def __init__(self, maker: async_sessionmaker[AsyncSession], redis: Redis,
+    def __init__(self, maker: SessionFactory, redis: Redis,
                  interval_s: float = 0.2, grace_s: float = 2.0) -> None:
         self._maker = maker
         self._redis = redis

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,6 +20,7 @@ from api_schemas.enums import TERMINAL_RUN_STATES
 from app import metrics
 from app.bus.apply import RUN_ENDED, command_packet, expire_open_commands
 from app.bus.publish import packet_json, publish
+from app.db import SessionFactory
 from app.models import Command, Run, Worker
 from app.models._types import as_utc, utcnow
 
@@ -33,7 +33,7 @@ SETTLE_GRACE_S = 5.0
 class Reaper:
     def __init__(
         self,
-        maker: async_sessionmaker[AsyncSession],
+        maker: SessionFactory,
         redis: Redis,
         ttl_s: float,
         interval_s: float = 1.0,

@@ -53,19 +53,22 @@ async def create_run_command(
 ) -> CommandRead:
     """Issue a signed command to a run; with `wait`, 200 once the worker acks it."""
     settings = request.app.state.settings
-    command, created = await create_command(
-        session,
-        run=run,
-        body=body,
-        issued_by=principal.key_id,
-        keys=keyring(settings),
-        key_id=settings.leyline_key_id,
-        idem_key=scoped_key(principal.key_id, idempotency_key),
-    )
+    # Written in the gateway's write turn (SQLite: one writer at a time) so the
+    # commit never lands in SQLite's sleep-and-retry behind a background loop.
+    async with request.app.state.writes.turn():
+        command, created = await create_command(
+            session,
+            run=run,
+            body=body,
+            issued_by=principal.key_id,
+            keys=keyring(settings),
+            key_id=settings.leyline_key_id,
+            idem_key=scoped_key(principal.key_id, idempotency_key),
+        )
+        await session.commit()
     if wait <= 0:
         background.add_task(request.app.state.relay.send_now, pending(session))
         return command_read(command)
-    await session.commit()
     await request.app.state.relay.send_now(pending(session))
     command = await wait_for_ack(request, command, wait)
     if CommandState(command.state).final:

@@ -13,7 +13,7 @@ from app.telemetry.persister import Persister, prune_forever
 def start_telemetry(app: FastAPI,
                     settings: Settings) -> list[Coroutine[Any, Any, None]]:
     """Set `app.state.hub`; return the persister and retention loops to run."""
-    maker, redis = app.state.sessionmaker, app.state.redis
+    maker, redis = app.state.writes, app.state.redis
     app.state.hub = Hub(redis, settings.ws_queue_frames)
     app.state.persister = Persister(maker, redis,
                                     batch=settings.telemetry_persist_batch,

@@ -18,13 +18,12 @@ from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, or_, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas.bus import telemetry_stream
 from api_schemas.enums import LIVE_RUN_STATES
 from app import metrics
+from app.db import SessionFactory
 from app.models import Run
 from app.telemetry import store
 from app.telemetry.frames import decode_entry, is_final_state
@@ -36,7 +35,7 @@ LINGER = timedelta(minutes=2)
 
 
 class Persister:
-    def __init__(self, maker: async_sessionmaker[AsyncSession], redis: Redis, *,
+    def __init__(self, maker: SessionFactory, redis: Redis, *,
                  batch: int = 2000, chunk: int = 200, interval_s: float = 0.25,
                  discover_s: float = 1.0) -> None:
         self._maker = maker
@@ -137,7 +136,7 @@ class Persister:
         return rows, ends, finished
 
 
-async def prune_forever(maker: async_sessionmaker[AsyncSession], days: float,
+async def prune_forever(maker: SessionFactory, days: float,
                         interval_s: float, batch: int = 10_000) -> None:
     """Retention: delete history rows older than `days` (0 keeps everything)."""
     while days > 0:
@@ -152,7 +151,7 @@ async def prune_forever(maker: async_sessionmaker[AsyncSession], days: float,
         await asyncio.sleep(interval_s)
 
 
-async def prune_once(maker: async_sessionmaker[AsyncSession], days: float,
+async def prune_once(maker: SessionFactory, days: float,
                      batch: int = 10_000) -> int:
     cutoff = datetime.now(UTC) - timedelta(days=days)
     total = 0
