@@ -579,7 +579,12 @@ class Trainer(Recovery):
             self.model.train()
 
     def _end_epoch(self, samples_per_s: float) -> None:
+        """Validation, gates, snapshot, checkpoint. No step is in flight here,
+        so pending commands are applied between the phases too: an operator's
+        command need not wait for the whole epoch end (pause and stop take
+        hold at the next step boundary)."""
         assert self.seeds is not None
+        self._drain_commands()
         val_loss, val_acc = self.evaluate()
         self.metrics["val_loss"], self.metrics["val_accuracy"] = val_loss, val_acc
         self.tm.metric("tolaria.validation.loss", val_loss)
@@ -595,6 +600,7 @@ class Trainer(Recovery):
                     self.step, Level.ELEVATED, "non-finite validation loss"
                 )
             )
+        self._drain_commands()
         self._snapshot(good=self.ladder.level <= Level.NOTICE)
         if self.spec.checkpoint_every == 0:
             self._checkpoint_soon()

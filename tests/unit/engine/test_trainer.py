@@ -160,3 +160,24 @@ def test_emergency_halt_command_goes_straight_to_l4(tmp_path: Path) -> None:
     assert outcome.result["last_step"] == 2
     assert script.ack_for(cid)[0] == "applied"
     assert script.named("tolaria.emergency.halt")[0]["level"] == "critical"
+
+
+def test_a_command_arriving_at_the_epoch_end_is_applied_before_validation(
+    tmp_path: Path,
+) -> None:
+    script = Script()
+    t = trainer(script, spec(epochs=1), tmp_path)
+    t._setup()
+    evaluate = t.evaluate
+    acked_before_validation: list[bool] = []
+
+    def watched_evaluate() -> tuple[float, float]:
+        acked_before_validation.append(bool(script.acks))
+        return evaluate()
+
+    t.evaluate = watched_evaluate  # type: ignore[method-assign]
+    cid = script.at(0, "registry_reset")
+    t._end_epoch(samples_per_s=0.0)
+    t._close()
+    assert script.ack_for(cid)[0] == "applied"
+    assert acked_before_validation[0] is True
