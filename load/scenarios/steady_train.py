@@ -94,11 +94,16 @@ def _stamp(args: argparse.Namespace, stamps: list[float], steps: int, skip: int)
 def _engine_run(args: argparse.Namespace, steps: int) -> list[float]:
     stamps: list[float] = []
     commands: list[EngineCommand] = []
+    stamped_at = [-1]  # the optimizer step count at the last stamp
 
     def next_command() -> EngineCommand | None:
         if commands:
             return commands.pop()
-        _stamp(args, stamps, steps, SKIP)
+        # One stamp per optimizer step: the engine also polls for commands
+        # between the phases of an epoch end.
+        if trainer.step != stamped_at[0]:
+            stamped_at[0] = trainer.step
+            _stamp(args, stamps, steps, SKIP)
         return None
 
     spec = make_spec(
@@ -283,8 +288,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(torch.get_num_threads())
     steps = args.steps or (150 if args.quick else 400)
     repeats = args.repeats or (3 if args.quick else 5)
-    if args.seeds:  # a pilot run learns which seeds the engine keeps
+    args.warmup_s = None
+    if args.seeds or args.compile:
+        # An untimed pilot run. --seeds: it learns which seeds the engine
+        # keeps. --compile: compiled graphs are cached per code object, so
+        # they are shared by every later run on both sides; the pilot pays
+        # their compilation (train, eval, every input shape) outside the
+        # timed window, and its wall time is the warm-up figure.
+        started = now()
         _engine_run(args, steps)
+        args.warmup_s = now() - started
+        if args.compile:
+            print(f"compile warm-up: pilot engine run of {steps} steps took "
+                  f"{args.warmup_s:.1f} s (graphs then shared by both sides)")
     if _cuda(args):
         return _run_cuda(args, steps, repeats)
     engine_all, plain_all, ratios, mean_ratios = [], [], [], []
@@ -417,5 +433,6 @@ def _run_cuda(args: argparse.Namespace, steps: int, repeats: int) -> dict[str, A
         "seeds": bool(args.seeds),
         "precision": args.precision,
         "compiled": bool(args.compile),
+        "compile_warmup_s": args.warmup_s if args.compile else None,
     }
     return summary(name, args.device, sum(len(v) for v in per_side.values()), figures)
