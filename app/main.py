@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 import sys
@@ -81,6 +82,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.redis = Redis.from_url(settings.redis_url, health_check_interval=10)
     await _announce_admin(app, settings)
     tasks = _start_background(app, settings)
+    # Startup's objects (modules, routes, models) never become garbage: keep
+    # full collections from walking them (30 ms pauses on the event loop).
+    gc.freeze()
     try:
         yield
     finally:

@@ -1,6 +1,7 @@
 """`python -m workers --device cpu|cuda|cuda:N|auto [--worker-id ID]`."""
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     torch.set_num_threads(cpu_threads(settings.cpu_threads))
     runner = Runner(settings, device, args.worker_id)
+    gc.freeze()  # imports done: full collections need not walk them (see session)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: stopping", signal.Signals(signum).name)

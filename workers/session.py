@@ -1,5 +1,6 @@
 """One claimed run: the engine's hooks, progress, commands and the final report."""
 
+import gc
 import logging
 import os
 import queue
@@ -58,6 +59,7 @@ class RunSession:
                                             flush_s=s.telemetry_flush_s,
                                             batch=s.telemetry_batch)
         self.commands: queue.SimpleQueue[EngineCommand] = queue.SimpleQueue()
+        self._frozen_at = 0  # _freeze_imports milestones passed
         self.hooks = Hooks(emit=self._emit, next_command=self._next_command,
                            ack=self._ack, on_state=self._on_state,
                            on_checkpoint=self._on_checkpoint)
@@ -284,6 +286,18 @@ class RunSession:
     def _snapshot(self) -> None:
         if self.trainer is not None:
             self.progress = self.trainer.progress()
+            self._freeze_imports()
+
+    def _freeze_imports(self) -> None:
+        """Once training has run its first steps, and again after its first
+        epoch end, whatever torch imported lazily is in memory for good: park
+        it outside the collector's reach. Full collections otherwise walked it
+        all (pauses growing to 130 ms that stalled training and the command
+        reader alike)."""
+        milestone = (self.progress.step > 0) + (self.progress.epoch > 0)
+        if milestone > self._frozen_at:
+            self._frozen_at = milestone
+            gc.freeze()
 
     def _publish_progress(self, force: bool = False) -> None:
         p = self.progress
