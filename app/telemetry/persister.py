@@ -1,10 +1,11 @@
 """History: every live run's telemetry written to the database in batches.
 
 One multi-stream XREAD per cycle covers all tracked runs; its entries are
-inserted in chunks of `chunk` rows, one short transaction each, with the event
-loop free between chunks: a cycle of thousands of packets decoded and written
-in one go would hold the loop (and SQLite's single write lock) for tens of
-milliseconds, and every command, ack and request behind it would wait.
+inserted in chunks of `chunk` rows (50: about a millisecond of work), one
+short transaction each, with the event loop free between chunks: a cycle of
+thousands of packets decoded and written in one go would hold the loop (and
+SQLite's single write lock) for tens of milliseconds, and every command, ack
+and request behind it would wait.
 Positions restart from the database's newest row per run, so a restarted
 gateway continues where history stops, and several replicas may persist the
 same run (duplicates are skipped by the unique index).
@@ -36,7 +37,7 @@ LINGER = timedelta(minutes=2)
 
 class Persister:
     def __init__(self, maker: SessionFactory, redis: Redis, *,
-                 batch: int = 2000, chunk: int = 200, interval_s: float = 0.25,
+                 batch: int = 2000, chunk: int = 50, interval_s: float = 0.25,
                  discover_s: float = 1.0) -> None:
         self._maker = maker
         self._redis = redis
