@@ -46,6 +46,7 @@ from workers.engine.tasks import Task, load_task
 from workers.engine.telemetry import Telemetry
 
 METRIC_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "step_time_ms")
+LOSS_HISTORY = 100_000  # steps of `Trainer.losses` kept (at least)
 
 
 class HaltObserved(Exception):
@@ -90,7 +91,9 @@ class Trainer(Recovery):
         self.cache: BlueprintCache | None = None
         self.tamiyo: Tamiyo | None = None
         self.last_checkpoint: CheckpointInfo | None = None
-        self.losses: list[float] = []  # per-step training losses (tests, benchmarks)
+        # The newest per-step training losses (tests, benchmarks), bounded so a
+        # long run does not grow it without end.
+        self.losses: list[float] = []
         self._pending: list[tuple[int, Tensor, Any, int, float]] = []
         self._deferred: list[tuple[int, str, Tensor]] = []  # CUDA: read at flush
         self._in_flight: deque[Any] = deque()  # CUDA: events of queued steps
@@ -411,6 +414,8 @@ class Trainer(Recovery):
 
     def _emit_step(self, step: int, loss: float, acc: float, step_ms: float) -> None:
         self.losses.append(loss)
+        if len(self.losses) > 2 * LOSS_HISTORY:
+            del self.losses[:-LOSS_HISTORY]
         self.tm.step_metrics(
             step,
             (
