@@ -6,36 +6,27 @@ the trainer times it against the rollback deadline.
 """
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch.utils._pytree import tree_map
+
+
+def _map_tensors(fn: Callable[[torch.Tensor], torch.Tensor], obj: Any) -> Any:
+    """`obj` with every tensor inside its dicts, lists and tuples replaced."""
+    return tree_map(lambda v: fn(v) if isinstance(v, torch.Tensor) else v, obj)
 
 
 def clone_state(obj: Any) -> Any:
     """Deep copy with tensors cloned (contiguous, same device)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().clone()
-    if isinstance(obj, dict):
-        return {k: clone_state(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [clone_state(v) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(clone_state(v) for v in obj)
-    return obj
+    return _map_tensors(lambda t: t.detach().clone(), obj)
 
 
 def host_copy(obj: Any) -> Any:
     """Deep copy with every tensor copied to host memory (a clone on CPU)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True)
-    if isinstance(obj, dict):
-        return {k: host_copy(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [host_copy(v) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(host_copy(v) for v in obj)
-    return obj
+    return _map_tensors(lambda t: t.detach().to("cpu", copy=True), obj)
 
 
 def copy_state_into(buffers: Any, obj: Any) -> Any:
