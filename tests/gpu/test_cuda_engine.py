@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 
-from tests.unit.engine.helpers import Script, spec
+from tests.unit.engine.helpers import Script, growth_spec, spec
 from workers.engine.options import EngineOptions
 from workers.engine.trainer import Trainer
 
@@ -72,17 +72,7 @@ def test_cuda_run_learns_without_per_step_sync(tmp_path: Path) -> None:
 
 def test_cuda_seed_completes_its_lifecycle(tmp_path: Path) -> None:
     script = Script()
-    run_spec = spec(
-        task="spirals",
-        epochs=7,
-        batch_size=64,
-        model={"width": 16},
-        morphogenesis={
-            "enabled": True,
-            "max_seeds": 1,
-            "gates": {"g4_max_step_overhead": 100.0},
-        },
-    )
+    run_spec = growth_spec()
     trainer, outcome = _run(script, run_spec, tmp_path)
     assert outcome.state == "completed", outcome.error
     stages = [

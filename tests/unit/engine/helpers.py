@@ -23,6 +23,24 @@ def spec(**overrides: Any) -> RunCreate:
     return RunCreate(**base)
 
 
+def growth_spec(**overrides: Any) -> RunCreate:
+    """Spirals with one seed allowed: long enough for a full lifecycle. The
+    step-time gate is relaxed so a shared machine's timing noise cannot decide
+    a test; the validation gain still has to be real."""
+    return spec(
+        task="spirals",
+        epochs=7,
+        batch_size=64,
+        model={"width": 16},
+        morphogenesis={
+            "enabled": True,
+            "max_seeds": 1,
+            "gates": {"g4_max_step_overhead": 100.0},
+        },
+        **overrides,
+    )
+
+
 class Script:
     """Hooks whose next_command releases commands once a step is reached."""
 

@@ -5,7 +5,7 @@ until a gate decides, and a seed still completes its lifecycle."""
 from pathlib import Path
 from typing import Any
 
-from tests.unit.engine.helpers import Script, spec
+from tests.unit.engine.helpers import Script, growth_spec, spec
 from workers.engine.trainer import Trainer
 
 
@@ -50,17 +50,7 @@ def test_deferred_metrics_arrive_for_every_step(tmp_path: Path) -> None:
 
 
 def test_deferred_gate_signals_let_a_seed_grow(tmp_path: Path) -> None:
-    run_spec = spec(
-        task="spirals",
-        epochs=7,
-        batch_size=64,
-        model={"width": 16},
-        morphogenesis={
-            "enabled": True,
-            "max_seeds": 1,
-            "gates": {"g4_max_step_overhead": 100.0},
-        },
-    )
+    run_spec = growth_spec()
     script, _, outcome = _run(run_spec, tmp_path)
     assert outcome.state == "completed", outcome.error
     stages = [

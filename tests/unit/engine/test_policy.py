@@ -4,7 +4,7 @@ import json
 import time
 from pathlib import Path
 
-from tests.unit.engine.helpers import Script, run, spec
+from tests.unit.engine.helpers import Script, growth_spec, run, spec
 from workers.engine.policy.base import Decision, PolicyInputs, SlotState
 from workers.engine.policy.deadline import DeadlineRunner
 from workers.engine.policy.field_report import FieldReportLog
@@ -146,19 +146,7 @@ def _stage_path(script: Script, seed_id: str) -> list[str]:
 
 def test_growth_completes_a_full_lifecycle(tmp_path: Path) -> None:
     script = Script()
-    # Step-time budget relaxed: a shared test machine's timing noise must not
-    # decide this test; the validation gain still has to be real.
-    run_spec = spec(
-        task="spirals",
-        epochs=7,
-        batch_size=64,
-        model={"width": 16},
-        morphogenesis={
-            "enabled": True,
-            "max_seeds": 1,
-            "gates": {"g4_max_step_overhead": 100.0},
-        },
-    )
+    run_spec = growth_spec()
     _, outcome = run(script, run_spec, tmp_path)
     assert outcome.state == "completed", outcome.error
     assert _stage_path(script, "seed-1") == [
