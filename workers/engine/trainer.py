@@ -4,11 +4,12 @@ Per optimizer step: commands at the boundary, forward/backward over micro-batche
 (halt checked between them and right before the update), optimizer step, seed
 hooks, policy, telemetry. Per epoch: validation, validation gates, checkpoint.
 The runner calls `run()` on its main thread and `progress()` from another.
+The loop and one step live here; setup, step-boundary control, epoch end and
+recovery are in setup.py, control.py, epoch_end.py and recovery.py (base
+classes working on this class's state).
 """
 
 import contextlib
-import math
-import random
 import time
 from collections import deque
 from pathlib import Path
@@ -18,16 +19,15 @@ import torch
 from torch import Tensor
 
 from api_schemas.runs import RunCreate
-from workers.engine import checkpoints as ckpt
 from workers.engine.batches import HostBatches
 from workers.engine.blueprints import BlueprintCache
-from workers.engine.commands import apply_command
-from workers.engine.emergency import EmergencyLadder, Level
+from workers.engine.control import Control
+from workers.engine.emergency import Level
+from workers.engine.epoch_end import EpochEnd
 from workers.engine.hooks import CheckpointInfo, Hooks, Progress, RunOutcome
 from workers.engine.options import EngineOptions
 from workers.engine.policy.tamiyo import Tamiyo
 from workers.engine.recovery import Recovery
-from workers.engine.rollback import FastRollbackCache
 from workers.engine.runtime import (  # noqa: F401  (re-exported for callers)
     _bf16_ok,
     _describe,
@@ -38,11 +38,8 @@ from workers.engine.runtime import (  # noqa: F401  (re-exported for callers)
     grad_norm,
     grad_norm_tensor,
 )
-from workers.engine.seeds.gates import GateConfig
 from workers.engine.seeds.manager import SeedManager
-from workers.engine.seeds.ownership import HOST
-from workers.engine.seeds.slot import find_slots
-from workers.engine.tasks import Task, load_task
+from workers.engine.setup import Setup
 from workers.engine.telemetry import Telemetry
 
 METRIC_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "step_time_ms")
@@ -53,7 +50,7 @@ class HaltObserved(Exception):
     """Raised inside a step when the halt flag is seen; no update happens."""
 
 
-class Trainer(Recovery):
+class Trainer(Setup, Control, EpochEnd, Recovery):
     # Distributed hook (workers/engine/distributed.py): the seed manager's class.
     seed_manager_cls: type[SeedManager] = SeedManager
 
@@ -123,95 +120,9 @@ class Trainer(Recovery):
         finally:
             self._close()
 
-    # ---- setup --------------------------------------------------------------------
-
-    def _setup(self) -> None:
-        self.device = _resolve_device(self.device_name)
-        spec = self.spec
-        torch.manual_seed(spec.seed)
-        random.seed(spec.seed)
-        self.task: Task = load_task(spec.task, spec.model, spec.seed, self.device)
-        self.model = self.task.host
-        self.model.train()
-        self.loss_fn = self.task.loss_fn
-        self.cuda = self.device.type == "cuda"
-        self.sync_every = self.opt.sync_every_cuda if self.cuda else 1
-        self.autocast = self.cuda and self.opt.mixed_precision and _bf16_ok(self.device)
-        self.compiled = compile_requested(spec.model.options)
-        if self.compiled:
-            compile_host(self.model, self.opt.compile_backend)
-        self._setup_seeds()
-        if self.tamiyo is not None:  # the policy decides on a current loss EWMA
-            self.sync_every = min(self.sync_every, self.tamiyo.every)
-        self.optimizer = self._new_optimizer()
-        assert self.seeds is not None
-        self.seeds.optimizer = self.optimizer
-        self.ladder = EmergencyLadder()
-        self.snapshots = FastRollbackCache(self.opt.rollback_cache_mb)
-        self.data_gen = torch.Generator().manual_seed(spec.seed)
-        self.epoch_gen_state = self.data_gen.get_state()
-        if self.resume_from:
-            self._restore(ckpt.load_checkpoint(self.resume_from, self.device), True)
-            self.tm.event("tolaria.resumed", "info", {"from": self.resume_from})
-        self._snapshot(good=True)
-
-    def _setup_seeds(self) -> None:
-        morph = self.spec.morphogenesis
-        host_params = sum(p.numel() for p in self.model.parameters())
-        self.cache = BlueprintCache(
-            build_delay_s=self.opt.build_delay_s, base_seed=self.spec.seed
-        )
-        self.seeds = self.seed_manager_cls(
-            find_slots(self.model),
-            config=GateConfig.from_overrides(morph.gates),
-            cache=self.cache,
-            device=str(self.device),
-            telemetry=self.tm,
-            blend_mode=morph.blend_mode,
-            blend_steps=morph.blend_steps,
-            host_params=host_params,
-            allowed=morph.blueprints,
-        )
-        self.seeds.on_change = self._refresh_seed_view
-        self._refresh_seed_view()
-        if morph.enabled and morph.max_seeds > 0:
-            self.tamiyo = self._make_tamiyo()
-            if self.tamiyo is not None:
-                self.tamiyo.prefetch()
-
-    def _make_tamiyo(self) -> Tamiyo | None:
-        # Distributed hook: rank 0 defers decisions for broadcast, others get none.
-        assert self.seeds is not None
-        return Tamiyo(
-            self.spec.morphogenesis,
-            self.seeds,
-            self.tm,
-            self.checkpoint_dir / "field_reports.jsonl",
-            every=self.opt.policy_every,
-        )
-
     def _elapsed_ms(self, started: float, what: str) -> float:
         # Distributed hook: there every rank must act on the same figure.
         return (time.perf_counter() - started) * 1000.0
-
-    def _new_optimizer(self) -> torch.optim.Optimizer:
-        assert self.seeds is not None
-        seed_groups = self.seeds.seed_groups()
-        seed_ids = {id(p) for _, params in seed_groups for p in params}
-        host = [
-            p
-            for p in self.model.parameters()
-            if p.requires_grad and id(p) not in seed_ids
-        ]
-        groups: list[dict[str, Any]] = [{"params": host, "owner": HOST}]
-        groups += [{"params": params, "owner": owner} for owner, params in seed_groups]
-        optimizer = torch.optim.Adam(groups, lr=self.spec.learning_rate)
-        return optimizer
-
-    def _refresh_seed_view(self) -> None:
-        assert self.seeds is not None
-        self._seed_view = self.seeds.views()
-        self._seed_counts = self.seeds.stage_counts()
 
     # ---- the loop -----------------------------------------------------------------
 
@@ -452,184 +363,6 @@ class Trainer(Recovery):
             self._deferred.append((self.step, "tolaria.grad_norm", norm))
         else:
             self.tm.metric("tolaria.grad_norm", float(norm))
-
-    # ---- step boundary: commands, pause, halt ---------------------------------
-
-    def _boundary(self) -> RunOutcome | None:
-        if self.hooks.halt.is_set():
-            self._see_halt()
-            return self._halt()
-        self._drain_commands()
-        if self.paused:
-            self._wait_while_paused()
-        if self.hooks.halt.is_set():
-            self._see_halt()
-            return self._halt()
-        if self.stop_requested:
-            return self._finish("cancelled")
-        return None
-
-    def _drain_commands(self) -> None:
-        while (command := self.hooks.next_command()) is not None:
-            try:
-                state, reason, result = apply_command(self, command)
-            except Exception as exc:  # a broken command must not kill the run
-                state, reason, result = "rejected", _describe(exc), {}
-            if state == "rejected":
-                self.tm.event(
-                    "kasmina.command_rejected",
-                    "warning",
-                    {"command_id": command.id, "type": command.type, "reason": reason},
-                )
-            self.hooks.ack(command.id, state, reason, result)
-            if self.paused and command.type == "pause" and state == "applied":
-                return  # enter the pause now; later commands are read while paused
-
-    def _wait_while_paused(self) -> None:
-        self._flush_pending()
-        self.hooks.on_state("paused", {"step": self.step})
-        self.tm.state("paused")
-        while self.paused and not self.stop_requested and not self.hooks.halt.is_set():
-            time.sleep(self.opt.pause_poll_s)
-            self._drain_commands()
-        if not self.paused:
-            self.hooks.on_state("running", {"step": self.step})
-            self.tm.state("running")
-
-    def _see_halt(self) -> None:
-        if self.halt_seen_step is None:
-            self.halt_seen_step = self.step
-
-    def _halt(self) -> RunOutcome:
-        """L4: no more updates; write a checkpoint and report halted."""
-        self._see_halt()
-        self._flush_pending()
-        reason = str(
-            self.hooks.halt_info.get("reason")
-            or self.auto_halt_reason
-            or "emergency_halt"
-        )
-        self.ladder.level = Level.HALT
-        self.tm.metric("tolaria.emergency.level", float(Level.HALT))
-        self.tm.count("tolaria.emergency.halts_total")
-        self.tm.event(
-            "tolaria.emergency.halt", "critical", {"reason": reason, "step": self.step}
-        )
-        info = self._checkpoint(good=False)
-        seen = self.halt_seen_step if self.halt_seen_step is not None else self.step
-        return RunOutcome(
-            "halted",
-            halt_reason=reason,
-            result=self._result(
-                {
-                    "steps_after_halt": self.step - seen,
-                    "last_step": self.step,
-                    "halt_observed_step": seen,
-                    "checkpoint_id": info.id,
-                }
-            ),
-        )
-
-    # ---- emergencies and rollback ------------------------------------------------
-
-    def _loss_trouble(self, loss: float) -> bool:
-        """Classify a loss; act on the ladder. True when the step must not count."""
-        verdict = self.ladder.classify_loss(self.step, loss)
-        if verdict is None:
-            return False
-        level, reason = verdict
-        self._escalate(level, reason)
-        return level >= Level.ELEVATED
-
-    def _escalate(self, level: Level, reason: str) -> None:
-        self.ladder.level = max(self.ladder.level, level)
-        severity = "critical" if level >= Level.CONSERVATIVE else "warning"
-        self.tm.metric("tolaria.emergency.level", float(level))
-        self.tm.event(
-            "tolaria.emergency.escalated",
-            severity,
-            {"level": int(level), "name": level.name, "reason": reason},
-        )
-        if level >= Level.HALT:
-            self.auto_halt_reason = f"L4 emergency: {reason}"
-            self.hooks.halt_info.setdefault("reason", self.auto_halt_reason)
-            self.hooks.halt.set()
-            return
-        if level >= Level.CONSERVATIVE and self.tamiyo is not None:
-            self.tamiyo.risk.enter_conservative(self.step)
-            self.tm.event("tamiyo.conservative_entered", "warning", {"reason": reason})
-        if level >= Level.ELEVATED:
-            self._emergency_rollback(reason)
-
-    # ---- epoch end and finish ---------------------------------------------------
-
-    @torch.no_grad()
-    def evaluate(self) -> tuple[float, float]:
-        """Validation loss and accuracy (the model in eval mode meanwhile)."""
-        self.model.eval()
-        try:
-            x, y, size = self.task.val_x, self.task.val_y, self.opt.val_batch
-            loss_sum = torch.zeros((), device=self.device)
-            correct = torch.zeros((), device=self.device)
-            with self._autocast():
-                for start in range(0, x.shape[0], size):
-                    logits = self.model(x[start : start + size])
-                    yb = y[start : start + size]
-                    loss_sum += self.loss_fn(logits, yb).float() * yb.shape[0]
-                    correct += (logits.argmax(dim=1) == yb).sum()
-            n = max(1, x.shape[0])
-            loss, hits = torch.stack([loss_sum, correct]).tolist()  # one sync
-            return loss / n, hits / n
-        finally:
-            self.model.train()
-
-    def _end_epoch(self, samples_per_s: float) -> None:
-        """Validation, gates, snapshot, checkpoint. No step is in flight here,
-        so pending commands are applied between the phases too: an operator's
-        command need not wait for the whole epoch end (pause and stop take
-        hold at the next step boundary)."""
-        assert self.seeds is not None
-        self._drain_commands()
-        val_loss, val_acc = self.evaluate()
-        self.metrics["val_loss"], self.metrics["val_accuracy"] = val_loss, val_acc
-        self.tm.metric("tolaria.validation.loss", val_loss)
-        self.tm.metric("tolaria.validation.accuracy", val_acc)
-        self.tm.metric("tolaria.samples_per_s", samples_per_s)
-        self.seeds.on_epoch_end(
-            val_loss, lambda: self.evaluate()[0], self.metrics["step_time_ms"] or 0.0
-        )
-        self.tm.metric("kasmina.seeds.active", float(self.seeds.live_count()))
-        if not math.isfinite(val_loss):
-            self._escalate(
-                *self.ladder.failure(
-                    self.step, Level.ELEVATED, "non-finite validation loss"
-                )
-            )
-        self._drain_commands()
-        self._snapshot(good=self.ladder.level <= Level.NOTICE)
-        if self.spec.checkpoint_every == 0:
-            self._checkpoint_soon()
-
-    def _finish(self, state: str) -> RunOutcome:
-        self._flush_pending()
-        info = self._checkpoint()
-        return RunOutcome(state, result=self._result({"checkpoint_id": info.id}))
-
-    def _result(self, extra: dict[str, Any]) -> dict[str, Any]:
-        assert self.seeds is not None
-        params = sum(p.numel() for p in self.model.parameters())
-        result = {
-            "steps": self.step,
-            "epochs": self.epoch,
-            "params": params,
-            "metrics": dict(self.metrics),
-            "seeds": dict(self.seeds.counts),
-            "seed_stages": self.seeds.stage_counts(),
-            "isolation_violations": self.seeds.monitor.violations,
-            "tamiyo_timeouts": self.tamiyo.runner.timeouts if self.tamiyo else 0,
-        }
-        result.update(extra)
-        return result
 
     def _close(self) -> None:
         self._close_checkpoints()
