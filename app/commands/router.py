@@ -11,16 +11,15 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from api_schemas import CommandBatch, CommandPage, CommandRead, CommandState
 from api_schemas.commands import CommandCreate, EmergencyHalt, RegistryReset
 from app.bus.outbox import pending
+from app.commands.issue import issue, write_turn
 from app.commands.service import (
     command_read,
-    create_command,
     list_commands,
     live_runs,
 )
 from app.deps import Admin, Operator, RunDep, SessionDep, Viewer
 from app.errors import NotFound
 from app.idempotency import IdempotencyKey, scoped_key
-from app.leyline import keyring
 from app.models import Command
 from app.pagination import CursorQuery, LimitQuery
 from app.runs.router import ERRORS
@@ -52,20 +51,10 @@ async def create_run_command(
     idempotency_key: IdempotencyKey = None,
 ) -> CommandRead:
     """Issue a signed command to a run; with `wait`, 200 once the worker acks it."""
-    settings = request.app.state.settings
-    # Written in the gateway's write turn (SQLite: one writer at a time) so the
-    # commit never lands in SQLite's sleep-and-retry behind a background loop.
-    async with request.app.state.writes.turn():
-        command, created = await create_command(
-            session,
-            run=run,
-            body=body,
-            issued_by=principal.key_id,
-            keys=keyring(settings),
-            key_id=settings.leyline_key_id,
-            idem_key=scoped_key(principal.key_id, idempotency_key),
-        )
-        await session.commit()
+    async with write_turn(request, session):
+        command, _ = await issue(
+            request, session, run=run, body=body, issued_by=principal.key_id,
+            idem_key=scoped_key(principal.key_id, idempotency_key))
     if wait <= 0:
         background.add_task(request.app.state.relay.send_now, pending(session))
         return command_read(command)
@@ -135,18 +124,13 @@ async def emergency_halt_all(
     request: Request, session: SessionDep, principal: Admin, background: BackgroundTasks
 ) -> CommandBatch:
     """Halt every live run now (one `emergency_halt` command per run)."""
-    settings = request.app.state.settings
     commands = []
-    for run in await live_runs(session):
-        command, _ = await create_command(
-            session,
-            run=run,
-            body=EmergencyHalt(type="emergency_halt", reason="fleet emergency halt"),
-            issued_by=principal.key_id,
-            keys=keyring(settings),
-            key_id=settings.leyline_key_id,
-        )
-        commands.append(command_read(command))
+    body = EmergencyHalt(type="emergency_halt", reason="fleet emergency halt")
+    async with write_turn(request, session):
+        for run in await live_runs(session):
+            command, _ = await issue(request, session, run=run, body=body,
+                                     issued_by=principal.key_id)
+            commands.append(command_read(command))
     background.add_task(request.app.state.relay.send_now, pending(session))
     return CommandBatch(commands=commands)
 
@@ -158,14 +142,9 @@ async def registry_reset(
     request: Request, session: SessionDep, principal: Admin, background: BackgroundTasks
 ) -> CommandRead:
     """Broadcast: every worker clears its blueprint cache and nonce ledger."""
-    settings = request.app.state.settings
-    command, _ = await create_command(
-        session,
-        run=None,
-        body=RegistryReset(type="registry_reset"),
-        issued_by=principal.key_id,
-        keys=keyring(settings),
-        key_id=settings.leyline_key_id,
-    )
+    async with write_turn(request, session):
+        command, _ = await issue(request, session, run=None,
+                                 body=RegistryReset(type="registry_reset"),
+                                 issued_by=principal.key_id)
     background.add_task(request.app.state.relay.send_now, pending(session))
     return command_read(command)

@@ -17,10 +17,10 @@ from api_schemas import (
 )
 from api_schemas.commands import Stop
 from app.bus.outbox import pending
-from app.commands.service import command_read, create_command
+from app.commands.issue import issue, write_turn
+from app.commands.service import command_read
 from app.deps import Operator, RunDep, SessionDep, Viewer
 from app.idempotency import IdempotencyKey, scoped_key
-from app.leyline import keyring
 from app.models import Checkpoint
 from app.models._types import as_utc
 from app.pagination import CursorQuery, LimitQuery
@@ -95,15 +95,9 @@ async def cancel_run(
     background: BackgroundTasks,
 ) -> CommandRead:
     """Stop the run cleanly at its next step boundary (a `stop` command)."""
-    settings = request.app.state.settings
-    command, _ = await create_command(
-        session,
-        run=run,
-        body=Stop(type="stop"),
-        issued_by=principal.key_id,
-        keys=keyring(settings),
-        key_id=settings.leyline_key_id,
-    )
+    async with write_turn(request, session):
+        command, _ = await issue(request, session, run=run, body=Stop(type="stop"),
+                                 issued_by=principal.key_id)
     background.add_task(request.app.state.relay.send_now, pending(session))
     return command_read(command)
 

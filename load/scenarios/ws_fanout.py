@@ -33,6 +33,7 @@ import httpx
 import psutil
 import redis
 
+from app.cli.bundled_redis import free_port
 from app.server import gateway_argv
 from load.stats import percentile, print_table, summary
 
@@ -48,12 +49,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--redis-url", default=os.environ.get(
         "ESPER_REDIS_URL", "redis://127.0.0.1:6379/14"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Gateway:

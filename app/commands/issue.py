@@ -1,0 +1,33 @@
+"""Issuing commands from a route: signed with the gateway's current key and
+written in the gateway's write turn, committed before they are relayed."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import Request
+from pydantic import BaseModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.commands.service import create_command
+from app.leyline import keyring
+from app.models import Command, Run
+
+
+@contextlib.asynccontextmanager
+async def write_turn(request: Request, session: AsyncSession) -> AsyncIterator[None]:
+    """The block's writes in the gateway's write turn (SQLite: one writer at a
+    time, so the commit never sleeps behind a background loop's), committed
+    before the turn passes on."""
+    async with request.app.state.writes.turn():
+        yield
+        await session.commit()
+
+
+async def issue(request: Request, session: AsyncSession, *, run: Run | None,
+                body: BaseModel, issued_by: str, **kwargs: Any) -> tuple[Command, bool]:
+    """`create_command` signed with the gateway's keyring; (command, created)."""
+    settings = request.app.state.settings
+    return await create_command(
+        session, run=run, body=body, issued_by=issued_by, keys=keyring(settings),
+        key_id=settings.leyline_key_id, **kwargs)
