@@ -31,6 +31,10 @@ class WorkerSettings(BaseSettings):
     cpu_threads: int | None = Field(
         default=None, description="Torch CPU threads (default: every core but one).")
     claim_block_ms: int = Field(default=1000, description="XREADGROUP block time.")
+    training_nice: int = Field(
+        default=15, ge=0, le=19,
+        description="Nice value of the training thread (0: leave it), so the "
+                    "command reader and heartbeat run first on a busy host.")
 
     @property
     def keyring(self) -> dict[str, str]:

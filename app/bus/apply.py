@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas import (
+    CommandRead,
     CommandState,
     CommandType,
     Level,
@@ -37,26 +38,28 @@ RUN_ENDED = "run_ended"
 
 
 class CommandWaiters:
-    """In-process wake-ups for `?wait=` callers when their command is acked."""
+    """In-process hand-over to `?wait=` callers: the event consumer passes the
+    acked command it just committed, so a caller need not read it back."""
 
     def __init__(self) -> None:
-        self._events: dict[str, list[asyncio.Event]] = defaultdict(list)
+        self._futures: dict[str, list[asyncio.Future[CommandRead]]] = defaultdict(list)
 
-    def register(self, command_id: str) -> asyncio.Event:
-        event = asyncio.Event()
-        self._events[command_id].append(event)
-        return event
+    def register(self, command_id: str) -> "asyncio.Future[CommandRead]":
+        future: asyncio.Future[CommandRead] = asyncio.get_running_loop().create_future()
+        self._futures[command_id].append(future)
+        return future
 
-    def discard(self, command_id: str, event: asyncio.Event) -> None:
-        waiters = self._events.get(command_id, [])
-        if event in waiters:
-            waiters.remove(event)
-        if not waiters:
-            self._events.pop(command_id, None)
+    def discard(self, command_id: str, future: "asyncio.Future[CommandRead]") -> None:
+        futures = self._futures.get(command_id, [])
+        if future in futures:
+            futures.remove(future)
+        if not futures:
+            self._futures.pop(command_id, None)
 
-    def notify(self, command_id: str) -> None:
-        for event in self._events.get(command_id, []):
-            event.set()
+    def notify(self, command_id: str, command: CommandRead) -> None:
+        for future in self._futures.get(command_id, []):
+            if not future.done():
+                future.set_result(command)
 
 
 class EventApplier:
@@ -72,11 +75,11 @@ class EventApplier:
         self.waiters = waiters
         self._maxlen = telemetry_maxlen
 
-    async def apply(self, event: BusEvent, received_at: datetime | None = None) -> None:
+    async def apply(self, event: BusEvent, received_at: datetime) -> None:
         """`received_at`: when the gateway read the event off the stream; an
         ack's `acked_at` is that moment, not when its row got written."""
         if isinstance(event, CommandAckEvent):
-            await self._command_ack(event, received_at or utcnow())
+            await self._command_ack(event, received_at)
             return
         handler = {
             "run_state": self._run_state,
@@ -202,8 +205,9 @@ class EventApplier:
             record_ack(command, event, received_at)
             session.add(command)
             await session.commit()
-            data = command_packet(command)
-        self.waiters.notify(event.command_id)
+            read = _command_read(command)
+            data = command_packet(command, read)
+        self.waiters.notify(event.command_id, read)
         if first:
             observe_ack(command, event)
         await publish(
@@ -232,7 +236,7 @@ class EventApplier:
 
 
 def record_ack(command: Command, event: CommandAckEvent,
-               received_at: datetime | None = None) -> None:
+               received_at: datetime) -> None:
     """Broadcast commands collect one ack per worker; the first settles the state."""
     if command.run_id is None:
         acks = dict((command.result or {}).get("acks", {}))
@@ -244,7 +248,7 @@ def record_ack(command: Command, event: CommandAckEvent,
         return
     command.state = event.state.value
     command.reason = event.reason
-    command.acked_at = received_at or utcnow()
+    command.acked_at = received_at
 
 
 def _expired_by_gateway(command: Command) -> bool:
@@ -280,10 +284,14 @@ def progress_packet(event: ProgressEvent) -> str:
     )
 
 
-def command_packet(command: Command) -> str:
+def _command_read(command: Command) -> CommandRead:
     from app.commands.service import command_read  # noqa: PLC0415  (avoid a cycle)
 
-    read = command_read(command)
+    return command_read(command)
+
+
+def command_packet(command: Command, read: CommandRead | None = None) -> str:
+    read = read or _command_read(command)
     level = Level.warning if command.state in ("rejected", "expired") else Level.info
     return packet_json(
         PacketKind.command,

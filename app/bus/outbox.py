@@ -12,7 +12,7 @@ Nothing the API accepted is lost if Redis blips: the row waits in the table.
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -51,17 +51,20 @@ class OutboxRelay:
         self._interval = interval_s
         self._grace = timedelta(seconds=grace_s)
 
-    async def send_now(self, rows: list[Outbox]) -> None:
-        """The fast path, right after the commit; the loop retries on failure."""
+    async def send_now(self, rows: list[Outbox]) -> datetime | None:
+        """The fast path, right after the commit; the loop retries on failure.
+        Returns the `dispatched_at` it recorded (None when nothing was sent)."""
         if not rows:
-            return
+            return None
         try:
-            await self._send(rows)
+            sent_at = await self._send(rows)
             async with self._maker() as session:
-                await self._mark_sent(session, rows)
+                await self._mark_sent(session, rows, sent_at)
                 await session.commit()
+            return sent_at
         except (RedisError, OSError) as exc:
             log.warning("fast relay failed, the loop will retry: %s", exc)
+            return None
 
     async def run_forever(self) -> None:
         while True:
@@ -77,8 +80,7 @@ class OutboxRelay:
         async with self._maker() as session:
             rows = await self._claim(session)
             if rows:
-                await self._send(rows)
-                await self._mark_sent(session, rows)
+                await self._mark_sent(session, rows, await self._send(rows))
             await session.commit()
             backlog = await self._backlog(session)
         metrics.OUTBOX_BACKLOG.set(backlog)
@@ -92,7 +94,11 @@ class OutboxRelay:
                  .with_for_update(skip_locked=True))
         return list((await session.exec(query)).all())
 
-    async def _send(self, rows: list[Outbox]) -> None:
+    async def _send(self, rows: list[Outbox]) -> datetime:
+        """XADD the rows; returns the dispatch time, taken before the XADD: a
+        worker's ack (stamped when the gateway reads it) can come back before
+        the reply to the XADD does, and must not predate its dispatch."""
+        sent_at = utcnow()
         pipe = self._redis.pipeline(transaction=False)
         for row in rows:
             pipe.xadd(row.stream, {DATA_FIELD: row.data})
@@ -100,12 +106,13 @@ class OutboxRelay:
         for row, message_id in zip(rows, ids, strict=True):
             row.message_id = (message_id.decode() if isinstance(message_id, bytes)
                               else str(message_id))
+        return sent_at
 
-    async def _mark_sent(self, session: AsyncSession, rows: list[Outbox]) -> None:
+    async def _mark_sent(self, session: AsyncSession, rows: list[Outbox],
+                         now: datetime) -> None:
         # Conditional UPDATEs, evaluated under the write lock: a worker's ack may
         # already have been applied (it can beat this commit), and a read-then-
         # write here would overwrite `applied` with `dispatched`.
-        now = utcnow()
         for row in rows:
             await session.exec(update(Outbox).where(  # type: ignore[call-overload]
                 col(Outbox.id) == row.id, col(Outbox.sent_at).is_(None)).values(

@@ -2,13 +2,12 @@
 and the fleet-wide emergency halt and registry reset."""
 
 import asyncio
-import contextlib
 import time
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 
-from api_schemas import CommandBatch, CommandPage, CommandRead, CommandState
+from api_schemas import CommandBatch, CommandPage, CommandRead
 from api_schemas.commands import CommandCreate, EmergencyHalt, RegistryReset
 from app.bus.outbox import pending
 from app.commands.issue import issue, write_turn
@@ -20,7 +19,7 @@ from app.commands.service import (
 from app.deps import Admin, Operator, RunDep, SessionDep, Viewer
 from app.errors import NotFound
 from app.idempotency import IdempotencyKey, scoped_key
-from app.models import Command
+from app.models import Command, Outbox
 from app.pagination import CursorQuery, LimitQuery
 from app.runs.router import ERRORS
 
@@ -58,36 +57,59 @@ async def create_run_command(
     if wait <= 0:
         background.add_task(request.app.state.relay.send_now, pending(session))
         return command_read(command)
-    await request.app.state.relay.send_now(pending(session))
-    command = await wait_for_ack(request, command, wait)
-    if CommandState(command.state).final:
+    read = await relay_and_wait(request, command, pending(session), wait)
+    if read.state.final:
         response.status_code = 200
-    return command_read(command)
+    return read
 
 
-async def wait_for_ack(request: Request, command: Command, wait: float) -> Command:
-    """Wake on this gateway's ack, and poll in case another replica applied it.
+async def relay_and_wait(
+    request: Request, command: Command, rows: list[Outbox], wait: float
+) -> CommandRead:
+    """Relay the committed command and wait up to `wait` s for its ack.
+
+    The waiter is registered before the relay: the worker's ack can arrive
+    while the relay is still recording the dispatch, and an ack that came
+    before the registration would go unnoticed until the next poll.
+    """
+    waiters = request.app.state.waiters
+    acked = waiters.register(command.id)
+    try:
+        sent_at = await request.app.state.relay.send_now(rows)
+        read = await wait_for_ack(request, command, acked, wait)
+    finally:
+        waiters.discard(command.id, acked)
+    if read.dispatched_at is None and sent_at is not None:
+        # The ack was committed before the relay recorded the dispatch.
+        read = read.model_copy(update={"dispatched_at": sent_at})
+    return read
+
+
+async def wait_for_ack(
+    request: Request,
+    command: Command,
+    acked: "asyncio.Future[CommandRead]",
+    wait: float,
+) -> CommandRead:
+    """The acked command, handed over by this gateway's event consumer; a poll
+    every 50 ms covers an ack applied by another replica.
 
     Each poll reads in a short session of its own: holding the request's session
     open for the whole wait kept a SQLite transaction alive and stalled the event
     consumer's writes (the very ack this waits for) until the wait ran out.
     """
-    waiters, maker = request.app.state.waiters, request.app.state.sessionmaker
-    event = waiters.register(command.id)
+    maker = request.app.state.sessionmaker
+    read = command_read(command)
     deadline = time.monotonic() + wait
-    try:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), min(0.05, wait))
-            async with maker() as poll:
-                current = await poll.get(Command, command.id)
-            if current is not None:
-                command = current
-            if CommandState(command.state).final:
-                break
-    finally:
-        waiters.discard(command.id, event)
-    return command
+    while not read.state.final and (left := deadline - time.monotonic()) > 0:
+        done, _ = await asyncio.wait({acked}, timeout=min(0.05, left))
+        if done:
+            return acked.result()
+        async with maker() as poll:
+            current = await poll.get(Command, command.id)
+        if current is not None:
+            read = command_read(current)
+    return read
 
 
 @router.get(

@@ -1,11 +1,16 @@
-"""Helpers shared by the engine scenarios: specs and step timing."""
+"""Helpers shared by the engine scenarios: specs, trainers and step timing."""
 
+import contextlib
+import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from api_schemas.runs import RunCreate
+from workers.engine.hooks import Hooks
+from workers.engine.trainer import Trainer
 
 
 def make_spec(
@@ -37,6 +42,16 @@ def intervals_ms(stamps: list[float], skip: int) -> list[float]:
     return [
         (b - a) * 1000 for a, b in zip(stamps[skip:], stamps[skip + 1 :], strict=False)
     ]
+
+
+@contextlib.contextmanager
+def bench_trainer(spec: RunCreate, hooks: Hooks, **kwargs: Any) -> Iterator[Trainer]:
+    """A Trainer whose checkpoints go to a temporary folder, removed afterwards."""
+    folder = temp_dir()
+    try:
+        yield Trainer(spec, hooks, run_id="bench", checkpoint_dir=folder, **kwargs)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def temp_dir() -> Path:

@@ -13,7 +13,6 @@ step, through the gateway and Redis) is `halt-latency`.
 
 import argparse
 import random
-import shutil
 import statistics
 import threading
 import time
@@ -21,10 +20,9 @@ from typing import Any
 
 import torch
 
-from load.scenarios.common import make_spec, temp_dir
+from load.scenarios.common import bench_trainer, make_spec
 from load.stats import device_description, print_table, summarize, summary
 from workers.engine.hooks import Hooks
-from workers.engine.trainer import Trainer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,27 +46,23 @@ def _one(args: argparse.Namespace, seed: int) -> dict[str, float]:
 
     hooks.emit = emit
     spec = make_spec(args.task, args.width, None, args.batch_size, 100000)
-    folder = temp_dir()
-    trainer = Trainer(
-        spec, hooks, run_id="bench", checkpoint_dir=folder, device=args.device
-    )
     rng = random.Random(seed)
+    with bench_trainer(spec, hooks, device=args.device) as trainer:
 
-    def halter() -> None:
-        while trainer.step < args.warm_steps:
-            time.sleep(0.0005)
-        step_ms = float(trainer.metrics.get("step_time_ms") or 1.0)
-        time.sleep(rng.uniform(0, 2 * step_ms) / 1000)  # a random phase
-        seen["arrival_step"] = trainer.step
-        seen["arrival"] = time.perf_counter()
-        hooks.halt_info["reason"] = "engine-halt benchmark"
-        hooks.halt.set()
+        def halter() -> None:
+            while trainer.step < args.warm_steps:
+                time.sleep(0.0005)
+            step_ms = float(trainer.metrics.get("step_time_ms") or 1.0)
+            time.sleep(rng.uniform(0, 2 * step_ms) / 1000)  # a random phase
+            seen["arrival_step"] = trainer.step
+            seen["arrival"] = time.perf_counter()
+            hooks.halt_info["reason"] = "engine-halt benchmark"
+            hooks.halt.set()
 
-    thread = threading.Thread(target=halter, daemon=True)
-    thread.start()
-    outcome = trainer.run()
-    thread.join(timeout=5)
-    shutil.rmtree(folder, ignore_errors=True)
+        thread = threading.Thread(target=halter, daemon=True)
+        thread.start()
+        outcome = trainer.run()
+        thread.join(timeout=5)
     if outcome.state != "halted":
         raise RuntimeError(f"run ended {outcome.state}: {outcome.error}")
     return {

@@ -5,17 +5,15 @@ asked every step so the slow one overruns often."""
 
 import argparse
 import random
-import shutil
 import statistics
 import time
 from typing import Any
 
-from load.scenarios.common import intervals_ms, make_spec, now, temp_dir
+from load.scenarios.common import bench_trainer, intervals_ms, make_spec, now
 from load.stats import print_table, summarize, summary
 from workers.engine.hooks import EngineCommand, Hooks
 from workers.engine.options import EngineOptions
 from workers.engine.policy.base import Decision, PolicyInputs
-from workers.engine.trainer import Trainer
 
 
 class SometimesSlow:
@@ -63,16 +61,10 @@ def _run(policy: str, steps: int) -> tuple[list[float], int]:
             "decision_deadline_ms": 5,
         },
     )
-    folder = temp_dir()
-    trainer = Trainer(
-        spec,
-        Hooks(next_command=next_command),
-        run_id="bench",
-        checkpoint_dir=folder,
-        options=EngineOptions(policy_every=1),
-    )
-    outcome = trainer.run()
-    shutil.rmtree(folder, ignore_errors=True)
+    with bench_trainer(
+        spec, Hooks(next_command=next_command), options=EngineOptions(policy_every=1)
+    ) as trainer:
+        outcome = trainer.run()
     return intervals_ms(stamps, 10), int(outcome.result.get("tamiyo_timeouts", 0))
 
 

@@ -10,18 +10,16 @@ over time on both sides (each byte read once and written once)."""
 
 import argparse
 import math
-import shutil
 import time
 from typing import Any
 
 import torch
 
-from load.scenarios.common import make_spec, temp_dir
+from load.scenarios.common import bench_trainer, make_spec
 from load.stats import device_description, print_table, summarize, summary
 from workers.engine.hooks import Hooks
 from workers.engine.options import EngineOptions
 from workers.engine.rollback import state_bytes
-from workers.engine.trainer import Trainer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,33 +75,25 @@ def _measure(
     depth: int = 2,
     disk_repeats: int | None = None,
 ) -> dict[str, Any]:
-    folder = temp_dir()
     spec = make_spec("digits", width, depth, 64, 1, device=device)
     options = EngineOptions(rollback_cache_mb=1e9, rollback_deadline_ms=1e9)
-    trainer = Trainer(
-        spec,
-        Hooks(),
-        run_id="bench",
-        checkpoint_dir=folder,
-        device=device,
-        options=options,
-    )
-    trainer._setup()
-    trainer._train_step(trainer._epoch_batches()[0])  # optimizer state exists
-    trainer.snapshots.clear()  # only the snapshot under test in memory
-    trainer._snapshot(good=True)
-    snap_id = f"snap-{trainer.step}"
-    disk_n = max(3, repeats // 4) if disk_repeats is None else disk_repeats
-    info = trainer._checkpoint() if disk_n else None
-    nbytes = state_bytes(trainer._core_state())
-    fast = [trainer.rollback(snap_id, "bench")["latency_ms"] for _ in range(repeats)]
-    disk = [
-        trainer.rollback(info.id, "bench")["latency_ms"]
-        for _ in range(disk_n)
-        if info is not None
-    ]
-    trainer._close()
-    shutil.rmtree(folder, ignore_errors=True)
+    with bench_trainer(spec, Hooks(), device=device, options=options) as trainer:
+        trainer._setup()
+        trainer._train_step(trainer._epoch_batches()[0])  # optimizer state exists
+        trainer.snapshots.clear()  # only the snapshot under test in memory
+        trainer._snapshot(good=True)
+        snap_id = f"snap-{trainer.step}"
+        disk_n = max(3, repeats // 4) if disk_repeats is None else disk_repeats
+        info = trainer._checkpoint() if disk_n else None
+        nbytes = state_bytes(trainer._core_state())
+        fast = [trainer.rollback(snap_id, "bench")["latency_ms"]
+                for _ in range(repeats)]
+        disk = [
+            trainer.rollback(info.id, "bench")["latency_ms"]
+            for _ in range(disk_n)
+            if info is not None
+        ]
+        trainer._close()
     misses = trainer.tm.counters.get("tolaria.rollback.deadline_exceeded_total", 0)
     del trainer
     if device.startswith("cuda"):

@@ -3,13 +3,12 @@ same model, data and optimizer, each returning its step-boundary stamps."""
 
 import argparse
 import contextlib
-import shutil
 from typing import Any
 
 import torch
 
 from api_schemas.enums import SeedStage
-from load.scenarios.common import make_spec, now, temp_dir
+from load.scenarios.common import bench_trainer, make_spec, now
 from workers.engine.blueprints import build_seed
 from workers.engine.hooks import EngineCommand, Hooks
 from workers.engine.options import EngineOptions
@@ -72,23 +71,19 @@ def engine_run(args: argparse.Namespace, steps: int) -> list[float]:
         morphogenesis=morph(args),
     )
     spec.model.options.update(model_options(args))
-    folder = temp_dir()
-    trainer = Trainer(
-        spec,
-        Hooks(next_command=next_command),
-        run_id="bench",
-        checkpoint_dir=folder,
-        device=args.device,
-        options=EngineOptions(mixed_precision=args.precision == "bf16"),
-    )
     if args.seeds:
         commands.extend(seed_commands(args))
-    outcome = trainer.run()
+    with bench_trainer(
+        spec,
+        Hooks(next_command=next_command),
+        device=args.device,
+        options=EngineOptions(mixed_precision=args.precision == "bf16"),
+    ) as trainer:
+        outcome = trainer.run()
     grown = fossils(trainer)
     if getattr(args, "grown", grown) != grown:
         print(f"warning: this engine run kept {grown}, the pilot {args.grown}")
     args.grown = grown
-    shutil.rmtree(folder, ignore_errors=True)
     if outcome.state != "completed":
         raise RuntimeError(f"engine run ended {outcome.state}: {outcome.error}")
     return stamps
@@ -138,18 +133,10 @@ def plain_model(args: argparse.Namespace, device: torch.device) -> Any:
         for name, slot in find_slots(task.host).items():
             if name not in grown:
                 continue
-            built = build_seed(SEED_BLUEPRINT[slot.kind], slot.shape, str(device))
-            slot.attach(built.module)
-            for stage in (
-                "DORMANT",
-                "GERMINATED",
-                "TRAINING",
-                "BLENDING",
-                "SHADOWING",
-                "PROBATIONARY",
-                "FOSSILIZED",
-            ):
-                slot.set_stage(SeedStage(stage))
+            # Placed as a restore places a fossil (SeedManager.load_state).
+            slot.stage = SeedStage.FOSSILIZED
+            slot.attach(build_seed(SEED_BLUEPRINT[slot.kind], slot.shape,
+                                   str(device)).module)
             slot.alpha = 1.0
     return task
 

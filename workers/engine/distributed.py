@@ -148,8 +148,11 @@ class DistributedTrainer(Trainer):
 
     # ---- one step: forward/backward on the shard, then the control collective ---
 
-    def _forward_backward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | int]:
+    def _forward_backward(
+        self, x: Tensor, y: Tensor
+    ) -> tuple[Tensor, Tensor | int | None]:
         self._step_t0 = time.perf_counter()
+        measure = self._accuracy_due()
         ddp = self._wrapper()
         self.optimizer.zero_grad(set_to_none=True)
         xs, ys = shard(x, self.rank, self.world), shard(y, self.rank, self.world)
@@ -174,8 +177,10 @@ class DistributedTrainer(Trainer):
                 (loss * (xb.shape[0] * weight)).backward()
             if weight:
                 loss_sum = loss_sum + loss.detach().float() * xb.shape[0]
-                correct = correct + self._correct(logits, yb)
-        return self._step_exchange(loss_sum, correct, x.shape[0])
+                if measure:
+                    correct = correct + self._correct(logits, yb)
+        loss_mean, hits = self._step_exchange(loss_sum, correct, x.shape[0])
+        return loss_mean, hits if measure else None
 
     def _loss(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         model = self._ddp if self._ddp is not None else self.model

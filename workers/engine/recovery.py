@@ -19,8 +19,13 @@ from workers.engine import checkpoints as ckpt
 from workers.engine.emergency import Level
 from workers.engine.helper_threads import helper_pool
 from workers.engine.hooks import CheckpointInfo
-from workers.engine.rollback import clone_state, host_copy
-from workers.engine.runtime import _as_tuple, _copy_into, _describe
+from workers.engine.rollback import (
+    BatchedCopies,
+    clone_state,
+    host_copy,
+    same_layout,
+)
+from workers.engine.runtime import _as_tuple, _describe
 
 
 class Recovery:
@@ -121,19 +126,39 @@ class Recovery:
     def _restore(self, state: dict[str, Any], full: bool) -> None:
         assert self.seeds is not None
         self.seeds.load_state(state["seeds"], seed=self.spec.seed)
-        self.model.load_state_dict(state["model"])
-        if not self._load_optimizer_in_place(state["optimizer"]):
+        copies = BatchedCopies()
+        if not self._load_model_in_place(state["model"], copies):
+            self.model.load_state_dict(state["model"])
+        if not self._load_optimizer_in_place(state["optimizer"], copies):
             self.optimizer = self._new_optimizer()
             # load_state_dict may alias the given tensors; clone so the snapshot
             # stays pristine for a later rollback.
             self.optimizer.load_state_dict(clone_state(state["optimizer"]))
+        copies.run()
         self.seeds.optimizer = self.optimizer
         if full:
             self._restore_position(state)
 
-    def _load_optimizer_in_place(self, saved: dict[str, Any]) -> bool:
+    def _load_model_in_place(
+        self, saved: dict[str, Any], copies: BatchedCopies
+    ) -> bool:
+        """Fast path for rollback: the same tensors by name and shape, so the
+        saved values are copied into the live ones (torch's load_state_dict
+        walks every module in Python first)."""
+        live = self.model.state_dict()
+        if live.keys() != saved.keys() or not all(
+            same_layout(live[k], v) for k, v in saved.items()
+        ):
+            return False
+        for name, tensor in live.items():
+            copies.into(tensor, saved[name])
+        return True
+
+    def _load_optimizer_in_place(
+        self, saved: dict[str, Any], copies: BatchedCopies
+    ) -> bool:
         """Fast path for rollback: same groups, so copy state tensors in place
-        (one memcpy each) instead of rebuilding the optimizer."""
+        instead of rebuilding the optimizer."""
         current = self.optimizer
         groups = saved["param_groups"]
         if [g.get("owner") for g in groups] != [
@@ -150,7 +175,7 @@ class Recovery:
         for index, values in saved["state"].items():
             existing = old_state.get(index_map[index], {})
             new_state[index_map[index]] = {
-                k: _copy_into(existing.get(k), v) for k, v in values.items()
+                k: copies.into(existing.get(k), v) for k, v in values.items()
             }
         current.state = new_state
         for group, saved_group in zip(current.param_groups, groups, strict=True):

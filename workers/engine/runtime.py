@@ -78,20 +78,6 @@ def compile_host(model: torch.nn.Module, backend: Any = "inductor") -> list[str]
     return compiled
 
 
-def _copy_into(dst: Any, src: Any) -> Any:
-    """Copy a saved state value into the live tensor when shapes allow."""
-    if not isinstance(src, Tensor):
-        return src
-    if (
-        isinstance(dst, Tensor)
-        and dst.shape == src.shape
-        and dst.dtype == src.dtype
-        and dst.device == src.device
-    ):
-        return dst.copy_(src)
-    return src.clone()
-
-
 def _as_tuple(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return tuple(_as_tuple(v) for v in value)

@@ -49,7 +49,9 @@ class Setup:
         assert self.seeds is not None
         self.seeds.optimizer = self.optimizer
         self.ladder = EmergencyLadder()
-        self.snapshots = FastRollbackCache(self.opt.rollback_cache_mb)
+        self.snapshots = FastRollbackCache(
+            self.opt.rollback_cache_mb, self.opt.rollback_cache_snapshots
+        )
         self.data_gen = torch.Generator().manual_seed(spec.seed)
         self.epoch_gen_state = self.data_gen.get_state()
         if self.resume_from:

@@ -27,6 +27,7 @@ from workers.engine.epoch_end import EpochEnd
 from workers.engine.hooks import CheckpointInfo, Hooks, Progress, RunOutcome
 from workers.engine.options import EngineOptions
 from workers.engine.policy.tamiyo import Tamiyo
+from workers.engine.readback import Readback
 from workers.engine.recovery import Recovery
 from workers.engine.runtime import (  # noqa: F401  (re-exported for callers)
     _bf16_ok,
@@ -222,25 +223,34 @@ class Trainer(Setup, Control, EpochEnd, Recovery):
         if len(self._in_flight) > self.opt.max_ahead_steps:
             self._in_flight.popleft().synchronize()
 
-    def _forward_backward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | int]:
+    def _forward_backward(
+        self, x: Tensor, y: Tensor
+    ) -> tuple[Tensor, Tensor | int | None]:
         """Gradients of the batch mean loss; returns (mean loss, correct count)
-        as device tensors, so nothing here waits for the device."""
+        as device tensors, so nothing here waits for the device. The count is
+        None on the steps that take no accuracy reading."""
         self.optimizer.zero_grad(set_to_none=True)
+        measure = self._accuracy_due()
         parts = self.spec.micro_batches
         if parts == 1:  # the common case, with no extra tensor ops
             self._check_halt()
             loss, logits = self._loss(x, y)
             loss.backward()
-            return loss.detach(), self._correct(logits, y)
+            return loss.detach(), self._correct(logits, y) if measure else None
         loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        correct: Tensor | int | None = 0 if measure else None
         for xb, yb in zip(x.chunk(parts), y.chunk(parts), strict=True):
             self._check_halt()
             loss, logits = self._loss(xb, yb)
             (loss * (xb.shape[0] / x.shape[0])).backward()
             loss_sum = loss_sum + loss.detach().float() * xb.shape[0]
-            correct = correct + self._correct(logits, yb)
+            if correct is not None:
+                correct = correct + self._correct(logits, yb)
         return loss_sum / x.shape[0], correct
+
+    def _accuracy_due(self) -> bool:
+        """Whether the step about to run takes a training-accuracy reading."""
+        return (self.step + 1) % self.opt.accuracy_every == 0
 
     def _correct(self, logits: Tensor, y: Tensor) -> Tensor | int:
         if self.cuda:
@@ -273,7 +283,7 @@ class Trainer(Setup, Control, EpochEnd, Recovery):
         x: Tensor,
         y: Tensor,
         loss_sum: Tensor,
-        correct: Tensor | int,
+        correct: Tensor | int | None,
         loss_value: float | None,
         started: float,
     ) -> None:
@@ -287,7 +297,8 @@ class Trainer(Setup, Control, EpochEnd, Recovery):
             with self._autocast():
                 self.seeds.probe(self.model, x, y, self.loss_fn, host_loss)
         if loss_value is not None:  # CPU: the loss is already on the host
-            self._emit_step(self.step, loss_value, int(correct) / x.shape[0], step_ms)
+            acc = None if correct is None else int(correct) / x.shape[0]
+            self._emit_step(self.step, loss_value, acc, step_ms)
         else:
             self._pending.append((self.step, loss_sum, correct, x.shape[0], step_ms))
             if len(self._pending) >= self.sync_every:
@@ -313,34 +324,44 @@ class Trainer(Setup, Control, EpochEnd, Recovery):
         deferred, self._deferred = self._deferred, []
         if not pending and not deferred:
             return
-        scalars = [t for p in pending for t in (p[1], p[2])]
+        # Every step's loss, the sampled steps' correct counts, the deferred
+        # readings: one stack, one read back.
+        scalars = [p[1] for p in pending]
+        scalars += [p[2] for p in pending if p[2] is not None]
         scalars += [d[2] for d in deferred]
-        values = torch.stack([t.float() for t in scalars]).tolist()
-        for i, (step, name, _) in enumerate(deferred):
-            self.tm.metric(name, values[2 * len(pending) + i], step=step)
-        for i, (step, _, _, n, step_ms) in enumerate(pending):
-            loss = values[2 * i]
-            self._emit_step(step, loss, values[2 * i + 1] / n, step_ms)
+        values = iter(Readback(scalars).values())
+        losses = [next(values) for _ in pending]
+        hits = [None if p[2] is None else next(values) for p in pending]
+        for step, name, _ in deferred:
+            self.tm.metric(name, next(values), step=step)
+        for (step, _, _, n, step_ms), loss, hit in zip(
+            pending, losses, hits, strict=True
+        ):
+            self._emit_step(step, loss, None if hit is None else hit / n, step_ms)
             self._loss_trouble(loss)
 
-    def _emit_step(self, step: int, loss: float, acc: float, step_ms: float) -> None:
+    def _emit_step(
+        self, step: int, loss: float, acc: float | None, step_ms: float
+    ) -> None:
+        """The step's metrics; training accuracy only on the steps that read it."""
         self.losses.append(loss)
         if len(self.losses) > 2 * LOSS_HISTORY:
             del self.losses[:-LOSS_HISTORY]
-        self.tm.step_metrics(
-            step,
-            (
+        metrics = self.metrics
+        metrics["loss"], metrics["step_time_ms"] = loss, step_ms
+        if acc is None:
+            values = (
+                ("tolaria.training.loss", loss),
+                ("tolaria.step.latency_ms", step_ms),
+            )
+        else:
+            metrics["accuracy"] = acc
+            values = (
                 ("tolaria.training.loss", loss),
                 ("tolaria.training.accuracy", acc),
                 ("tolaria.step.latency_ms", step_ms),
-            ),
-        )
-        metrics = self.metrics
-        metrics["loss"], metrics["accuracy"], metrics["step_time_ms"] = (
-            loss,
-            acc,
-            step_ms,
-        )
+            )
+        self.tm.step_metrics(step, values)
 
     def _periodic(self) -> None:
         step, opt = self.step, self.opt

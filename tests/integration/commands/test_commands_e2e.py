@@ -24,6 +24,13 @@ def command(stack: LiveStack, run_id: str, body: dict[str, Any],
                                  params={"wait": wait}, json=body, timeout=wait + 10)
     assert response.status_code == 200, response.text  # acked within the wait
     result: dict[str, Any] = response.json()
+    # The answer is the full ledger row, dispatch included, even when the ack
+    # beat the relay's own record of the dispatch.
+    assert result["dispatched_at"] and result["acked_at"], result
+    assert result["issued_at"] <= result["dispatched_at"] <= result["acked_at"]
+    stored = stack.client.get(f"/api/v1/commands/{result['id']}").json()
+    assert {k: stored[k] for k in ("state", "acked_at", "dispatched_at")} == {
+        k: result[k] for k in ("state", "acked_at", "dispatched_at")}
     return result
 
 

@@ -217,3 +217,19 @@ def test_a_full_rollback_cache_reuses_the_evicted_snapshots_memory() -> None:
     assert torch.equal(third.state["w"], torch.full((1024,), 3.0))
     snap2 = cache.get("s2")
     assert snap2 is not None and torch.equal(snap2.state["w"], torch.zeros(1024))
+
+
+def test_the_rollback_cache_keeps_at_most_max_count_snapshots() -> None:
+    from workers.engine.rollback import FastRollbackCache
+
+    live = {"w": torch.zeros(256)}
+    cache = FastRollbackCache(max_mb=64, max_count=3)
+    first = cache.put("s1", 1, 0, live)
+    assert first is not None
+    for step in range(2, 6):
+        live["w"].fill_(float(step))
+        cache.put(f"s{step}", step, 0, live)
+    assert cache.ids() == ["s3", "s4", "s5"]
+    newest = cache.get()
+    assert newest is not None
+    assert torch.equal(newest.state["w"], torch.full((256,), 5.0))

@@ -16,17 +16,22 @@ def test_digits_run_completes_and_emits_metrics(tmp_path: Path) -> None:
     assert outcome.state == "completed", outcome.error
     steps = outcome.result["steps"]
     assert steps == t.step > 0
-    for name in (
-        "tolaria.training.loss",
-        "tolaria.training.accuracy",
-        "tolaria.step.latency_ms",
-    ):
-        assert len(script.named(name)) == steps
+    for name in ("tolaria.training.loss", "tolaria.step.latency_ms"):
+        assert [p["step"] for p in script.named(name)] == list(range(1, steps + 1))
+    # Training accuracy is read every `accuracy_every` (10) steps.
+    accuracy = script.named("tolaria.training.accuracy")
+    assert [p["step"] for p in accuracy] == list(range(10, steps + 1, 10))
+    assert all(0 <= p["value"] <= 1 for p in accuracy)
+    assert progress_accuracy(t) == accuracy[-1]["value"]
     assert len(script.named("tolaria.validation.accuracy")) == 2
     assert script.named("tolaria.validation.accuracy")[-1]["value"] > 0.5
     assert len(script.checkpoints) >= 2
     progress = t.progress()
     assert progress.step == steps and progress.metrics["val_accuracy"]
+
+
+def progress_accuracy(t: object) -> float:
+    return t.progress().metrics["accuracy"]  # type: ignore[attr-defined]
 
 
 def test_unknown_task_and_broken_user_task_fail_clearly(tmp_path: Path) -> None:

@@ -52,6 +52,8 @@ class SeedManager(StageDriver):
         self.config = config
         self.cache = cache
         self.device = device
+        # CUDA: G1's figures are read back at the next check, with no sync.
+        self.defer_reads = str(device).startswith("cuda")
         self.tm = telemetry
         self.blend_steps = blend_steps
         self.host_params = host_params
@@ -63,6 +65,7 @@ class SeedManager(StageDriver):
         self.active: list[SeedSlot] = []
         self._seq = 0
         self._signals: dict[str, dict[str, Any]] = {}
+        self._readbacks: dict[str, Any] = {}  # slot -> G2 signals in flight (CUDA)
         for slot in slots.values():
             slot.blend_mode = blend_mode
             slot.set_stage(S.DORMANT)
@@ -134,6 +137,7 @@ class SeedManager(StageDriver):
         slot.info = SeedInfo(seed_id, blueprint, self.tm.step, built.params, forced)
         slot.attach(built.module)
         slot.embargo_until = -1
+        self._readbacks.pop(slot.name, None)  # a culled predecessor's
         self._signals[slot.name] = {
             "probe": [],
             "host": [],
@@ -278,12 +282,14 @@ class SeedManager(StageDriver):
         """Rebuild modules so the model's state_dict can be loaded over them."""
         self._seq = int(state["seq"])
         self._signals = copy.deepcopy(state.get("signals", {}))
+        self._readbacks = {}
         self.counts = Counter(state["counts"])
         for name, saved in state["slots"].items():
             slot = self.slots[name]
             slot.stage = SeedStage(saved["stage"])
             slot.alpha = float(saved["alpha"])
             slot.embargo_until = int(saved["embargo_until"])
+            slot.g1_pending = None  # a reading of the state rolled back from
             slot.info = SeedInfo(**saved["info"]) if saved["info"] else None
             needs_module = slot.stage in LIVE_STAGES or slot.stage is S.FOSSILIZED
             if needs_module and slot.info is not None:

@@ -70,6 +70,9 @@ class SeedSlot(nn.Module):
         self.force_full = False  # probe: act as if fully blended
         self.sample_next = False
         self.last_sample: IsolationSample | None = None
+        # A deferred G1 reading (CUDA) and its isolation sample, judged at the
+        # next check (seeds/stages.py).
+        self.g1_pending: tuple[Any, IsolationSample | None] | None = None
 
     @property
     def channels(self) -> int:
@@ -99,6 +102,7 @@ class SeedSlot(nn.Module):
 
     def detach_seed(self) -> None:
         self.seed = None
+        self.g1_pending = None
         self.alpha = 0.0
         self._refresh_mode()
 

@@ -10,9 +10,11 @@ import torch
 from torch import Tensor, nn
 
 from api_schemas.enums import SeedStage
+from workers.engine.readback import Readback
 from workers.engine.seeds import gates
 from workers.engine.seeds.blending import alpha_ramp
 from workers.engine.seeds.gates import GateResult
+from workers.engine.seeds.isolation import IsolationSample
 from workers.engine.seeds.slot import SeedSlot
 
 S = SeedStage
@@ -36,13 +38,17 @@ class StageDriver:
         for slot in list(self.active):
             if slot.stage is S.TRAINING and step % self.config.g1_check_every == 0:
                 self._check_g1(slot)
+            elif slot.g1_pending is not None and slot.stage is not S.TRAINING:
+                self._judge_g1(slot, *slot.g1_pending)  # its last one, as it left
 
     def _check_g1(self, slot: SeedSlot) -> None:
-        violations = 0
+        """Read the slot's gradient norm and isolation sample. Deferred (CUDA),
+        they are judged at the next check, copied back meanwhile with no sync;
+        otherwise at once."""
+        if slot.g1_pending is not None and not self._judge_g1(slot, *slot.g1_pending):
+            return  # culled by the previous check
         grads = [p.grad for p in slot.seed_parameters() if p.grad is not None]
-        sample = slot.last_sample
-        # The gradient norm and the isolation sample's difference come back in
-        # one read (on CUDA, the only sync of this check).
+        sample, slot.last_sample = slot.last_sample, None
         figures: list[Tensor | float] = [
             torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
             if grads
@@ -50,17 +56,29 @@ class StageDriver:
         ]
         if sample is not None:
             figures.append(sample.max_abs_diff)
-        norm, *diff = read_floats(figures)
+        reading = Readback(figures)
+        if self.defer_reads:
+            slot.g1_pending = (reading, sample)
+        else:
+            self._judge_g1(slot, reading, sample)
+
+    def _judge_g1(
+        self, slot: SeedSlot, reading: Readback, sample: IsolationSample | None
+    ) -> bool:
+        """G1 on read-back figures; False when it culled the seed."""
+        slot.g1_pending = None
+        norm, *diff = reading.values()
+        violations = 0
         if sample is not None:
             sample.max_abs_diff = diff[0]
             violations = int(self.monitor.record(sample))
-            slot.last_sample = None
             if violations:
                 self.tm.count("kasmina.isolation.violations")
         result = gates.g1_gradient_health(grad_norm=norm, violations=violations)
         if not result.passed:
             self._gate_failure(slot, result)
             self.cull(slot, f"G1 failed: {result.reason}")
+        return result.passed
 
     def wants_probe(self, step: int) -> bool:
         return (
@@ -119,17 +137,19 @@ class StageDriver:
         in_stage = step - slot.info.stage_step
         if in_stage % self.config.probe_every != 0:
             return
-        resolve_signals(signals, "probe", "host")
+        probe, host = self._g2_signals(slot.name, signals)
         result = gates.g2_stability(
-            probe_losses=signals["probe"],
-            host_losses=signals["host"],
+            probe_losses=probe,
+            host_losses=host,
             steps_in_stage=in_stage,
             config=self.config,
         )
         if result.passed:
-            window = signals["host"][-self.config.g2_window :]
+            window = host[-self.config.g2_window :]
             signals["baseline"] = (
-                sum(window) / len(window) if window else read_floats([loss or 0.0])[0]
+                sum(window) / len(window)
+                if window
+                else Readback([0.0 if loss is None else loss]).values()[0]
             )
             slot.info.blend_step = 0
             self._transition(
@@ -138,6 +158,24 @@ class StageDriver:
         elif not result.retry or in_stage >= self.config.max_training_steps:
             self._gate_failure(slot, result)
             self.cull(slot, f"G2 failed: {result.reason}")
+
+    def _g2_signals(
+        self, name: str, signals: dict[str, Any]
+    ) -> tuple[list[float], list[float]]:
+        """G2's probe and host losses as floats. Deferred (CUDA): those queued
+        before the previous decision, copied back since then without a sync;
+        the newer ones start their copy now and count at the next decision."""
+        if not self.defer_reads:
+            resolve_signals(signals, "probe", "host")
+            return signals["probe"], signals["host"]
+        settle_signals(signals, self._readbacks.pop(name, None))
+        self._readbacks[name] = start_readback(signals, "probe", "host")
+        settled = [
+            [v for v in signals[key] if not isinstance(v, Tensor)]
+            for key in ("probe", "host")
+        ]
+        count = min(len(settled[0]), len(settled[1]))
+        return settled[0][:count], settled[1][:count]
 
     def _on_blending(
         self, slot: SeedSlot, step: int, loss: Any, step_ms: float
@@ -245,18 +283,36 @@ class StageDriver:
         self.counts["fossilized"] += 1
 
 
-def read_floats(values: list[Tensor | float]) -> list[float]:
-    """Floats for a mix of floats and (device) tensors, in one transfer."""
-    tensors = [v for v in values if isinstance(v, Tensor)]
-    if not tensors:
-        return [float(v) for v in values]
-    read = iter(torch.stack([t.detach().float() for t in tensors]).tolist())
-    return [next(read) if isinstance(v, Tensor) else float(v) for v in values]
+Spans = dict[str, list[int]]
+
+
+def start_readback(
+    signals: dict[str, Any], *keys: str
+) -> tuple[Readback, Spans] | None:
+    """Copy the device tensors queued in these signal lists back, no sync."""
+    spans: Spans = {}
+    tensors: list[Tensor | float] = []
+    for key in keys:
+        at = [i for i, v in enumerate(signals.get(key) or []) if isinstance(v, Tensor)]
+        if at:
+            spans[key] = at
+            tensors += [signals[key][i] for i in at]
+    return (Readback(tensors), spans) if tensors else None
+
+
+def settle_signals(
+    signals: dict[str, Any], pending: tuple[Readback, Spans] | None
+) -> None:
+    """Put a finished readback's floats in place of the tensors it copied."""
+    if pending is None:
+        return
+    reading, spans = pending
+    values = iter(reading.values())
+    for key, at in spans.items():
+        for i in at:
+            signals[key][i] = next(values)
 
 
 def resolve_signals(signals: dict[str, Any], *keys: str) -> None:
-    """Turn the device tensors queued in these signal lists into floats."""
-    for key in keys:
-        values = signals.get(key)
-        if values and any(isinstance(v, Tensor) for v in values):
-            signals[key] = read_floats(values)
+    """Turn the device tensors queued in these signal lists into floats now."""
+    settle_signals(signals, start_readback(signals, *keys))
