@@ -16,6 +16,8 @@ GROW = {
     "enabled": True,
     "max_seeds": 2,
     "policy": "tests.unit.distributed.policy:factory",
+    # A loaded CI machine must not time the scripted decision out.
+    "decision_deadline_ms": 1000.0,
 }
 
 

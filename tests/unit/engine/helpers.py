@@ -25,8 +25,10 @@ def spec(**overrides: Any) -> RunCreate:
 
 def growth_spec(**overrides: Any) -> RunCreate:
     """Spirals with one seed allowed: long enough for a full lifecycle. The
-    step-time gate is relaxed so a shared machine's timing noise cannot decide
-    a test; the validation gain still has to be real."""
+    step-time gate and the policy's decision deadline are relaxed so a shared
+    machine's timing noise cannot decide a test (a timed-out decision puts the
+    policy in conservative mode, which never germinates); the validation gain
+    still has to be real. The deadline itself is tested on its own."""
     return spec(
         task="spirals",
         epochs=7,
@@ -36,6 +38,7 @@ def growth_spec(**overrides: Any) -> RunCreate:
             "enabled": True,
             "max_seeds": 1,
             "gates": {"g4_max_step_overhead": 100.0},
+            "decision_deadline_ms": 1000.0,
         },
         **overrides,
     )

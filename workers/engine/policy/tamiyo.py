@@ -48,6 +48,7 @@ class Tamiyo:
         self.risk = RiskEngine()
         self.reports = FieldReportLog(report_path)
         self._ewmas: deque[float] = deque(maxlen=plateau_calls + 1)
+        self._trend: float | None = None
         self.decisions = 0
 
     def blueprint_names(self) -> list[str]:
@@ -74,9 +75,6 @@ class Tamiyo:
             for s in self.manager.slots.values()
             if self.spec.slots is None or s.name in self.spec.slots
         ]
-        trend = None
-        if ewma is not None and len(self._ewmas) == self._ewmas.maxlen:
-            trend = (ewma - self._ewmas[0]) / max(abs(self._ewmas[0]), 1e-12)
         blueprints = [
             {
                 "name": b.name,
@@ -92,7 +90,7 @@ class Tamiyo:
             epoch=epoch,
             loss=loss,
             loss_ewma=ewma,
-            loss_trend=trend,
+            loss_trend=self._trend,
             accuracy=extra.get("accuracy"),
             val_loss=extra.get("val_loss"),
             grad_norm=extra.get("grad_norm"),
@@ -115,6 +113,9 @@ class Tamiyo:
     ) -> Decision | None:
         """Collect a finished decision, or ask for a new one every `every`
         steps. Never waits for the policy (see DeadlineRunner)."""
+        on_cadence = step % self.every == 0
+        if on_cadence:
+            self._observe(step, loss, ewma)
         if self.runner.busy:
             decision, timed_out = self.runner.poll()
             if timed_out:
@@ -123,17 +124,26 @@ class Tamiyo:
                 return None
             self.tm.metric("tamiyo.inference.latency_ms", self.runner.last_latency_ms)
             return self._act(step, self.runner.context, decision)
-        if step % self.every != 0:
+        if not on_cadence:
             return None
+        inputs = self._inputs(step, epoch, loss, ewma, extra)
+        self.runner.submit(inputs, context=inputs)
+        return None
+
+    def _observe(self, step: int, loss: float | None, ewma: float | None) -> None:
+        """The loss trend, the risk engine and field reports watch every
+        `every` steps, whether or not a decision is still in flight: a slow
+        policy must not stretch the plateau window (which would make growth
+        depend on how busy the machine is)."""
         self.reports.observe(step, ewma)
         blocked = self.risk.observe(step, loss, ewma, self.manager.monitor.violations)
         if blocked == "loss spike":
             self.tm.event("tamiyo.conservative_entered", "warning", {"reason": blocked})
-        inputs = self._inputs(step, epoch, loss, ewma, extra)
+        self._trend = None
+        if ewma is not None and len(self._ewmas) == self._ewmas.maxlen:
+            self._trend = (ewma - self._ewmas[0]) / max(abs(self._ewmas[0]), 1e-12)
         if ewma is not None:
             self._ewmas.append(ewma)
-        self.runner.submit(inputs, context=inputs)
-        return None
 
     def _on_timeout(self, step: int) -> None:
         self.tm.count("tolaria.timeout.tamiyo_total")
