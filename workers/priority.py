@@ -10,6 +10,14 @@ changes nothing. Measured in pairs on the 2-core VM: command p99 12.6-14.1 ms
 at nice 0, 7.8-12.7 ms with the training thread at 15 (docs/benchmarks.md).
 Without privileges a nice value can only be raised, so this is done once, on
 the training thread, after the reader and the heartbeat have started.
+
+It is off by default and on (15) only under `esper up`. A raised nice value is
+a share, not an order: on a host whose cores are all busy with other work at
+nice 0 (data-loader processes, a build) the training thread gets a few per cent
+of a core. Measured on the 2-core VM with two busy loops beside a one-thread
+digits-sized MLP: 198 steps/s at nice 0, 101 at 5, 10 at 15. On a dedicated
+worker host that trade is wrong; on an operator's all-in-one machine, training
+that yields to everything interactive is what `nice` is for.
 """
 
 import logging

@@ -32,9 +32,9 @@ class WorkerSettings(BaseSettings):
         default=None, description="Torch CPU threads (default: every core but one).")
     claim_block_ms: int = Field(default=1000, description="XREADGROUP block time.")
     training_nice: int = Field(
-        default=15, ge=0, le=19,
-        description="Nice value of the training thread (0: leave it), so the "
-                    "command reader and heartbeat run first on a busy host.")
+        default=0, ge=0, le=19,
+        description="Nice value of the training thread (0: leave it). `esper up` "
+                    "sets 15; see workers/priority.py for when not to.")
 
     @property
     def keyring(self) -> dict[str, str]:

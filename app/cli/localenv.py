@@ -33,6 +33,9 @@ def local_env(data_dir: Path) -> dict[str, str]:
         "ESPER_AUTH": os.environ.get("ESPER_AUTH", "off"),
         "ESPER_DATA_DIR": str(data_dir),
         "ESPER_LEYLINE_SECRET": leyline_secret(data_dir),
+        # All in one machine: training yields to the gateway, Redis and the
+        # operator's own programs (workers/priority.py has the figures).
+        "ESPER_TRAINING_NICE": os.environ.get("ESPER_TRAINING_NICE", "15"),
     }
     return env
 

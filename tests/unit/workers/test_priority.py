@@ -3,6 +3,7 @@
 import os
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +45,16 @@ def test_zero_leaves_the_thread_alone() -> None:
     thread.start()
     thread.join()
     assert result == [None]
+
+
+def test_only_the_all_in_one_stack_lowers_training_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.cli.localenv import local_env
+    from workers.settings import WorkerSettings
+
+    monkeypatch.delenv("ESPER_TRAINING_NICE", raising=False)
+    assert WorkerSettings().training_nice == 0  # a dedicated worker host
+    assert local_env(tmp_path)["ESPER_TRAINING_NICE"] == "15"  # esper up
+    monkeypatch.setenv("ESPER_TRAINING_NICE", "3")
+    assert local_env(tmp_path)["ESPER_TRAINING_NICE"] == "3"  # the user's wins
