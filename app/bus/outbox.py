@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, case, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -120,12 +120,16 @@ class OutboxRelay:
                     attempts=Outbox.attempts + 1))
         command_ids = [r.command_id for r in rows if r.command_id]
         if command_ids:
-            ids = col(Command.id).in_(command_ids)
+            # One statement (it runs in the write turn an ack may be waiting
+            # for): the first dispatch time, and `dispatched` only over `pending`.
+            dispatched_at = col(Command.dispatched_at)
             await session.exec(update(Command).where(  # type: ignore[call-overload]
-                ids, col(Command.dispatched_at).is_(None)).values(dispatched_at=now))
-            await session.exec(update(Command).where(  # type: ignore[call-overload]
-                ids, Command.state == CommandState.pending.value).values(
-                    state=CommandState.dispatched.value))
+                col(Command.id).in_(command_ids)).values(
+                    dispatched_at=func.coalesce(
+                        dispatched_at, bindparam(None, now, type_=dispatched_at.type)),
+                    state=case((Command.state == CommandState.pending.value,
+                                CommandState.dispatched.value),
+                               else_=Command.state)))
         await self._remember_assignments(session, rows)
 
     async def _remember_assignments(self, session: AsyncSession,
