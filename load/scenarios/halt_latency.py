@@ -20,6 +20,14 @@ from load.live_stack import LocalStack
 from load.scenarios.command_latency import wait_training
 from load.stats import print_table, summarize, summary
 
+# Where a halt's time went, on the gateway's clock (one machine): the request
+# before the ledger row, the commit and relay, and the worker's part (reader
+# wake-up to the flag, and the step in flight finishing). A leg can be negative
+# by a step when the halt lands just after a step ended.
+LEGS = (("POST -> issued_at (HTTP, auth, run)", "to_issued_ms"),
+        ("issued_at -> dispatched (commit, XADD)", "to_dispatched_ms"),
+        ("dispatched -> last step (worker)", "to_last_step_ms"))
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="the worker's and the run's")
@@ -37,17 +45,25 @@ def last_step_time(client: redis.Redis, run_id: str) -> tuple[float, int]:
     return float("nan"), -1
 
 
+def _unix(stamp: str | None) -> float:
+    return datetime.fromisoformat(stamp).timestamp() if stamp else float("nan")
+
+
 def one_halt(stack: LocalStack, client: httpx.Client, bus: redis.Redis,
              batch: int) -> dict[str, float]:
     run_id = stack.submit(client, batch_size=batch, device=stack.device)
     stack.wait_state(client, run_id, {"running"})
     wait_training(client, run_id)
     sent = time.time()
-    client.post(f"/api/v1/runs/{run_id}/commands?wait=10",
-                json={"type": "emergency_halt", "reason": "benchmark"})
+    ledger = client.post(f"/api/v1/runs/{run_id}/commands?wait=10",
+                         json={"type": "emergency_halt", "reason": "benchmark"}).json()
     run = stack.wait_state(client, run_id, {"halted", "failed"}, timeout=30)
     last_ts, _step = last_step_time(bus, run_id)
+    issued, dispatched = (_unix(ledger.get(k)) for k in ("issued_at", "dispatched_at"))
     return {"halt_ms": max(0.0, (last_ts - sent) * 1000),
+            "to_issued_ms": (issued - sent) * 1000,
+            "to_dispatched_ms": (dispatched - issued) * 1000,
+            "to_last_step_ms": (last_ts - dispatched) * 1000,
             "steps_after": float(run["result"].get("steps_after_halt", -1)),
             "step_ms": float(run["metrics"].get("step_time_ms") or 0.0),
             "halted": float(run["state"] == "halted")}
@@ -60,13 +76,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         bus = redis.Redis.from_url(stack.redis_url())
         results = [one_halt(stack, client, bus, args.batch_size)
                    for _ in range(repeats)]
+    for r in sorted(results, key=lambda r: -r["halt_ms"])[:3]:
+        print(f"slow: halt {r['halt_ms']:.1f} ms = "
+              + " + ".join(f"{r[key]:.1f}" for _, key in LEGS))
     halt = summarize([r["halt_ms"] for r in results])
     steps = [r["steps_after"] for r in results]
     step = summarize([r["step_ms"] for r in results])
     print_table(f"halt-latency: {repeats} halts, digits MLP batch {args.batch_size}"
                 f" on {args.device}; ms",
                 [{"what": "POST -> last optimizer step", **halt},
-                                {"what": "step time", **step}],
+                 *({"what": f"  leg: {name}", **summarize([r[key] for r in results])}
+                   for name, key in LEGS),
+                 {"what": "step time", **step}],
                 ["what", "n", "min", "p50", "p95", "p99", "mean"])
     halted = sum(r["halted"] for r in results)
     print(f"optimizer steps after arrival: max {max(steps):.0f}, "
