@@ -4,9 +4,9 @@ Per optimizer step: commands at the boundary, forward/backward over micro-batche
 (halt checked between them and right before the update), optimizer step, seed
 hooks, policy, telemetry. Per epoch: validation, validation gates, checkpoint.
 The runner calls `run()` on its main thread and `progress()` from another.
-The loop and one step live here; setup, step-boundary control, epoch end and
-recovery are in setup.py, control.py, epoch_end.py and recovery.py (base
-classes working on this class's state).
+The loop and one step live here; setup, step-boundary control, epoch end,
+recovery and the per-step metrics are in setup.py, control.py, epoch_end.py,
+recovery.py and step_metrics.py (base classes working on this class's state).
 """
 
 import contextlib
@@ -27,7 +27,6 @@ from workers.engine.epoch_end import EpochEnd
 from workers.engine.hooks import CheckpointInfo, Hooks, Progress, RunOutcome
 from workers.engine.options import EngineOptions
 from workers.engine.policy.tamiyo import Tamiyo
-from workers.engine.readback import Readback
 from workers.engine.recovery import Recovery
 from workers.engine.runtime import (  # noqa: F401  (re-exported for callers)
     _bf16_ok,
@@ -41,17 +40,17 @@ from workers.engine.runtime import (  # noqa: F401  (re-exported for callers)
 )
 from workers.engine.seeds.manager import SeedManager
 from workers.engine.setup import Setup
+from workers.engine.step_metrics import StepMetrics
 from workers.engine.telemetry import Telemetry
 
 METRIC_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "step_time_ms")
-LOSS_HISTORY = 100_000  # steps of `Trainer.losses` kept (at least)
 
 
 class HaltObserved(Exception):
     """Raised inside a step when the halt flag is seen; no update happens."""
 
 
-class Trainer(Setup, Control, EpochEnd, Recovery):
+class Trainer(Setup, Control, EpochEnd, Recovery, StepMetrics):
     # Distributed hook (workers/engine/distributed.py): the seed manager's class.
     seed_manager_cls: type[SeedManager] = SeedManager
 
@@ -318,51 +317,6 @@ class Trainer(Setup, Control, EpochEnd, Recovery):
             )
         self._periodic()
 
-    def _flush_pending(self) -> None:
-        """Emit per-step metrics; on CUDA this is the one sync per N steps."""
-        pending, self._pending = self._pending, []
-        deferred, self._deferred = self._deferred, []
-        if not pending and not deferred:
-            return
-        # Every step's loss, the sampled steps' correct counts, the deferred
-        # readings: one stack, one read back.
-        scalars = [p[1] for p in pending]
-        scalars += [p[2] for p in pending if p[2] is not None]
-        scalars += [d[2] for d in deferred]
-        values = iter(Readback(scalars).values())
-        losses = [next(values) for _ in pending]
-        hits = [None if p[2] is None else next(values) for p in pending]
-        for step, name, _ in deferred:
-            self.tm.metric(name, next(values), step=step)
-        for (step, _, _, n, step_ms), loss, hit in zip(
-            pending, losses, hits, strict=True
-        ):
-            self._emit_step(step, loss, None if hit is None else hit / n, step_ms)
-            self._loss_trouble(loss)
-
-    def _emit_step(
-        self, step: int, loss: float, acc: float | None, step_ms: float
-    ) -> None:
-        """The step's metrics; training accuracy only on the steps that read it."""
-        self.losses.append(loss)
-        if len(self.losses) > 2 * LOSS_HISTORY:
-            del self.losses[:-LOSS_HISTORY]
-        metrics = self.metrics
-        metrics["loss"], metrics["step_time_ms"] = loss, step_ms
-        if acc is None:
-            values = (
-                ("tolaria.training.loss", loss),
-                ("tolaria.step.latency_ms", step_ms),
-            )
-        else:
-            metrics["accuracy"] = acc
-            values = (
-                ("tolaria.training.loss", loss),
-                ("tolaria.training.accuracy", acc),
-                ("tolaria.step.latency_ms", step_ms),
-            )
-        self.tm.step_metrics(step, values)
-
     def _periodic(self) -> None:
         step, opt = self.step, self.opt
         assert self.seeds is not None
@@ -374,16 +328,6 @@ class Trainer(Setup, Control, EpochEnd, Recovery):
             self._snapshot(good=self.ladder.level <= Level.NOTICE)
         if self.ladder.calm(step):
             self.tm.metric("tolaria.emergency.level", 0.0)
-
-    def _emit_grad_norm(self) -> None:
-        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        if not grads:
-            return
-        norm = grad_norm_tensor(grads)
-        if self.cuda:  # read back with the next batch of losses, not now
-            self._deferred.append((self.step, "tolaria.grad_norm", norm))
-        else:
-            self.tm.metric("tolaria.grad_norm", float(norm))
 
     def _close(self) -> None:
         self._close_checkpoints()

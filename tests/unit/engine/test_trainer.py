@@ -193,7 +193,7 @@ def test_a_command_arriving_at_the_epoch_end_is_applied_before_validation(
 def test_the_loss_history_is_bounded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("workers.engine.trainer.LOSS_HISTORY", 5)
+    monkeypatch.setattr("workers.engine.step_metrics.LOSS_HISTORY", 5)
     t, outcome = run(Script(), spec(epochs=1, max_steps=23), tmp_path)
     assert outcome.state == "completed" and t.step == 23
     assert 5 <= len(t.losses) <= 10  # trimmed back to 5 whenever it passes 10
