@@ -103,15 +103,7 @@ class DistributedTrainer(Trainer):
     def _make_tamiyo(self) -> Tamiyo | None:
         if self.rank != 0:
             return None
-        assert self.seeds is not None
-        return BroadcastTamiyo(
-            self.spec.morphogenesis,
-            self.seeds,
-            self.tm,
-            self.checkpoint_dir / "field_reports.jsonl",
-            every=self.opt.policy_every,
-            defer=self._defer_decision,
-        )
+        return self._tamiyo_of(BroadcastTamiyo, defer=self._defer_decision)
 
     def _close(self) -> None:
         try:

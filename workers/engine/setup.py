@@ -85,13 +85,18 @@ class Setup:
 
     def _make_tamiyo(self) -> Tamiyo | None:
         # Distributed hook: rank 0 defers decisions for broadcast, others get none.
+        return self._tamiyo_of(Tamiyo)
+
+    def _tamiyo_of(self, cls: type[Tamiyo], **extra: Any) -> Tamiyo:
+        """A `cls` policy over this run's seeds, telemetry and field reports."""
         assert self.seeds is not None
-        return Tamiyo(
+        return cls(
             self.spec.morphogenesis,
             self.seeds,
             self.tm,
             self.checkpoint_dir / "field_reports.jsonl",
             every=self.opt.policy_every,
+            **extra,
         )
 
     def _new_optimizer(self) -> torch.optim.Optimizer:
