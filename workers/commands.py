@@ -1,9 +1,11 @@
 """Command reader: a thread apart from the training loop, verifying every command."""
 
+import contextlib
 import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
@@ -15,6 +17,7 @@ from api_schemas.signing import SignatureError, verify
 from workers.nonce import NonceLedger
 
 log = logging.getLogger("esper.worker.commands")
+WAKE_TTL_S = 24 * 3600  # a dead worker's wake-up stream does not stay for ever
 
 
 def check_command(command: SignedCommand, keys: Mapping[str, str],
@@ -50,7 +53,13 @@ class CommandHandler(Protocol):
 class CommandReader(threading.Thread):
     """One per worker, for its whole life: XREADs `esper:cmd:broadcast` (from
     the moment the worker starts) and, while a run is held, that run's stream
-    (from its beginning, so commands queued before the claim count)."""
+    (from its beginning, so commands queued before the claim count).
+
+    A blocking XREAD only reads the streams it was started with, so
+    `watch_run` writes to the reader's own wake-up stream: the read returns
+    and the next one includes the run's stream at once, instead of when the
+    block ran out.
+    """
 
     def __init__(self, client: "redis.Redis[str]",
                  handler: Callable[[], CommandHandler],
@@ -61,11 +70,14 @@ class CommandReader(threading.Thread):
         self._block_ms = block_ms
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._positions = {BROADCAST_STREAM: last_entry_id(client, BROADCAST_STREAM)}
+        self._wake = f"esper:cmd:wake:{uuid.uuid4().hex}"
+        self._positions = {BROADCAST_STREAM: last_entry_id(client, BROADCAST_STREAM),
+                           self._wake: "0-0"}
 
     def watch_run(self, run_id: str) -> None:
         with self._lock:
             self._positions[command_stream(run_id)] = "0-0"
+        self._wake_up("watch")
 
     def unwatch_run(self, run_id: str) -> None:
         with self._lock:
@@ -74,7 +86,18 @@ class CommandReader(threading.Thread):
     def stop(self, timeout: float = 2.0) -> None:
         self._stopping.set()
         if threading.current_thread() is not self:
+            self._wake_up("stop")
             self.join(timeout)
+
+    def _wake_up(self, why: str) -> None:
+        """End the blocking read in progress (the next one sees the change)."""
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                pipe.xadd(self._wake, {"why": why}, maxlen=1)
+                pipe.expire(self._wake, WAKE_TTL_S)
+                pipe.execute()
+        except redis.RedisError as exc:  # the read ends when its block runs out
+            log.warning("could not wake the command reader: %s", exc)
 
     def run(self) -> None:
         while not self._stopping.is_set():
@@ -84,6 +107,8 @@ class CommandReader(threading.Thread):
                 log.warning("command stream read failed (%s); retrying", exc)
                 time.sleep(0.2)
             self._handler().tick()
+        with contextlib.suppress(redis.RedisError):
+            self._client.delete(self._wake)
 
     def _read_once(self) -> None:
         with self._lock:
@@ -96,7 +121,8 @@ class CommandReader(threading.Thread):
                     if stream not in self._positions:
                         break  # the run ended while we read: leave the rest
                     self._positions[stream] = entry_id
-                self._handle(fields)
+                if stream != self._wake:
+                    self._handle(fields)
 
     def _handle(self, fields: dict[str, str]) -> None:
         handler = self._handler()
