@@ -25,6 +25,11 @@ def command_stream(run_id: str) -> str:
     return f"esper:cmd:{run_id}"
 
 
+def wake_stream(token: str) -> str:
+    """A command reader's own stream: an entry ends its blocking read."""
+    return f"esper:cmd:wake:{token}"
+
+
 def telemetry_stream(run_id: str) -> str:
     return f"esper:telemetry:{run_id}"
 

@@ -12,7 +12,13 @@ from typing import Protocol
 import redis
 from pydantic import ValidationError
 
-from api_schemas.bus import BROADCAST_STREAM, DATA_FIELD, SignedCommand, command_stream
+from api_schemas.bus import (
+    BROADCAST_STREAM,
+    DATA_FIELD,
+    SignedCommand,
+    command_stream,
+    wake_stream,
+)
 from api_schemas.signing import SignatureError, verify
 from workers.nonce import NonceLedger
 
@@ -70,9 +76,9 @@ class CommandReader(threading.Thread):
         self._block_ms = block_ms
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._wake = f"esper:cmd:wake:{uuid.uuid4().hex}"
+        self.wake_stream = wake_stream(uuid.uuid4().hex)
         self._positions = {BROADCAST_STREAM: last_entry_id(client, BROADCAST_STREAM),
-                           self._wake: "0-0"}
+                           self.wake_stream: "0-0"}
 
     def watch_run(self, run_id: str) -> None:
         with self._lock:
@@ -93,8 +99,8 @@ class CommandReader(threading.Thread):
         """End the blocking read in progress (the next one sees the change)."""
         try:
             with self._client.pipeline(transaction=False) as pipe:
-                pipe.xadd(self._wake, {"why": why}, maxlen=1)
-                pipe.expire(self._wake, WAKE_TTL_S)
+                pipe.xadd(self.wake_stream, {"why": why}, maxlen=1)
+                pipe.expire(self.wake_stream, WAKE_TTL_S)
                 pipe.execute()
         except redis.RedisError as exc:  # the read ends when its block runs out
             log.warning("could not wake the command reader: %s", exc)
@@ -108,7 +114,7 @@ class CommandReader(threading.Thread):
                 time.sleep(0.2)
             self._handler().tick()
         with contextlib.suppress(redis.RedisError):
-            self._client.delete(self._wake)
+            self._client.delete(self.wake_stream)
 
     def _read_once(self) -> None:
         with self._lock:
@@ -121,7 +127,7 @@ class CommandReader(threading.Thread):
                     if stream not in self._positions:
                         break  # the run ended while we read: leave the rest
                     self._positions[stream] = entry_id
-                if stream != self._wake:
+                if stream != self.wake_stream:
                     self._handle(fields)
 
     def _handle(self, fields: dict[str, str]) -> None:

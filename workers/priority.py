@@ -18,6 +18,11 @@ of a core. Measured on the 2-core VM with two busy loops beside a one-thread
 digits-sized MLP: 198 steps/s at nice 0, 101 at 5, 10 at 15. On a dedicated
 worker host that trade is wrong; on an operator's all-in-one machine, training
 that yields to everything interactive is what `nice` is for.
+
+A limit: the reader needs the GIL, and a nice training thread that the
+scheduler has set aside while holding it makes the reader wait too. For
+emergency halts the nice value did not separate the runs (p99 over 60 halts,
+nice 15: 9.4-16.4 ms; nice 0: 7.3-18.9 ms; docs/benchmarks.md, 2026-11-25 night).
 """
 
 import logging

@@ -37,12 +37,15 @@ def redis_rtt_ms(url: str, samples: int) -> list[float]:
     return out
 
 
+def unix_s(stamp: str | None) -> float:
+    """Unix seconds of an API or telemetry timestamp (ISO 8601); NaN for none."""
+    return datetime.fromisoformat(stamp).timestamp() if stamp else float("nan")
+
+
 def ledger_ack_ms(command: dict[str, Any]) -> float | None:
     if not command.get("acked_at"):
         return None
-    issued = datetime.fromisoformat(command["issued_at"])
-    acked = datetime.fromisoformat(command["acked_at"])
-    return (acked - issued).total_seconds() * 1000
+    return (unix_s(command["acked_at"]) - unix_s(command["issued_at"])) * 1000
 
 
 def stream_ms(entry_id: str) -> float:
@@ -69,8 +72,7 @@ def legs(url: str, run_id: str,
     for command_id, row in ledger.items():
         if command_id not in sent or command_id not in acked:
             continue
-        issued = datetime.fromisoformat(row["issued_at"]).timestamp() * 1000
-        done = datetime.fromisoformat(row["acked_at"]).timestamp() * 1000
+        issued, done = (unix_s(row[key]) * 1000 for key in ("issued_at", "acked_at"))
         out["commit + relay"].append(sent[command_id] - issued)
         out["worker (read, step boundary, ack)"].append(acked[command_id]
                                                         - sent[command_id])

@@ -9,7 +9,6 @@ at the end of each optimizer step), from the run's telemetry stream.
 import argparse
 import json
 import time
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -17,7 +16,7 @@ import redis
 
 from api_schemas.bus import telemetry_stream
 from load.live_stack import LocalStack
-from load.scenarios.command_latency import wait_training
+from load.scenarios.command_latency import unix_s, wait_training
 from load.stats import print_table, summarize, summary
 
 # Where a halt's time went, on the gateway's clock (one machine): the request
@@ -40,13 +39,8 @@ def last_step_time(client: redis.Redis, run_id: str) -> tuple[float, int]:
     for _id, fields in client.xrevrange(telemetry_stream(run_id), count=5000):
         packet = json.loads(fields[b"data"])
         if packet["name"] == "tolaria.step.latency_ms":
-            ts = packet["ts"].replace("Z", "+00:00")
-            return datetime.fromisoformat(ts).timestamp(), int(packet["step"])
+            return unix_s(packet["ts"]), int(packet["step"])
     return float("nan"), -1
-
-
-def _unix(stamp: str | None) -> float:
-    return datetime.fromisoformat(stamp).timestamp() if stamp else float("nan")
 
 
 def one_halt(stack: LocalStack, client: httpx.Client, bus: redis.Redis,
@@ -59,7 +53,7 @@ def one_halt(stack: LocalStack, client: httpx.Client, bus: redis.Redis,
                          json={"type": "emergency_halt", "reason": "benchmark"}).json()
     run = stack.wait_state(client, run_id, {"halted", "failed"}, timeout=30)
     last_ts, _step = last_step_time(bus, run_id)
-    issued, dispatched = (_unix(ledger.get(k)) for k in ("issued_at", "dispatched_at"))
+    issued, dispatched = (unix_s(ledger.get(k)) for k in ("issued_at", "dispatched_at"))
     return {"halt_ms": max(0.0, (last_ts - sent) * 1000),
             "to_issued_ms": (issued - sent) * 1000,
             "to_dispatched_ms": (dispatched - issued) * 1000,

@@ -42,18 +42,12 @@ class StepMetrics:
             del self.losses[:-LOSS_HISTORY]
         metrics = self.metrics
         metrics["loss"], metrics["step_time_ms"] = loss, step_ms
-        if acc is None:
-            values = (
-                ("tolaria.training.loss", loss),
-                ("tolaria.step.latency_ms", step_ms),
-            )
-        else:
+        values = [("tolaria.training.loss", loss)]
+        if acc is not None:
             metrics["accuracy"] = acc
-            values = (
-                ("tolaria.training.loss", loss),
-                ("tolaria.training.accuracy", acc),
-                ("tolaria.step.latency_ms", step_ms),
-            )
+            values.append(("tolaria.training.accuracy", acc))
+        # Last: its packet marks the step's end (halt-latency reads it so).
+        values.append(("tolaria.step.latency_ms", step_ms))
         self.tm.step_metrics(step, values)
 
     def _emit_grad_norm(self) -> None:

@@ -4,7 +4,7 @@ The trainer updates `step`/`epoch` once per step; every subsystem emits through
 the same `Telemetry`, so packets carry consistent positions.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 Packet = dict[str, Any]
@@ -36,7 +36,7 @@ class Telemetry:
             }
         )
 
-    def step_metrics(self, step: int, values: tuple[tuple[str, float], ...]) -> None:
+    def step_metrics(self, step: int, values: Sequence[tuple[str, float]]) -> None:
         """The per-step metrics: one plain dict each, built without keyword
         plumbing (this runs every optimizer step)."""
         emit, epoch = self._emit, self.epoch

@@ -12,10 +12,6 @@ BLOCK_MS = 10_000  # the reader's blocking read
 DELIVERY_S = 2.0  # well inside the block, and inside a client's socket timeout
 
 
-def reader_wake_stream(reader: CommandReader) -> str:
-    return reader._wake  # noqa: SLF001 - the one private name this test checks
-
-
 class Recorder:
     """The handler: every command passes the check and is recorded."""
 
@@ -54,4 +50,4 @@ def test_a_newly_watched_run_is_read_before_the_block_ends(bus: Client) -> None:
     finally:
         reader.stop()
     assert not reader.is_alive()  # stop() ended the blocking read too
-    assert not bus.exists(reader_wake_stream(reader))
+    assert not bus.exists(reader.wake_stream)

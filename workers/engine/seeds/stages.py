@@ -149,7 +149,7 @@ class StageDriver:
             signals["baseline"] = (
                 sum(window) / len(window)
                 if window
-                else Readback([0.0 if loss is None else loss]).values()[0]
+                else (0.0 if loss is None else float(loss))
             )
             slot.info.blend_step = 0
             self._transition(
