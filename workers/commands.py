@@ -21,6 +21,7 @@ from api_schemas.bus import (
 )
 from api_schemas.signing import SignatureError, verify
 from workers.nonce import NonceLedger
+from workers.priority import name_os_thread
 
 log = logging.getLogger("esper.worker.commands")
 WAKE_TTL_S = 24 * 3600  # a dead worker's wake-up stream does not stay for ever
@@ -106,6 +107,7 @@ class CommandReader(threading.Thread):
             log.warning("could not wake the command reader: %s", exc)
 
     def run(self) -> None:
+        name_os_thread("esper-commands")
         while not self._stopping.is_set():
             try:
                 self._read_once()

@@ -10,6 +10,7 @@ import redis
 from api_schemas.bus import worker_key
 from workers import bus
 from workers.context import WorkerContext
+from workers.priority import name_os_thread
 
 log = logging.getLogger("esper.worker.liveness")
 
@@ -32,6 +33,7 @@ class Heartbeat(threading.Thread):
         pipe.execute()
 
     def run(self) -> None:
+        name_os_thread("esper-heartbeat")
         while not self._stopping.wait(self.ctx.settings.heartbeat_s):
             try:
                 self.beat()

@@ -25,6 +25,8 @@ emergency halts the nice value did not separate the runs (p99 over 60 halts,
 nice 15: 9.4-16.4 ms; nice 0: 7.3-18.9 ms; docs/benchmarks.md, 2026-11-25 night).
 """
 
+import contextlib
+import ctypes
 import logging
 import os
 import sys
@@ -46,3 +48,14 @@ def lower_this_thread(nice: int) -> int | None:
     except OSError as exc:  # a sandbox may refuse even this
         log.warning("could not lower the training thread's priority: %s", exc)
         return None
+
+
+_PR_SET_NAME = 15
+
+
+def name_os_thread(name: str) -> None:
+    """Name this thread for the OS (top -H, ps -L, /proc/PID/task/*/comm), so a
+    stall can be pinned on the reader, the trainer or a helper: 15 bytes at most."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)

@@ -27,7 +27,7 @@ from workers.idle import IdleCommands
 from workers.liveness import Heartbeat
 from workers.metrics import metrics_port, start_metrics_server
 from workers.nonce import NonceLedger
-from workers.priority import lower_this_thread
+from workers.priority import lower_this_thread, name_os_thread
 from workers.session import RunSession
 from workers.settings import WorkerSettings
 
@@ -68,6 +68,7 @@ class Runner:
         self.reader.start()
         # This thread trains from here on (workers/priority.py says why).
         lower_this_thread(self.ctx.settings.training_nice)
+        name_os_thread("esper-train")
         try:
             while not self.ctx.shutdown.is_set():
                 self._claim_once()

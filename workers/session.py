@@ -35,6 +35,7 @@ from workers.engine.hooks import (
     RunOutcome,
 )
 from workers.metrics import observe_packet
+from workers.priority import name_os_thread
 from workers.telemetry import TelemetryPublisher
 
 log = logging.getLogger("esper.worker.run")
@@ -278,6 +279,7 @@ class RunSession:
             state=state, reason=reason, result=result, step=self.progress.step))
 
     def _progress_loop(self) -> None:
+        name_os_thread("esper-progress")
         interval = self.ctx.settings.progress_interval_s
         while not self._finished.wait(interval):
             self._snapshot()

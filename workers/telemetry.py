@@ -11,6 +11,7 @@ from typing import Any
 import redis
 
 from api_schemas.bus import DATA_FIELD, telemetry_stream
+from workers.priority import name_os_thread
 
 log = logging.getLogger("esper.worker.telemetry")
 
@@ -63,6 +64,7 @@ class TelemetryPublisher:
         self._thread.join(timeout)
 
     def _loop(self) -> None:
+        name_os_thread("esper-telemetry")
         while not (self._closing.is_set() and not self._queue):
             with self._idle:
                 batch = self._take()

@@ -23,7 +23,8 @@ from load.stats import print_table, summarize, summary
 # before the ledger row, the commit and relay, and the worker's part (reader
 # wake-up to the flag, and the step in flight finishing). A leg can be negative
 # by a step when the halt lands just after a step ended.
-LEGS = (("POST -> issued_at (HTTP, auth, run)", "to_issued_ms"),
+LEGS = (("POST -> on the wire (the client's httpx)", "to_wire_ms"),
+        ("on the wire -> issued_at (HTTP, auth, run)", "wire_to_issued_ms"),
         ("issued_at -> dispatched (commit, XADD)", "to_dispatched_ms"),
         ("dispatched -> last step (worker)", "to_last_step_ms"))
 
@@ -49,13 +50,22 @@ def one_halt(stack: LocalStack, client: httpx.Client, bus: redis.Redis,
     stack.wait_state(client, run_id, {"running"})
     wait_training(client, run_id)
     sent = time.time()
+    wire: list[float] = []
+
+    def on_trace(event: str, _info: object) -> None:  # httpcore's trace hook
+        if event == "http11.send_request_headers.started":
+            wire.append(time.time())
+
     ledger = client.post(f"/api/v1/runs/{run_id}/commands?wait=10",
-                         json={"type": "emergency_halt", "reason": "benchmark"}).json()
+                         json={"type": "emergency_halt", "reason": "benchmark"},
+                         extensions={"trace": on_trace}).json()
     run = stack.wait_state(client, run_id, {"halted", "failed"}, timeout=30)
     last_ts, _step = last_step_time(bus, run_id)
     issued, dispatched = (unix_s(ledger.get(k)) for k in ("issued_at", "dispatched_at"))
-    return {"halt_ms": max(0.0, (last_ts - sent) * 1000),
-            "to_issued_ms": (issued - sent) * 1000,
+    on_wire = wire[0] if wire else sent
+    return {"sent_unix": sent, "halt_ms": max(0.0, (last_ts - sent) * 1000),
+            "to_wire_ms": (on_wire - sent) * 1000,
+            "wire_to_issued_ms": (issued - on_wire) * 1000,
             "to_dispatched_ms": (dispatched - issued) * 1000,
             "to_last_step_ms": (last_ts - dispatched) * 1000,
             "steps_after": float(run["result"].get("steps_after_halt", -1)),
@@ -70,8 +80,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         bus = redis.Redis.from_url(stack.redis_url())
         results = [one_halt(stack, client, bus, args.batch_size)
                    for _ in range(repeats)]
-    for r in sorted(results, key=lambda r: -r["halt_ms"])[:3]:
-        print(f"slow: halt {r['halt_ms']:.1f} ms = "
+    # The send time lets a slow halt be matched against `load.stall_probe`'s gaps.
+    for r in sorted(results, key=lambda r: -r["halt_ms"])[:5]:
+        print(f"slow: sent {r['sent_unix']:.4f}, halt {r['halt_ms']:.1f} ms = "
               + " + ".join(f"{r[key]:.1f}" for _, key in LEGS))
     halt = summarize([r["halt_ms"] for r in results])
     steps = [r["steps_after"] for r in results]
