@@ -6,6 +6,9 @@
 #   SET=3 bash load/gpu_bench.sh      round 3: the command path on a many-core
 #                                     host (command/halt latency, ws-fanout,
 #                                     CPU steady-train), the CNN ratio, e2e
+#   SET=halt bash load/gpu_bench.sh   the command path alone, CPU and CUDA
+#                                     workers, with the host's CPU speed and a
+#                                     stall probe (about 8 minutes)
 # Wheels for pydantic & co. are expected in .whl/ (see docs/benchmarks.md).
 set -u
 OUT=${OUT:-/tmp/esper-gpu-out}; mkdir -p "$OUT" /tmp/j
@@ -31,11 +34,21 @@ log "cpu: $(nproc) cores"
 T0=$(date +%s)
 CNN="--device cuda --task synthetic-images --samples 32768"
 # -c /dev/null: the image lacks pytest-asyncio, whose ini keys would fail.
-log ""; log "### tests: pytest tests/gpu tests/unit/engine"
-timeout 120 python3 -m pytest -c /dev/null --rootdir . -p no:cacheprovider -q \
-  tests/gpu tests/unit/engine 2>&1 | tail -15 | tee -a "$B"
+if [ "${SET:-all}" != halt ]; then
+  log ""; log "### tests: pytest tests/gpu tests/unit/engine"
+  timeout 120 python3 -m pytest -c /dev/null --rootdir . -p no:cacheprovider -q \
+    tests/gpu tests/unit/engine 2>&1 | tail -15 | tee -a "$B"
+fi
 VEC="--device cuda --task load.scenarios.bench_tasks:vectors"
-if [ "${SET:-all}" = 3 ]; then
+if [ "${SET:-all}" = halt ]; then
+  log "cpu model: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+  log "python sum(range(1e6)): $(python3 -m timeit -n 20 'sum(range(1000000))')"
+  log ""; log "### stall probe, idle, 20 s"
+  timeout 40 python3 -m load.stall_probe --seconds 20 --threshold-ms 1.5 2>&1 >/dev/null | tee -a "$B"
+  bench halt_latency_cpu 200 halt-latency --device cpu --repeats 60
+  bench halt_latency_cuda 170 halt-latency --device cuda --repeats 40
+  bench command_latency_cuda 120 command-latency --device cuda
+elif [ "${SET:-all}" = 3 ]; then
   bench command_latency_cuda 120 command-latency --device cuda
   bench halt_latency_cuda 150 halt-latency --device cuda
   bench cnn128_b512 120 steady-train $CNN --width 128 --batch-size 512 --steps 200 --repeats 5

@@ -1,6 +1,11 @@
 """Run a 2-rank gloo job on CPU: rank 0 in this process with scripted hooks,
-rank 1 spawned; each rank dumps its end state for comparison."""
+rank 1 spawned; each rank dumps its end state for comparison.
 
+With ESPER_DDP_TEST_DEVICE=cuda the same tests run on two GPUs over NCCL (on
+the GPU machine: load/ddp_gpu.sh); CI has no GPU and runs them on CPU.
+"""
+
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +15,8 @@ from api_schemas.runs import RunCreate
 from tests.unit.engine.helpers import Script
 from workers.distributed import DistributedRun
 from workers.engine.hooks import EngineCommand, RunOutcome
+
+DEVICE = os.environ.get("ESPER_DDP_TEST_DEVICE", "cpu")
 
 
 class RankScript(Script):
@@ -34,6 +41,9 @@ def run_ranks(
     run_spec: RunCreate, tmp_path: Path, script: RankScript | None = None, **kw: Any
 ) -> tuple[RunOutcome, list[dict[str, Any]], RankScript]:
     script = script or RankScript()
+    if DEVICE != "cpu":
+        run_spec = run_spec.model_copy(update={"device": DEVICE})
+        kw.setdefault("device", f"{DEVICE}:0")
     job = DistributedRun(
         run_spec,
         script.hooks,
