@@ -31,7 +31,8 @@ fi
   # The CPU suite's DDP tests on two GPUs over NCCL (-c /dev/null: the image
   # lacks pytest-asyncio, whose ini keys would fail).
   ESPER_DDP_TEST_DEVICE=cuda timeout 200 "$PY" -m pytest -c /dev/null --rootdir . \
-    -p no:cacheprovider -q tests/unit/distributed || echo "DDP tests on CUDA: exit $?"
+    -p no:cacheprovider -q tests/unit/distributed tests/gpu/test_ddp_nccl.py \
+    || echo "DDP tests on CUDA: exit $?"
   # Weak scaling on 1, 2 (4 if present) GPUs, then halt latency on all of them.
   "$PY" -m load ddp-scaling $CNN --width 64 --batch-size 256 --steps 300 \
     --halt-repeats 3 --json "$OUT/ddp_scaling_cnn.json"

@@ -191,9 +191,12 @@ class DistributedTrainer(Trainer):
             return torch.tensor(figures[0] / total), int(round(figures[1]))
         # CUDA: the sums stay on the device (reduced on NCCL's stream, read at the
         # trainer's periodic flush); only the control flags go through gloo.
-        stats = torch.stack(
-            [loss_sum, torch.as_tensor(correct, device=self.device).float()]
-        )
+        # A step without accuracy has a plain 0: `full` fills it on the device,
+        # where `as_tensor` copied it from the host and made every step wait
+        # for the GPU (step time 2.2x one device's on a small CNN).
+        hits = (correct.float() if isinstance(correct, Tensor)
+                else torch.full((), float(correct), device=self.device))
+        stats = torch.stack([loss_sum, hits])
         dist.all_reduce(stats)
         self._exchange([])
         return stats[0] / total, stats[1]
