@@ -10,8 +10,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api_schemas.enums import Role
 from app.auth import LOCAL_PRINCIPAL, Principal, principal_for_token
 from app.db import session_scope
-from app.errors import Forbidden, NotFound, Unauthorized
+from app.errors import Forbidden, Unauthorized
 from app.models import Run
+from app.runs.service import run_or_404
 from app.settings import Settings
 
 
@@ -83,10 +84,7 @@ Admin = Annotated[Principal, Depends(require(Role.admin))]
 
 
 async def get_run(run_id: str, session: SessionDep) -> Run:
-    run = await session.get(Run, run_id)
-    if run is None:
-        raise NotFound(f"No run with id {run_id}.", code="run_not_found")
-    return run
+    return await run_or_404(session, run_id)
 
 
 RunDep = Annotated[Run, Depends(get_run)]

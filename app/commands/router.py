@@ -10,7 +10,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from api_schemas import CommandBatch, CommandPage, CommandRead
 from api_schemas.commands import CommandCreate, EmergencyHalt, RegistryReset
 from app.bus.outbox import pending
-from app.commands.issue import issue, write_turn
+from app.commands.issue import issue, issue_to_run, write_turn
 from app.commands.service import (
     command_read,
     list_commands,
@@ -41,7 +41,7 @@ WaitQuery = Annotated[
 async def create_run_command(
     principal: Operator,
     body: CommandCreate,
-    run: RunDep,
+    run_id: str,
     request: Request,
     response: Response,
     session: SessionDep,
@@ -50,9 +50,11 @@ async def create_run_command(
     idempotency_key: IdempotencyKey = None,
 ) -> CommandRead:
     """Issue a signed command to a run; with `wait`, 200 once the worker acks it."""
+    # No RunDep: the run's existence and state are checked by the INSERT
+    # (one statement fewer on an emergency halt's path).
     async with write_turn(request, session):
-        command, _ = await issue(
-            request, session, run=run, body=body, issued_by=principal.key_id,
+        command, _ = await issue_to_run(
+            request, session, run_id=run_id, body=body, issued_by=principal.key_id,
             idem_key=scoped_key(principal.key_id, idempotency_key))
     if wait <= 0:
         background.add_task(request.app.state.relay.send_now, pending(session))

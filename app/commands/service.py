@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, bindparam, insert, or_
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,6 +15,7 @@ from api_schemas import CommandRead, CommandState, CommandType, RunState
 from api_schemas.bus import BROADCAST_STREAM, SignedCommand, command_stream
 from api_schemas.catalogue import BLUEPRINTS_BY_NAME, task_slots
 from api_schemas.commands import SeedEnable, command_params
+from api_schemas.enums import TERMINAL_RUN_STATES
 from api_schemas.signing import sign
 from app.bus.outbox import enqueue
 from app.errors import Conflict, Unprocessable
@@ -21,7 +23,20 @@ from app.idempotency import request_hash
 from app.models import Command, Outbox, Run
 from app.models._types import as_utc
 from app.pagination import decode_cursor, encode_cursor
-from app.runs.service import ensure_live
+from app.runs.service import ensure_live, run_or_404
+
+_COMMAND = Command.__table__  # type: ignore[attr-defined]
+_RUN = Run.__table__  # type: ignore[attr-defined]
+# The ledger row, inserted only while its run exists and is not terminal: the
+# run check rides on the INSERT instead of a SELECT before it (about 0.6 ms
+# of every command on the 2-core VM, and no window between check and write).
+_INSERT_IF_LIVE = insert(_COMMAND).from_select(
+    [column.name for column in _COMMAND.columns],
+    core_select(*(bindparam(column.name, type_=column.type)
+                  for column in _COMMAND.columns))
+    .where(_RUN.c.id == bindparam("target_run"),
+           _RUN.c.state.not_in([s.value for s in TERMINAL_RUN_STATES])),
+)
 
 
 def validate_command(run: Run, body: BaseModel) -> None:
@@ -91,24 +106,67 @@ async def create_command(
     if run is not None:
         ensure_live(run)
         validate_command(run, body)
+    command, created = await _replayed_or_new(
+        session, run.id if run else None, body, issued_by, idem_key)
+    if created:
+        session.add(command)
+        enqueue(session, _outbox_row(command, keys, key_id))
+        await session.flush()
+    return command, created
+
+
+async def create_run_command(
+    session: AsyncSession,
+    *,
+    run_id: str,
+    body: BaseModel,
+    issued_by: str,
+    keys: dict[str, str],
+    key_id: str,
+    idem_key: str | None = None,
+) -> tuple[Command, bool]:
+    """`create_command` for a run known by its id (the command route), with the
+    same answers (404 for no such run, 409 for a terminal one), but the run's
+    check is part of the INSERT. A seed_enable still loads the run (its slots)."""
+    if isinstance(body, SeedEnable):
+        return await create_command(
+            session, run=await run_or_404(session, run_id), body=body,
+            issued_by=issued_by, keys=keys, key_id=key_id, idem_key=idem_key)
+    command, created = await _replayed_or_new(session, run_id, body, issued_by,
+                                              idem_key)
+    if not created:
+        return command, False
+    values = {column.name: getattr(command, column.name) for column in _COMMAND.columns}
+    inserted = await session.execute(_INSERT_IF_LIVE, {**values, "target_run": run_id})
+    if inserted.rowcount != 1:  # type: ignore[attr-defined]
+        ensure_live(await run_or_404(session, run_id))  # raises 404 or 409
+        # A terminal state is final, so the run cannot have become live since.
+        raise Conflict(f"Run {run_id} took no command.", code="run_terminal")
+    enqueue(session, _outbox_row(command, keys, key_id))
+    await session.flush()
+    return command, True
+
+
+async def _replayed_or_new(
+    session: AsyncSession, run_id: str | None, body: BaseModel, issued_by: str,
+    idem_key: str | None,
+) -> tuple[Command, bool]:
+    """The command an earlier request with this Idempotency-Key made (False),
+    or a new one, not yet written (True)."""
     body_json = body.model_dump(mode="json")
-    digest = request_hash({"run": run.id if run else None, **body_json})
+    digest = request_hash({"run": run_id, **body_json})
     existing = await _idempotent_replay(session, idem_key, digest)
     if existing is not None:
         return existing, False
-    command = Command(
-        run_id=run.id if run else None,
+    return Command(
+        run_id=run_id,
         type=body_json["type"],
         params=command_params(body),
         issued_by=issued_by,
         nonce=secrets.token_hex(16),
         idempotency_key=idem_key,
         request_hash=digest,
-    )
-    session.add(command)
-    enqueue(session, _outbox_row(command, keys, key_id))
-    await session.flush()
-    return command, True
+    ), True
 
 
 async def live_runs(session: AsyncSession) -> list[Run]:

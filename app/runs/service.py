@@ -15,7 +15,7 @@ from api_schemas.catalogue import (
     is_import_path,
     task_slots,
 )
-from app.errors import Conflict, Unprocessable
+from app.errors import Conflict, NotFound, Unprocessable
 from app.idempotency import request_hash
 from app.models import Outbox, Run
 from app.models._types import as_utc
@@ -134,6 +134,13 @@ def run_read(run: Run) -> RunRead:
         "result": run.result or {},
     }
     return RunRead.model_validate(data)
+
+
+async def run_or_404(session: AsyncSession, run_id: str) -> Run:
+    run = await session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"No run with id {run_id}.", code="run_not_found")
+    return run
 
 
 def ensure_live(run: Run) -> None:

@@ -59,6 +59,8 @@ def test_stop_via_cancel_ends_cancelled_and_acks(stack: LiveStack) -> None:
     again = stack.client.post(f"/api/v1/runs/{run_id}/commands", json={"type": "pause"})
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "run_terminal"
+    ledger = stack.client.get(f"/api/v1/runs/{run_id}/commands").json()["items"]
+    assert [c["type"] for c in ledger] == ["stop"]  # the refused pause left no row
 
 
 def test_seed_enable_then_disable(stack: LiveStack) -> None:

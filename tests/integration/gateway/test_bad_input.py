@@ -81,6 +81,23 @@ def test_unknown_command_type_and_bad_params(client: httpx.Client) -> None:
                  "validation_error")
 
 
+def test_commands_to_an_unknown_run_are_404_and_write_nothing(
+    client: httpx.Client,
+) -> None:
+    # The command route checks the run inside its INSERT (no lookup before it):
+    # the error must still be the run's own, and no ledger row may be left.
+    url = "/api/v1/runs/no-such-run/commands"
+    for body in ({"type": "emergency_halt", "reason": "x"}, {"type": "pause"},
+                 {"type": "seed_enable", "slot": "block0", "blueprint": "low_rank"}):
+        assert_error(client.post(url, json=body), 404, "run_not_found")
+    assert_error(client.get(url), 404, "run_not_found")
+    live = client.post("/api/v1/runs", json={"task": "digits"}).json()["id"]
+    halt = client.post(f"/api/v1/runs/{live}/commands",
+                       json={"type": "emergency_halt", "reason": "x"})
+    assert halt.status_code == 202, halt.text
+    assert halt.json()["run_id"] == live and halt.json()["state"] == "pending"
+
+
 def test_unknown_path_and_method(client: httpx.Client) -> None:
     assert_error(client.get("/api/v1/nothing-here"), 404, "not_found")
     assert_error(client.delete("/api/v1/runs"), 405, "method_not_allowed")
