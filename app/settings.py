@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     leyline_secret: str | None = Field(default=None)
     leyline_key_id: str = Field(default="k1")
     leyline_keys: str | None = Field(default=None, description="Extra `id=secret,...`.")
-    worker_ttl_s: float = Field(default=10.0, description="Liveness key TTL.")
+    worker_ttl_s: float = Field(default=8.0, description="Liveness key TTL.")
     reaper_interval_s: float = Field(default=1.0)
     outbox_interval_s: float = Field(default=0.2)
     telemetry_maxlen: int = Field(default=100_000)

@@ -21,6 +21,7 @@ SCENARIOS: dict[str, str] = {
     "ddp-scaling": "load.scenarios.ddp_scaling",
     "api-throughput": "load.scenarios.api_throughput",
     "ws-fanout": "load.scenarios.ws_fanout",
+    "chaos": "load.scenarios.chaos",
 }
 
 

@@ -17,7 +17,7 @@ class WorkerSettings(BaseSettings):
     leyline_secret: str | None = Field(default=None)
     leyline_key_id: str = Field(default="k1")
     leyline_keys: str | None = Field(default=None, description="Extra `id=secret,...`.")
-    worker_ttl_s: float = Field(default=10.0, description="Liveness key TTL.")
+    worker_ttl_s: float = Field(default=8.0, description="Liveness key TTL.")
     heartbeat_s: float = Field(default=1.5, description="Liveness refresh period.")
     telemetry_maxlen: int = Field(default=100_000)
     telemetry_flush_s: float = Field(default=0.03, description="Publisher period.")

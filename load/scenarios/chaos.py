@@ -1,0 +1,167 @@
+"""chaos: kill -9 workers and the gateway mid-run, repeatedly; count what got
+stuck or lost and time the detection (../shared/design/BENCHMARKS.md).
+
+Worker rounds: a run trains; a `pause` is sent and the worker holding the run
+is killed with SIGKILL straight after (`esper up` starts a new one). The run
+must end `failed` (Esper does not re-queue a lost worker's run, so requeue is
+reported as not supported), the command must reach a final state (applied
+before the kill, or expired `worker_lost`), and the time from the kill to the
+run's failure is the detection time.
+
+Gateway rounds: a run trains; the newest telemetry cursor is noted; the
+gateway is killed with SIGKILL (`esper up` restarts it). Once it answers, every
+packet the worker wrote after the cursor (read from the Redis stream itself)
+must come back from the history API, which is what a resuming client replays.
+
+Not covered: Redis restarts (`esper up` does not restart its Redis).
+"""
+
+import argparse
+import os
+import signal
+import time
+from typing import Any
+
+import httpx
+import psutil
+import redis
+
+from api_schemas.bus import telemetry_stream
+from api_schemas.telemetry import cursor_key
+from load.live_stack import LocalStack
+from load.scenarios.command_latency import wait_training
+from load.stats import print_table, summarize, summary
+
+FINAL_COMMAND = {"applied", "rejected", "expired"}
+TERMINAL_RUN = {"completed", "failed", "cancelled", "halted"}
+STUCK_AFTER_S = 60.0  # a run not terminal this long after its worker died
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rounds", type=int, default=3, help="of each kind")
+
+
+def poll(fetch: Any, done: Any, timeout: float, every: float = 0.05) -> Any:
+    """`fetch()` until `done(value)`; the last value (done or not)."""
+    deadline = time.monotonic() + timeout
+    value = fetch()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(every)
+        value = fetch()
+    return value
+
+
+def worker_pid(client: httpx.Client, run_id: str) -> int:
+    for worker in client.get("/api/v1/workers").json():
+        if worker["run_id"] == run_id and worker["state"] != "lost":
+            return int(worker["capabilities"]["pid"])
+    raise RuntimeError(f"no live worker holds run {run_id}")
+
+
+def idle_workers(client: httpx.Client) -> int:
+    return sum(w["state"] == "idle" for w in client.get("/api/v1/workers").json())
+
+
+def gateway_pid(stack: LocalStack) -> int:
+    assert stack.proc is not None
+    for child in psutil.Process(stack.proc.pid).children(recursive=True):
+        argv = child.cmdline()
+        if "uvicorn" in argv and str(stack.port) in argv:
+            return child.pid
+    raise RuntimeError("no gateway process under esper up")
+
+
+def kill_worker_round(stack: LocalStack, client: httpx.Client) -> dict[str, Any]:
+    run_id = stack.submit(client)
+    stack.wait_state(client, run_id, {"running"})
+    wait_training(client, run_id)
+    pid = worker_pid(client, run_id)
+    command = client.post(f"/api/v1/runs/{run_id}/commands",
+                          json={"type": "pause"}).json()
+    os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    run = poll(lambda: client.get(f"/api/v1/runs/{run_id}").json(),
+               lambda r: r["state"] in TERMINAL_RUN, STUCK_AFTER_S, every=0.1)
+    detect_s = time.monotonic() - killed
+    ledger = poll(lambda: client.get(f"/api/v1/commands/{command['id']}").json(),
+                  lambda c: c["state"] in FINAL_COMMAND, 30)
+    poll(lambda: idle_workers(client), lambda n: n >= stack.workers, 60, every=0.2)
+    return {"stuck": run["state"] not in TERMINAL_RUN, "run_state": run["state"],
+            "error": run.get("error"), "detect_s": detect_s,
+            "command_lost": ledger["state"] not in FINAL_COMMAND,
+            "command": f"{ledger['state']} ({ledger.get('reason') or '-'})"}
+
+
+def history_ids(client: httpx.Client, run_id: str, after: str) -> list[str]:
+    ids, cursor = [], after
+    while True:
+        page = client.get(f"/api/v1/runs/{run_id}/telemetry",
+                          params={"after": cursor, "limit": 5000}).json()
+        ids += [p["cursor"] for p in page["items"]]
+        if not page["next_cursor"]:
+            return ids
+        cursor = page["next_cursor"]
+
+
+def kill_gateway_round(stack: LocalStack, client: httpx.Client,
+                       bus: "redis.Redis[bytes]") -> dict[str, Any]:
+    run_id = stack.submit(client)
+    stack.wait_state(client, run_id, {"running"})
+    wait_training(client, run_id)
+    stream = telemetry_stream(run_id)
+    before = bus.xrevrange(stream, count=1)[0][0].decode()
+    os.kill(gateway_pid(stack), signal.SIGKILL)
+    killed = time.monotonic()
+    poll(lambda: _answers(client), bool, 60, every=0.1)
+    back_s = time.monotonic() - killed
+    time.sleep(1.0)  # the worker keeps writing; take a target after the restart
+    target = bus.xrevrange(stream, count=1)[0][0].decode()
+    written = [i.decode() for i, _ in bus.xrange(stream, min=f"({before}", max=target)]
+    seen: list[str] = poll(lambda: history_ids(client, run_id, before),
+                           lambda ids: bool(ids)
+                           and cursor_key(ids[-1]) >= cursor_key(target),
+                           30, every=0.5)
+    seen_set = set(seen)
+    lost = sum(1 for i in written if i not in seen_set)
+    client.post(f"/api/v1/runs/{run_id}/cancel")
+    stack.wait_state(client, run_id, TERMINAL_RUN)
+    return {"lost": lost, "written": len(written), "back_s": back_s}
+
+
+def _answers(client: httpx.Client) -> bool:
+    try:
+        return client.get("/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    rounds = 1 if args.quick else args.rounds
+    with (LocalStack(workers=1) as stack,
+          httpx.Client(base_url=stack.url, timeout=30) as client):
+        bus = redis.Redis.from_url(stack.redis_url())
+        workers = [kill_worker_round(stack, client) for _ in range(rounds)]
+        gateways = [kill_gateway_round(stack, client, bus) for _ in range(rounds)]
+    for w in workers:
+        print(f"worker killed: run {w['run_state']} ({w['error']}) after "
+              f"{w['detect_s']:.2f} s; its command {w['command']}")
+    for g in gateways:
+        print(f"gateway killed: back in {g['back_s']:.2f} s; {g['lost']} of "
+              f"{g['written']} packets written meanwhile missing from the replay")
+    detect = [w["detect_s"] for w in workers]
+    back = [g["back_s"] for g in gateways]
+    print_table(f"chaos: {rounds} worker kills, {rounds} gateway kills; s",
+                [{"what": "worker kill -> its run failed (detection)",
+                  **summarize(detect), "max": max(detect)},
+                 {"what": "gateway kill -> answering again",
+                  **summarize(back), "max": max(back)}],
+                ["what", "n", "min", "p50", "max"])
+    figures = {"runs_stuck": sum(w["stuck"] for w in workers),
+               "commands_lost": sum(w["command_lost"] for w in workers),
+               "packets_lost": sum(g["lost"] for g in gateways),
+               "detect_s_max": max(detect),
+               "requeue_s_max": None}  # a lost worker's run fails; no requeue
+    print(f"runs stuck {figures['runs_stuck']}, commands lost "
+          f"{figures['commands_lost']}, packets lost {figures['packets_lost']}; "
+          "requeue: not supported (the run fails with the worker)")
+    return summary("chaos", "cpu", 2 * rounds, figures)
