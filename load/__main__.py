@@ -22,6 +22,7 @@ SCENARIOS: dict[str, str] = {
     "api-throughput": "load.scenarios.api_throughput",
     "ws-fanout": "load.scenarios.ws_fanout",
     "chaos": "load.scenarios.chaos",
+    "soak": "load.scenarios.soak",
 }
 
 

@@ -28,7 +28,7 @@ from workers.liveness import Heartbeat
 from workers.metrics import metrics_port, start_metrics_server
 from workers.nonce import NonceLedger
 from workers.priority import lower_this_thread, name_os_thread
-from workers.session import RunSession
+from workers.session import RunSession, release_frozen
 from workers.settings import WorkerSettings
 
 log = logging.getLogger("esper.worker")
@@ -171,6 +171,7 @@ class Runner:
             outcome = self.session.execute()
         finally:
             self.session = None
+            release_frozen()
         log.info("run %s ended %s", assignment.run_id, outcome.state)
         if outcome.result.get("device_broken"):
             # A sticky CUDA error poisons this process's context: exit non-zero

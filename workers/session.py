@@ -313,5 +313,16 @@ class RunSession:
             step=p.step, metrics=RunMetrics(**metrics), seeds=dict(p.seed_counts)))
 
 
+def release_frozen() -> None:
+    """Between runs: `_freeze_imports` also froze the run's own objects (model,
+    optimizer, trainer, closures), and frozen reference cycles are never
+    collected: each run left about 2.5 MB behind (`python -m load soak`: a
+    worker grew 403 -> 455 MB over 21 runs). Unfreeze, collect once while no
+    run is training, and freeze the survivors (the imports) again."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 def _state_attrs(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v not in (None, {})}
