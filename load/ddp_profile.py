@@ -14,7 +14,6 @@ import argparse
 import collections
 import shutil
 import time
-import traceback
 import warnings
 from typing import Any
 
@@ -23,9 +22,8 @@ from torch.profiler import ProfilerActivity, profile
 
 from load.scenarios import ddp_scaling
 from load.scenarios.common import temp_dir
-from workers.distributed import DistributedRun
+from load.sync_probe import engine_call_site
 from workers.engine.hooks import EngineCommand, Hooks
-from workers.engine.trainer import Trainer
 
 WINDOW = (60, 100)  # rank 0's steps profiled: warm, before the last epoch end
 
@@ -50,22 +48,15 @@ def profiled_run(args: argparse.Namespace, world: int) -> None:
         return None
 
     def record(*_: Any, **__: Any) -> None:
-        frames = [f for f in traceback.extract_stack()[:-1]
-                  if "/workers/" in f.filename]
-        sites[" <- ".join(f"{f.filename.split('/workers/')[-1]}:{f.lineno}"
-                          for f in reversed(frames[-3:]))] += 1
+        sites[engine_call_site()] += 1
 
-    warnings.showwarning = record
-    warnings.simplefilter("always")
-    spec = ddp_scaling._spec(args, world, WINDOW[1] + 20)
     folder = temp_dir()
-    device = "cuda:0" if cuda else "cpu"
-    runner: Any = (Trainer(spec, Hooks(next_command=next_command), run_id="prof",
-                           checkpoint_dir=folder, device=device) if world == 1 else
-                   DistributedRun(spec, Hooks(next_command=next_command),
-                                  run_id="prof", checkpoint_dir=folder,
-                                  device=device, backend=args.backend))
-    outcome = runner.run()
+    job = ddp_scaling.runner(args, world, WINDOW[1] + 20,
+                             Hooks(next_command=next_command), folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = record
+        outcome = job.run()
     shutil.rmtree(folder, ignore_errors=True)
     window = stamps[WINDOW[0]:WINDOW[1]]
     step_ms = (window[-1] - window[0]) / (len(window) - 1) * 1000

@@ -11,8 +11,12 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
+import psutil
 
+from api_schemas.enums import TERMINAL_RUN_STATES
 from app.cli.bundled_redis import free_port
+
+TERMINAL = {state.value for state in TERMINAL_RUN_STATES}
 
 
 class LocalStack:
@@ -75,6 +79,23 @@ class LocalStack:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.tmp.cleanup()
+
+    def gateway_pid(self) -> int:
+        """The gateway process under `esper up` (it changes when restarted)."""
+        assert self.proc is not None
+        for child in psutil.Process(self.proc.pid).children(recursive=True):
+            argv = child.cmdline()
+            if "uvicorn" in argv and str(self.port) in argv:
+                return child.pid
+        raise RuntimeError("no gateway process under esper up")
+
+    @staticmethod
+    def worker_pid(client: httpx.Client, run_id: str | None = None) -> int:
+        """A live worker's pid: the one holding `run_id`, or any."""
+        for worker in client.get("/api/v1/workers").json():
+            if worker["state"] != "lost" and run_id in (None, worker["run_id"]):
+                return int(worker["capabilities"]["pid"])
+        raise RuntimeError(f"no live worker{f' holds run {run_id}' if run_id else ''}")
 
     def submit(self, client: httpx.Client, **spec: Any) -> str:
         body = {"task": "digits", "epochs": 1000, "batch_size": 32, "device": "cpu",

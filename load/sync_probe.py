@@ -20,6 +20,14 @@ from load.scenarios import steady_sides as sides
 from load.scenarios import steady_train
 
 
+def engine_call_site() -> str:
+    """The innermost three engine frames of the current stack, innermost first
+    (`engine/x.py:12 <- engine/y.py:34 <- ...`); "" outside the engine."""
+    frames = [f for f in traceback.extract_stack()[:-1] if "/workers/" in f.filename]
+    return " <- ".join(f"{f.filename.split('/workers/')[-1]}:{f.lineno}"
+                       for f in reversed(frames[-3:]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m load.sync_probe")
     steady_train.add_arguments(parser)
@@ -33,11 +41,7 @@ def main() -> None:
     sites: collections.Counter[str] = collections.Counter()
 
     def record(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
-        frames = [f for f in traceback.extract_stack()[:-1]
-                  if "/workers/" in f.filename]
-        where = " <- ".join(f"{f.filename.split('/workers/')[-1]}:{f.lineno}"
-                            for f in reversed(frames[-3:]))
-        sites[where or f"{filename}:{lineno}"] += 1
+        sites[engine_call_site() or f"{filename}:{lineno}"] += 1
 
     warnings.showwarning = record
     warnings.simplefilter("always")

@@ -9,9 +9,9 @@ from fastapi import Request
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.commands.service import create_command, create_run_command
+from app.commands.service import create_command
 from app.leyline import keyring
-from app.models import Command, Run
+from app.models import Command
 
 
 @contextlib.asynccontextmanager
@@ -24,21 +24,10 @@ async def write_turn(request: Request, session: AsyncSession) -> AsyncIterator[N
         await session.commit()
 
 
-async def issue(request: Request, session: AsyncSession, *, run: Run | None,
+async def issue(request: Request, session: AsyncSession, *, run_id: str | None,
                 body: BaseModel, issued_by: str, **kwargs: Any) -> tuple[Command, bool]:
     """`create_command` signed with the gateway's keyring; (command, created)."""
     settings = request.app.state.settings
     return await create_command(
-        session, run=run, body=body, issued_by=issued_by, keys=keyring(settings),
-        key_id=settings.leyline_key_id, **kwargs)
-
-
-async def issue_to_run(request: Request, session: AsyncSession, *, run_id: str,
-                       body: BaseModel, issued_by: str,
-                       **kwargs: Any) -> tuple[Command, bool]:
-    """`create_run_command` (the run checked by the INSERT itself), signed
-    with the gateway's keyring; (command, created)."""
-    settings = request.app.state.settings
-    return await create_run_command(
         session, run_id=run_id, body=body, issued_by=issued_by,
         keys=keyring(settings), key_id=settings.leyline_key_id, **kwargs)

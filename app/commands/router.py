@@ -10,7 +10,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from api_schemas import CommandBatch, CommandPage, CommandRead
 from api_schemas.commands import CommandCreate, EmergencyHalt, RegistryReset
 from app.bus.outbox import pending
-from app.commands.issue import issue, issue_to_run, write_turn
+from app.commands.issue import issue, write_turn
 from app.commands.service import (
     command_read,
     list_commands,
@@ -53,7 +53,7 @@ async def create_run_command(
     # No RunDep: the run's existence and state are checked by the INSERT
     # (one statement fewer on an emergency halt's path).
     async with write_turn(request, session):
-        command, _ = await issue_to_run(
+        command, _ = await issue(
             request, session, run_id=run_id, body=body, issued_by=principal.key_id,
             idem_key=scoped_key(principal.key_id, idempotency_key))
     if wait <= 0:
@@ -152,7 +152,7 @@ async def emergency_halt_all(
     body = EmergencyHalt(type="emergency_halt", reason="fleet emergency halt")
     async with write_turn(request, session):
         for run in await live_runs(session):
-            command, _ = await issue(request, session, run=run, body=body,
+            command, _ = await issue(request, session, run_id=run.id, body=body,
                                      issued_by=principal.key_id)
             commands.append(command_read(command))
     background.add_task(request.app.state.relay.send_now, pending(session))
@@ -167,7 +167,7 @@ async def registry_reset(
 ) -> CommandRead:
     """Broadcast: every worker clears its blueprint cache and nonce ledger."""
     async with write_turn(request, session):
-        command, _ = await issue(request, session, run=None,
+        command, _ = await issue(request, session, run_id=None,
                                  body=RegistryReset(type="registry_reset"),
                                  issued_by=principal.key_id)
     background.add_task(request.app.state.relay.send_now, pending(session))

@@ -95,56 +95,43 @@ def _outbox_row(command: Command, keys: dict[str, str], key_id: str) -> Outbox:
 async def create_command(
     session: AsyncSession,
     *,
-    run: Run | None,
+    run_id: str | None,
     body: BaseModel,
     issued_by: str,
     keys: dict[str, str],
     key_id: str,
     idem_key: str | None = None,
 ) -> tuple[Command, bool]:
-    """Commit-ready ledger row plus its signed outbox message; (command, created)."""
-    if run is not None:
+    """Commit-ready ledger row plus its signed outbox message; (command, created).
+
+    For a run, the check that it exists and is not terminal is part of the
+    INSERT (404 or 409 are worked out only when nothing was inserted); only a
+    seed_enable loads the run first, for its slots. `run_id=None` broadcasts.
+    """
+    if isinstance(body, SeedEnable) and run_id is not None:
+        run = await run_or_404(session, run_id)
         ensure_live(run)
         validate_command(run, body)
-    command, created = await _replayed_or_new(
-        session, run.id if run else None, body, issued_by, idem_key)
-    if created:
-        session.add(command)
-        enqueue(session, _outbox_row(command, keys, key_id))
-        await session.flush()
-    return command, created
-
-
-async def create_run_command(
-    session: AsyncSession,
-    *,
-    run_id: str,
-    body: BaseModel,
-    issued_by: str,
-    keys: dict[str, str],
-    key_id: str,
-    idem_key: str | None = None,
-) -> tuple[Command, bool]:
-    """`create_command` for a run known by its id (the command route), with the
-    same answers (404 for no such run, 409 for a terminal one), but the run's
-    check is part of the INSERT. A seed_enable still loads the run (its slots)."""
-    if isinstance(body, SeedEnable):
-        return await create_command(
-            session, run=await run_or_404(session, run_id), body=body,
-            issued_by=issued_by, keys=keys, key_id=key_id, idem_key=idem_key)
     command, created = await _replayed_or_new(session, run_id, body, issued_by,
                                               idem_key)
     if not created:
         return command, False
+    if run_id is None:
+        session.add(command)
+    else:
+        await _insert_if_live(session, command, run_id)
+    enqueue(session, _outbox_row(command, keys, key_id))
+    await session.flush()
+    return command, True
+
+
+async def _insert_if_live(session: AsyncSession, command: Command, run_id: str) -> None:
     values = {column.name: getattr(command, column.name) for column in _COMMAND.columns}
     inserted = await session.execute(_INSERT_IF_LIVE, {**values, "target_run": run_id})
     if inserted.rowcount != 1:  # type: ignore[attr-defined]
         ensure_live(await run_or_404(session, run_id))  # raises 404 or 409
         # A terminal state is final, so the run cannot have become live since.
         raise Conflict(f"Run {run_id} took no command.", code="run_terminal")
-    enqueue(session, _outbox_row(command, keys, key_id))
-    await session.flush()
-    return command, True
 
 
 async def _replayed_or_new(

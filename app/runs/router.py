@@ -89,15 +89,15 @@ async def get_run(_: Viewer, run: RunDep) -> RunRead:
 )
 async def cancel_run(
     principal: Operator,
-    run: RunDep,
+    run_id: str,
     request: Request,
     session: SessionDep,
     background: BackgroundTasks,
 ) -> CommandRead:
     """Stop the run cleanly at its next step boundary (a `stop` command)."""
     async with write_turn(request, session):
-        command, _ = await issue(request, session, run=run, body=Stop(type="stop"),
-                                 issued_by=principal.key_id)
+        command, _ = await issue(request, session, run_id=run_id,
+                                 body=Stop(type="stop"), issued_by=principal.key_id)
     background.add_task(request.app.state.relay.send_now, pending(session))
     return command_read(command)
 

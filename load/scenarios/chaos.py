@@ -23,17 +23,15 @@ import time
 from typing import Any
 
 import httpx
-import psutil
 import redis
 
 from api_schemas.bus import telemetry_stream
 from api_schemas.telemetry import cursor_key
-from load.live_stack import LocalStack
+from load.live_stack import TERMINAL, LocalStack
 from load.scenarios.command_latency import wait_training
 from load.stats import print_table, summarize, summary
 
 FINAL_COMMAND = {"applied", "rejected", "expired"}
-TERMINAL_RUN = {"completed", "failed", "cancelled", "halted"}
 STUCK_AFTER_S = 60.0  # a run not terminal this long after its worker died
 
 
@@ -51,42 +49,26 @@ def poll(fetch: Any, done: Any, timeout: float, every: float = 0.05) -> Any:
     return value
 
 
-def worker_pid(client: httpx.Client, run_id: str) -> int:
-    for worker in client.get("/api/v1/workers").json():
-        if worker["run_id"] == run_id and worker["state"] != "lost":
-            return int(worker["capabilities"]["pid"])
-    raise RuntimeError(f"no live worker holds run {run_id}")
-
-
 def idle_workers(client: httpx.Client) -> int:
     return sum(w["state"] == "idle" for w in client.get("/api/v1/workers").json())
-
-
-def gateway_pid(stack: LocalStack) -> int:
-    assert stack.proc is not None
-    for child in psutil.Process(stack.proc.pid).children(recursive=True):
-        argv = child.cmdline()
-        if "uvicorn" in argv and str(stack.port) in argv:
-            return child.pid
-    raise RuntimeError("no gateway process under esper up")
 
 
 def kill_worker_round(stack: LocalStack, client: httpx.Client) -> dict[str, Any]:
     run_id = stack.submit(client)
     stack.wait_state(client, run_id, {"running"})
     wait_training(client, run_id)
-    pid = worker_pid(client, run_id)
+    pid = stack.worker_pid(client, run_id)
     command = client.post(f"/api/v1/runs/{run_id}/commands",
                           json={"type": "pause"}).json()
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
     run = poll(lambda: client.get(f"/api/v1/runs/{run_id}").json(),
-               lambda r: r["state"] in TERMINAL_RUN, STUCK_AFTER_S, every=0.1)
+               lambda r: r["state"] in TERMINAL, STUCK_AFTER_S, every=0.1)
     detect_s = time.monotonic() - killed
     ledger = poll(lambda: client.get(f"/api/v1/commands/{command['id']}").json(),
                   lambda c: c["state"] in FINAL_COMMAND, 30)
     poll(lambda: idle_workers(client), lambda n: n >= stack.workers, 60, every=0.2)
-    return {"stuck": run["state"] not in TERMINAL_RUN, "run_state": run["state"],
+    return {"stuck": run["state"] not in TERMINAL, "run_state": run["state"],
             "error": run.get("error"), "detect_s": detect_s,
             "command_lost": ledger["state"] not in FINAL_COMMAND,
             "command": f"{ledger['state']} ({ledger.get('reason') or '-'})"}
@@ -110,7 +92,7 @@ def kill_gateway_round(stack: LocalStack, client: httpx.Client,
     wait_training(client, run_id)
     stream = telemetry_stream(run_id)
     before = bus.xrevrange(stream, count=1)[0][0].decode()
-    os.kill(gateway_pid(stack), signal.SIGKILL)
+    os.kill(stack.gateway_pid(), signal.SIGKILL)
     killed = time.monotonic()
     poll(lambda: _answers(client), bool, 60, every=0.1)
     back_s = time.monotonic() - killed
@@ -124,7 +106,7 @@ def kill_gateway_round(stack: LocalStack, client: httpx.Client,
     seen_set = set(seen)
     lost = sum(1 for i in written if i not in seen_set)
     client.post(f"/api/v1/runs/{run_id}/cancel")
-    stack.wait_state(client, run_id, TERMINAL_RUN)
+    stack.wait_state(client, run_id, TERMINAL)
     return {"lost": lost, "written": len(written), "back_s": back_s}
 
 

@@ -70,6 +70,18 @@ def _spec(args: argparse.Namespace, world: int, steps: int) -> Any:
     )
 
 
+def runner(args: argparse.Namespace, world: int, steps: int, hooks: Hooks,
+           folder: Any) -> Trainer | DistributedRun:
+    """The plain single-device Trainer for one rank, a DistributedRun for more."""
+    spec = _spec(args, world, steps)
+    device = "cuda:0" if args.device == "cuda" else "cpu"
+    if world == 1:
+        return Trainer(spec, hooks, run_id="bench", checkpoint_dir=folder,
+                       device=device)
+    return DistributedRun(spec, hooks, run_id="bench", checkpoint_dir=folder,
+                          device=device, backend=args.backend)
+
+
 def _timed_run(args: argparse.Namespace, world: int, steps: int) -> list[float]:
     stamps: list[float] = []
 
@@ -77,24 +89,8 @@ def _timed_run(args: argparse.Namespace, world: int, steps: int) -> list[float]:
         stamps.append(now())
         return None
 
-    hooks, folder = Hooks(next_command=next_command), temp_dir()
-    spec = _spec(args, world, steps)
-    device = "cuda:0" if args.device == "cuda" else "cpu"
-    runner: Any
-    if world == 1:
-        runner = Trainer(
-            spec, hooks, run_id="bench", checkpoint_dir=folder, device=device
-        )
-    else:
-        runner = DistributedRun(
-            spec,
-            hooks,
-            run_id="bench",
-            checkpoint_dir=folder,
-            device=device,
-            backend=args.backend,
-        )
-    outcome = runner.run()
+    folder = temp_dir()
+    outcome = runner(args, world, steps, Hooks(next_command=next_command), folder).run()
     shutil.rmtree(folder, ignore_errors=True)
     if outcome.state != "completed":
         raise RuntimeError(f"{world}-rank run ended {outcome.state}: {outcome.error}")

@@ -27,8 +27,7 @@ import psutil
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect
 
-from load.live_stack import LocalStack
-from load.scenarios.chaos import TERMINAL_RUN, gateway_pid
+from load.live_stack import TERMINAL, LocalStack
 from load.scenarios.command_latency import wait_training
 from load.stats import print_table, summary
 
@@ -89,7 +88,7 @@ def next_run(stack: LocalStack, client: httpx.Client, old: str | None,
     trip the emergency ladder's loss-explosion halt) and start the next one."""
     if old:
         client.post(f"/api/v1/runs/{old}/cancel")  # 409 if it already ended
-        ended = stack.wait_state(client, old, TERMINAL_RUN)
+        ended = stack.wait_state(client, old, TERMINAL)
         endings.append(ended["state"])
     run_id = stack.submit(client, epochs=100000)
     stack.wait_state(client, run_id, {"running"})
@@ -103,9 +102,7 @@ def soak(stack: LocalStack, client: httpx.Client,
     run_id = next_run(stack, client, None, endings)
     churn.run_id = run_id
     churn.start()
-    worker = next(int(w["capabilities"]["pid"]) for w in
-                  client.get("/api/v1/workers").json() if w["state"] != "lost")
-    gateway = gateway_pid(stack)
+    worker, gateway = stack.worker_pid(client), stack.gateway_pid()
     started = time.monotonic()
     run_started, samples = started, []
     while (elapsed := time.monotonic() - started) < minutes * 60:
