@@ -291,13 +291,16 @@ def _command_read(command: Command) -> CommandRead:
 
 
 def command_packet(command: Command, read: CommandRead | None = None) -> str:
+    """The `command` packet of one ledger transition (`read`: the state to
+    announce, when it is not the row's own)."""
     read = read or _command_read(command)
-    level = Level.warning if command.state in ("rejected", "expired") else Level.info
+    state = read.state.value
+    level = Level.warning if state in ("rejected", "expired") else Level.info
     return packet_json(
         PacketKind.command,
         f"command.{command.type}",
         run_id=command.run_id,
-        value=command.state,
+        value=state,
         level=level,
         attrs=read.model_dump(mode="json"),
     )

@@ -1,17 +1,24 @@
 """Outbox: bus messages committed with the rows they belong to, relayed after commit.
 
-Two paths put a committed row on Redis:
-- the fast path: the request that committed it sends it at once (`send_now`),
-  so a command reaches its worker a fraction of a millisecond after the commit;
+Two kinds of row wait to be put on Redis:
+- outbox rows (run assignments);
+- command ledger rows, each its own outbox entry: a `pending` command with a
+  signed `envelope` is one not yet on the bus (one INSERT on an emergency
+  halt's path instead of two).
+
+Two paths send them:
+- the fast path: the request that committed them XADDs them at once, before
+  it answers (`send`), and records the dispatch afterwards (`record`);
 - the relay loop: rows still unsent after a grace period (Redis was down, the
   gateway died between commit and send) are claimed and sent. The grace keeps
   the two paths from sending one row twice; on PostgreSQL the loop also claims
   with SKIP LOCKED, so several gateway replicas never relay the same row.
-Nothing the API accepted is lost if Redis blips: the row waits in the table.
+Nothing the API accepted is lost if Redis blips: the row waits in its table.
 """
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
@@ -21,8 +28,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas import CommandState
-from api_schemas.bus import DATA_FIELD, RUNS_STREAM
+from api_schemas.bus import BROADCAST_STREAM, DATA_FIELD, RUNS_STREAM, command_stream
 from app import metrics
+from app.bus.apply import command_packet
+from app.bus.publish import add_packet
 from app.db import SessionFactory
 from app.models import Command, Outbox, Run
 from app.models._types import utcnow
@@ -30,41 +39,112 @@ from app.models._types import utcnow
 log = logging.getLogger("esper.outbox")
 BATCH = 200
 OUTBOX_KEY = "esper.outbox"
+PENDING = CommandState.pending.value
+_OUTBOX = Outbox.__table__  # type: ignore[attr-defined]
+_COMMAND = Command.__table__  # type: ignore[attr-defined]
+_RUN = Run.__table__  # type: ignore[attr-defined]
+
+# Built once (SQLAlchemy caches a statement's compiled form by its structure,
+# but building and keying a new one each time cost more than running it).
+_MARK_OUTBOX = (update(_OUTBOX)
+                .where(_OUTBOX.c.id == bindparam("row_id"), _OUTBOX.c.sent_at.is_(None))
+                .values(sent_at=bindparam("now"), message_id=bindparam("message"),
+                        attempts=_OUTBOX.c.attempts + 1))
+# The first dispatch time, and `dispatched` only over `pending`: a worker's ack
+# may already have been applied (it can beat this commit).
+_MARK_COMMAND = (update(_COMMAND)
+                 .where(_COMMAND.c.id == bindparam("command_id"))
+                 .values(dispatched_at=func.coalesce(_COMMAND.c.dispatched_at,
+                                                     bindparam("now")),
+                         state=case((_COMMAND.c.state == PENDING,
+                                     CommandState.dispatched.value),
+                                    else_=_COMMAND.c.state)))
+# The reaper acks a dead worker's assignment by its message id.
+_REMEMBER_ASSIGNMENT = (update(_RUN).where(_RUN.c.id == bindparam("run"))
+                        .values(assignment_id=bindparam("message")))
+
+
+@dataclass
+class Message:
+    """One committed row's bus message, waiting for (or just given) its XADD."""
+
+    stream: str
+    data: str
+    row: Outbox | None = None
+    command: Command | None = None
+    message_id: str | None = None
+
+    @property
+    def command_id(self) -> str | None:
+        """The ledger row this message dispatches (an outbox row with a command
+        id: a command issued before revision 0002)."""
+        if self.command is not None:
+            return self.command.id
+        return self.row.command_id if self.row is not None else None
+
+    @classmethod
+    def of_command(cls, command: Command) -> "Message":
+        assert command.envelope is not None
+        stream = command_stream(command.run_id) if command.run_id else BROADCAST_STREAM
+        return cls(stream, command.envelope, command=command)
+
+    @classmethod
+    def of_row(cls, row: Outbox) -> "Message":
+        return cls(row.stream, row.data, row=row)
 
 
 def enqueue(session: AsyncSession, row: Outbox) -> None:
-    """Add a bus message to this transaction; the router sends it after commit."""
+    """Add an outbox row to this transaction; the router sends it after commit."""
     session.add(row)
     session.info.setdefault(OUTBOX_KEY, []).append(row)
 
 
-def pending(session: AsyncSession) -> list[Outbox]:
-    rows: list[Outbox] = session.info.pop(OUTBOX_KEY, [])
-    return rows
+def enqueue_command(session: AsyncSession, command: Command) -> None:
+    """A ledger row with its envelope, written by the caller, to send after commit."""
+    session.info.setdefault(OUTBOX_KEY, []).append(command)
+
+
+def pending(session: AsyncSession) -> list[Message]:
+    """This session's messages, to send once its transaction is committed."""
+    rows: list[Outbox | Command] = session.info.pop(OUTBOX_KEY, [])
+    return [Message.of_command(r) if isinstance(r, Command) else Message.of_row(r)
+            for r in rows]
 
 
 class OutboxRelay:
     def __init__(self, maker: SessionFactory, redis: Redis,
-                 interval_s: float = 0.2, grace_s: float = 2.0) -> None:
+                 interval_s: float = 0.2, grace_s: float = 2.0,
+                 telemetry_maxlen: int = 100_000) -> None:
         self._maker = maker
         self._redis = redis
         self._interval = interval_s
         self._grace = timedelta(seconds=grace_s)
+        self._maxlen = telemetry_maxlen
 
-    async def send_now(self, rows: list[Outbox]) -> datetime | None:
-        """The fast path, right after the commit; the loop retries on failure.
-        Returns the `dispatched_at` it recorded (None when nothing was sent)."""
-        if not rows:
+    async def send(self, messages: list[Message]) -> datetime | None:
+        """The fast path's XADD, right after the commit; returns the dispatch
+        time, or None when nothing was sent (the loop retries after its grace)."""
+        if not messages:
             return None
         try:
-            sent_at = await self._send(rows)
-            async with self._maker() as session:
-                await self._mark_sent(session, rows, sent_at)
-                await session.commit()
-            return sent_at
+            return await self._send(messages)
         except (RedisError, OSError) as exc:
             log.warning("fast relay failed, the loop will retry: %s", exc)
             return None
+
+    async def record(self, messages: list[Message], sent_at: datetime | None) -> None:
+        """The fast path's record of a dispatch (a request's background task)."""
+        if sent_at is None:
+            return
+        async with self._maker() as session:
+            await self._mark_sent(session, messages, sent_at)
+            await session.commit()
+
+    async def send_now(self, messages: list[Message]) -> datetime | None:
+        """`send`, then `record`; returns the dispatch time (None: not sent)."""
+        sent_at = await self.send(messages)
+        await self.record(messages, sent_at)
+        return sent_at
 
     async def run_forever(self) -> None:
         while True:
@@ -78,69 +158,87 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         async with self._maker() as session:
-            rows = await self._claim(session)
-            if rows:
-                await self._mark_sent(session, rows, await self._send(rows))
+            messages = await self._claim(session)
+            if messages:
+                await self._mark_sent(session, messages, await self._send(messages))
             await session.commit()
             backlog = await self._backlog(session)
         metrics.OUTBOX_BACKLOG.set(backlog)
-        return len(rows)
+        return len(messages)
 
-    async def _claim(self, session: AsyncSession) -> list[Outbox]:
+    async def _claim(self, session: AsyncSession) -> list[Message]:
         cutoff = utcnow() - self._grace
-        query = (select(Outbox)
-                 .where(col(Outbox.sent_at).is_(None), col(Outbox.created_at) < cutoff)
-                 .order_by(col(Outbox.id)).limit(BATCH)
-                 .with_for_update(skip_locked=True))
-        return list((await session.exec(query)).all())
+        rows = (select(Outbox)
+                .where(col(Outbox.sent_at).is_(None), col(Outbox.created_at) < cutoff)
+                .order_by(col(Outbox.id)).limit(BATCH)
+                .with_for_update(skip_locked=True))
+        commands = (select(Command)
+                    .where(col(Command.state) == PENDING,
+                           col(Command.envelope).is_not(None),
+                           col(Command.issued_at) < cutoff)
+                    .order_by(col(Command.issued_at)).limit(BATCH)
+                    .with_for_update(skip_locked=True))
+        return ([Message.of_row(r) for r in (await session.exec(rows)).all()]
+                + [Message.of_command(c) for c in (await session.exec(commands)).all()])
 
-    async def _send(self, rows: list[Outbox]) -> datetime:
-        """XADD the rows; returns the dispatch time, taken before the XADD: a
-        worker's ack (stamped when the gateway reads it) can come back before
-        the reply to the XADD does, and must not predate its dispatch."""
+    async def _send(self, messages: list[Message]) -> datetime:
+        """XADD the messages, then announce each command's `dispatched` (and the
+        `pending` before it) as `command` packets; returns the dispatch time,
+        taken before the XADD: a worker's ack (stamped when the gateway reads
+        it) can come back before the reply to the XADD does, and must not
+        predate its dispatch."""
         sent_at = utcnow()
         pipe = self._redis.pipeline(transaction=False)
-        for row in rows:
-            pipe.xadd(row.stream, {DATA_FIELD: row.data})
+        for message in messages:
+            pipe.xadd(message.stream, {DATA_FIELD: message.data})
         ids = await pipe.execute()
-        for row, message_id in zip(rows, ids, strict=True):
-            row.message_id = (message_id.decode() if isinstance(message_id, bytes)
-                              else str(message_id))
+        for message, message_id in zip(messages, ids, strict=True):
+            message.message_id = (message_id.decode() if isinstance(message_id, bytes)
+                                  else str(message_id))
+        await self._announce(messages, sent_at)
         return sent_at
 
-    async def _mark_sent(self, session: AsyncSession, rows: list[Outbox],
+    async def _announce(self, messages: list[Message], sent_at: datetime) -> None:
+        # After the commands are on their way: these packets are not on an
+        # emergency halt's path. The command's own ack comes back through the
+        # worker and the event consumer, well after this pipeline.
+        commands = [m.command for m in messages if m.command is not None]
+        if not commands:
+            return
+        from app.commands.service import command_read  # noqa: PLC0415 (a cycle)
+
+        pipe = self._redis.pipeline(transaction=False)
+        for command in commands:
+            read = command_read(command)
+            dispatched = read.model_copy(update={"state": CommandState.dispatched,
+                                                 "dispatched_at": sent_at})
+            for announced in (read, dispatched):
+                add_packet(pipe, command_packet(command, announced),
+                           run_id=command.run_id, run_stream=True, maxlen=self._maxlen)
+        await pipe.execute()
+
+    async def _mark_sent(self, session: AsyncSession, messages: list[Message],
                          now: datetime) -> None:
         # Conditional UPDATEs, evaluated under the write lock: a worker's ack may
-        # already have been applied (it can beat this commit), and a read-then-
-        # write here would overwrite `applied` with `dispatched`.
-        for row in rows:
-            await session.exec(update(Outbox).where(  # type: ignore[call-overload]
-                col(Outbox.id) == row.id, col(Outbox.sent_at).is_(None)).values(
-                    sent_at=now, message_id=row.message_id,
-                    attempts=Outbox.attempts + 1))
-        command_ids = [r.command_id for r in rows if r.command_id]
-        if command_ids:
-            # One statement (it runs in the write turn an ack may be waiting
-            # for): the first dispatch time, and `dispatched` only over `pending`.
-            dispatched_at = col(Command.dispatched_at)
-            await session.exec(update(Command).where(  # type: ignore[call-overload]
-                col(Command.id).in_(command_ids)).values(
-                    dispatched_at=func.coalesce(
-                        dispatched_at, bindparam(None, now, type_=dispatched_at.type)),
-                    state=case((Command.state == CommandState.pending.value,
-                                CommandState.dispatched.value),
-                               else_=Command.state)))
-        await self._remember_assignments(session, rows)
-
-    async def _remember_assignments(self, session: AsyncSession,
-                                    rows: list[Outbox]) -> None:
-        # The reaper acks a dead worker's assignment by its message id.
-        for row in rows:
-            if row.command_id is None and row.run_id and row.stream == RUNS_STREAM:
-                await session.exec(update(Run).where(  # type: ignore[call-overload]
-                    col(Run.id) == row.run_id).values(assignment_id=row.message_id))
+        # already have been applied, and a read-then-write here would overwrite
+        # `applied` with `dispatched`.
+        connection = await session.connection()
+        rows = [{"row_id": m.row.id, "now": now, "message": m.message_id}
+                for m in messages if m.row is not None]
+        commands = [{"command_id": m.command_id, "now": now}
+                    for m in messages if m.command_id is not None]
+        assignments = [{"run": m.row.run_id, "message": m.message_id}
+                       for m in messages if m.row is not None and m.row.run_id
+                       and m.stream == RUNS_STREAM]
+        for statement, params in ((_MARK_OUTBOX, rows), (_MARK_COMMAND, commands),
+                                  (_REMEMBER_ASSIGNMENT, assignments)):
+            if params:
+                await connection.execute(statement, params)
 
     async def _backlog(self, session: AsyncSession) -> int:
-        query = select(func.count()).select_from(Outbox).where(
-            col(Outbox.sent_at).is_(None))
-        return int((await session.exec(query)).one())
+        rows = select(func.count()).select_from(Outbox).where(
+            col(Outbox.sent_at).is_(None)).scalar_subquery()
+        commands = select(func.count()).select_from(Command).where(
+            col(Command.state) == PENDING,
+            col(Command.envelope).is_not(None)).scalar_subquery()
+        return int((await session.exec(select(rows + commands))).one())

@@ -3,6 +3,7 @@
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from api_schemas import Level, PacketKind, TelemetryPacket
 from api_schemas.bus import DATA_FIELD, FLEET_STREAM, telemetry_stream
@@ -43,6 +44,21 @@ async def publish(
     maxlen: int = 100_000,
 ) -> None:
     pipe = redis.pipeline(transaction=False)
+    add_packet(pipe, data, run_id=run_id, fleet=fleet, run_stream=run_stream,
+               maxlen=maxlen)
+    await pipe.execute()
+
+
+def add_packet(
+    pipe: Pipeline,
+    data: str,
+    *,
+    run_id: str | None,
+    fleet: bool = True,
+    run_stream: bool = False,
+    maxlen: int = 100_000,
+) -> None:
+    """Queue one packet's XADDs (the fleet's stream, the run's) on `pipe`."""
     if fleet:
         pipe.xadd(
             FLEET_STREAM, {DATA_FIELD: data}, maxlen=FLEET_MAXLEN, approximate=True
@@ -54,4 +70,3 @@ async def publish(
             maxlen=maxlen,
             approximate=True,
         )
-    await pipe.execute()

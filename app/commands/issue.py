@@ -1,14 +1,16 @@
 """Issuing commands from a route: signed with the gateway's current key and
-written in the gateway's write turn, committed before they are relayed."""
+written in the gateway's write turn, committed before they are relayed, and
+on the bus before the route answers."""
 
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import Request
+from fastapi import BackgroundTasks, Request
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.bus.outbox import pending
 from app.commands.service import create_command
 from app.leyline import keyring
 from app.models import Command
@@ -31,3 +33,14 @@ async def issue(request: Request, session: AsyncSession, *, run_id: str | None,
     return await create_command(
         session, run_id=run_id, body=body, issued_by=issued_by,
         keys=keyring(settings), key_id=settings.leyline_key_id, **kwargs)
+
+
+async def relay_committed(request: Request, session: AsyncSession,
+                          background: BackgroundTasks) -> None:
+    """Put what this request committed on the bus before it answers (an
+    emergency halt is on its way to the worker before the client hears 202);
+    the ledger's record of the dispatch follows in the background."""
+    relay = request.app.state.relay
+    messages = pending(session)
+    sent_at = await relay.send(messages)
+    background.add_task(relay.record, messages, sent_at)

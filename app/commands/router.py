@@ -9,8 +9,8 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 
 from api_schemas import CommandBatch, CommandPage, CommandRead
 from api_schemas.commands import CommandCreate, EmergencyHalt, RegistryReset
-from app.bus.outbox import pending
-from app.commands.issue import issue, write_turn
+from app.bus.outbox import Message, pending
+from app.commands.issue import issue, relay_committed, write_turn
 from app.commands.service import (
     command_read,
     list_commands,
@@ -19,7 +19,7 @@ from app.commands.service import (
 from app.deps import Admin, Operator, RunDep, SessionDep, Viewer
 from app.errors import NotFound
 from app.idempotency import IdempotencyKey, scoped_key
-from app.models import Command, Outbox
+from app.models import Command
 from app.pagination import CursorQuery, LimitQuery
 from app.runs.router import ERRORS
 
@@ -57,7 +57,7 @@ async def create_run_command(
             request, session, run_id=run_id, body=body, issued_by=principal.key_id,
             idem_key=scoped_key(principal.key_id, idempotency_key))
     if wait <= 0:
-        background.add_task(request.app.state.relay.send_now, pending(session))
+        await relay_committed(request, session, background)
         return command_read(command)
     read = await relay_and_wait(request, command, pending(session), wait)
     if read.state.final:
@@ -66,7 +66,7 @@ async def create_run_command(
 
 
 async def relay_and_wait(
-    request: Request, command: Command, rows: list[Outbox], wait: float
+    request: Request, command: Command, messages: list[Message], wait: float
 ) -> CommandRead:
     """Relay the committed command and wait up to `wait` s for its ack.
 
@@ -77,7 +77,7 @@ async def relay_and_wait(
     waiters = request.app.state.waiters
     acked = waiters.register(command.id)
     try:
-        sent_at = await request.app.state.relay.send_now(rows)
+        sent_at = await request.app.state.relay.send_now(messages)
         read = await wait_for_ack(request, command, acked, wait)
     finally:
         waiters.discard(command.id, acked)
@@ -155,7 +155,7 @@ async def emergency_halt_all(
             command, _ = await issue(request, session, run_id=run.id, body=body,
                                      issued_by=principal.key_id)
             commands.append(command_read(command))
-    background.add_task(request.app.state.relay.send_now, pending(session))
+    await relay_committed(request, session, background)
     return CommandBatch(commands=commands)
 
 
@@ -170,5 +170,5 @@ async def registry_reset(
         command, _ = await issue(request, session, run_id=None,
                                  body=RegistryReset(type="registry_reset"),
                                  issued_by=principal.key_id)
-    background.add_task(request.app.state.relay.send_now, pending(session))
+    await relay_committed(request, session, background)
     return command_read(command)

@@ -1,4 +1,4 @@
-"""The command ledger: validation, idempotency, signing into the outbox, reads."""
+"""The command ledger: validation, idempotency, signed envelopes, reads."""
 
 import secrets
 import time
@@ -12,15 +12,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas import CommandRead, CommandState, CommandType, RunState
-from api_schemas.bus import BROADCAST_STREAM, SignedCommand, command_stream
+from api_schemas.bus import SignedCommand
 from api_schemas.catalogue import BLUEPRINTS_BY_NAME, task_slots
 from api_schemas.commands import SeedEnable, command_params
 from api_schemas.enums import TERMINAL_RUN_STATES
 from api_schemas.signing import sign
-from app.bus.outbox import enqueue
+from app.bus.outbox import enqueue_command
 from app.errors import Conflict, Unprocessable
 from app.idempotency import request_hash
-from app.models import Command, Outbox, Run
+from app.models import Command, Run
 from app.models._types import as_utc
 from app.pagination import decode_cursor, encode_cursor
 from app.runs.service import ensure_live, run_or_404
@@ -70,7 +70,8 @@ async def _idempotent_replay(
     return existing
 
 
-def _outbox_row(command: Command, keys: dict[str, str], key_id: str) -> Outbox:
+def sign_envelope(command: Command, keys: dict[str, str], key_id: str) -> str:
+    """The signed message the worker verifies: the command's bus envelope."""
     signed = sign(
         SignedCommand(
             id=command.id,
@@ -83,13 +84,7 @@ def _outbox_row(command: Command, keys: dict[str, str], key_id: str) -> Outbox:
         ),
         keys,
     )
-    stream = command_stream(command.run_id) if command.run_id else BROADCAST_STREAM
-    return Outbox(
-        stream=stream,
-        data=signed.model_dump_json(),
-        run_id=command.run_id,
-        command_id=command.id,
-    )
+    return signed.model_dump_json()
 
 
 async def create_command(
@@ -102,7 +97,7 @@ async def create_command(
     key_id: str,
     idem_key: str | None = None,
 ) -> tuple[Command, bool]:
-    """Commit-ready ledger row plus its signed outbox message; (command, created).
+    """Commit-ready ledger row, its signed envelope in it; (command, created).
 
     For a run, the check that it exists and is not terminal is part of the
     INSERT (404 or 409 are worked out only when nothing was inserted); only a
@@ -116,19 +111,22 @@ async def create_command(
                                               idem_key)
     if not created:
         return command, False
+    command.envelope = sign_envelope(command, keys, key_id)
     if run_id is None:
         session.add(command)
+        await session.flush()
     else:
         await _insert_if_live(session, command, run_id)
-    enqueue(session, _outbox_row(command, keys, key_id))
-    await session.flush()
+    enqueue_command(session, command)
     return command, True
 
 
 async def _insert_if_live(session: AsyncSession, command: Command, run_id: str) -> None:
     values = {column.name: getattr(command, column.name) for column in _COMMAND.columns}
-    inserted = await session.execute(_INSERT_IF_LIVE, {**values, "target_run": run_id})
-    if inserted.rowcount != 1:  # type: ignore[attr-defined]
+    connection = await session.connection()  # Core: no ORM work around it
+    inserted = await connection.execute(_INSERT_IF_LIVE,
+                                        {**values, "target_run": run_id})
+    if inserted.rowcount != 1:
         ensure_live(await run_or_404(session, run_id))  # raises 404 or 409
         # A terminal state is final, so the run cannot have become live since.
         raise Conflict(f"Run {run_id} took no command.", code="run_terminal")

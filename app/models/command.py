@@ -1,9 +1,16 @@
-"""Command: the audited ledger of operator commands."""
+"""Command: the audited ledger of operator commands.
+
+A command row is its own outbox entry: `envelope` holds the signed message
+committed with it, and a `pending` row with an envelope is one not yet on
+Redis (the relay sends it, then marks it `dispatched`). One INSERT on an
+emergency halt's path instead of a ledger row plus an outbox row.
+"""
 
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Text
+from sqlmodel import Column, Field, SQLModel
 
 from app.models._types import json_field, new_id, time_field
 
@@ -23,3 +30,6 @@ class Command(SQLModel, table=True):
     nonce: str = Field(default="", max_length=64)
     idempotency_key: str | None = Field(default=None, unique=True, max_length=300)
     request_hash: str | None = Field(default=None, max_length=64)
+    # The signed SignedCommand JSON put on the bus (None: relayed by an outbox
+    # row, as every command was before revision 0002).
+    envelope: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -16,8 +16,7 @@ from api_schemas import (
     SeedRead,
 )
 from api_schemas.commands import Stop
-from app.bus.outbox import pending
-from app.commands.issue import issue, write_turn
+from app.commands.issue import issue, relay_committed, write_turn
 from app.commands.service import command_read
 from app.deps import Operator, RunDep, SessionDep, Viewer
 from app.idempotency import IdempotencyKey, scoped_key
@@ -52,9 +51,10 @@ async def create_run(
 ) -> RunRead:
     """Submit a run; it starts `queued` and a worker claims it."""
     key = scoped_key(principal.key_id, idempotency_key)
-    run, created = await service.create_run(session, spec, key)
+    async with write_turn(request, session):
+        run, created = await service.create_run(session, spec, key)
     if created:
-        background.add_task(request.app.state.relay.send_now, pending(session))
+        await relay_committed(request, session, background)
     else:
         response.status_code = 200
     return service.run_read(run)
@@ -98,7 +98,7 @@ async def cancel_run(
     async with write_turn(request, session):
         command, _ = await issue(request, session, run_id=run_id,
                                  body=Stop(type="stop"), issued_by=principal.key_id)
-    background.add_task(request.app.state.relay.send_now, pending(session))
+    await relay_committed(request, session, background)
     return command_read(command)
 
 

@@ -15,6 +15,7 @@ from api_schemas.catalogue import (
     is_import_path,
     task_slots,
 )
+from app.bus.outbox import enqueue
 from app.errors import Conflict, NotFound, Unprocessable
 from app.idempotency import request_hash
 from app.models import Outbox, Run
@@ -73,8 +74,11 @@ async def create_run(
     )
     session.add(run)
     assignment = RunAssignment(run_id=run.id, spec=spec)
-    session.add(
-        Outbox(stream=RUNS_STREAM, data=assignment.model_dump_json(), run_id=run.id)
+    # enqueue, not add: the route sends it right after the commit (added
+    # only, it waited for the relay loop's 2 s grace before any worker saw it).
+    enqueue(
+        session,
+        Outbox(stream=RUNS_STREAM, data=assignment.model_dump_json(), run_id=run.id),
     )
     await session.flush()
     return run, True

@@ -1,0 +1,96 @@
+"""The outbox's two paths: a request puts what it committed on Redis before
+it answers, and the relay loop sends what a failed fast path left behind."""
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from redis.asyncio import Redis
+
+from api_schemas import CommandState, RunCreate
+from api_schemas.bus import DATA_FIELD, RUNS_STREAM, SignedCommand, command_stream
+from api_schemas.commands import Pause
+from api_schemas.signing import verify
+from app import metrics
+from app.bus.outbox import OutboxRelay, pending
+from app.commands.service import create_command
+from app.db import create_engine, create_sessionmaker
+from app.migrate import upgrade
+from app.models import Command, Run
+from app.runs.service import create_run
+from app.settings import Settings
+from tests.fixtures.gateway import GatewayProcess
+
+KEYS = {"k1": "outbox-test-secret"}
+SPEC = {"task": "digits", "epochs": 1, "batch_size": 32, "device": "cpu"}
+
+
+def entries(url: str, stream: str) -> list[dict[bytes, bytes]]:
+    return [fields for _, fields in redis.Redis.from_url(url).xrange(stream)]
+
+
+def test_a_run_is_on_the_bus_when_its_201_arrives(
+        gateway: GatewayProcess, module_redis_url: str) -> None:
+    # The assignment used to wait for the relay loop's 2 s grace.
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        run = client.post("/api/v1/runs", json=SPEC)
+        assert run.status_code == 201, run.text
+        run_id = run.json()["id"]
+        assigned = [f for f in entries(module_redis_url, RUNS_STREAM)
+                    if run_id.encode() in f[DATA_FIELD.encode()]]
+        assert len(assigned) == 1
+        issued = client.post(f"/api/v1/runs/{run_id}/commands", json={"type": "pause"})
+        assert issued.status_code == 202, issued.text
+        sent = entries(module_redis_url, command_stream(run_id))
+        assert [SignedCommand.model_validate_json(f[DATA_FIELD.encode()]).id
+                for f in sent] == [issued.json()["id"]]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}"
+    else:
+        url = request.getfixturevalue("postgres_db_url")
+    upgrade(url)
+    return Settings(database_url=url)
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_the_loop_sends_what_the_fast_path_left_behind(
+        database: Settings, redis_url: str) -> None:
+    engine = create_engine(database)
+    maker = create_sessionmaker(engine)
+    bus = Redis.from_url(redis_url)
+    relay = OutboxRelay(maker, bus, grace_s=0.3)
+    try:
+        async with maker() as session:  # committed, never sent: Redis "was down"
+            run, _ = await create_run(session, RunCreate.model_validate(SPEC), None)
+            command, _ = await create_command(
+                session, run_id=run.id, body=Pause(type="pause"), issued_by="op",
+                keys=KEYS, key_id="k1")
+            await session.commit()
+            assert len(pending(session)) == 2
+        assert await relay.relay_once() == 0  # within the grace: the fast path's
+        await asyncio.sleep(0.35)
+        assert await relay.relay_once() == 2
+        assert metrics.OUTBOX_BACKLOG._value.get() == 0
+        assert await relay.relay_once() == 0  # sent once only
+        (message_id, fields), = await bus.xrange(command_stream(run.id))
+        signed = SignedCommand.model_validate_json(fields[DATA_FIELD.encode()])
+        verify(signed, KEYS)  # the envelope committed with the row, intact
+        assert (signed.id, signed.type, signed.nonce) == (
+            command.id, "pause", command.nonce)
+        (assignment_id, _), = await bus.xrange(RUNS_STREAM)
+        async with maker() as session:
+            stored = await session.get(Command, command.id)
+            stored_run = await session.get(Run, run.id)
+        assert stored is not None and stored_run is not None
+        assert stored.state == CommandState.dispatched.value
+        assert stored.dispatched_at is not None
+        assert stored_run.assignment_id == assignment_id.decode()
+    finally:
+        await bus.aclose()
+        await engine.dispose()
