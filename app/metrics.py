@@ -47,7 +47,9 @@ HISTORY_PRUNED_TOTAL = Counter("esper_telemetry_history_pruned_total",
                                "History rows deleted by retention.")
 
 # Bus health.
-OUTBOX_BACKLOG = Gauge("esper_outbox_backlog", "Outbox rows not yet on Redis.")
+OUTBOX_BACKLOG = Gauge(
+    "esper_outbox_backlog",
+    "Bus messages committed but not yet on Redis (outbox rows, pending commands).")
 EVENT_CONSUMER_LAG = Gauge("esper_event_consumer_lag_seconds",
                            "Age of the newest event when the gateway applied it.")
 
