@@ -51,7 +51,8 @@ def _start_background(app: FastAPI, settings: Settings) -> list[asyncio.Task[Non
         app.state.relay.run_forever(),
         EventConsumer(maker, redis, applier).run_forever(),
         Reaper(
-            maker, redis, settings.worker_ttl_s, settings.reaper_interval_s
+            maker, redis, settings.worker_ttl_s, settings.reaper_interval_s,
+            command_expire_s=settings.command_expire_s,
         ).run_forever(),
     ]
     loops += start_telemetry(app, settings)

@@ -34,7 +34,11 @@ class Settings(BaseSettings):
     reaper_interval_s: float = Field(default=1.0)
     outbox_interval_s: float = Field(default=0.2)
     telemetry_maxlen: int = Field(default=100_000)
-    command_expire_s: float = Field(default=300.0)
+    command_expire_s: float = Field(
+        default=300.0,
+        description="A command still unacked this long after it was issued expires "
+        "(`not_acked`). Keep it at least the workers' freshness window "
+        "(ESPER_COMMAND_MAX_AGE_S, 300 s), past which they refuse it.")
     max_body_bytes: int = Field(default=1_000_000)
     bench_bare: bool = Field(default=False, description="Mount GET /bench/bare, the "
                              "api-throughput benchmark's baseline endpoint.")

@@ -28,6 +28,7 @@ log = logging.getLogger("esper.reaper")
 LIVE = [RunState.assigned.value, RunState.running.value, RunState.paused.value]
 TERMINAL = [s.value for s in TERMINAL_RUN_STATES]
 SETTLE_GRACE_S = 5.0
+NOT_ACKED = "not_acked"
 
 
 class Reaper:
@@ -37,11 +38,13 @@ class Reaper:
         redis: Redis,
         ttl_s: float,
         interval_s: float = 1.0,
+        command_expire_s: float = 300.0,
     ) -> None:
         self._maker = maker
         self._redis = redis
         self._ttl = ttl_s
         self._interval = interval_s
+        self._command_expire = timedelta(seconds=command_expire_s)
 
     async def run_forever(self) -> None:
         while True:
@@ -128,24 +131,31 @@ class Reaper:
         return [(run.id, command_packet(c)) for c in expired] + [(run.id, state)]
 
     async def _expire_settled(self) -> None:
-        """Commands still open on a run that ended a while ago will never be acked.
-
-        The grace lets the worker's own acks (sent as the run ends) arrive first.
+        """Expire the open commands that will never be acked:
+        - those on a run that ended a while ago (`run_ended`; the grace lets
+          the worker's own acks, sent as the run ends, arrive first);
+        - those issued longer ago than `command_expire_s` (`not_acked`): a run
+          no worker took, a worker that never answered. By then a worker
+          would refuse them as stale anyway (its freshness window, 300 s by
+          default like this), so the ledger cannot call applied one expired.
         """
-        cutoff = utcnow() - timedelta(seconds=SETTLE_GRACE_S)
-        open_states = [CommandState.pending.value, CommandState.dispatched.value]
+        now = utcnow()
+        open_states = col(Command.state).in_(
+            [CommandState.pending.value, CommandState.dispatched.value])
+        ended = (select(Command).join(Run, col(Run.id) == col(Command.run_id))
+                 .where(open_states, col(Run.state).in_(TERMINAL),
+                        col(Run.finished_at) < now - timedelta(seconds=SETTLE_GRACE_S)))
+        unacked = select(Command).where(
+            open_states, col(Command.issued_at) < now - self._command_expire)
+        packets: list[tuple[str | None, str]] = []
         async with self._maker() as session:
-            query = (select(Command).join(Run, col(Run.id) == col(Command.run_id))
-                     .where(col(Command.state).in_(open_states),
-                            col(Run.state).in_(TERMINAL),
-                            col(Run.finished_at) < cutoff))
-            expired = list((await session.exec(query)).all())
-            for command in expired:
-                command.state, command.reason = CommandState.expired.value, RUN_ENDED
-                command.acked_at = utcnow()
-                session.add(command)
+            for query, reason in ((ended, RUN_ENDED), (unacked, NOT_ACKED)):
+                for command in (await session.exec(query)).all():
+                    command.state, command.reason = CommandState.expired.value, reason
+                    command.acked_at = utcnow()
+                    session.add(command)
+                    packets.append((command.run_id, command_packet(command)))
             await session.commit()
-            packets = [(c.run_id, command_packet(c)) for c in expired]
         for run_id, data in packets:
             await publish(self._redis, data, run_id=run_id, run_stream=True)
 
