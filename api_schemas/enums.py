@@ -59,6 +59,19 @@ class CommandState(StrEnum):
         }
 
 
+class RejectionReason(StrEnum):
+    """Why a worker rejected a command (the ack's `reason`)."""
+
+    invalid_signature = "invalid_signature"
+    unknown_key = "unknown_key"
+    stale_command = "stale_command"
+    issued_in_future = "issued_in_future"
+    nonce_replayed = "nonce_replayed"
+    wrong_run = "wrong_run"
+    malformed = "malformed"
+    run_ended = "run_ended"
+
+
 class WorkerState(StrEnum):
     idle = "idle"
     busy = "busy"

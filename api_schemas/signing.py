@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from api_schemas.bus import SignedCommand
+from api_schemas.enums import RejectionReason
 
 DEFAULT_MAX_AGE_S = 300.0
 DEFAULT_MAX_SKEW_S = 5.0
@@ -20,7 +21,7 @@ DEFAULT_MAX_SKEW_S = 5.0
 class SignatureError(Exception):
     """Raised with one of the documented rejection reasons as its `reason`."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: RejectionReason, message: str) -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -50,15 +51,19 @@ def verify(
     """Check key, signature and freshness; the nonce ledger is the caller's."""
     secret = keys.get(command.key_id)
     if secret is None:
-        raise SignatureError("unknown_key", f"no signing key {command.key_id!r}")
+        raise SignatureError(RejectionReason.unknown_key,
+                             f"no signing key {command.key_id!r}")
     expected = hmac.new(secret.encode(), canonical_bytes(command), hashlib.sha256)
     if not hmac.compare_digest(expected.hexdigest(), command.signature):
-        raise SignatureError("invalid_signature", "signature does not match")
+        raise SignatureError(RejectionReason.invalid_signature,
+                             "signature does not match")
     now = time.time() if now is None else now
     if command.issued_at > now + max_skew_s:
-        raise SignatureError("issued_in_future", "issued-at is ahead of this clock")
+        raise SignatureError(RejectionReason.issued_in_future,
+                             "issued-at is ahead of this clock")
     if command.issued_at < now - max_age_s:
-        raise SignatureError("stale_command", "command is older than the window")
+        raise SignatureError(RejectionReason.stale_command,
+                             "command is older than the window")
 
 
 def parse_keyring(

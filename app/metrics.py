@@ -7,7 +7,13 @@ gateway replica, so aggregate them with max(), not sum(), across replicas.
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from api_schemas.enums import CommandState, CommandType, RunState, WorkerState
+from api_schemas.enums import (
+    CommandState,
+    CommandType,
+    RejectionReason,
+    RunState,
+    WorkerState,
+)
 
 # Fleet (refreshed from the database by app.bus.reaper on every sweep).
 RUNS_BY_STATE = Gauge("esper_runs", "Runs by state.", ["state"])
@@ -54,11 +60,10 @@ EVENT_CONSUMER_LAG = Gauge("esper_event_consumer_lag_seconds",
                            "Age of the newest event when the gateway applied it.")
 
 
-# Reasons a worker gives when it rejects a command (api_schemas.signing, the
-# nonce ledger, workers.session); others still count, they just start unseen.
-KNOWN_REJECTION_REASONS = ("invalid_signature", "unknown_key", "stale_command",
-                           "issued_in_future", "replayed_nonce", "malformed",
-                           "run_ended")
+# Reasons a worker gives when it rejects a command; others still count, they
+# just start unseen. (A hand-kept list here had `replayed_nonce` for the
+# worker's `nonce_replayed`, and no `wrong_run`.)
+KNOWN_REJECTION_REASONS = tuple(reason.value for reason in RejectionReason)
 
 
 def _zero_series() -> None:

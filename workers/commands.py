@@ -19,6 +19,7 @@ from api_schemas.bus import (
     command_stream,
     wake_stream,
 )
+from api_schemas.enums import RejectionReason
 from api_schemas.signing import SignatureError, verify
 from workers.nonce import NonceLedger
 from workers.priority import name_os_thread
@@ -38,9 +39,9 @@ def check_command(command: SignedCommand, keys: Mapping[str, str],
     """
     verify(command, keys, now=now, max_age_s=max_age_s, max_skew_s=max_skew_s)
     if command.run_id is not None and command.run_id != run_id:
-        raise SignatureError("wrong_run", "command is for another run")
+        raise SignatureError(RejectionReason.wrong_run, "command is for another run")
     if not ledger.remember(command.nonce):
-        raise SignatureError("nonce_replayed", "nonce was already used")
+        raise SignatureError(RejectionReason.nonce_replayed, "nonce was already used")
 
 
 def last_entry_id(client: "redis.Redis[str]", stream: str) -> str:
@@ -141,7 +142,8 @@ class CommandReader(threading.Thread):
             command_id = _id_of(raw)
             log.warning("malformed command %s", command_id or raw[:80])
             if command_id:
-                handler.reject(command_id, "malformed", "not a SignedCommand")
+                handler.reject(command_id, RejectionReason.malformed,
+                               "not a SignedCommand")
             return
         try:
             handler.check(command)

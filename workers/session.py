@@ -21,7 +21,7 @@ from api_schemas.bus import (
     RunStateEvent,
     SignedCommand,
 )
-from api_schemas.enums import CommandState, CommandType, RunState
+from api_schemas.enums import CommandState, CommandType, RejectionReason, RunState
 from api_schemas.runs import RunMetrics
 from workers import bus
 from workers.commands import CommandReader, check_command
@@ -164,7 +164,7 @@ class RunSession:
             applied = outcome.state == "halted"
             self._publish_ack(self._halt[1], CommandState.applied if applied
                               else CommandState.rejected,
-                              None if applied else "run_ended",
+                              None if applied else RejectionReason.run_ended,
                               {"forced": bool(outcome.result.get("forced"))})
         while True:
             try:
@@ -172,7 +172,8 @@ class RunSession:
             except queue.Empty:
                 return
             if command.id not in self._internal_ids:
-                self._publish_ack(command.id, CommandState.rejected, "run_ended", {})
+                self._publish_ack(command.id, CommandState.rejected,
+                                  RejectionReason.run_ended, {})
 
     def _ack_assignment(self) -> None:
         for attempt in range(20):
