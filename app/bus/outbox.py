@@ -114,8 +114,9 @@ def pending(session: AsyncSession) -> list[Message]:
 class OutboxRelay:
     def __init__(self, maker: SessionFactory, redis: Redis,
                  interval_s: float = 0.2, grace_s: float = 2.0,
-                 telemetry_maxlen: int = 100_000) -> None:
+                 telemetry_maxlen: int = 100_000, fast_timeout_s: float = 1.0) -> None:
         self._maker = maker
+        self._fast_timeout = fast_timeout_s
         self._redis = redis
         self._interval = interval_s
         self._grace = timedelta(seconds=grace_s)
@@ -123,13 +124,18 @@ class OutboxRelay:
 
     async def send(self, messages: list[Message]) -> datetime | None:
         """The fast path's XADD, right after the commit; returns the dispatch
-        time, or None when nothing was sent (the loop retries after its grace)."""
+        time, or None when nothing was sent (the loop retries after its grace).
+
+        Bounded by `fast_timeout_s`: the request answers after this, and a Redis
+        that accepts connections but does not reply must not hang it. (If the
+        XADD did land, the loop's resend is refused by the worker as a replayed
+        nonce, and the ledger keeps the first outcome.)"""
         if not messages:
             return None
         try:
-            return await self._send(messages)
-        except (RedisError, OSError) as exc:
-            log.warning("fast relay failed, the loop will retry: %s", exc)
+            return await asyncio.wait_for(self._send(messages), self._fast_timeout)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("fast relay failed, the loop will retry: %r", exc)
             return None
 
     async def record(self, messages: list[Message], sent_at: datetime | None) -> None:

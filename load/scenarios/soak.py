@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import psutil
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
 from load.live_stack import TERMINAL, LocalStack
@@ -39,13 +39,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class ClientChurn(threading.Thread):
-    """WebSocket clients that come and go, on the current run and the fleet."""
+    """WebSocket clients that come and go, on the current run and the fleet.
+
+    How each session ended is tallied: `left` (the client's own choice, the
+    plan), a close by the server with its code (1000 when the run ended under
+    the client, 4408 when the client fell too far behind), or `error:` with the
+    exception's type (a refused connection, a failed handshake).
+    """
 
     def __init__(self, port: int) -> None:
         super().__init__(daemon=True)
         self.port, self.run_id = port, ""
-        self.sessions = self.packets = self.errors = 0
+        self.sessions = self.packets = 0
+        self.endings: Counter[str] = Counter()
         self.stopping = threading.Event()
+
+    @property
+    def errors(self) -> int:
+        return sum(n for how, n in self.endings.items() if how.startswith("error"))
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -53,8 +64,12 @@ class ClientChurn(threading.Thread):
                     else "/ws/fleet")
             try:
                 self._session(path, random.uniform(1, 4))
-            except (OSError, WebSocketException):
-                self.errors += 1
+                self.endings["left"] += 1
+            except ConnectionClosed as closed:
+                code = closed.rcvd.code if closed.rcvd else "none"
+                self.endings[f"closed by the server ({code})"] += 1
+            except (OSError, WebSocketException) as exc:
+                self.endings[f"error: {type(exc).__name__}"] += 1
                 time.sleep(0.5)
 
     def _session(self, path: str, seconds: float) -> None:
@@ -117,7 +132,8 @@ def soak(stack: LocalStack, client: httpx.Client,
     churn.stopping.set()
     churn.join(10)
     print(f"runs ended: {dict(Counter(endings))}; websocket sessions "
-          f"{churn.sessions}, packets {churn.packets}, client errors {churn.errors}")
+          f"{churn.sessions}, packets {churn.packets}, client errors {churn.errors}; "
+          f"sessions ended: {dict(churn.endings)}")
     return samples
 
 

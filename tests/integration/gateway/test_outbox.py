@@ -2,6 +2,7 @@
 it answers, and the relay loop sends what a failed fast path left behind."""
 
 import asyncio
+import time
 from pathlib import Path
 
 import httpx
@@ -93,4 +94,39 @@ async def test_the_loop_sends_what_the_fast_path_left_behind(
         assert stored_run.assignment_id == assignment_id.decode()
     finally:
         await bus.aclose()
+        await engine.dispose()
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_a_redis_that_never_answers_does_not_hold_the_request(
+        database: Settings) -> None:
+    async def swallow(reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        while await reader.read(1 << 16):  # takes every command, answers none
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    engine = create_engine(database)
+    maker = create_sessionmaker(engine)
+    mute = Redis(host="127.0.0.1", port=port)
+    relay = OutboxRelay(maker, mute, fast_timeout_s=0.3)
+    try:
+        async with maker() as session:
+            run, _ = await create_run(session, RunCreate.model_validate(SPEC), None)
+            command, _ = await create_command(
+                session, run_id=run.id, body=Pause(type="pause"), issued_by="op",
+                keys=KEYS, key_id="k1")
+            await session.commit()
+            messages = pending(session)
+        started = time.monotonic()
+        assert await relay.send(messages) is None  # the loop will take them
+        assert time.monotonic() - started < 1.0
+        async with maker() as session:
+            stored = await session.get(Command, command.id)
+        assert stored is not None and stored.state == CommandState.pending.value
+    finally:
+        await mute.aclose()
+        server.close()
         await engine.dispose()
