@@ -34,18 +34,10 @@ def packet_json(
     ).model_dump_json(exclude={"cursor"})
 
 
-async def publish(
-    redis: Redis,
-    data: str,
-    *,
-    run_id: str | None,
-    fleet: bool = True,
-    run_stream: bool = False,
-    maxlen: int = 100_000,
-) -> None:
+async def publish(redis: Redis, data: str, **where: Any) -> None:
+    """One packet, at once (`where`: `add_packet`'s keywords)."""
     pipe = redis.pipeline(transaction=False)
-    add_packet(pipe, data, run_id=run_id, fleet=fleet, run_stream=run_stream,
-               maxlen=maxlen)
+    add_packet(pipe, data, **where)
     await pipe.execute()
 
 

@@ -37,9 +37,10 @@ async def issue(request: Request, session: AsyncSession, *, run_id: str | None,
 
 async def relay_committed(request: Request, session: AsyncSession,
                           background: BackgroundTasks) -> None:
-    """Put what this request committed on the bus before it answers (an
-    emergency halt is on its way to the worker before the client hears 202);
-    the ledger's record of the dispatch follows in the background."""
+    """Put what this request committed on the bus before it answers: a run's
+    assignment, a command (an emergency halt is on its way to the worker
+    before the client hears 202). The record of the dispatch follows in the
+    background; if Redis fails, the relay loop sends it after its grace."""
     relay = request.app.state.relay
     messages = pending(session)
     sent_at = await relay.send(messages)
