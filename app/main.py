@@ -30,6 +30,7 @@ from app.health.router import router as health_router
 from app.keys.router import router as keys_router
 from app.leyline import keyring
 from app.limits import BodySizeLimit
+from app.loop_lag import watch_loop_lag
 from app.runs.router import router as runs_router
 from app.settings import Settings, get_settings
 from app.telemetry.loops import start_telemetry
@@ -56,6 +57,7 @@ def _start_background(app: FastAPI, settings: Settings) -> list[asyncio.Task[Non
         ).run_forever(),
     ]
     loops += start_telemetry(app, settings)
+    loops.append(watch_loop_lag())
     if app.state.engine.dialect.name == "sqlite":
         loops.append(checkpoint_forever(app.state.engine))
     for extra in getattr(app.state, "extra_loops", []):

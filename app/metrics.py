@@ -56,6 +56,11 @@ HISTORY_PRUNED_TOTAL = Counter("esper_telemetry_history_pruned_total",
 OUTBOX_BACKLOG = Gauge(
     "esper_outbox_backlog",
     "Bus messages committed but not yet on Redis (outbox rows, pending commands).")
+LOOP_LAG_SECONDS = Histogram(
+    "esper_gateway_loop_lag_seconds",
+    "How late the gateway's event loop woke a timer: time a request waited for "
+    "the loop (long callbacks, a starved process).",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1))
 EVENT_CONSUMER_LAG = Gauge("esper_event_consumer_lag_seconds",
                            "Age of the newest event when the gateway applied it.")
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from api_schemas.bus import telemetry_stream
 from load.live_stack import LocalStack
@@ -50,6 +51,23 @@ def last_step_time(client: redis.Redis, run_id: str) -> tuple[float, int]:
 
 
 FLOOR_PROBES = 10  # per halt, 5 ms apart, before the halt
+LAG = "esper_gateway_loop_lag_seconds"
+
+
+def loop_lag_buckets(client: httpx.Client) -> dict[str, float]:
+    """The gateway's loop-lag histogram, cumulative counts by `le`."""
+    text = client.get("/metrics").text
+    return {sample.labels["le"]: sample.value
+            for family in text_string_to_metric_families(text) if family.name == LAG
+            for sample in family.samples if sample.name == f"{LAG}_bucket"}
+
+
+def loop_lag_line(before: dict[str, float], after: dict[str, float]) -> str:
+    ticks = after["+Inf"] - before["+Inf"]
+    over = {le: ticks - (after[le] - before[le]) for le in ("0.005", "0.01", "0.02")}
+    return (f"gateway event loop, 50 ms timer: {ticks:.0f} ticks, late by over 5 ms "
+            f"{over['0.005']:.0f}, over 10 ms {over['0.01']:.0f}, "
+            f"over 20 ms {over['0.02']:.0f}")
 
 
 def http_floor_ms(client: httpx.Client) -> list[float]:
@@ -98,8 +116,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
           httpx.Client(base_url=stack.url, timeout=30) as client):
         bus = redis.Redis.from_url(stack.redis_url())
         floor: list[float] = []
+        lag_before = loop_lag_buckets(client)
         results = [one_halt(stack, client, bus, args.batch_size, floor)
                    for _ in range(repeats)]
+        lag = loop_lag_line(lag_before, loop_lag_buckets(client))
     # The send time lets a slow halt be matched against `load.stall_probe`'s gaps.
     for r in sorted(results, key=lambda r: -r["halt_ms"])[:5]:
         print(f"slow: sent {r['sent_unix']:.4f}, halt {r['halt_ms']:.1f} ms = "
@@ -119,6 +139,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     halted = sum(r["halted"] for r in results)
     print(f"optimizer steps after arrival: max {max(steps):.0f}, "
           f"all {sorted(int(s) for s in steps)}; halted {halted:.0f}/{repeats}")
+    print(lag)
     return summary("halt-latency", args.device, repeats, {
         "halt_ms_p50": halt["p50"], "halt_ms_p99": halt["p99"],
         "max_steps_after_halt": max(steps), "step_ms_p50": step["p50"],
