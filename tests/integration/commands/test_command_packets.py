@@ -3,6 +3,7 @@
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
@@ -29,10 +30,12 @@ async def test_pending_dispatched_applied_reach_the_run_and_the_fleet(
         stack: LiveStack) -> None:
     run_id = start_run(stack)
     ws = stack.url.replace("http://", "ws://")
-    # The fleet socket is live only: connect it before the command is issued.
-    fleet = asyncio.create_task(_fleet_frames(ws, stack))
-    await asyncio.sleep(0.5)
+    # The fleet socket is live only: it must be subscribed before the command.
+    subscribed, target = asyncio.Event(), asyncio.get_running_loop().create_future()
+    fleet = asyncio.create_task(_fleet_frames(ws, subscribed, target))
+    await asyncio.wait_for(subscribed.wait(), timeout=20)
     paused = await asyncio.to_thread(command, stack, run_id, {"type": "pause"})
+    target.set_result(paused["id"])
     # The run's socket replays its history from the start, command packets too.
     on_run = await command_frames(f"{ws}/ws/runs/{run_id}?after=0-0&names=command.*",
                                   paused["id"], "applied")
@@ -51,11 +54,27 @@ async def test_pending_dispatched_applied_reach_the_run_and_the_fleet(
     stack.wait_for_run(run_id, {"cancelled"})
 
 
-async def _fleet_frames(ws: str, stack: LiveStack) -> list[dict[str, Any]]:
+async def _fleet_frames(ws: str, subscribed: asyncio.Event,
+                        target: "asyncio.Future[str]") -> list[dict[str, Any]]:
+    """The fleet's frames about the target command (known once it is issued;
+    an earlier test's command may still be settling meanwhile)."""
     frames: list[dict[str, Any]] = []
     async with connect(f"{ws}/ws/fleet", compression=None) as socket:
-        while not frames or frames[-1]["value"] != "applied":
-            frame = json.loads(await asyncio.wait_for(socket.recv(), timeout=20))
-            if frame.get("kind") == "command" and frame["name"] == "command.pause":
+        # The server answers pings only once the socket is subscribed.
+        await socket.send("ping")
+        while json.loads(await asyncio.wait_for(socket.recv(), 20)).get(
+                "type") != "pong":
+            pass
+        subscribed.set()
+        deadline = time.monotonic() + 30
+        while not (target.done() and any(
+                f["attrs"]["id"] == target.result() and f["value"] == "applied"
+                for f in frames)):
+            assert time.monotonic() < deadline, frames
+            try:  # short reads: the target may be set while nothing arrives
+                frame = json.loads(await asyncio.wait_for(socket.recv(), timeout=0.5))
+            except TimeoutError:
+                continue
+            if frame.get("kind") == "command":
                 frames.append(frame)
-    return frames
+    return [f for f in frames if f["attrs"]["id"] == target.result()]
