@@ -47,7 +47,8 @@ def _start_background(app: FastAPI, settings: Settings) -> list[asyncio.Task[Non
         app.state.sessionmaker, serial=app.state.engine.dialect.name == "sqlite")
     app.state.waiters = CommandWaiters()
     applier = EventApplier(maker, redis, app.state.waiters, settings.telemetry_maxlen)
-    app.state.relay = OutboxRelay(maker, redis, settings.outbox_interval_s)
+    app.state.relay = OutboxRelay(maker, redis, settings.outbox_interval_s,
+                                  telemetry_maxlen=settings.telemetry_maxlen)
     loops = [
         app.state.relay.run_forever(),
         EventConsumer(maker, redis, applier).run_forever(),

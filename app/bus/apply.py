@@ -8,6 +8,7 @@ from datetime import datetime
 from redis.asyncio import Redis
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from api_schemas import (
     CommandRead,
@@ -28,6 +29,7 @@ from api_schemas.bus import (
 )
 from app import metrics
 from app.bus.publish import packet_json, publish
+from app.commands.reads import command_read
 from app.db import SessionFactory
 from app.models import Checkpoint, Command, Run, Worker
 from app.models._types import as_utc, utcnow
@@ -205,7 +207,7 @@ class EventApplier:
             record_ack(command, event, received_at)
             session.add(command)
             await session.commit()
-            read = _command_read(command)
+            read = command_read(command)
             data = command_packet(command, read)
         self.waiters.notify(event.command_id, read)
         if first:
@@ -284,16 +286,10 @@ def progress_packet(event: ProgressEvent) -> str:
     )
 
 
-def _command_read(command: Command) -> CommandRead:
-    from app.commands.service import command_read  # noqa: PLC0415  (avoid a cycle)
-
-    return command_read(command)
-
-
 def command_packet(command: Command, read: CommandRead | None = None) -> str:
     """The `command` packet of one ledger transition (`read`: the state to
     announce, when it is not the row's own)."""
-    read = read or _command_read(command)
+    read = read or command_read(command)
     state = read.state.value
     level = Level.warning if state in ("rejected", "expired") else Level.info
     return packet_json(
@@ -306,17 +302,24 @@ def command_packet(command: Command, read: CommandRead | None = None) -> str:
     )
 
 
-async def expire_open_commands(
-    session: AsyncSession, run_id: str, reason: str
-) -> list[Command]:
-    open_states = [CommandState.pending.value, CommandState.dispatched.value]
-    query = select(Command).where(
-        Command.run_id == run_id, col(Command.state).in_(open_states)
-    )
-    expired = list((await session.exec(query)).all())
+OPEN_COMMAND_STATES = [CommandState.pending.value, CommandState.dispatched.value]
+
+
+async def expire_commands(session: AsyncSession, query: SelectOfScalar[Command],
+                          reason: str) -> list[Command]:
+    """Expire, with `reason`, the open commands among those `query` selects."""
+    open_only = query.where(col(Command.state).in_(OPEN_COMMAND_STATES))
+    expired = list((await session.exec(open_only)).all())
     for command in expired:
         command.state = CommandState.expired.value
         command.reason = reason
         command.acked_at = utcnow()
         session.add(command)
     return expired
+
+
+async def expire_open_commands(
+    session: AsyncSession, run_id: str, reason: str
+) -> list[Command]:
+    return await expire_commands(
+        session, select(Command).where(Command.run_id == run_id), reason)

@@ -32,6 +32,7 @@ from api_schemas.bus import BROADCAST_STREAM, DATA_FIELD, RUNS_STREAM, command_s
 from app import metrics
 from app.bus.apply import command_packet
 from app.bus.publish import add_packet
+from app.commands.reads import command_read
 from app.db import SessionFactory
 from app.models import Command, Outbox, Run
 from app.models._types import utcnow
@@ -123,20 +124,23 @@ class OutboxRelay:
         self._maxlen = telemetry_maxlen
 
     async def send(self, messages: list[Message]) -> datetime | None:
-        """The fast path's XADD, right after the commit; returns the dispatch
-        time, or None when nothing was sent (the loop retries after its grace).
+        """XADD the messages, then announce the commands among them; returns
+        the dispatch time, or None when nothing was sent (the loop retries
+        after its grace). Both paths send through here.
 
-        Bounded by `fast_timeout_s`: the request answers after this, and a Redis
-        that accepts connections but does not reply must not hang it. (If the
-        XADD did land, the loop's resend is refused by the worker as a replayed
-        nonce, and the ledger keeps the first outcome.)"""
+        The XADD is bounded by `fast_timeout_s`: a request answers after it,
+        and a Redis that accepts connections but does not reply must not hang
+        it. (If the XADD did land, the loop's resend is refused by the worker
+        as a replayed nonce, and the ledger keeps the first outcome.)"""
         if not messages:
             return None
         try:
-            return await asyncio.wait_for(self._send(messages), self._fast_timeout)
+            sent_at = await asyncio.wait_for(self._xadd(messages), self._fast_timeout)
         except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("fast relay failed, the loop will retry: %r", exc)
+            log.warning("relay failed, the loop will retry: %r", exc)
             return None
+        await self._announce(messages, sent_at)
+        return sent_at
 
     async def record(self, messages: list[Message], sent_at: datetime | None) -> None:
         """The fast path's record of a dispatch (a request's background task)."""
@@ -163,10 +167,13 @@ class OutboxRelay:
                 log.exception("outbox relay error")
 
     async def relay_once(self) -> int:
+        """Send what the fast path left past its grace; returns how many were sent."""
         async with self._maker() as session:
             messages = await self._claim(session)
-            if messages:
-                await self._mark_sent(session, messages, await self._send(messages))
+            if (sent_at := await self.send(messages)) is None:
+                messages = []
+            else:
+                await self._mark_sent(session, messages, sent_at)
             await session.commit()
             backlog = await self._backlog(session)
         metrics.OUTBOX_BACKLOG.set(backlog)
@@ -187,12 +194,10 @@ class OutboxRelay:
         return ([Message.of_row(r) for r in (await session.exec(rows)).all()]
                 + [Message.of_command(c) for c in (await session.exec(commands)).all()])
 
-    async def _send(self, messages: list[Message]) -> datetime:
-        """XADD the messages, then announce each command's `dispatched` (and the
-        `pending` before it) as `command` packets; returns the dispatch time,
-        taken before the XADD: a worker's ack (stamped when the gateway reads
-        it) can come back before the reply to the XADD does, and must not
-        predate its dispatch."""
+    async def _xadd(self, messages: list[Message]) -> datetime:
+        """XADD the messages; returns the dispatch time, taken before the XADD:
+        a worker's ack (stamped when the gateway reads it) can come back before
+        the reply to the XADD does, and must not predate its dispatch."""
         sent_at = utcnow()
         pipe = self._redis.pipeline(transaction=False)
         for message in messages:
@@ -201,18 +206,17 @@ class OutboxRelay:
         for message, message_id in zip(messages, ids, strict=True):
             message.message_id = (message_id.decode() if isinstance(message_id, bytes)
                                   else str(message_id))
-        await self._announce(messages, sent_at)
         return sent_at
 
     async def _announce(self, messages: list[Message], sent_at: datetime) -> None:
-        # After the commands are on their way: these packets are not on an
-        # emergency halt's path. The command's own ack comes back through the
-        # worker and the event consumer, well after this pipeline.
+        """Each command's `pending` and `dispatched` as `command` packets. After
+        the commands are on their way: not on an emergency halt's path (the
+        ack comes back through the worker and the event consumer, well after
+        this pipeline), and a failure here is logged, never turned into "not
+        sent" (that would send the command twice)."""
         commands = [m.command for m in messages if m.command is not None]
         if not commands:
             return
-        from app.commands.service import command_read  # noqa: PLC0415 (a cycle)
-
         pipe = self._redis.pipeline(transaction=False)
         for command in commands:
             read = command_read(command)
@@ -221,7 +225,10 @@ class OutboxRelay:
             for announced in (read, dispatched):
                 add_packet(pipe, command_packet(command, announced),
                            run_id=command.run_id, run_stream=True, maxlen=self._maxlen)
-        await pipe.execute()
+        try:
+            await asyncio.wait_for(pipe.execute(), self._fast_timeout)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("command packets not published: %r", exc)
 
     async def _mark_sent(self, session: AsyncSession, messages: list[Message],
                          now: datetime) -> None:

@@ -14,11 +14,16 @@ from redis.exceptions import RedisError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api_schemas import CommandState, Level, PacketKind, RunState, WorkerState
+from api_schemas import Level, PacketKind, RunState, WorkerState
 from api_schemas.bus import RUNS_GROUP, RUNS_STREAM, worker_key
 from api_schemas.enums import TERMINAL_RUN_STATES
 from app import metrics
-from app.bus.apply import RUN_ENDED, command_packet, expire_open_commands
+from app.bus.apply import (
+    RUN_ENDED,
+    command_packet,
+    expire_commands,
+    expire_open_commands,
+)
 from app.bus.publish import packet_json, publish
 from app.db import SessionFactory
 from app.models import Command, Run, Worker
@@ -140,21 +145,16 @@ class Reaper:
           default like this), so the ledger cannot call applied one expired.
         """
         now = utcnow()
-        open_states = col(Command.state).in_(
-            [CommandState.pending.value, CommandState.dispatched.value])
         ended = (select(Command).join(Run, col(Run.id) == col(Command.run_id))
-                 .where(open_states, col(Run.state).in_(TERMINAL),
+                 .where(col(Run.state).in_(TERMINAL),
                         col(Run.finished_at) < now - timedelta(seconds=SETTLE_GRACE_S)))
         unacked = select(Command).where(
-            open_states, col(Command.issued_at) < now - self._command_expire)
+            col(Command.issued_at) < now - self._command_expire)
         packets: list[tuple[str | None, str]] = []
         async with self._maker() as session:
             for query, reason in ((ended, RUN_ENDED), (unacked, NOT_ACKED)):
-                for command in (await session.exec(query)).all():
-                    command.state, command.reason = CommandState.expired.value, reason
-                    command.acked_at = utcnow()
-                    session.add(command)
-                    packets.append((command.run_id, command_packet(command)))
+                packets += [(c.run_id, command_packet(c))
+                            for c in await expire_commands(session, query, reason)]
             await session.commit()
         for run_id, data in packets:
             await publish(self._redis, data, run_id=run_id, run_stream=True)

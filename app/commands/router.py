@@ -11,11 +11,8 @@ from api_schemas import CommandBatch, CommandPage, CommandRead
 from api_schemas.commands import CommandCreate, EmergencyHalt, RegistryReset
 from app.bus.outbox import Message, pending
 from app.commands.issue import issue, relay_committed, write_turn
-from app.commands.service import (
-    command_read,
-    list_commands,
-    live_runs,
-)
+from app.commands.reads import command_read
+from app.commands.service import list_commands, live_runs
 from app.deps import Admin, Operator, RunDep, SessionDep, Viewer
 from app.errors import NotFound
 from app.idempotency import IdempotencyKey, scoped_key

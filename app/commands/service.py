@@ -3,7 +3,6 @@
 import secrets
 import time
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import and_, bindparam, insert, or_
@@ -11,7 +10,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api_schemas import CommandRead, CommandState, CommandType, RunState
+from api_schemas import RunState
 from api_schemas.bus import SignedCommand
 from api_schemas.catalogue import BLUEPRINTS_BY_NAME, task_slots
 from api_schemas.commands import SeedEnable, command_params
@@ -182,20 +181,3 @@ async def list_commands(
     issued_at = as_utc(rows[-1].issued_at)
     assert issued_at is not None
     return rows, encode_cursor(issued_at.isoformat(), rows[-1].id)
-
-
-def command_read(command: Command) -> CommandRead:
-    data: dict[str, Any] = {
-        "id": command.id,
-        "run_id": command.run_id,
-        "type": CommandType(command.type),
-        "params": command.params or {},
-        "state": CommandState(command.state),
-        "issued_by": command.issued_by,
-        "issued_at": as_utc(command.issued_at),
-        "dispatched_at": as_utc(command.dispatched_at),
-        "acked_at": as_utc(command.acked_at),
-        "result": command.result or {},
-        "reason": command.reason,
-    }
-    return CommandRead.model_validate(data)

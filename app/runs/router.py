@@ -17,7 +17,7 @@ from api_schemas import (
 )
 from api_schemas.commands import Stop
 from app.commands.issue import issue, relay_committed, write_turn
-from app.commands.service import command_read
+from app.commands.reads import command_read
 from app.deps import Operator, RunDep, SessionDep, Viewer
 from app.idempotency import IdempotencyKey, scoped_key
 from app.models import Checkpoint

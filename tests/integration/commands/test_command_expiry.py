@@ -5,19 +5,17 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas.bus import DATA_FIELD, FLEET_STREAM
 from app.bus.reaper import Reaper
-from app.db import create_engine, create_sessionmaker
-from app.migrate import upgrade
 from app.models import Command, Run
 from app.models._types import utcnow
-from app.settings import Settings
 from tests.fixtures.gateway import GatewayProcess, sqlite_url, start_gateway
 
 EXPIRE_S = 1.5
@@ -49,18 +47,9 @@ def test_a_command_to_a_run_no_worker_takes_expires(gateway: GatewayProcess) -> 
     assert command["reason"] == "not_acked" and command["acked_at"]
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    url = sqlite_url(tmp_path)
-    upgrade(url)  # outside the test's event loop: alembic runs one of its own
-    return url
-
-
 @pytest.mark.asyncio(loop_scope="function")
 async def test_the_reaper_expires_only_commands_that_cannot_be_acked(
-        redis_url: str, database_url: str) -> None:
-    engine = create_engine(Settings(database_url=database_url))
-    maker = create_sessionmaker(engine)
+        redis_url: str, sessions: async_sessionmaker[AsyncSession]) -> None:
     bus = Redis.from_url(redis_url)
     now = utcnow()
     ended = Run(spec={}, state="cancelled", finished_at=now - timedelta(seconds=30))
@@ -74,11 +63,11 @@ async def test_the_reaper_expires_only_commands_that_cannot_be_acked(
                                    issued_at=now - timedelta(seconds=120)),
     }
     try:
-        async with maker() as session:
+        async with sessions() as session:
             session.add_all([ended, live, *commands.values()])
             await session.commit()
-        await Reaper(maker, bus, ttl_s=8, command_expire_s=60).sweep()
-        async with maker() as session:
+        await Reaper(sessions, bus, ttl_s=8, command_expire_s=60).sweep()
+        async with sessions() as session:
             found = {name: await session.get(Command, c.id)
                      for name, c in commands.items()}
         assert {name: (c.state, c.reason) for name, c in found.items() if c} == {
@@ -93,4 +82,3 @@ async def test_the_reaper_expires_only_commands_that_cannot_be_acked(
                       if p["kind"] == "command") == ["not_acked", "run_ended"]
     finally:
         await bus.aclose()
-        await engine.dispose()

@@ -3,27 +3,26 @@ it answers, and the relay loop sends what a failed fast path left behind."""
 
 import asyncio
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 import redis
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas import CommandState, RunCreate
 from api_schemas.bus import DATA_FIELD, RUNS_STREAM, SignedCommand, command_stream
 from api_schemas.commands import Pause
 from api_schemas.signing import verify
 from app import metrics
-from app.bus.outbox import OutboxRelay, pending
+from app.bus.outbox import Message, OutboxRelay, pending
 from app.commands.service import create_command
-from app.db import create_engine, create_sessionmaker
-from app.migrate import upgrade
 from app.models import Command, Run
 from app.runs.service import create_run
-from app.settings import Settings
 from tests.fixtures.gateway import GatewayProcess
 
+SessionMaker = async_sessionmaker[AsyncSession]
 KEYS = {"k1": "outbox-test-secret"}
 SPEC = {"task": "digits", "epochs": 1, "batch_size": 32, "device": "cpu"}
 
@@ -49,31 +48,26 @@ def test_a_run_is_on_the_bus_when_its_201_arrives(
                 for f in sent] == [issued.json()["id"]]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}"
-    else:
-        url = request.getfixturevalue("postgres_db_url")
-    upgrade(url)
-    return Settings(database_url=url)
+async def committed_run_and_pause(maker: SessionMaker) -> tuple[Run, Command,
+                                                                 list[Message]]:
+    """A run and a pause, committed and not sent (as if Redis were down)."""
+    async with maker() as session:
+        run, _ = await create_run(session, RunCreate.model_validate(SPEC), None)
+        command, _ = await create_command(
+            session, run_id=run.id, body=Pause(type="pause"), issued_by="op",
+            keys=KEYS, key_id="k1")
+        await session.commit()
+        return run, command, pending(session)
 
 
 @pytest.mark.asyncio(loop_scope="function")
 async def test_the_loop_sends_what_the_fast_path_left_behind(
-        database: Settings, redis_url: str) -> None:
-    engine = create_engine(database)
-    maker = create_sessionmaker(engine)
+        sessions: SessionMaker, redis_url: str) -> None:
     bus = Redis.from_url(redis_url)
-    relay = OutboxRelay(maker, bus, grace_s=0.3)
+    relay = OutboxRelay(sessions, bus, grace_s=0.3)
     try:
-        async with maker() as session:  # committed, never sent: Redis "was down"
-            run, _ = await create_run(session, RunCreate.model_validate(SPEC), None)
-            command, _ = await create_command(
-                session, run_id=run.id, body=Pause(type="pause"), issued_by="op",
-                keys=KEYS, key_id="k1")
-            await session.commit()
-            assert len(pending(session)) == 2
+        run, command, messages = await committed_run_and_pause(sessions)
+        assert len(messages) == 2
         assert await relay.relay_once() == 0  # within the grace: the fast path's
         await asyncio.sleep(0.35)
         assert await relay.relay_once() == 2
@@ -85,7 +79,7 @@ async def test_the_loop_sends_what_the_fast_path_left_behind(
         assert (signed.id, signed.type, signed.nonce) == (
             command.id, "pause", command.nonce)
         (assignment_id, _), = await bus.xrange(RUNS_STREAM)
-        async with maker() as session:
+        async with sessions() as session:
             stored = await session.get(Command, command.id)
             stored_run = await session.get(Run, run.id)
         assert stored is not None and stored_run is not None
@@ -94,12 +88,11 @@ async def test_the_loop_sends_what_the_fast_path_left_behind(
         assert stored_run.assignment_id == assignment_id.decode()
     finally:
         await bus.aclose()
-        await engine.dispose()
 
 
 @pytest.mark.asyncio(loop_scope="function")
 async def test_a_redis_that_never_answers_does_not_hold_the_request(
-        database: Settings) -> None:
+        sessions: SessionMaker) -> None:
     async def swallow(reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter) -> None:
         while await reader.read(1 << 16):  # takes every command, answers none
@@ -108,25 +101,16 @@ async def test_a_redis_that_never_answers_does_not_hold_the_request(
 
     server = await asyncio.start_server(swallow, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    engine = create_engine(database)
-    maker = create_sessionmaker(engine)
     mute = Redis(host="127.0.0.1", port=port)
-    relay = OutboxRelay(maker, mute, fast_timeout_s=0.3)
+    relay = OutboxRelay(sessions, mute, fast_timeout_s=0.3)
     try:
-        async with maker() as session:
-            run, _ = await create_run(session, RunCreate.model_validate(SPEC), None)
-            command, _ = await create_command(
-                session, run_id=run.id, body=Pause(type="pause"), issued_by="op",
-                keys=KEYS, key_id="k1")
-            await session.commit()
-            messages = pending(session)
+        _run, command, messages = await committed_run_and_pause(sessions)
         started = time.monotonic()
         assert await relay.send(messages) is None  # the loop will take them
         assert time.monotonic() - started < 1.0
-        async with maker() as session:
+        async with sessions() as session:
             stored = await session.get(Command, command.id)
         assert stored is not None and stored.state == CommandState.pending.value
     finally:
         await mute.aclose()
         server.close()
-        await engine.dispose()
