@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 from sqlalchemy import bindparam, case, func, update
 from sqlmodel import col, select
@@ -124,23 +125,27 @@ class OutboxRelay:
         self._maxlen = telemetry_maxlen
 
     async def send(self, messages: list[Message]) -> datetime | None:
-        """XADD the messages, then announce the commands among them; returns
-        the dispatch time, or None when nothing was sent (the loop retries
-        after its grace). Both paths send through here.
+        """XADD the messages, with each command's `pending` and `dispatched`
+        packets in the same MULTI/EXEC; returns the dispatch time, or None
+        when nothing was sent (the loop retries after its grace). Both paths
+        send through here.
 
-        The XADD is bounded by `fast_timeout_s`: a request answers after it,
-        and a Redis that accepts connections but does not reply must not hang
-        it. (If the XADD did land, the loop's resend is refused by the worker
-        as a replayed nonce, and the ledger keeps the first outcome.)"""
+        One transaction: no worker can read a command before its packets are
+        on the streams, so its outcome packet (from the worker's ack) always
+        comes after them, whichever gateway replica consumes the ack; and the
+        request waits for one round trip instead of two.
+
+        Bounded by `fast_timeout_s`: a request answers after it, and a Redis
+        that accepts connections but does not reply must not hang it. (If the
+        XADD did land, the loop's resend is refused by the worker as a
+        replayed nonce, and the ledger keeps the first outcome.)"""
         if not messages:
             return None
         try:
-            sent_at = await asyncio.wait_for(self._xadd(messages), self._fast_timeout)
+            return await asyncio.wait_for(self._xadd(messages), self._fast_timeout)
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("relay failed, the loop will retry: %r", exc)
             return None
-        await self._announce(messages, sent_at)
-        return sent_at
 
     async def record(self, messages: list[Message], sent_at: datetime | None) -> None:
         """The fast path's record of a dispatch (a request's background task)."""
@@ -195,40 +200,39 @@ class OutboxRelay:
                 + [Message.of_command(c) for c in (await session.exec(commands)).all()])
 
     async def _xadd(self, messages: list[Message]) -> datetime:
-        """XADD the messages; returns the dispatch time, taken before the XADD:
-        a worker's ack (stamped when the gateway reads it) can come back before
-        the reply to the XADD does, and must not predate its dispatch."""
+        """XADD the messages and their packets; returns the dispatch time,
+        taken before the XADD: a worker's ack (stamped when the gateway reads
+        it) can come back before the reply to the XADD does, and must not
+        predate its dispatch."""
         sent_at = utcnow()
-        pipe = self._redis.pipeline(transaction=False)
+        pipe = self._redis.pipeline(transaction=True)
         for message in messages:
             pipe.xadd(message.stream, {DATA_FIELD: message.data})
-        ids = await pipe.execute()
+        self._announce(pipe, messages, sent_at)
+        # Errors come back per command: a packet that failed must not make a
+        # command that landed look unsent (it would be sent twice).
+        replies = await pipe.execute(raise_on_error=False)
+        ids, packets = replies[:len(messages)], replies[len(messages):]
+        for reply in ids:
+            if isinstance(reply, Exception):
+                raise reply
+        if failed := [r for r in packets if isinstance(r, Exception)]:
+            log.warning("command packets not published: %r", failed[0])
         for message, message_id in zip(messages, ids, strict=True):
             message.message_id = (message_id.decode() if isinstance(message_id, bytes)
                                   else str(message_id))
         return sent_at
 
-    async def _announce(self, messages: list[Message], sent_at: datetime) -> None:
-        """Each command's `pending` and `dispatched` as `command` packets. After
-        the commands are on their way: not on an emergency halt's path (the
-        ack comes back through the worker and the event consumer, well after
-        this pipeline), and a failure here is logged, never turned into "not
-        sent" (that would send the command twice)."""
-        commands = [m.command for m in messages if m.command is not None]
-        if not commands:
-            return
-        pipe = self._redis.pipeline(transaction=False)
-        for command in commands:
+    def _announce(self, pipe: Pipeline, messages: list[Message],
+                  sent_at: datetime) -> None:
+        """Queue each command's `pending` and `dispatched` `command` packets."""
+        for command in (m.command for m in messages if m.command is not None):
             read = command_read(command)
             dispatched = read.model_copy(update={"state": CommandState.dispatched,
                                                  "dispatched_at": sent_at})
             for announced in (read, dispatched):
                 add_packet(pipe, command_packet(command, announced),
                            run_id=command.run_id, run_stream=True, maxlen=self._maxlen)
-        try:
-            await asyncio.wait_for(pipe.execute(), self._fast_timeout)
-        except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("command packets not published: %r", exc)
 
     async def _mark_sent(self, session: AsyncSession, messages: list[Message],
                          now: datetime) -> None:

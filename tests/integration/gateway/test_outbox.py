@@ -11,8 +11,14 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api_schemas import CommandState, RunCreate
-from api_schemas.bus import DATA_FIELD, RUNS_STREAM, SignedCommand, command_stream
+from api_schemas import CommandState, PacketKind, RunCreate, TelemetryPacket
+from api_schemas.bus import (
+    DATA_FIELD,
+    RUNS_STREAM,
+    SignedCommand,
+    command_stream,
+    telemetry_stream,
+)
 from api_schemas.commands import Pause
 from api_schemas.signing import verify
 from app import metrics
@@ -88,6 +94,42 @@ async def test_the_loop_sends_what_the_fast_path_left_behind(
         assert stored_run.assignment_id == assignment_id.decode()
     finally:
         await bus.aclose()
+
+
+async def blocked_clients(bus: Redis) -> int:
+    return int((await bus.info("clients"))["blocked_clients"])
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_a_command_is_never_readable_before_its_packets(
+        sessions: SessionMaker, redis_url: str) -> None:
+    # Whoever reads the command (and later acks it) finds `pending` and
+    # `dispatched` already on the run's stream, so the outcome packet cannot
+    # come before them. The reader pipelines its XRANGE behind a blocked
+    # XREAD: Redis runs it the moment the XREAD is served, before any other
+    # client's next command, so two separate round trips would fail here.
+    bus, reader = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    relay = OutboxRelay(sessions, bus)
+    try:
+        run, command, messages = await committed_run_and_pause(sessions)
+        idle = await blocked_clients(bus)
+        pipe = reader.pipeline(transaction=False)
+        pipe.xread({command_stream(run.id): "$"}, block=10_000)
+        pipe.xrange(telemetry_stream(run.id))
+        read = asyncio.create_task(pipe.execute())
+        while await blocked_clients(bus) == idle:
+            await asyncio.sleep(0.01)
+        assert await relay.send(messages) is not None
+        woken, packets = await asyncio.wait_for(read, 10)
+        assert woken, "the reader saw no command"
+        seen = [TelemetryPacket.model_validate_json(f[DATA_FIELD.encode()])
+                for _, f in packets]
+        assert [(p.kind, p.value, p.attrs["id"]) for p in seen] == [
+            (PacketKind.command, "pending", command.id),
+            (PacketKind.command, "dispatched", command.id)]
+    finally:
+        await bus.aclose()
+        await reader.aclose()
 
 
 @pytest.mark.asyncio(loop_scope="function")
