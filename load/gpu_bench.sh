@@ -8,7 +8,8 @@
 #                                     CPU steady-train), the CNN ratio, e2e
 #   SET=halt bash load/gpu_bench.sh   the command path alone, CPU and CUDA
 #                                     workers, with the host's CPU speed and a
-#                                     stall probe (about 8 minutes)
+#                                     stall probe (about 8 minutes); EXTRA=--auth
+#                                     runs them with auth on, as in production
 # Wheels for pydantic & co. are expected in .whl/ (see docs/benchmarks.md).
 set -u
 OUT=${OUT:-/tmp/esper-gpu-out}; mkdir -p "$OUT" /tmp/j
@@ -45,9 +46,9 @@ if [ "${SET:-all}" = halt ]; then
   log "python sum(range(1e6)): $(python3 -m timeit -n 20 'sum(range(1000000))')"
   log ""; log "### stall probe, idle, 20 s"
   timeout 40 python3 -m load.stall_probe --seconds 20 --threshold-ms 1.5 2>&1 >/dev/null | tee -a "$B"
-  bench halt_latency_cpu 200 halt-latency --device cpu --repeats 60
-  bench halt_latency_cuda 170 halt-latency --device cuda --repeats 40
-  bench command_latency_cuda 120 command-latency --device cuda
+  bench halt_latency_cpu 200 halt-latency --device cpu --repeats 60 ${EXTRA:-}
+  bench halt_latency_cuda 170 halt-latency --device cuda --repeats 40 ${EXTRA:-}
+  bench command_latency_cuda 120 command-latency --device cuda ${EXTRA:-}
 elif [ "${SET:-all}" = 3 ]; then
   bench command_latency_cuda 120 command-latency --device cuda
   bench halt_latency_cuda 150 halt-latency --device cuda

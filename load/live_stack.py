@@ -1,5 +1,6 @@
 """A whole local stack for benchmarks: `esper up --no-demo` in a subprocess."""
 
+import argparse
 import os
 import signal
 import subprocess
@@ -14,27 +15,47 @@ import httpx
 import psutil
 
 from api_schemas.enums import TERMINAL_RUN_STATES
+from app.auth import new_token
 from app.cli.bundled_redis import free_port
 
 TERMINAL = {state.value for state in TERMINAL_RUN_STATES}
 
 
+def add_auth_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--auth", action="store_true",
+                        help="auth on, as in production: every request's token "
+                             "is looked up (the local stack's default is off)")
+
+
 class LocalStack:
-    """Gateway + bundled or configured Redis + N CPU workers, torn down on exit."""
+    """Gateway + bundled or configured Redis + N CPU workers, torn down on exit.
+
+    `auth=True` runs it as production does: every request carries a bearer
+    token the gateway looks up (`ESPER_AUTH=on`, the bootstrap admin key)."""
 
     def __init__(self, workers: int = 1, device: str = "cpu",
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, auth: bool = False) -> None:
         self.port = free_port()
         self.tmp = tempfile.TemporaryDirectory(prefix="esper-load-")
         self.data_dir = Path(self.tmp.name)
         self.workers = workers
         self.device = device
-        self.env = {**os.environ, **(env or {})}
+        self.headers: dict[str, str] = {}
+        auth_env: dict[str, str] = {}
+        if auth:
+            token = new_token()
+            auth_env = {"ESPER_AUTH": "on", "ESPER_ADMIN_TOKEN": token}
+            self.headers = {"Authorization": f"Bearer {token}"}
+        self.env = {**os.environ, **auth_env, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> httpx.Client:
+        """A client of this stack, with its token when auth is on."""
+        return httpx.Client(base_url=self.url, timeout=30, headers=self.headers)
 
     def __enter__(self) -> Self:
         log = (self.data_dir / "up.log").open("wb")
@@ -44,6 +65,8 @@ class LocalStack:
              str(self.data_dir), "--device", self.device],
             env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self._wait_ready(60)
+        if self.headers and httpx.get(self.url + "/api/v1/runs").status_code != 401:
+            raise RuntimeError("auth on, yet the gateway answers without a token")
         return self
 
     def _wait_ready(self, timeout: float) -> None:
@@ -52,7 +75,8 @@ class LocalStack:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(self.log())
             try:
-                workers = httpx.get(self.url + "/api/v1/workers", timeout=2).json()
+                workers = httpx.get(self.url + "/api/v1/workers", timeout=2,
+                                    headers=self.headers).json()
                 if sum(w["state"] == "idle" for w in workers) >= self.workers:
                     return
             except (httpx.HTTPError, ValueError):

@@ -16,12 +16,13 @@ import httpx
 import redis
 
 from api_schemas.bus import DATA_FIELD, EVENTS_STREAM, command_stream
-from load.live_stack import LocalStack
+from load.live_stack import LocalStack, add_auth_argument
 from load.stats import print_table, summarize, summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="the worker's and the run's")
+    add_auth_argument(parser)
     parser.add_argument("--commands", type=int, default=200)
     parser.add_argument("--type", default="registry_reset",
                         help="command type sent (applies at the next step boundary)")
@@ -118,8 +119,8 @@ def wait_training(client: httpx.Client, run_id: str, steps: int = 20) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     count = 30 if args.quick else args.commands
-    with (LocalStack(device=args.device) as stack,
-          httpx.Client(base_url=stack.url, timeout=30) as client):
+    with (LocalStack(device=args.device, auth=args.auth) as stack,
+          stack.client() as client):
         run_id = stack.submit(client, device=args.device)
         training = stack.wait_state(client, run_id, {"running"})
         wait_training(client, run_id)
@@ -140,7 +141,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
               for name, values in breakdown.items()),
             {"what": "Redis PING (floor)", **summarize(floor)}]
     print_table(f"command-latency: {count} commands to a training run "
-                f"(state {training['state']}, step {step_ms:.2f} ms); ms",
+                f"(state {training['state']}, step {step_ms:.2f} ms, "
+                f"auth {'on' if args.auth else 'off'}); ms",
                 rows, ["what", "n", "min", "p50", "p95", "p99", "mean"])
     ack, rtt = summarize(acks), summarize(floor)
     print(f"unacked within 5 s: {unacked}")
@@ -148,5 +150,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "ack_ms_p50": ack.get("p50"), "ack_ms_p99": ack.get("p99"),
         "redis_rtt_ms_p50": rtt.get("p50"), "post_wait_ms_p99":
         summarize(round_trips).get("p99"), "unacked": unacked,
-        "step_ms": step_ms, "ratio_ack_p50_to_redis_rtt":
+        "step_ms": step_ms, "auth": args.auth, "ratio_ack_p50_to_redis_rtt":
         (ack.get("p50") or 0) / (rtt.get("p50") or 1)})

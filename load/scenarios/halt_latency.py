@@ -21,7 +21,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from api_schemas.bus import telemetry_stream
-from load.live_stack import LocalStack
+from load.live_stack import LocalStack, add_auth_argument
 from load.scenarios.command_latency import unix_s, wait_training
 from load.stats import print_table, summarize, summary
 
@@ -37,6 +37,7 @@ LEGS = (("POST -> on the wire (the client's httpx)", "to_wire_ms"),
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="the worker's and the run's")
+    add_auth_argument(parser)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=32)
 
@@ -112,8 +113,8 @@ def one_halt(stack: LocalStack, client: httpx.Client, bus: redis.Redis,
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     repeats = 5 if args.quick else args.repeats
-    with (LocalStack(device=args.device) as stack,
-          httpx.Client(base_url=stack.url, timeout=30) as client):
+    with (LocalStack(device=args.device, auth=args.auth) as stack,
+          stack.client() as client):
         bus = redis.Redis.from_url(stack.redis_url())
         floor: list[float] = []
         lag_before = loop_lag_buckets(client)
@@ -129,7 +130,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     step = summarize([r["step_ms"] for r in results])
     http_floor = summarize(floor)
     print_table(f"halt-latency: {repeats} halts, digits MLP batch {args.batch_size}"
-                f" on {args.device}; ms",
+                f" on {args.device}, auth {'on' if args.auth else 'off'}; ms",
                 [{"what": "POST -> last optimizer step", **halt},
                  *({"what": f"  leg: {name}", **summarize([r[key] for r in results])}
                    for name, key in LEGS),
@@ -143,4 +144,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return summary("halt-latency", args.device, repeats, {
         "halt_ms_p50": halt["p50"], "halt_ms_p99": halt["p99"],
         "max_steps_after_halt": max(steps), "step_ms_p50": step["p50"],
-        "goal_ms": step["p50"] + 10, "http_floor_ms_p99": http_floor["p99"]})
+        "goal_ms": step["p50"] + 10, "http_floor_ms_p99": http_floor["p99"],
+        "auth": args.auth})
