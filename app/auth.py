@@ -59,8 +59,11 @@ _KEY_BY_HASH = (select_columns(_KEYS.c.id, _KEYS.c.role, _KEYS.c.revoked_at,
 async def principal_for_token(
     session: AsyncSession, token: str, settings: Settings
 ) -> Principal | None:
-    """The live key the token belongs to (found by its digest's index)."""
-    digest = hash_token(token, settings)
+    return await principal_for_digest(session, hash_token(token, settings))
+
+
+async def principal_for_digest(session: AsyncSession, digest: str) -> Principal | None:
+    """The live key whose token has this digest (found by the digest's index)."""
     row = (await session.execute(_KEY_BY_HASH, {"digest": digest})).first()
     if row is None or row.revoked_at is not None:
         return None

@@ -8,9 +8,10 @@ from redis.asyncio import Redis
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas.enums import Role
-from app.auth import LOCAL_PRINCIPAL, Principal, principal_for_token
+from app.auth import LOCAL_PRINCIPAL, Principal
 from app.db import session_scope
 from app.errors import Forbidden, Unauthorized
+from app.keys.cache import KeyCache
 from app.models import Run
 from app.runs.service import run_or_404
 from app.settings import Settings
@@ -46,14 +47,14 @@ def bearer_token(header: str | None) -> str | None:
 
 
 async def authenticate(
-    token: str | None, session: AsyncSession, settings: Settings
+    token: str | None, session: AsyncSession, settings: Settings, keys: KeyCache
 ) -> Principal:
     """The caller of a request or WebSocket; raises Unauthorized."""
     if not settings.auth_enabled:
         return LOCAL_PRINCIPAL
     if token is None:
         raise Unauthorized("Missing bearer token.", code="missing_token")
-    principal = await principal_for_token(session, token, settings)
+    principal = await keys.principal(session, token, settings)
     if principal is None:
         raise Unauthorized("Invalid or revoked token.", code="invalid_token")
     return principal
@@ -66,7 +67,7 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
         request: Request, session: SessionDep, settings: SettingsDep
     ) -> Principal:
         token = bearer_token(request.headers.get("authorization"))
-        principal = await authenticate(token, session, settings)
+        principal = await authenticate(token, session, settings, request.app.state.keys)
         if not principal.role.allows(role):
             raise Forbidden(
                 f"This needs the {role.value} role; the token has "

@@ -27,6 +27,7 @@ from app.db import (
 )
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
+from app.keys.cache import KeyCache
 from app.keys.router import router as keys_router
 from app.leyline import keyring
 from app.limits import BodySizeLimit
@@ -58,6 +59,8 @@ def _start_background(app: FastAPI, settings: Settings) -> list[asyncio.Task[Non
         ).run_forever(),
     ]
     loops += start_telemetry(app, settings)
+    loops.append(app.state.keys.reload_forever(app.state.sessionmaker,
+                                               settings.key_reload_s))
     loops.append(watch_loop_lag())
     if app.state.engine.dialect.name == "sqlite":
         loops.append(checkpoint_forever(app.state.engine))
@@ -83,6 +86,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings)
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.keys = KeyCache()
     app.state.redis = Redis.from_url(settings.redis_url, health_check_interval=10)
     await _announce_admin(app, settings)
     tasks = _start_background(app, settings)

@@ -52,14 +52,18 @@ async def list_keys(session: SessionDep, _: Admin) -> list[ApiKeyRead]:
 @router.delete(
     "/keys/{key_id}", status_code=204, operation_id="revoke_key", responses=ERRORS
 )
-async def revoke_key(key_id: str, session: SessionDep, _: Admin) -> Response:
-    """Revoke a key; its token stops working at once."""
+async def revoke_key(key_id: str, request: Request, session: SessionDep,
+                     _: Admin) -> Response:
+    """Revoke a key; its token stops working at once (on other gateway
+    replicas within ESPER_KEY_RELOAD_S)."""
     key = await session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"No key {key_id}.", code="key_not_found")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)
+        await session.commit()
+    request.app.state.keys.forget(key_id)
     return Response(status_code=204)
 
 

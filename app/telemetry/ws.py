@@ -43,7 +43,8 @@ async def _authorise(websocket: WebSocket, token: str | None) -> bool:
     token = token or bearer_token(websocket.headers.get("authorization"))
     async with app.state.sessionmaker() as session:
         try:
-            principal = await authenticate(token, session, app.state.settings)
+            principal = await authenticate(token, session, app.state.settings,
+                                           app.state.keys)
         except AppError:
             await websocket.close(code=4401, reason="unauthorised")
             return False
