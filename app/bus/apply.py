@@ -204,7 +204,10 @@ class EventApplier:
             if command is None:
                 return
             first = not CommandState(command.state).final
-            record_ack(command, event, received_at)
+            if not record_ack(command, event, received_at):
+                log.info("ack %s for command %s, already %s, ignored",
+                         event.state.value, command.id, command.state)
+                return
             session.add(command)
             await session.commit()
             read = command_read(command)
@@ -238,19 +241,31 @@ class EventApplier:
 
 
 def record_ack(command: Command, event: CommandAckEvent,
-               received_at: datetime) -> None:
-    """Broadcast commands collect one ack per worker; the first settles the state."""
+               received_at: datetime) -> bool:
+    """Record a worker's ack; returns whether the ledger changed.
+
+    Broadcast commands collect one ack per worker; the first settles the
+    state. A run command's ack after its outcome changes nothing: it is a
+    second copy of the command (a relay that lost its record of a send sends
+    it again, and the worker rejects the copy as `nonce_replayed`)."""
     if command.run_id is None:
         acks = dict((command.result or {}).get("acks", {}))
         acks[event.worker_id] = {"state": event.state.value, "reason": event.reason}
         command.result = {**(command.result or {}), "acks": acks}
+    elif _settled(command):
+        return False
     else:
         command.result = {**(command.result or {}), **event.result}
-    if CommandState(command.state).final and not _expired_by_gateway(command):
-        return
+    if _settled(command):
+        return True
     command.state = event.state.value
     command.reason = event.reason
     command.acked_at = received_at
+    return True
+
+
+def _settled(command: Command) -> bool:
+    return CommandState(command.state).final and not _expired_by_gateway(command)
 
 
 def _expired_by_gateway(command: Command) -> bool:

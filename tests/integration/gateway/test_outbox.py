@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api_schemas import CommandState, PacketKind, RunCreate, TelemetryPacket
+from api_schemas import CommandState, PacketKind, TelemetryPacket
 from api_schemas.bus import (
     DATA_FIELD,
     RUNS_STREAM,
@@ -19,18 +19,14 @@ from api_schemas.bus import (
     command_stream,
     telemetry_stream,
 )
-from api_schemas.commands import Pause
 from api_schemas.signing import verify
 from app import metrics
-from app.bus.outbox import Message, OutboxRelay, pending
-from app.commands.service import create_command
+from app.bus.outbox import OutboxRelay
 from app.models import Command, Run
-from app.runs.service import create_run
 from tests.fixtures.gateway import GatewayProcess
+from tests.fixtures.ledger import KEYS, SPEC, committed_run_and_pause
 
 SessionMaker = async_sessionmaker[AsyncSession]
-KEYS = {"k1": "outbox-test-secret"}
-SPEC = {"task": "digits", "epochs": 1, "batch_size": 32, "device": "cpu"}
 
 
 def entries(url: str, stream: str) -> list[dict[bytes, bytes]]:
@@ -52,18 +48,6 @@ def test_a_run_is_on_the_bus_when_its_201_arrives(
         sent = entries(module_redis_url, command_stream(run_id))
         assert [SignedCommand.model_validate_json(f[DATA_FIELD.encode()]).id
                 for f in sent] == [issued.json()["id"]]
-
-
-async def committed_run_and_pause(maker: SessionMaker) -> tuple[Run, Command,
-                                                                 list[Message]]:
-    """A run and a pause, committed and not sent (as if Redis were down)."""
-    async with maker() as session:
-        run, _ = await create_run(session, RunCreate.model_validate(SPEC), None)
-        command, _ = await create_command(
-            session, run_id=run.id, body=Pause(type="pause"), issued_by="op",
-            keys=KEYS, key_id="k1")
-        await session.commit()
-        return run, command, pending(session)
 
 
 @pytest.mark.asyncio(loop_scope="function")
