@@ -9,14 +9,10 @@
 # in $OUT (default ./ddp-out).
 set -euo pipefail
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
-export PYTHONPATH="/tmp/site:$(pwd)${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 OUT="${OUT:-./ddp-out}"
 mkdir -p "$OUT"
 PY="${PYTHON:-python3}"
-if ls .whl/*.whl >/dev/null 2>&1; then
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-    --upgrade --target /tmp/site .whl/*.whl
-fi
+source load/gpu_wheels.sh
 CNN="--device cuda --backend nccl --task synthetic-images --samples 65536"
 if [ "${ROUND:-1}" = 2 ]; then
   "$PY" -m load.ddp_profile $CNN --width 64 --batch-size 256 > "$OUT/ddp_profile.txt" 2>&1 \

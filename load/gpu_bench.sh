@@ -13,11 +13,7 @@
 # Wheels for pydantic & co. are expected in .whl/ (see docs/benchmarks.md).
 set -u
 OUT=${OUT:-/tmp/esper-gpu-out}; mkdir -p "$OUT" /tmp/j
-export PYTHONUNBUFFERED=1
-if ls .whl/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-    --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD
-fi
+source load/gpu_wheels.sh
 B="$OUT/bench.txt"
 log() { echo "$@" | tee -a "$B"; }
 bench() {  # bench NAME SECONDS ARGS...
