@@ -46,8 +46,9 @@ run: install ## Start the all-in-one local stack (esper up): Redis, gateway, a w
 test: install system-deps ## Run the whole test suite (unit, integration, end-to-end)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: install ## Ruff over the code and the tests
+lint: install ## Ruff over the code and the tests, mypy (strict) over the code
 	$(VENV)/bin/ruff check app workers api_schemas tests $(wildcard load)
+	$(VENV)/bin/mypy
 
 bench-quick: install ## Short runs of the load/ benchmarks that print their figures
 	@for s in $$($(PY) -c 'from load.__main__ import SCENARIOS; print(*SCENARIOS)'); do \

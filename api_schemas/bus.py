@@ -4,7 +4,7 @@ Every stream entry has one field, `data`, holding the envelope's JSON.
 """
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +19,22 @@ BROADCAST_STREAM = "esper:cmd:broadcast"
 # Fleet-wide changes (run states, command outcomes, workers) for /ws/fleet.
 FLEET_STREAM = "esper:fleet"
 DATA_FIELD = "data"
+
+# Stream replies, as redis-py returns them over RESP2 with bytes (the gateway)
+# or str (workers: decode_responses). Its annotations are the union of the
+# RESP2 and RESP3 shapes, so each read states which one it gets.
+T = TypeVar("T", bytes, str)
+Entries = list[tuple[T, dict[T, T]]]
+
+
+def read_reply(reply: object, _kind: type[T]) -> list[tuple[T, Entries[T]]]:
+    """XREAD/XREADGROUP: (stream, entries) per stream; nothing read is []."""
+    return cast(list[tuple[T, Entries[T]]], reply or [])
+
+
+def range_reply(reply: object, _kind: type[T]) -> Entries[T]:
+    """XRANGE/XREVRANGE: (id, fields) entries."""
+    return cast(Entries[T], reply or [])
 
 
 def command_stream(run_id: str) -> str:

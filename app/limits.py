@@ -2,7 +2,7 @@
 
 import json
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import AppError
 
@@ -25,7 +25,7 @@ class BodySizeLimit:
     def _counting(self, receive: Receive) -> Receive:
         seen = 0
 
-        async def wrapped() -> dict:  # type: ignore[type-arg]
+        async def wrapped() -> Message:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))

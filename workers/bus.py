@@ -16,14 +16,14 @@ log = logging.getLogger("esper.worker")
 _RETRIES = 20
 
 
-def connect(url: str) -> "redis.Redis[str]":
+def connect(url: str) -> redis.Redis:
     # health_check_interval makes long-idle pooled connections re-validate, so a
     # Redis restart costs one retry rather than a dead thread.
     return redis.Redis.from_url(url, decode_responses=True, health_check_interval=10,
                                 socket_connect_timeout=2)
 
 
-def publish_event(client: "redis.Redis[str]", event: BaseModel) -> str:
+def publish_event(client: redis.Redis, event: BaseModel) -> str:
     """XADD one envelope to `esper:events`, retrying through short Redis blips."""
     payload = {DATA_FIELD: event.model_dump_json()}
     for attempt in range(_RETRIES):
@@ -36,7 +36,7 @@ def publish_event(client: "redis.Redis[str]", event: BaseModel) -> str:
     raise RuntimeError("Redis did not accept the event")
 
 
-def ensure_runs_group(client: "redis.Redis[str]") -> None:
+def ensure_runs_group(client: redis.Redis) -> None:
     """Create the `workers` group (from the start of the stream) if missing."""
     try:
         client.xgroup_create(RUNS_STREAM, RUNS_GROUP, id="0", mkstream=True)

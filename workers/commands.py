@@ -17,6 +17,7 @@ from api_schemas.bus import (
     DATA_FIELD,
     SignedCommand,
     command_stream,
+    read_reply,
     wake_stream,
 )
 from api_schemas.enums import RejectionReason
@@ -44,7 +45,7 @@ def check_command(command: SignedCommand, keys: Mapping[str, str],
         raise SignatureError(RejectionReason.nonce_replayed, "nonce was already used")
 
 
-def last_entry_id(client: "redis.Redis[str]", stream: str) -> str:
+def last_entry_id(client: redis.Redis, stream: str) -> str:
     newest = client.xrevrange(stream, count=1)
     return str(newest[0][0]) if newest else "0-0"
 
@@ -69,7 +70,7 @@ class CommandReader(threading.Thread):
     block ran out.
     """
 
-    def __init__(self, client: "redis.Redis[str]",
+    def __init__(self, client: redis.Redis,
                  handler: Callable[[], CommandHandler],
                  block_ms: int = 200) -> None:
         super().__init__(name="commands", daemon=True)
@@ -124,7 +125,7 @@ class CommandReader(threading.Thread):
             positions = dict(self._positions)
         replies = self._client.xread(positions,  # type: ignore[arg-type]
                                      block=self._block_ms, count=100)
-        for stream, entries in replies or []:
+        for stream, entries in read_reply(replies, str):
             for entry_id, fields in entries:
                 with self._lock:
                     if stream not in self._positions:

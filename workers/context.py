@@ -12,7 +12,7 @@ from workers.settings import WorkerSettings
 
 @dataclass
 class WorkerContext:
-    client: "redis.Redis[str]"
+    client: redis.Redis
     settings: WorkerSettings
     worker_id: str
     device: str

@@ -21,9 +21,10 @@ import torch
 
 from api_schemas.runs import RunCreate
 from workers.device import DeviceError
-from workers.engine.distributed import DistributedTrainer, RankInfo
+from workers.engine.distributed import DistributedTrainer
 from workers.engine.hooks import Hooks, Progress, RunOutcome
 from workers.engine.options import EngineOptions
+from workers.engine.ranks import RankInfo
 
 log = logging.getLogger("esper.worker.distributed")
 

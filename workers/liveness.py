@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from api_schemas.bus import worker_key
 from workers import bus
@@ -25,7 +26,8 @@ class Heartbeat(threading.Thread):
         self._stopping = threading.Event()
 
     def beat(self) -> None:
-        fields = {k: _flat(v) for k, v in self.ctx.info.items()}
+        fields: dict[FieldT, EncodableT] = {k: _flat(v)
+                                            for k, v in self.ctx.info.items()}
         fields["last_heartbeat"] = bus.utcnow().isoformat()
         pipe = self.ctx.client.pipeline(transaction=True)
         pipe.hset(self.key, mapping=fields)

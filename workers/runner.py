@@ -17,6 +17,8 @@ from api_schemas.bus import (
     RunAssignment,
     RunStateEvent,
     WorkerEvent,
+    range_reply,
+    read_reply,
 )
 from api_schemas.enums import RunState, WorkerState
 from workers import bus
@@ -131,7 +133,7 @@ class Runner:
             log.warning("runs group lost (%s); recreating it", exc)
             bus.ensure_runs_group(self.ctx.client)
             return
-        for _stream, entries in reply or []:
+        for _stream, entries in read_reply(reply, str):
             for entry_id, fields in entries:
                 self._handle_assignment(entry_id, fields)
 
@@ -190,7 +192,8 @@ class Runner:
             consumername=self.worker_id)
         for item in pending:
             entry_id = item["message_id"]
-            entries = self.ctx.client.xrange(RUNS_STREAM, entry_id, entry_id)
+            entries = range_reply(
+                self.ctx.client.xrange(RUNS_STREAM, entry_id, entry_id), str)
             if entries:
                 run_id = bus.decode(entries[0][1]).get("run_id", "")
                 bus.publish_event(self.ctx.client, RunStateEvent(

@@ -23,7 +23,7 @@ MAX_BACKLOG = 1_000_000
 class TelemetryPublisher:
     """Batches packets into `esper:telemetry:{run_id}`; `emit` never blocks."""
 
-    def __init__(self, client: "redis.Redis[str]", run_id: str, *, maxlen: int,
+    def __init__(self, client: redis.Redis, run_id: str, *, maxlen: int,
                  flush_s: float = 0.03, batch: int = 500) -> None:
         self.run_id = run_id
         self.stream = telemetry_stream(run_id)

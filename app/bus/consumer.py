@@ -21,7 +21,13 @@ from pydantic import TypeAdapter, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from api_schemas.bus import DATA_FIELD, EVENTS_GROUP, EVENTS_STREAM, BusEvent
+from api_schemas.bus import (
+    DATA_FIELD,
+    EVENTS_GROUP,
+    EVENTS_STREAM,
+    BusEvent,
+    read_reply,
+)
 from app import metrics
 from app.bus.apply import EventApplier
 from app.db import SessionFactory
@@ -100,7 +106,7 @@ class EventConsumer:
             EVENTS_GROUP, self.name, {EVENTS_STREAM: start}, count=200, block=block_ms
         )
         received = utcnow()
-        for _stream, messages in reply or []:
+        for _stream, messages in read_reply(reply, bytes):
             await self._handle(messages, received)
 
     async def _handle(self, messages: list[tuple[bytes, dict[bytes, bytes]]],

@@ -167,7 +167,7 @@ class Reaper:
                 (Run, metrics.RUNS_BY_STATE),
                 (Worker, metrics.WORKERS_BY_STATE),
             ):
-                query = select(model.state, func.count()).group_by(model.state)  # type: ignore[attr-defined]
+                query = select(model.state, func.count()).group_by(model.state)
                 counts = dict((await session.exec(query)).all())
                 states = RunState if model is Run else WorkerState
                 for state in states:

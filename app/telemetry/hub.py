@@ -16,6 +16,7 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from api_schemas.bus import range_reply, read_reply
 from app import metrics
 from app.telemetry.frames import decode_entry, is_final_state, packet_name, to_frame
 
@@ -89,7 +90,8 @@ class Feed:
                 log.warning("feed %s cannot reach Redis: %s", self.key, exc)
                 await asyncio.sleep(0.5)
                 continue
-            self.last = decode_entry(*newest[0])[0] if newest else "0-0"
+            entries = range_reply(newest, bytes)
+            self.last = decode_entry(*entries[0])[0] if entries else "0-0"
             self.ready.set()
         while True:
             await self._read_once()
@@ -102,7 +104,7 @@ class Feed:
             log.warning("feed %s read failed, retrying: %s", self.key, exc)
             await asyncio.sleep(0.5)
             return
-        for _key, messages in reply or []:
+        for _key, messages in read_reply(reply, bytes):
             self.dispatch(messages)
 
     def dispatch(self, messages: list[tuple[bytes, dict[bytes, bytes]]]) -> None:

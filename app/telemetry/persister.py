@@ -19,9 +19,10 @@ from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from redis.typing import KeyT, StreamIdT
 from sqlmodel import col, or_, select
 
-from api_schemas.bus import telemetry_stream
+from api_schemas.bus import Entries, read_reply, telemetry_stream
 from api_schemas.enums import LIVE_RUN_STATES
 from app import metrics
 from app.db import SessionFactory
@@ -87,19 +88,21 @@ class Persister:
         insert it chunk by chunk; returns the rows written."""
         if not self.positions:
             return 0
-        streams = {telemetry_stream(r): c for r, c in self.positions.items()}
+        streams: dict[KeyT, StreamIdT] = {telemetry_stream(r): c
+                                          for r, c in self.positions.items()}
         reply = await self._redis.xread(streams, count=self._batch)
         written = 0
-        for chunk in self._chunks(reply or []):
+        for chunk in self._chunks(read_reply(reply, bytes)):
             written += await self._write(chunk)
             await asyncio.sleep(0)  # let requests and acks through
         return written
 
-    def _chunks(self, reply: list) -> list[list[tuple[str, str, str]]]:  # type: ignore[type-arg]
+    def _chunks(self, reply: list[tuple[bytes, Entries[bytes]]],
+                ) -> list[list[tuple[str, str, str]]]:
         """(run id, cursor, packet JSON) in stream order, `chunk` at a time."""
         entries: list[tuple[str, str, str]] = []
         for key, messages in reply:
-            run_id = (key.decode() if isinstance(key, bytes) else key).rsplit(":", 1)[1]
+            run_id = key.decode().rsplit(":", 1)[1]
             for message_id, fields in messages:
                 cursor, data = decode_entry(message_id, fields)
                 entries.append((run_id, cursor, data))

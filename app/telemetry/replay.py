@@ -16,6 +16,7 @@ from redis.exceptions import ResponseError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api_schemas.bus import range_reply
 from api_schemas.telemetry import cursor_key
 from app import metrics
 from app.telemetry import store
@@ -68,7 +69,7 @@ async def redis_range(redis: Redis, key: str, after: str,
         page = await redis.xrange(key, min=f"({cursor}", max=upto, count=PAGE)
         if not page:
             return
-        for message_id, fields in page:
+        for message_id, fields in range_reply(page, bytes):
             cursor, data = decode_entry(message_id, fields)
             yield cursor, to_frame(cursor, data), is_final_state(data)
 
