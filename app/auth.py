@@ -48,8 +48,8 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-# Built once, Core and three columns: every authenticated request runs it (an
-# emergency halt's too); the ORM entity load cost 40% more on the VM.
+# Built once, Core and four columns: a token the key cache does not hold is
+# looked up here (the ORM entity load cost about a quarter more on the VM).
 _KEYS = ApiKey.__table__  # type: ignore[attr-defined]
 _KEY_BY_HASH = (select_columns(_KEYS.c.id, _KEYS.c.role, _KEYS.c.revoked_at,
                                _KEYS.c.token_hash)
