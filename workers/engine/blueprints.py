@@ -91,7 +91,9 @@ def _seeded_init(module: nn.Module, gen: torch.Generator) -> None:
                 sub.channel_scale.fill_(1.0)
                 continue
             if isinstance(sub, _CONSTANT_INIT):
-                sub.reset_parameters()  # ones/zeros (and running stats)
+                # ones/zeros (and running stats); nn.Module's __getattr__ types
+                # the method as a Tensor | Module attribute
+                sub.reset_parameters()  # type: ignore[operator]
                 continue
             weight = getattr(sub, "weight", None)
             if not isinstance(weight, Tensor):

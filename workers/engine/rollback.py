@@ -52,8 +52,8 @@ def copy_state_into(buffers: Any, obj: Any) -> Any:
         old = buffers if isinstance(buffers, dict) else {}
         return {k: copy_state_into(old.get(k), v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        old = buffers if isinstance(buffers, list | tuple) else ()
-        items = [copy_state_into(old[i] if i < len(old) else None, v)
+        old_items = buffers if isinstance(buffers, list | tuple) else ()
+        items = [copy_state_into(old_items[i] if i < len(old_items) else None, v)
                  for i, v in enumerate(obj)]
         return items if isinstance(obj, list) else tuple(items)
     return obj

@@ -25,7 +25,7 @@ class IsolationSample:
 
     @property
     def violated(self) -> bool:
-        return self.max_abs_diff != 0.0 or not self.input_detached
+        return bool(self.max_abs_diff != 0.0) or not self.input_detached
 
 
 class IsolationMonitor:
