@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas.enums import Role
+from app import metrics
 from app.auth import LOCAL_PRINCIPAL, Principal
 from app.db import session_scope
 from app.errors import Forbidden, Unauthorized
@@ -53,6 +54,7 @@ async def authenticate(
     if not settings.auth_enabled:
         return LOCAL_PRINCIPAL
     if token is None:
+        metrics.AUTH_TOTAL.labels("rejected").inc()
         raise Unauthorized("Missing bearer token.", code="missing_token")
     principal = await keys.principal(session, token, settings)
     if principal is None:

@@ -61,6 +61,13 @@ LOOP_LAG_SECONDS = Histogram(
     "How late the gateway's event loop woke a timer: time a request waited for "
     "the loop (long callbacks, a starved process).",
     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1))
+# API keys (app.deps and app.keys.cache, on every authenticated request).
+AUTH_TOTAL = Counter(
+    "esper_auth_total",
+    "Authentications by outcome: `held` (the gateway's key cache), `looked_up` "
+    "(the database), `rejected` (no token, or an unknown or revoked one).",
+    ["outcome"])
+AUTH_OUTCOMES = ("held", "looked_up", "rejected")
 EVENT_CONSUMER_LAG = Gauge("esper_event_consumer_lag_seconds",
                            "Age of the newest event when the gateway applied it.")
 
@@ -87,6 +94,8 @@ def _zero_series() -> None:
         COMMAND_REJECTIONS_TOTAL.labels(reason)
     for stream in ("runs", "fleet"):
         WS_CLIENTS.labels(stream)
+    for auth_outcome in AUTH_OUTCOMES:
+        AUTH_TOTAL.labels(auth_outcome)
 
 
 _zero_series()

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas.enums import Role
+from app import metrics
 from app.auth import Principal, hash_token, principal_for_digest
 from app.db import SessionFactory
 from app.models import ApiKey
@@ -56,11 +57,15 @@ class KeyCache:
         """The live key the token belongs to: held, or looked up (then held)."""
         digest = hash_token(token, settings)
         if (held := self._by_digest.get(digest)) is not None:
+            metrics.AUTH_TOTAL.labels("held").inc()
             return held
         generation = self._generation
         principal = await principal_for_digest(session, digest)
-        if principal is not None:
-            self.add(digest, principal, generation)
+        if principal is None:
+            metrics.AUTH_TOTAL.labels("rejected").inc()
+            return None
+        metrics.AUTH_TOTAL.labels("looked_up").inc()
+        self.add(digest, principal, generation)
         return principal
 
     async def reload(self, session: AsyncSession) -> None:

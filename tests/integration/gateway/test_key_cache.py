@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -57,6 +58,38 @@ def test_a_revoked_key_stops_working_on_every_replica(
         time.sleep(0.02)
     assert status == 401
     assert b.get("/api/v1/whoami", headers=ADMIN).status_code == 200
+
+
+def auth_counts(client: httpx.Client) -> dict[str, float]:
+    return {sample.labels["outcome"]: sample.value
+            for family in text_string_to_metric_families(client.get("/metrics").text)
+            if family.name == "esper_auth"
+            for sample in family.samples if sample.name == "esper_auth_total"}
+
+
+def accepted(counts: dict[str, float]) -> float:
+    return counts["held"] + counts["looked_up"]
+
+
+def test_authentications_are_counted_by_outcome(
+        replicas: list[GatewayProcess]) -> None:
+    a, b = (httpx.Client(base_url=g.url, timeout=10) for g in replicas)
+    key = a.post("/api/v1/keys", json={"name": "viewer", "role": "viewer"},
+                 headers=ADMIN).json()
+    bearer = {"Authorization": f"Bearer {key['token']}"}
+    before = auth_counts(b)
+    assert set(before) == {"held", "looked_up", "rejected"}
+    assert b.get("/api/v1/whoami", headers=bearer).status_code == 200  # looked up
+    assert b.get("/api/v1/whoami", headers=bearer).status_code == 200  # held
+    assert b.get("/api/v1/whoami").status_code == 401
+    assert b.get("/api/v1/whoami", headers={
+        "Authorization": "Bearer esk_not_a_token"}).status_code == 401
+    after = auth_counts(b)
+    # The key may already be held if B's reload ran in between: one of the
+    # two was then `held` too.
+    assert accepted(after) - accepted(before) == 2
+    assert after["held"] - before["held"] >= 1
+    assert after["rejected"] - before["rejected"] == 2
 
 
 @pytest.mark.asyncio(loop_scope="function")
