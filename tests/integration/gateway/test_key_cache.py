@@ -40,12 +40,19 @@ def replicas(module_redis_url: str, tmp_path_factory: pytest.TempPathFactory,
         gateway.stop()
 
 
+def clients_and_new_key(replicas: list[GatewayProcess], role: str,
+                        ) -> tuple[httpx.Client, httpx.Client, dict[str, str],
+                                   dict[str, str]]:
+    """Clients of replicas A and B, a key made on A, and its bearer header."""
+    a, b = (httpx.Client(base_url=g.url, timeout=10) for g in replicas)
+    key = a.post("/api/v1/keys", json={"name": role, "role": role},
+                 headers=ADMIN).json()
+    return a, b, key, {"Authorization": f"Bearer {key['token']}"}
+
+
 def test_a_revoked_key_stops_working_on_every_replica(
         replicas: list[GatewayProcess]) -> None:
-    a, b = (httpx.Client(base_url=g.url, timeout=10) for g in replicas)
-    key = a.post("/api/v1/keys", json={"name": "ops", "role": "operator"},
-                 headers=ADMIN).json()
-    bearer = {"Authorization": f"Bearer {key['token']}"}
+    a, b, key, bearer = clients_and_new_key(replicas, "operator")
     for client in (a, b):  # B never saw it made: its miss is looked up
         whoami = client.get("/api/v1/whoami", headers=bearer)
         assert whoami.status_code == 200, whoami.text
@@ -73,10 +80,7 @@ def accepted(counts: dict[str, float]) -> float:
 
 def test_authentications_are_counted_by_outcome(
         replicas: list[GatewayProcess]) -> None:
-    a, b = (httpx.Client(base_url=g.url, timeout=10) for g in replicas)
-    key = a.post("/api/v1/keys", json={"name": "viewer", "role": "viewer"},
-                 headers=ADMIN).json()
-    bearer = {"Authorization": f"Bearer {key['token']}"}
+    _a, b, _key, bearer = clients_and_new_key(replicas, "viewer")
     before = auth_counts(b)
     assert set(before) == {"held", "looked_up", "rejected"}
     assert b.get("/api/v1/whoami", headers=bearer).status_code == 200  # looked up
