@@ -56,6 +56,7 @@ def _start_background(app: FastAPI, settings: Settings) -> list[asyncio.Task[Non
         Reaper(
             maker, redis, settings.worker_ttl_s, settings.reaper_interval_s,
             command_expire_s=settings.command_expire_s,
+            telemetry_maxlen=settings.telemetry_maxlen,
         ).run_forever(),
     ]
     loops += start_telemetry(app, settings)

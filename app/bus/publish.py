@@ -1,5 +1,6 @@
 """Packets the gateway itself writes: to /ws/fleet and to a run's telemetry stream."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -38,6 +39,18 @@ async def publish(redis: Redis, data: str, **where: Any) -> None:
     """One packet, at once (`where`: `add_packet`'s keywords)."""
     pipe = redis.pipeline(transaction=False)
     add_packet(pipe, data, **where)
+    await pipe.execute()
+
+
+async def publish_to_runs(redis: Redis, packets: Sequence[tuple[str | None, str]],
+                          maxlen: int = 100_000) -> None:
+    """(run id, packet) pairs, each to the fleet and its run's stream, in one
+    pipeline (one round trip, however many)."""
+    if not packets:
+        return
+    pipe = redis.pipeline(transaction=False)
+    for run_id, data in packets:
+        add_packet(pipe, data, run_id=run_id, run_stream=True, maxlen=maxlen)
     await pipe.execute()
 
 

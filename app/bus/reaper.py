@@ -24,7 +24,7 @@ from app.bus.apply import (
     expire_commands,
     expire_open_commands,
 )
-from app.bus.publish import packet_json, publish
+from app.bus.publish import packet_json, publish_to_runs
 from app.db import SessionFactory
 from app.models import Command, Run, Worker
 from app.models._types import as_utc, utcnow
@@ -44,8 +44,10 @@ class Reaper:
         ttl_s: float,
         interval_s: float = 1.0,
         command_expire_s: float = 300.0,
+        telemetry_maxlen: int = 100_000,
     ) -> None:
         self._maker = maker
+        self._maxlen = telemetry_maxlen
         self._redis = redis
         self._ttl = ttl_s
         self._interval = interval_s
@@ -81,8 +83,7 @@ class Reaper:
             await session.commit()
         await self._expire_settled()
         await self._refresh_gauges()
-        for run_id, data in packets:
-            await publish(self._redis, data, run_id=run_id, run_stream=True)
+        await publish_to_runs(self._redis, packets, self._maxlen)
         return [w.id for w in lost]
 
     async def _alive(self, workers: list[Worker]) -> list[bool]:
@@ -156,8 +157,7 @@ class Reaper:
                 packets += [(c.run_id, command_packet(c))
                             for c in await expire_commands(session, query, reason)]
             await session.commit()
-        for run_id, data in packets:
-            await publish(self._redis, data, run_id=run_id, run_stream=True)
+        await publish_to_runs(self._redis, packets, self._maxlen)
 
     async def _refresh_gauges(self) -> None:
         from sqlalchemy import func  # noqa: PLC0415
