@@ -248,24 +248,20 @@ def record_ack(command: Command, event: CommandAckEvent,
     state. A run command's ack after its outcome changes nothing: it is a
     second copy of the command (a relay that lost its record of a send sends
     it again, and the worker rejects the copy as `nonce_replayed`)."""
+    settled = CommandState(command.state).final and not _expired_by_gateway(command)
     if command.run_id is None:
         acks = dict((command.result or {}).get("acks", {}))
         acks[event.worker_id] = {"state": event.state.value, "reason": event.reason}
         command.result = {**(command.result or {}), "acks": acks}
-    elif _settled(command):
+    elif settled:
         return False
     else:
         command.result = {**(command.result or {}), **event.result}
-    if _settled(command):
-        return True
-    command.state = event.state.value
-    command.reason = event.reason
-    command.acked_at = received_at
+    if not settled:
+        command.state = event.state.value
+        command.reason = event.reason
+        command.acked_at = received_at
     return True
-
-
-def _settled(command: Command) -> bool:
-    return CommandState(command.state).final and not _expired_by_gateway(command)
 
 
 def _expired_by_gateway(command: Command) -> bool:
@@ -301,12 +297,15 @@ def progress_packet(event: ProgressEvent) -> str:
     )
 
 
+_WARN_STATES = (CommandState.rejected.value, CommandState.expired.value)
+
+
 def command_packet(command: Command, read: CommandRead | None = None) -> str:
     """The `command` packet of one ledger transition (`read`: the state to
     announce, when it is not the row's own)."""
     read = read or command_read(command)
     state = read.state.value
-    level = Level.warning if state in ("rejected", "expired") else Level.info
+    level = Level.warning if state in _WARN_STATES else Level.info
     return packet_json(
         PacketKind.command,
         f"command.{command.type}",
