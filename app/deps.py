@@ -54,7 +54,7 @@ async def authenticate(
     if not settings.auth_enabled:
         return LOCAL_PRINCIPAL
     if token is None:
-        metrics.AUTH_TOTAL.labels("rejected").inc()
+        metrics.AUTH_REJECTED.inc()
         raise Unauthorized("Missing bearer token.", code="missing_token")
     principal = await keys.principal(session, token, settings)
     if principal is None:

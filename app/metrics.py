@@ -67,7 +67,10 @@ AUTH_TOTAL = Counter(
     "Authentications by outcome: `held` (the gateway's key cache), `looked_up` "
     "(the database), `rejected` (no token, or an unknown or revoked one).",
     ["outcome"])
-AUTH_OUTCOMES = ("held", "looked_up", "rejected")
+# Bound once: they are counted on every request (and so exist from the start).
+AUTH_HELD = AUTH_TOTAL.labels("held")
+AUTH_LOOKED_UP = AUTH_TOTAL.labels("looked_up")
+AUTH_REJECTED = AUTH_TOTAL.labels("rejected")
 EVENT_CONSUMER_LAG = Gauge("esper_event_consumer_lag_seconds",
                            "Age of the newest event when the gateway applied it.")
 
@@ -94,8 +97,6 @@ def _zero_series() -> None:
         COMMAND_REJECTIONS_TOTAL.labels(reason)
     for stream in ("runs", "fleet"):
         WS_CLIENTS.labels(stream)
-    for auth_outcome in AUTH_OUTCOMES:
-        AUTH_TOTAL.labels(auth_outcome)
 
 
 _zero_series()

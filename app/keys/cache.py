@@ -56,15 +56,15 @@ class KeyCache:
                         settings: Settings) -> Principal | None:
         """The live key the token belongs to: held, or looked up (then held)."""
         digest = hash_token(token, settings)
-        if (held := self._by_digest.get(digest)) is not None:
-            metrics.AUTH_TOTAL.labels("held").inc()
+        if (held := self.get(digest)) is not None:
+            metrics.AUTH_HELD.inc()
             return held
         generation = self._generation
         principal = await principal_for_digest(session, digest)
         if principal is None:
-            metrics.AUTH_TOTAL.labels("rejected").inc()
+            metrics.AUTH_REJECTED.inc()
             return None
-        metrics.AUTH_TOTAL.labels("looked_up").inc()
+        metrics.AUTH_LOOKED_UP.inc()
         self.add(digest, principal, generation)
         return principal
 

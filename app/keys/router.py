@@ -62,6 +62,8 @@ async def revoke_key(key_id: str, request: Request, session: SessionDep,
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)
+        # Committed before the cache forgets it: a reload that started after
+        # the forget must already read the key as revoked.
         await session.commit()
     request.app.state.keys.forget(key_id)
     return Response(status_code=204)
