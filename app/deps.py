@@ -18,7 +18,11 @@ from app.runs.service import run_or_404
 from app.settings import Settings
 
 
-def get_app_settings(request: Request) -> Settings:
+# The dependencies below are `async def` though they never await: FastAPI runs a
+# plain `def` dependency on a worker thread, and that hand-off (to the thread
+# and back, each needing the GIL) put milliseconds on every authenticated
+# request, an emergency halt's too, whenever the host was busy.
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -28,7 +32,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> Redis:
     redis: Redis = request.app.state.redis
     return redis
 
