@@ -49,7 +49,8 @@ def _start_background(app: FastAPI, settings: Settings) -> list[asyncio.Task[Non
     app.state.waiters = CommandWaiters()
     applier = EventApplier(maker, redis, app.state.waiters, settings.telemetry_maxlen)
     app.state.relay = OutboxRelay(maker, redis, settings.outbox_interval_s,
-                                  telemetry_maxlen=settings.telemetry_maxlen)
+                                  telemetry_maxlen=settings.telemetry_maxlen,
+                                  reads=app.state.sessionmaker)
     loops = [
         app.state.relay.run_forever(),
         EventConsumer(maker, redis, applier).run_forever(),

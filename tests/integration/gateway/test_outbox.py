@@ -22,6 +22,7 @@ from api_schemas.bus import (
 from api_schemas.signing import verify
 from app import metrics
 from app.bus.outbox import OutboxRelay
+from app.db import SerialWrites
 from app.models import Command, Run
 from tests.fixtures.gateway import GatewayProcess
 from tests.fixtures.ledger import KEYS, SPEC, committed_run_and_pause
@@ -59,6 +60,7 @@ async def test_the_loop_sends_what_the_fast_path_left_behind(
         run, command, messages = await committed_run_and_pause(sessions)
         assert len(messages) == 2
         assert await relay.relay_once() == 0  # within the grace: the fast path's
+        assert metrics.OUTBOX_BACKLOG._value.get() == 2  # yet counted as unsent
         await asyncio.sleep(0.35)
         assert await relay.relay_once() == 2
         assert metrics.OUTBOX_BACKLOG._value.get() == 0
@@ -76,6 +78,21 @@ async def test_the_loop_sends_what_the_fast_path_left_behind(
         assert stored.state == CommandState.dispatched.value
         assert stored.dispatched_at is not None
         assert stored_run.assignment_id == assignment_id.decode()
+    finally:
+        await bus.aclose()
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_an_idle_tick_does_not_wait_for_the_write_turn(
+        sessions: SessionMaker, redis_url: str) -> None:
+    # Five ticks a second that find nothing due: none of them may queue for
+    # the turn every request's commit on SQLite waits for.
+    writes = SerialWrites(sessions, serial=True)
+    bus = Redis.from_url(redis_url)
+    relay = OutboxRelay(writes, bus, reads=sessions)
+    try:
+        async with writes.turn():  # a long write elsewhere
+            assert await asyncio.wait_for(relay.relay_once(), 2.0) == 0
     finally:
         await bus.aclose()
 
