@@ -29,7 +29,8 @@ class WorkerSettings(BaseSettings):
     command_max_skew_s: float = Field(default=DEFAULT_MAX_SKEW_S)
     nonce_capacity: int = Field(default=100_000)
     cpu_threads: int | None = Field(
-        default=None, description="Torch CPU threads (default: every core but one).")
+        default=None,
+        description="Torch CPU threads (default: half the cores, at least one).")
     claim_block_ms: int = Field(default=1000, description="XREADGROUP block time.")
     training_nice: int = Field(
         default=0, ge=0, le=19,

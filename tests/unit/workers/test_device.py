@@ -61,9 +61,9 @@ def test_a_cpu_run_trains_on_the_cpu_even_on_a_gpu_worker() -> None:
 
 
 @pytest.mark.parametrize(("cores", "configured", "threads"),
-                         [(2, None, 1), (16, None, 15), (1, None, 1),
+                         [(2, None, 1), (16, None, 8), (3, None, 1), (1, None, 1),
                           (16, 4, 4), (16, 0, 1)])
-def test_cpu_training_leaves_a_core_unless_told_otherwise(
+def test_cpu_training_leaves_half_the_cores_unless_told_otherwise(
         monkeypatch: pytest.MonkeyPatch, cores: int, configured: int | None,
         threads: int) -> None:
     monkeypatch.setattr("os.cpu_count", lambda: cores)
