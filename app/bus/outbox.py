@@ -25,7 +25,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
-from sqlalchemy import Select, and_, bindparam, case, func, update
+from sqlalchemy import and_, bindparam, case, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -49,8 +49,27 @@ _RUN = Run.__table__  # type: ignore[attr-defined]
 
 # Built once (SQLAlchemy caches a statement's compiled form by its structure,
 # but building and keying a new one each time cost more than running it).
+
+# What the relay sends: outbox rows not yet sent, and `pending` commands with
+# an envelope (a command from before revision 0002 has its outbox row
+# instead). Due: past the fast path's grace (`cutoff`). The idle tick's count
+# and the claim share them, so a row counted due is a row claimed.
+_UNSENT_ROW = _OUTBOX.c.sent_at.is_(None)
+_UNSENT_COMMAND = and_(_COMMAND.c.state == PENDING, _COMMAND.c.envelope.is_not(None))
+_ROW_DUE = and_(_UNSENT_ROW, _OUTBOX.c.created_at < bindparam("cutoff"))
+_COMMAND_DUE = and_(_UNSENT_COMMAND, _COMMAND.c.issued_at < bindparam("cutoff"))
+
+
+def _count(table: Any, where: Any) -> Any:
+    return select(func.count()).select_from(table).where(where).scalar_subquery()
+
+
+# (unsent rows and commands, those of them due): the relay tick's one read.
+_COUNTS = select(_count(_OUTBOX, _UNSENT_ROW) + _count(_COMMAND, _UNSENT_COMMAND),
+                 _count(_OUTBOX, _ROW_DUE) + _count(_COMMAND, _COMMAND_DUE))
+# A send's record: only over a row still unsent.
 _MARK_OUTBOX = (update(_OUTBOX)
-                .where(_OUTBOX.c.id == bindparam("row_id"), _OUTBOX.c.sent_at.is_(None))
+                .where(_OUTBOX.c.id == bindparam("row_id"), _UNSENT_ROW)
                 .values(sent_at=bindparam("now"), message_id=bindparam("message"),
                         attempts=_OUTBOX.c.attempts + 1))
 # The first dispatch time, and `dispatched` only over `pending`: a worker's ack
@@ -181,36 +200,34 @@ class OutboxRelay:
 
         A read first: the write turn (on SQLite, every request's commit waits
         for it) is taken only when something is due, not five times a second."""
+        cutoff = {"cutoff": utcnow() - self._grace}
         async with self._reads() as session:
-            backlog, due = (await session.execute(self._counts())).one()
+            backlog, due = (await session.execute(_COUNTS, cutoff)).one()
         metrics.OUTBOX_BACKLOG.set(backlog)
         if not due:
             return 0
         async with self._maker() as session:
-            messages = await self._claim(session)
+            messages = await self._claim(session, cutoff)
             if (sent_at := await self.send(messages)) is None:
                 messages = []
             else:
                 await self._mark_sent(session, messages, sent_at)
             await session.commit()
-            backlog = await self._backlog(session)
-        metrics.OUTBOX_BACKLOG.set(backlog)
+        # What this tick sent is off the backlog: no second count in the turn.
+        metrics.OUTBOX_BACKLOG.set(max(0, backlog - len(messages)))
         return len(messages)
 
-    async def _claim(self, session: AsyncSession) -> list[Message]:
-        cutoff = utcnow() - self._grace
-        rows = (select(Outbox)
-                .where(col(Outbox.sent_at).is_(None), col(Outbox.created_at) < cutoff)
-                .order_by(col(Outbox.id)).limit(BATCH)
+    async def _claim(self, session: AsyncSession,
+                     cutoff: dict[str, datetime]) -> list[Message]:
+        rows = (select(Outbox).where(_ROW_DUE).order_by(col(Outbox.id)).limit(BATCH)
                 .with_for_update(skip_locked=True))
-        commands = (select(Command)
-                    .where(col(Command.state) == PENDING,
-                           col(Command.envelope).is_not(None),
-                           col(Command.issued_at) < cutoff)
+        commands = (select(Command).where(_COMMAND_DUE)
                     .order_by(col(Command.issued_at)).limit(BATCH)
                     .with_for_update(skip_locked=True))
-        return ([Message.of_row(r) for r in (await session.exec(rows)).all()]
-                + [Message.of_command(c) for c in (await session.exec(commands)).all()])
+        return ([Message.of_row(r)
+                 for r in (await session.exec(rows, params=cutoff)).all()]
+                + [Message.of_command(c)
+                   for c in (await session.exec(commands, params=cutoff)).all()])
 
     async def _xadd(self, messages: list[Message]) -> datetime:
         """XADD the messages and their packets; returns the dispatch time,
@@ -264,21 +281,3 @@ class OutboxRelay:
                                   (_REMEMBER_ASSIGNMENT, assignments)):
             if params:
                 await connection.execute(statement, params)
-
-    async def _backlog(self, session: AsyncSession) -> int:
-        return int((await session.execute(self._counts())).one()[0])
-
-    def _counts(self) -> Select[tuple[int, int]]:
-        """(unsent rows and commands, those of them past the grace)."""
-        cutoff = utcnow() - self._grace
-        unsent_row = col(Outbox.sent_at).is_(None)
-        unsent_command = and_(col(Command.state) == PENDING,
-                              col(Command.envelope).is_not(None))
-        return select(
-            _count(Outbox, unsent_row) + _count(Command, unsent_command),
-            _count(Outbox, and_(unsent_row, col(Outbox.created_at) < cutoff))
-            + _count(Command, and_(unsent_command, col(Command.issued_at) < cutoff)))
-
-
-def _count(table: type, where: Any) -> Any:
-    return select(func.count()).select_from(table).where(where).scalar_subquery()
