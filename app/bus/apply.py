@@ -330,10 +330,3 @@ async def expire_commands(session: AsyncSession, query: SelectOfScalar[Command],
         command.acked_at = utcnow()
         session.add(command)
     return expired
-
-
-async def expire_open_commands(
-    session: AsyncSession, run_id: str, reason: str
-) -> list[Command]:
-    return await expire_commands(
-        session, select(Command).where(Command.run_id == run_id), reason)

@@ -18,12 +18,7 @@ from api_schemas import Level, PacketKind, RunState, WorkerState
 from api_schemas.bus import RUNS_GROUP, RUNS_STREAM, worker_key
 from api_schemas.enums import TERMINAL_RUN_STATES
 from app import metrics
-from app.bus.apply import (
-    RUN_ENDED,
-    command_packet,
-    expire_commands,
-    expire_open_commands,
-)
+from app.bus.apply import RUN_ENDED, command_packet, expire_commands
 from app.bus.publish import packet_json, publish_to_runs
 from app.db import SessionFactory
 from app.models import Command, Run, Worker
@@ -123,7 +118,8 @@ class Reaper:
             utcnow(),
         )
         session.add(run)
-        expired = await expire_open_commands(session, run.id, "worker_lost")
+        expired = await expire_commands(
+            session, select(Command).where(Command.run_id == run.id), "worker_lost")
         if run.assignment_id:
             await self._redis.xack(RUNS_STREAM, RUNS_GROUP, run.assignment_id)
         state = packet_json(
