@@ -62,6 +62,7 @@ async def authenticate(
         raise Unauthorized("Missing bearer token.", code="missing_token")
     principal = await keys.principal(session, token, settings)
     if principal is None:
+        metrics.AUTH_REJECTED.inc()
         raise Unauthorized("Invalid or revoked token.", code="invalid_token")
     return principal
 

@@ -62,7 +62,6 @@ class KeyCache:
         generation = self._generation
         principal = await principal_for_digest(session, digest)
         if principal is None:
-            metrics.AUTH_REJECTED.inc()
             return None
         metrics.AUTH_LOOKED_UP.inc()
         self.add(digest, principal, generation)
