@@ -28,6 +28,10 @@ TERMINAL_RUN_STATES = frozenset(
     {RunState.completed, RunState.failed, RunState.cancelled, RunState.halted}
 )
 LIVE_RUN_STATES = frozenset({RunState.assigned, RunState.running, RunState.paused})
+# The same sets as plain strings: for SQL `IN` lists and for states read back as
+# JSON (from the API, the bus or a packet), written once with the sets above.
+TERMINAL_RUN_STATE_VALUES = frozenset(state.value for state in TERMINAL_RUN_STATES)
+LIVE_RUN_STATE_VALUES = frozenset(state.value for state in LIVE_RUN_STATES)
 
 
 class CommandType(StrEnum):

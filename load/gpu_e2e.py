@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from api_schemas.enums import TERMINAL_RUN_STATE_VALUES
 from load.live_stack import LocalStack
 
 
@@ -66,8 +67,8 @@ def main() -> int:
         )
         ws_url = stack.url.replace("http", "ws", 1) + f"/ws/runs/{run_id}"
         seen = asyncio.run(_read_ws(ws_url, 240))
-        final = {"completed", "failed", "halted", "cancelled"}
-        run = stack.wait_state(client, run_id, final, timeout=30)
+        run = stack.wait_state(client, run_id, TERMINAL_RUN_STATE_VALUES,
+                               timeout=30)
     print(f"stack up in {up_s:.1f} s; workers:")
     for w in workers:
         keep = ("id", "device", "device_name", "state")

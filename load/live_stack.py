@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -14,11 +15,8 @@ from typing import Any, Self
 import httpx
 import psutil
 
-from api_schemas.enums import TERMINAL_RUN_STATES
 from app.auth import new_token
 from app.cli.bundled_redis import free_port
-
-TERMINAL = {state.value for state in TERMINAL_RUN_STATES}
 
 
 def add_auth_argument(parser: argparse.ArgumentParser) -> None:
@@ -128,7 +126,7 @@ class LocalStack:
         response.raise_for_status()
         return str(response.json()["id"])
 
-    def wait_state(self, client: httpx.Client, run_id: str, states: set[str],
+    def wait_state(self, client: httpx.Client, run_id: str, states: Collection[str],
                    timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas import Level, PacketKind, RunState, WorkerState
 from api_schemas.bus import RUNS_GROUP, RUNS_STREAM, worker_key
-from api_schemas.enums import TERMINAL_RUN_STATES
+from api_schemas.enums import LIVE_RUN_STATE_VALUES, TERMINAL_RUN_STATE_VALUES
 from app import metrics
 from app.bus.apply import RUN_ENDED, command_packet, expire_commands
 from app.bus.publish import packet_json, publish_to_runs
@@ -25,8 +25,6 @@ from app.models import Command, Run, Worker
 from app.models._types import as_utc, utcnow
 
 log = logging.getLogger("esper.reaper")
-LIVE = [RunState.assigned.value, RunState.running.value, RunState.paused.value]
-TERMINAL = [s.value for s in TERMINAL_RUN_STATES]
 SETTLE_GRACE_S = 5.0
 NOT_ACKED = "not_acked"
 
@@ -105,7 +103,8 @@ class Reaper:
         metrics.WORKERS_LOST_TOTAL.inc()
         worker.state, worker.run_id = WorkerState.lost.value, None
         session.add(worker)
-        query = select(Run).where(Run.worker_id == worker.id, col(Run.state).in_(LIVE))
+        query = select(Run).where(Run.worker_id == worker.id,
+                                  col(Run.state).in_(LIVE_RUN_STATE_VALUES))
         packets: list[tuple[str, str]] = []
         for run in (await session.exec(query)).all():
             packets += await self._fail_run(session, run)
@@ -143,7 +142,7 @@ class Reaper:
         """
         now = utcnow()
         ended = (select(Command).join(Run, col(Run.id) == col(Command.run_id))
-                 .where(col(Run.state).in_(TERMINAL),
+                 .where(col(Run.state).in_(TERMINAL_RUN_STATE_VALUES),
                         col(Run.finished_at) < now - timedelta(seconds=SETTLE_GRACE_S)))
         unacked = select(Command).where(
             col(Command.issued_at) < now - self._command_expire)

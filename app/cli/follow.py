@@ -8,7 +8,7 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-TERMINAL = {"completed", "failed", "cancelled", "halted"}
+from api_schemas.enums import TERMINAL_RUN_STATE_VALUES
 
 
 def _fmt(value: Any) -> str:
@@ -69,7 +69,7 @@ def _follow_bar(
             if run:
                 done = epochs if run["state"] == "completed" else run.get("epoch", 0)
                 bar.update(task, completed=min(done, epochs), description=describe(run))
-                if run["state"] in TERMINAL:
+                if run["state"] in TERMINAL_RUN_STATE_VALUES:
                     break
             stop.wait(interval)
     return run
@@ -91,7 +91,7 @@ def _follow_plain(
             if changed or time.monotonic() - last_print > 2.0:
                 console.print(f"demo run {run_id[:8]}: {line}", highlight=False)
                 last_line, last_print = line, time.monotonic()
-            if run["state"] in TERMINAL:
+            if run["state"] in TERMINAL_RUN_STATE_VALUES:
                 break
         stop.wait(interval)
     return run

@@ -14,7 +14,7 @@ from api_schemas import RunState
 from api_schemas.bus import SignedCommand
 from api_schemas.catalogue import BLUEPRINTS_BY_NAME, task_slots
 from api_schemas.commands import SeedEnable, command_params
-from api_schemas.enums import TERMINAL_RUN_STATES
+from api_schemas.enums import LIVE_RUN_STATE_VALUES, TERMINAL_RUN_STATE_VALUES
 from api_schemas.signing import sign
 from app.bus.outbox import enqueue_command
 from app.errors import Conflict, Unprocessable
@@ -34,7 +34,7 @@ _INSERT_IF_LIVE = insert(_COMMAND).from_select(
     core_select(*(bindparam(column.name, type_=column.type)
                   for column in _COMMAND.columns))
     .where(_RUN.c.id == bindparam("target_run"),
-           _RUN.c.state.not_in([s.value for s in TERMINAL_RUN_STATES])),
+           _RUN.c.state.not_in(TERMINAL_RUN_STATE_VALUES)),
 )
 
 
@@ -154,8 +154,10 @@ async def _replayed_or_new(
 
 
 async def live_runs(session: AsyncSession) -> list[Run]:
-    states = [RunState.queued, RunState.assigned, RunState.running, RunState.paused]
-    query = select(Run).where(col(Run.state).in_([s.value for s in states]))
+    """Every run not yet terminal. An IN list, not NOT IN over the terminal
+    states: most runs are terminal, and IN uses the state index."""
+    states = LIVE_RUN_STATE_VALUES | {RunState.queued.value}
+    query = select(Run).where(col(Run.state).in_(states))
     return list((await session.exec(query)).all())
 
 

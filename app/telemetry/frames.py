@@ -6,7 +6,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-TERMINAL_STATES = frozenset({"completed", "failed", "cancelled", "halted"})
+from api_schemas.enums import TERMINAL_RUN_STATE_VALUES
+
 _NULL_CURSOR = ('"cursor":null,', '"cursor": null, ')
 # Writers put `name` before `attrs` (workers: kind, name, ...; the gateway's
 # TelemetryPacket: run_id, ts, kind, name, ...), so the first match is the packet's.
@@ -41,7 +42,8 @@ def is_final_state(data: str) -> bool:
     if '"state"' not in data or not _STATE_KIND.search(data):
         return False
     packet = json.loads(data)
-    return packet.get("kind") == "state" and packet.get("value") in TERMINAL_STATES
+    return (packet.get("kind") == "state"
+            and packet.get("value") in TERMINAL_RUN_STATE_VALUES)
 
 
 def decode_entry(message_id: bytes | str,

@@ -23,7 +23,7 @@ from redis.typing import KeyT, StreamIdT
 from sqlmodel import col, or_, select
 
 from api_schemas.bus import Entries, read_reply, telemetry_stream
-from api_schemas.enums import LIVE_RUN_STATES
+from api_schemas.enums import LIVE_RUN_STATE_VALUES
 from app import metrics
 from app.db import SessionFactory
 from app.models import Run
@@ -71,8 +71,7 @@ class Persister:
         """Follow live runs and runs that ended a moment ago."""
         self._discovered_at = time.monotonic()
         recent = datetime.now(UTC) - LINGER
-        live = [state.value for state in LIVE_RUN_STATES]
-        query = select(Run.id).where(or_(col(Run.state).in_(live),
+        query = select(Run.id).where(or_(col(Run.state).in_(LIVE_RUN_STATE_VALUES),
                                          col(Run.finished_at) >= recent))
         async with self._maker() as session:
             wanted = set((await session.exec(query)).all())

@@ -15,9 +15,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api_schemas.enums import TERMINAL_RUN_STATE_VALUES
 from api_schemas.telemetry import cursor_key
 from app.models import TelemetryRecord
-from app.telemetry.frames import TERMINAL_STATES, dump_frame
+from app.telemetry.frames import dump_frame
 
 TABLE: Table = TelemetryRecord.__table__  # type: ignore[attr-defined]
 C = TABLE.c
@@ -57,7 +58,7 @@ def to_row(r: Any) -> Row:
 
 
 def row_frame(row: Row) -> tuple[str, str, bool]:
-    final = row.kind == "state" and row.value in TERMINAL_STATES
+    final = row.kind == "state" and row.value in TERMINAL_RUN_STATE_VALUES
     return row.cursor, dump_frame(row.packet()), final
 
 

@@ -26,8 +26,9 @@ import httpx
 import redis
 
 from api_schemas.bus import telemetry_stream
+from api_schemas.enums import TERMINAL_RUN_STATE_VALUES
 from api_schemas.telemetry import cursor_key
-from load.live_stack import TERMINAL, LocalStack
+from load.live_stack import LocalStack
 from load.scenarios.command_latency import wait_training
 from load.stats import print_table, summarize, summary
 
@@ -63,12 +64,14 @@ def kill_worker_round(stack: LocalStack, client: httpx.Client) -> dict[str, Any]
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
     run = poll(lambda: client.get(f"/api/v1/runs/{run_id}").json(),
-               lambda r: r["state"] in TERMINAL, STUCK_AFTER_S, every=0.1)
+               lambda r: r["state"] in TERMINAL_RUN_STATE_VALUES, STUCK_AFTER_S,
+               every=0.1)
     detect_s = time.monotonic() - killed
     ledger = poll(lambda: client.get(f"/api/v1/commands/{command['id']}").json(),
                   lambda c: c["state"] in FINAL_COMMAND, 30)
     poll(lambda: idle_workers(client), lambda n: n >= stack.workers, 60, every=0.2)
-    return {"stuck": run["state"] not in TERMINAL, "run_state": run["state"],
+    return {"stuck": run["state"] not in TERMINAL_RUN_STATE_VALUES,
+            "run_state": run["state"],
             "error": run.get("error"), "detect_s": detect_s,
             "command_lost": ledger["state"] not in FINAL_COMMAND,
             "command": f"{ledger['state']} ({ledger.get('reason') or '-'})"}
@@ -106,7 +109,7 @@ def kill_gateway_round(stack: LocalStack, client: httpx.Client,
     seen_set = set(seen)
     lost = sum(1 for i in written if i not in seen_set)
     client.post(f"/api/v1/runs/{run_id}/cancel")
-    stack.wait_state(client, run_id, TERMINAL)
+    stack.wait_state(client, run_id, TERMINAL_RUN_STATE_VALUES)
     return {"lost": lost, "written": len(written), "back_s": back_s}
 
 

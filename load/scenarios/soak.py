@@ -27,7 +27,8 @@ import psutil
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
-from load.live_stack import TERMINAL, LocalStack
+from api_schemas.enums import TERMINAL_RUN_STATE_VALUES
+from load.live_stack import LocalStack
 from load.scenarios.command_latency import wait_training
 from load.stats import print_table, summary
 
@@ -103,7 +104,7 @@ def next_run(stack: LocalStack, client: httpx.Client, old: str | None,
     trip the emergency ladder's loss-explosion halt) and start the next one."""
     if old:
         client.post(f"/api/v1/runs/{old}/cancel")  # 409 if it already ended
-        ended = stack.wait_state(client, old, TERMINAL)
+        ended = stack.wait_state(client, old, TERMINAL_RUN_STATE_VALUES)
         endings.append(ended["state"])
     run_id = stack.submit(client, epochs=100000)
     stack.wait_state(client, run_id, {"running"})

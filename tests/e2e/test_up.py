@@ -12,12 +12,12 @@ import httpx
 import psutil
 import pytest
 
+from api_schemas.enums import TERMINAL_RUN_STATE_VALUES
 from tests.fixtures.gateway import ROOT
 from tests.fixtures.services import free_port
 
 SMALL_RUN = {"name": "e2e", "task": "digits", "epochs": 1, "device": "cpu",
              "model": {"width": 16, "depth": 1}, "morphogenesis": {"enabled": False}}
-TERMINAL = {"completed", "failed", "cancelled", "halted"}
 
 
 class Up:
@@ -89,7 +89,7 @@ def wait_for_run(client: httpx.Client, run_id: str, timeout: float) -> dict[str,
     run: dict[str, str] = {}
     while time.monotonic() < deadline:
         run = client.get(f"/api/v1/runs/{run_id}").json()
-        if run["state"] in TERMINAL:
+        if run["state"] in TERMINAL_RUN_STATE_VALUES:
             return run
         time.sleep(0.3)
     raise AssertionError(f"run did not finish: {run}")

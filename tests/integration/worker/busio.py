@@ -17,6 +17,7 @@ from api_schemas.bus import (
     command_stream,
     telemetry_stream,
 )
+from api_schemas.enums import TERMINAL_RUN_STATE_VALUES
 from api_schemas.runs import RunCreate
 from api_schemas.signing import sign
 from tests.fixtures.gateway import TEST_SECRET
@@ -60,15 +61,13 @@ def wait_for(client: Client, predicate: Callable[[dict[str, Any]], bool],
     raise AssertionError(f"no {what} within {timeout} s; events: {events(client)}")
 
 
-TERMINAL = {"completed", "failed", "cancelled", "halted"}
-
-
 def wait_state(client: Client, run_id: str, state: str,
                timeout: float = 30.0) -> dict[str, Any]:
     """The run's `state` event; fails at once if it ends in another state."""
     event = wait_for(client, lambda e: e["type"] == "run_state"
                      and e["run_id"] == run_id
-                     and (e["state"] == state or e["state"] in TERMINAL),
+                     and (e["state"] == state
+                          or e["state"] in TERMINAL_RUN_STATE_VALUES),
                      timeout, f"run_state {state}")
     assert event["state"] == state, f"run ended {event['state']}: {event}"
     return event
