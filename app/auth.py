@@ -10,6 +10,7 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import bindparam
 from sqlalchemy import select as select_columns
@@ -34,6 +35,14 @@ class Principal:
 
 
 LOCAL_PRINCIPAL = Principal(key_id="local", role=Role.admin, auth=False)
+
+
+class KeyLookup(Protocol):
+    """Finds a token's live key: the gateway's key cache (`app.state.keys`,
+    app/keys/cache.py), typed here so authentication need not import it."""
+
+    async def principal(self, session: AsyncSession, token: str,
+                        settings: Settings) -> Principal | None: ...
 
 
 def pepper(settings: Settings) -> bytes:

@@ -1,4 +1,6 @@
-"""Annotated dependencies: settings, session, redis, the caller and its role."""
+"""Annotated dependencies every resource shares: settings, session, Redis, the
+caller and its role. No resource's service is imported here (a resource's own
+dependencies, such as RunDep, live in its package)."""
 
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
@@ -9,12 +11,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas.enums import Role
 from app import metrics
-from app.auth import LOCAL_PRINCIPAL, Principal
+from app.auth import LOCAL_PRINCIPAL, KeyLookup, Principal
 from app.db import session_scope
 from app.errors import Forbidden, Unauthorized
-from app.keys.cache import KeyCache
-from app.models import Run
-from app.runs.service import run_or_404
 from app.settings import Settings
 
 
@@ -52,7 +51,7 @@ def bearer_token(header: str | None) -> str | None:
 
 
 async def authenticate(
-    token: str | None, session: AsyncSession, settings: Settings, keys: KeyCache
+    token: str | None, session: AsyncSession, settings: Settings, keys: KeyLookup
 ) -> Principal:
     """The caller of a request or WebSocket; raises Unauthorized."""
     if not settings.auth_enabled:
@@ -90,9 +89,3 @@ Viewer = Annotated[Principal, Depends(require(Role.viewer))]
 Operator = Annotated[Principal, Depends(require(Role.operator))]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
 
-
-async def get_run(run_id: str, session: SessionDep) -> Run:
-    return await run_or_404(session, run_id)
-
-
-RunDep = Annotated[Run, Depends(get_run)]

@@ -8,6 +8,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api_schemas import ErrorResponse
+
 log = logging.getLogger("esper.errors")
 
 
@@ -58,6 +60,16 @@ class Forbidden(AppError):
 class Unavailable(AppError):
     status_code = 503
     code = "unavailable"
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses`: each code documented as API.md's error model."""
+    return {code: {"model": ErrorResponse} for code in codes}
+
+
+# What a resource route may answer besides its success, declared once for
+# every router.
+ERRORS = error_responses(400, 401, 403, 404, 409, 422)
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:

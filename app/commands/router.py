@@ -13,12 +13,12 @@ from app.bus.outbox import Message, pending
 from app.commands.issue import issue, relay_committed, write_turn
 from app.commands.reads import command_read
 from app.commands.service import list_commands, live_runs
-from app.deps import Admin, Operator, RunDep, SessionDep, Viewer
-from app.errors import NotFound
+from app.deps import Admin, Operator, SessionDep, Viewer
+from app.errors import ERRORS, NotFound
 from app.idempotency import IdempotencyKey, scoped_key
 from app.models import Command
 from app.pagination import CursorQuery, LimitQuery
-from app.runs.router import ERRORS
+from app.runs.deps import RunDep
 
 router = APIRouter(prefix="/api/v1", tags=["commands"])
 WaitQuery = Annotated[

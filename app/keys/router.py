@@ -6,10 +6,9 @@ from sqlmodel import col, select
 from api_schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, Role
 from app.auth import hash_token, new_token
 from app.deps import Admin, SessionDep, Viewer
-from app.errors import NotFound
+from app.errors import ERRORS, NotFound
 from app.models import ApiKey
 from app.models._types import as_utc, utcnow
-from app.runs.router import ERRORS
 
 router = APIRouter(prefix="/api/v1", tags=["keys"])
 

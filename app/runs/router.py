@@ -8,7 +8,6 @@ from sqlmodel import col, select
 from api_schemas import (
     CheckpointRead,
     CommandRead,
-    ErrorResponse,
     RunCreate,
     RunPage,
     RunRead,
@@ -18,17 +17,16 @@ from api_schemas import (
 from api_schemas.commands import Stop
 from app.commands.issue import issue, relay_committed, write_turn
 from app.commands.reads import command_read
-from app.deps import Operator, RunDep, SessionDep, Viewer
+from app.deps import Operator, SessionDep, Viewer
+from app.errors import ERRORS
 from app.idempotency import IdempotencyKey, scoped_key
 from app.models import Checkpoint
 from app.models._types import as_utc
 from app.pagination import CursorQuery, LimitQuery
 from app.runs import service
+from app.runs.deps import RunDep
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
-ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 422)
-}
 
 
 @router.post(

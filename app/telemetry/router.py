@@ -4,19 +4,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api_schemas import ErrorResponse, PacketKind
+from api_schemas import PacketKind
 from api_schemas.telemetry import TelemetryPage, TelemetrySeries
-from app.deps import RunDep, SessionDep, Viewer
+from app.deps import SessionDep, Viewer
+from app.errors import error_responses
+from app.runs.deps import RunDep
 from app.telemetry import history
 from app.telemetry.ws import CursorParam, NamesParam
 
 router = APIRouter(prefix="/api/v1/runs", tags=["telemetry"])
-ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 404, 422)}
 
 
 @router.get("/{run_id}/telemetry", operation_id="list_run_telemetry",
-            responses=ERRORS)
+            responses=error_responses(401, 403, 404, 422))
 async def list_run_telemetry(
     run: RunDep, session: SessionDep, _: Viewer, after: CursorParam = None,
     names: NamesParam = None, kind: PacketKind | None = None,
