@@ -21,10 +21,11 @@ import torch
 
 from api_schemas.runs import RunCreate
 from workers.device import DeviceError
-from workers.engine.distributed import DistributedTrainer
+from workers.engine.distributed import DDPStrategy
 from workers.engine.hooks import Hooks, Progress, RunOutcome
 from workers.engine.options import EngineOptions
 from workers.engine.ranks import RankInfo
+from workers.engine.trainer import Trainer
 
 log = logging.getLogger("esper.worker.distributed")
 
@@ -85,39 +86,42 @@ def rank_main(job: RankJob) -> None:
     """Entry point of a spawned rank: train with silent hooks, then exit."""
     os.environ.update(job.env)
     torch.set_num_threads(job.threads)
-    trainer = DistributedTrainer(
+    strategy = DDPStrategy(job.info)
+    trainer = Trainer(
         job.spec,
         Hooks(),
-        rank_info=job.info,
         run_id=job.run_id,
         checkpoint_dir=job.checkpoint_dir,
         device=job.device,
         resume_from=job.resume_from,
         options=job.options,
+        strategy=strategy,
     )
     outcome = trainer.run()
     if job.dump_dir is not None:
-        dump_rank(job.dump_dir, trainer, outcome)
+        dump_rank(job.dump_dir, trainer, strategy, outcome)
     raise SystemExit(1 if outcome.state == "failed" else 0)
 
 
-def dump_rank(folder: Path, trainer: DistributedTrainer, outcome: RunOutcome) -> None:
+def dump_rank(
+    folder: Path, trainer: Trainer, strategy: DDPStrategy, outcome: RunOutcome
+) -> None:
     """Write one rank's end state (tests and benchmarks compare the ranks)."""
     folder.mkdir(parents=True, exist_ok=True)
-    model = getattr(trainer, "model", None)  # absent when setup failed
-    params = {} if model is None else model.state_dict()
+    parts = trainer._parts  # None when setup failed
+    params = {} if parts is None else parts.model.state_dict()
     state = {
-        "rank": trainer.rank,
+        "rank": strategy.rank,
         "state": outcome.state,
         "error": outcome.error,
-        "step": trainer.step,
-        "applied": trainer.applied,
-        "losses": trainer.losses,
+        "step": trainer.state.step,
+        "applied": strategy.applied,
+        "losses": trainer.metrics.losses,
         "result": outcome.result,
-        "halt_seen_step": trainer.halt_seen_step,
+        "halt_seen_step": trainer.state.halt_seen_step,
         "params": {k: v.detach().cpu().clone() for k, v in params.items()},
     }
-    torch.save(state, folder / f"rank-{trainer.rank}.pt")
+    torch.save(state, folder / f"rank-{strategy.rank}.pt")
 
 
 class DistributedRun:
@@ -148,7 +152,8 @@ class DistributedRun:
         self.dump_dir = dump_dir
         cuda = self.devices[0].startswith("cuda")
         self.backend = backend or ("nccl" if cuda else "gloo")
-        self.trainer: DistributedTrainer | None = None
+        self.trainer: Trainer | None = None
+        self.strategy: DDPStrategy | None = None  # rank 0's
         self.exit_codes: dict[int, int | None] = {}
 
     def progress(self) -> Progress:
@@ -170,10 +175,11 @@ class DistributedRun:
         try:
             if on_cpu:  # ranks share the host's cores
                 torch.set_num_threads(threads)
-            self.trainer = DistributedTrainer(
+            self.strategy = DDPStrategy(info)
+            self.trainer = Trainer(
                 self.spec,
                 self.hooks,
-                rank_info=info,
+                strategy=self.strategy,
                 run_id=self.run_id,
                 checkpoint_dir=self.checkpoint_dir,
                 device=self.devices[0],
@@ -185,8 +191,8 @@ class DistributedRun:
             torch.set_num_threads(saved_threads)
             self._join(children, outcome.state == "failed")
             shutil.rmtree(meeting, ignore_errors=True)
-        if self.dump_dir is not None and self.trainer is not None:
-            dump_rank(self.dump_dir, self.trainer, outcome)
+        if self.dump_dir is not None and self.trainer and self.strategy:
+            dump_rank(self.dump_dir, self.trainer, self.strategy, outcome)
         return self._merge(outcome)
 
     def _spawn(self, info: RankInfo, threads: int) -> list[Any]:

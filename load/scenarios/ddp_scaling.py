@@ -111,9 +111,9 @@ def _halt_once(args: argparse.Namespace, world: int) -> dict[str, float]:
     arrival: dict[str, float] = {}
 
     def halt_mid_run() -> None:
-        while job.trainer is None or job.trainer.step < 30:
+        while job.trainer is None or job.trainer.state.step < 30:
             time.sleep(0.001)
-        arrival["step"], arrival["t"] = job.trainer.step, time.perf_counter()
+        arrival["step"], arrival["t"] = job.trainer.state.step, time.perf_counter()
         hooks.halt_info["reason"] = "benchmark"
         hooks.halt.set()
 
@@ -125,7 +125,8 @@ def _halt_once(args: argparse.Namespace, world: int) -> dict[str, float]:
         for r in range(world)
     ]
     shutil.rmtree(folder, ignore_errors=True)
-    seen = job.trainer.halt_observed_at or float("nan")
+    assert job.strategy is not None
+    seen = job.strategy.halt_observed_at or float("nan")
     return {
         "halted": float(outcome.state == "halted"),
         "steps_after": float(max(d["step"] for d in dumps) - arrival["step"]),

@@ -50,11 +50,11 @@ def _one(args: argparse.Namespace, seed: int) -> dict[str, float]:
     with bench_trainer(spec, hooks, device=args.device) as trainer:
 
         def halter() -> None:
-            while trainer.step < args.warm_steps:
+            while trainer.state.step < args.warm_steps:
                 time.sleep(0.0005)
-            step_ms = float(trainer.metrics.get("step_time_ms") or 1.0)
+            step_ms = float(trainer.metrics.latest.get("step_time_ms") or 1.0)
             time.sleep(rng.uniform(0, 2 * step_ms) / 1000)  # a random phase
-            seen["arrival_step"] = trainer.step
+            seen["arrival_step"] = trainer.state.step
             seen["arrival"] = time.perf_counter()
             hooks.halt_info["reason"] = "engine-halt benchmark"
             hooks.halt.set()
@@ -69,7 +69,7 @@ def _one(args: argparse.Namespace, seed: int) -> dict[str, float]:
         "steps_after": outcome.result["last_step"] - seen["arrival_step"],
         "engine_steps_after_halt": outcome.result["steps_after_halt"],
         "halt_ms": (seen["halt_at"] - seen["arrival"]) * 1000,
-        "step_ms": float(trainer.metrics.get("step_time_ms") or 0.0),
+        "step_ms": float(trainer.metrics.latest.get("step_time_ms") or 0.0),
     }
 
 

@@ -80,12 +80,12 @@ def _measure(
     with bench_trainer(spec, Hooks(), device=device, options=options) as trainer:
         trainer._setup()
         trainer._train_step(trainer._epoch_batches()[0])  # optimizer state exists
-        trainer.snapshots.clear()  # only the snapshot under test in memory
-        trainer._snapshot(good=True)
-        snap_id = f"snap-{trainer.step}"
+        trainer.recovery.snapshots.clear()  # only the snapshot under test in memory
+        trainer.recovery.snapshot(good=True)
+        snap_id = f"snap-{trainer.state.step}"
         disk_n = max(3, repeats // 4) if disk_repeats is None else disk_repeats
-        info = trainer._checkpoint() if disk_n else None
-        nbytes = state_bytes(trainer._core_state())
+        info = trainer.recovery.checkpoint(good=True) if disk_n else None
+        nbytes = state_bytes(trainer.recovery.core())
         fast = [trainer.rollback(snap_id, "bench")["latency_ms"]
                 for _ in range(repeats)]
         disk = [

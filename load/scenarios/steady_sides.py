@@ -12,9 +12,10 @@ from load.scenarios.common import bench_trainer, make_spec, now
 from workers.engine.blueprints import build_seed
 from workers.engine.hooks import EngineCommand, Hooks
 from workers.engine.options import EngineOptions
+from workers.engine.runtime import compile_host
 from workers.engine.seeds.slot import find_slots
 from workers.engine.tasks import load_task
-from workers.engine.trainer import Trainer, compile_host
+from workers.engine.trainer import Trainer
 
 SKIP = 10  # warm-up steps left out of every figure
 SEED_BLUEPRINT = {"vector": "residual_mlp", "image": "conv3x3"}
@@ -56,8 +57,8 @@ def engine_run(args: argparse.Namespace, steps: int) -> list[float]:
             return commands.pop()
         # One stamp per optimizer step: the engine also polls for commands
         # between the phases of an epoch end.
-        if trainer.step != stamped_at[0]:
-            stamped_at[0] = trainer.step
+        if trainer.state.step != stamped_at[0]:
+            stamped_at[0] = trainer.state.step
             stamp(args, stamps, steps, SKIP)
         return None
 
@@ -91,8 +92,8 @@ def engine_run(args: argparse.Namespace, steps: int) -> list[float]:
 
 def fossils(trainer: Trainer) -> list[str]:
     """The slots whose seed the engine fossilised (the others were culled)."""
-    assert trainer.seeds is not None
-    return sorted(name for name, slot in trainer.seeds.slots.items()
+    assert trainer.parts.seeds is not None
+    return sorted(name for name, slot in trainer.parts.seeds.slots.items()
                   if slot.stage is SeedStage.FOSSILIZED)
 
 

@@ -58,16 +58,16 @@ def test_cuda_run_learns_without_per_step_sync(tmp_path: Path) -> None:
     finally:
         torch.cuda.set_sync_debug_mode(0)
     assert outcome.state == "completed", outcome.error
-    losses = trainer.losses
+    losses = trainer.metrics.losses
     assert len(losses) == steps
     assert sum(losses[-20:]) / 20 < 0.5 * sum(losses[:20]) / 20
     syncs = [w for w in caught if "synchroniz" in str(w.message)]
     # Allowed: one read per 20 steps, per epoch (validation, the epoch's
     # permutation) and the final checkpoint; a per-step sync would be >= 240.
-    epochs = trainer.epoch + 1
-    budget = steps // trainer.sync_every + 4 * epochs + 40
+    epochs = trainer.state.epoch + 1
+    budget = steps // trainer.parts.sync_every + 4 * epochs + 40
     assert len(syncs) <= budget, (len(syncs), budget, str(syncs[0].message))
-    assert trainer.autocast == (torch.cuda.get_device_capability()[0] >= 8)
+    assert trainer.parts.fw.autocast == (torch.cuda.get_device_capability()[0] >= 8)
 
 
 def test_cuda_seed_completes_its_lifecycle(tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_cuda_seed_completes_its_lifecycle(tmp_path: Path) -> None:
         for p in script.named("kasmina.seed.stage_changed")
         + script.named("kasmina.gate_failure")
     ]
-    assert "BLENDING" in stages, (stages, why, trainer.step)
+    assert "BLENDING" in stages, (stages, why, trainer.state.step)
     assert outcome.result["isolation_violations"] == 0
 
 
@@ -131,9 +131,9 @@ def test_cuda_host_task_trains_from_pinned_memory(tmp_path: Path) -> None:
             )
         assert outcome.state == "completed", outcome.error
         counts.append(sum("synchroniz" in str(w.message) for w in caught))
-        losses.append(trainer.losses)
+        losses.append(trainer.metrics.losses)
         if task == HOST_TASK:
-            data = (trainer.task.train_x, trainer.task.train_y)
+            data = (trainer.parts.task.train_x, trainer.parts.task.train_y)
             assert all(t.device.type == "cpu" and t.is_pinned() for t in data)
     host, resident = losses
     assert len(host) == 240 and sum(host[-24:]) < 0.7 * sum(host[:24])
@@ -153,15 +153,17 @@ def test_cuda_host_task_steps_never_sync(tmp_path: Path) -> None:
     )
     trainer._setup()
     try:
-        batches = trainer._epoch_batches()[: trainer.sync_every - 1]
+        batches = trainer._epoch_batches()[: trainer.parts.sync_every - 1]
         with _sync_debug("error"):  # any sync raises
             for index in batches:
                 assert trainer._train_step(index)
-        trainer._flush_pending()
-        assert len(trainer.losses) == len(batches)
-        x, y = trainer.task.train_x, trainer.task.train_y
+        trainer.metrics.flush()
+        assert len(trainer.metrics.losses) == len(batches)
+        x, y = trainer.parts.task.train_x, trainer.parts.task.train_y
+        feeder = trainer.parts.data.feeder
+        assert feeder is not None
         for index in batches:  # the feeder's copies hold the right rows
-            xb, yb = trainer.feeder.take(index)
+            xb, yb = feeder.take(index)
             assert torch.equal(xb.cpu(), x[index]) and torch.equal(yb.cpu(), y[index])
     finally:
         trainer._close()

@@ -6,8 +6,12 @@ issued as soon as the current one is handed out, so it overlaps the step's
 compute. Nothing here waits for the device. On CPU a batch is a plain gather.
 """
 
+from typing import Any
+
 import torch
 from torch import Tensor
+
+from workers.engine.tasks import Task
 
 Batch = tuple[Tensor, Tensor]
 
@@ -72,3 +76,45 @@ def _gather_pinned(source: Tensor, index: Tensor) -> Tensor:
         (index.numel(), *source.shape[1:]), dtype=source.dtype, pin_memory=True
     )
     return torch.index_select(source, 0, index, out=out)
+
+
+class DataOrder:
+    """Which samples each step trains on: one seeded permutation per epoch,
+    replayed exactly when a run resumes part-way through an epoch."""
+
+    def __init__(self, task: Task, batch_size: int, seed: int, device: torch.device):
+        self.task, self.batch_size, self.device = task, batch_size, device
+        self.generator = torch.Generator().manual_seed(seed)
+        self.epoch_start = self.generator.get_state()  # the generator at epoch start
+        self.feeder: HostBatches | None = None  # host data: this epoch's copier
+
+    def epoch_batches(self, batch_in_epoch: int) -> list[Tensor]:
+        """The epoch's index batches (all of them; the loop skips those done)."""
+        if batch_in_epoch == 0:
+            self.epoch_start = self.generator.get_state()
+        else:  # resuming mid-epoch: replay the same permutation
+            self.generator.set_state(self.epoch_start)
+        task = self.task
+        order = torch.randperm(task.train_x.shape[0], generator=self.generator)
+        if task.resident:
+            return list(order.to(self.device).split(self.batch_size))
+        # Host data: the indices stay on the host, where the feeder gathers.
+        batches = list(order.split(self.batch_size))
+        self.feeder = HostBatches(task.train_x, task.train_y, batches, self.device)
+        return batches
+
+    def batch(self, index: Tensor) -> Batch:
+        if self.feeder is None:
+            return self.task.train_x[index], self.task.train_y[index]
+        # pinned, copied ahead on a side stream (HostBatches)
+        return self.feeder.take(index)
+
+    def state(self) -> dict[str, Tensor]:
+        return {
+            "data_gen": self.generator.get_state(),
+            "epoch_gen": self.epoch_start,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["data_gen"].cpu())
+        self.epoch_start = state["epoch_gen"].cpu()

@@ -1,60 +1,86 @@
 """Operator commands, applied by the trainer at a step boundary.
 
-Each handler returns (state, reason, result); the trainer acks exactly once.
+Each handler checks a command's parameters and calls one named method of the
+run (`Controls`, which the Trainer implements); it never touches the loop's
+state itself. It returns (state, reason, result); the trainer acks exactly once.
 """
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from api_schemas.catalogue import BLUEPRINTS_BY_NAME
 from workers.engine.hooks import EngineCommand
 from workers.engine.seeds.lifecycle import LIVE_STAGES
-
-if TYPE_CHECKING:
-    from workers.engine.trainer import Trainer
+from workers.engine.seeds.manager import SeedManager
 
 Ack = tuple[str, str | None, dict[str, Any]]
 APPLIED, REJECTED = "applied", "rejected"
 
 
-def _pause(t: "Trainer", cmd: EngineCommand) -> Ack:
-    if t.paused:
-        return APPLIED, "already paused", {"step": t.step}
-    t.paused = True
-    return APPLIED, None, {"step": t.step}
+class Controls(Protocol):
+    """What a command may ask of a run."""
+
+    @property
+    def step(self) -> int: ...
+
+    @property
+    def seeds(self) -> SeedManager | None:
+        """None until the run is set up."""
+        ...
+
+    def pause(self) -> bool:
+        """Pause at this boundary; False when already paused."""
+        ...
+
+    def resume(self) -> bool:
+        """False when not paused."""
+        ...
+
+    def request_stop(self) -> None: ...
+
+    def request_halt(self, reason: str) -> None: ...
+
+    def rollback(self, target: str | None, reason: str) -> dict[str, Any]:
+        """Raises LookupError when there is no such snapshot or checkpoint."""
+        ...
+
+    def reset_registry(self) -> int:
+        """Forget the prebuilt blueprints; returns how many."""
+        ...
 
 
-def _resume(t: "Trainer", cmd: EngineCommand) -> Ack:
-    if not t.paused:
-        return APPLIED, "not paused", {"step": t.step}
-    t.paused = False
-    return APPLIED, None, {"step": t.step}
+def _pause(run: Controls, cmd: EngineCommand) -> Ack:
+    reason = None if run.pause() else "already paused"
+    return APPLIED, reason, {"step": run.step}
 
 
-def _stop(t: "Trainer", cmd: EngineCommand) -> Ack:
-    t.stop_requested = True
-    return APPLIED, None, {"step": t.step}
+def _resume(run: Controls, cmd: EngineCommand) -> Ack:
+    reason = None if run.resume() else "not paused"
+    return APPLIED, reason, {"step": run.step}
 
 
-def _emergency_halt(t: "Trainer", cmd: EngineCommand) -> Ack:
-    reason = str(cmd.params.get("reason") or "operator emergency_halt")
-    t.hooks.halt_info.setdefault("reason", reason)
-    t.hooks.halt.set()
-    return APPLIED, None, {"step": t.step}
+def _stop(run: Controls, cmd: EngineCommand) -> Ack:
+    run.request_stop()
+    return APPLIED, None, {"step": run.step}
 
 
-def _rollback(t: "Trainer", cmd: EngineCommand) -> Ack:
+def _emergency_halt(run: Controls, cmd: EngineCommand) -> Ack:
+    run.request_halt(str(cmd.params.get("reason") or "operator emergency_halt"))
+    return APPLIED, None, {"step": run.step}
+
+
+def _rollback(run: Controls, cmd: EngineCommand) -> Ack:
     target = cmd.params.get("checkpoint_id")
     try:
-        result = t.rollback(str(target) if target else None, reason="operator rollback")
+        result = run.rollback(str(target) if target else None, "operator rollback")
     except LookupError as exc:
         return REJECTED, str(exc), {}
     return APPLIED, None, result
 
 
-def _seed_enable(t: "Trainer", cmd: EngineCommand) -> Ack:
+def _seed_enable(run: Controls, cmd: EngineCommand) -> Ack:
     slot_name, blueprint = cmd.params.get("slot"), cmd.params.get("blueprint")
-    seeds = t.seeds
+    seeds = run.seeds
     if seeds is None:
         return REJECTED, "engine not ready", {}
     if slot_name not in seeds.slots:
@@ -71,36 +97,31 @@ def _seed_enable(t: "Trainer", cmd: EngineCommand) -> Ack:
     )
     if not result.passed:
         return REJECTED, f"G0 failed: {result.reason}", {}
-    info = slot.info
+    seed_id = slot.info.seed_id if slot.info else None
     return (
         APPLIED,
         None,
-        {
-            "seed_id": info.seed_id if info else None,
-            "slot": slot_name,
-            "blueprint": blueprint,
-        },
+        {"seed_id": seed_id, "slot": slot_name, "blueprint": blueprint},
     )
 
 
-def _seed_disable(t: "Trainer", cmd: EngineCommand) -> Ack:
+def _seed_disable(run: Controls, cmd: EngineCommand) -> Ack:
     seed_id = str(cmd.params.get("seed_id"))
-    slot = t.seeds.find(seed_id) if t.seeds else None
-    if slot is None or t.seeds is None:
+    seeds = run.seeds
+    slot = seeds.find(seed_id) if seeds is not None else None
+    if slot is None or seeds is None:
         return REJECTED, f"unknown seed {seed_id!r}", {}
     if slot.stage not in LIVE_STAGES:
         return REJECTED, f"seed {seed_id} is {slot.stage.value}, not live", {}
-    t.seeds.cull(slot, "operator seed_disable")
+    seeds.cull(slot, "operator seed_disable")
     return APPLIED, None, {"seed_id": seed_id, "slot": slot.name}
 
 
-def _registry_reset(t: "Trainer", cmd: EngineCommand) -> Ack:
-    cleared = t.cache.clear() if t.cache else 0
-    t.tm.event("kasmina.registry_reset", "info", {"cleared": cleared})
-    return APPLIED, None, {"cleared": cleared}
+def _registry_reset(run: Controls, cmd: EngineCommand) -> Ack:
+    return APPLIED, None, {"cleared": run.reset_registry()}
 
 
-HANDLERS: dict[str, Callable[["Trainer", EngineCommand], Ack]] = {
+HANDLERS: dict[str, Callable[[Controls, EngineCommand], Ack]] = {
     "pause": _pause,
     "resume": _resume,
     "stop": _stop,
@@ -112,8 +133,8 @@ HANDLERS: dict[str, Callable[["Trainer", EngineCommand], Ack]] = {
 }
 
 
-def apply_command(t: "Trainer", cmd: EngineCommand) -> Ack:
+def apply_command(run: Controls, cmd: EngineCommand) -> Ack:
     handler = HANDLERS.get(cmd.type)
     if handler is None:
         return REJECTED, f"unknown command type {cmd.type!r}", {}
-    return handler(t, cmd)
+    return handler(run, cmd)

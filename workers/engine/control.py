@@ -1,121 +1,91 @@
-"""Tolaria's control at step boundaries: operator commands, pause, halt, and the
-emergency ladder's actions, as a part of Trainer."""
+"""Tolaria's step-boundary control: operator commands drained and acked, the
+decisions the ranks share carried out, and the named methods a command calls
+(`commands.Controls`). It changes the loop's state only through those methods.
+"""
 
-import time
+from typing import Any
 
+from workers.engine.build import Parts
 from workers.engine.commands import apply_command
-from workers.engine.emergency import Level
-from workers.engine.hooks import RunOutcome
-from workers.engine.runtime import _describe
+from workers.engine.hooks import Hooks
+from workers.engine.policy.tamiyo import execute
+from workers.engine.recovery import Recovery
+from workers.engine.runtime import describe
+from workers.engine.seeds.manager import SeedManager
+from workers.engine.state import TrainState
+from workers.engine.strategy import Received, Strategy
+from workers.engine.telemetry import Telemetry
 
 
-class Control:
-    """Step-boundary and emergency methods of Trainer (see trainer.py)."""
+class RunControl:
+    def __init__(
+        self,
+        state: TrainState,
+        hooks: Hooks,
+        telemetry: Telemetry,
+        strategy: Strategy,
+        parts: Parts,
+        recovery: Recovery,
+    ) -> None:
+        self.state, self.hooks, self.tm = state, hooks, telemetry
+        self.strategy, self.parts, self.recovery = strategy, parts, recovery
 
-    # ---- step boundary: commands, pause, halt ---------------------------------
-
-    def _boundary(self) -> RunOutcome | None:
-        if self.hooks.halt.is_set():
-            self._see_halt()
-            return self._halt()
-        self._drain_commands()
-        if self.paused:
-            self._wait_while_paused()
-        if self.hooks.halt.is_set():
-            self._see_halt()
-            return self._halt()
-        if self.stop_requested:
-            return self._finish("cancelled")
-        return None
-
-    def _drain_commands(self) -> None:
+    def drain(self) -> None:
+        """Apply what arrived since the last boundary, each command acked once."""
+        for received in self.strategy.boundary(self.state.paused):
+            self._carry_out(received)
         while (command := self.hooks.next_command()) is not None:
             try:
                 state, reason, result = apply_command(self, command)
             except Exception as exc:  # a broken command must not kill the run
-                state, reason, result = "rejected", _describe(exc), {}
+                state, reason, result = "rejected", describe(exc), {}
             if state == "rejected":
+                attrs = {"command_id": command.id, "type": command.type}
                 self.tm.event(
-                    "kasmina.command_rejected",
-                    "warning",
-                    {"command_id": command.id, "type": command.type, "reason": reason},
+                    "kasmina.command_rejected", "warning", {**attrs, "reason": reason}
                 )
             self.hooks.ack(command.id, state, reason, result)
-            if self.paused and command.type == "pause" and state == "applied":
+            if self.state.paused and command.type == "pause" and state == "applied":
                 return  # enter the pause now; later commands are read while paused
 
-    def _wait_while_paused(self) -> None:
-        self._flush_pending()
-        self.hooks.on_state("paused", {"step": self.step})
-        self.tm.state("paused")
-        while self.paused and not self.stop_requested and not self.hooks.halt.is_set():
-            time.sleep(self.opt.pause_poll_s)
-            self._drain_commands()
-        if not self.paused:
-            self.hooks.on_state("running", {"step": self.step})
-            self.tm.state("running")
+    def _carry_out(self, received: Received) -> None:
+        """A decision every rank takes at this boundary (DDP)."""
+        decision, context = received
+        tamiyo = self.parts.tamiyo
+        if tamiyo is not None and context is not None:
+            tamiyo.carry_out(*context, decision)
+        else:
+            execute(self.parts.seeds, decision)
 
-    def _see_halt(self) -> None:
-        if self.halt_seen_step is None:
-            self.halt_seen_step = self.step
+    # ---- Controls -------------------------------------------------------------
 
-    def _halt(self) -> RunOutcome:
-        """L4: no more updates; write a checkpoint and report halted."""
-        self._see_halt()
-        self._flush_pending()
-        reason = str(
-            self.hooks.halt_info.get("reason")
-            or self.auto_halt_reason
-            or "emergency_halt"
-        )
-        self.ladder.level = Level.HALT
-        self.tm.metric("tolaria.emergency.level", float(Level.HALT))
-        self.tm.count("tolaria.emergency.halts_total")
-        self.tm.event(
-            "tolaria.emergency.halt", "critical", {"reason": reason, "step": self.step}
-        )
-        info = self._checkpoint(good=False)
-        seen = self.halt_seen_step if self.halt_seen_step is not None else self.step
-        return RunOutcome(
-            "halted",
-            halt_reason=reason,
-            result=self._result(
-                {
-                    "steps_after_halt": self.step - seen,
-                    "last_step": self.step,
-                    "halt_observed_step": seen,
-                    "checkpoint_id": info.id,
-                }
-            ),
-        )
+    @property
+    def step(self) -> int:
+        return self.state.step
 
-    # ---- emergencies and rollback ------------------------------------------------
+    @property
+    def seeds(self) -> SeedManager | None:
+        return self.parts.seeds
 
-    def _loss_trouble(self, loss: float) -> bool:
-        """Classify a loss; act on the ladder. True when the step must not count."""
-        verdict = self.ladder.classify_loss(self.step, loss)
-        if verdict is None:
-            return False
-        level, reason = verdict
-        self._escalate(level, reason)
-        return level >= Level.ELEVATED
+    def pause(self) -> bool:
+        was, self.state.paused = self.state.paused, True
+        return not was
 
-    def _escalate(self, level: Level, reason: str) -> None:
-        self.ladder.level = max(self.ladder.level, level)
-        severity = "critical" if level >= Level.CONSERVATIVE else "warning"
-        self.tm.metric("tolaria.emergency.level", float(level))
-        self.tm.event(
-            "tolaria.emergency.escalated",
-            severity,
-            {"level": int(level), "name": level.name, "reason": reason},
-        )
-        if level >= Level.HALT:
-            self.auto_halt_reason = f"L4 emergency: {reason}"
-            self.hooks.halt_info.setdefault("reason", self.auto_halt_reason)
-            self.hooks.halt.set()
-            return
-        if level >= Level.CONSERVATIVE and self.tamiyo is not None:
-            self.tamiyo.risk.enter_conservative(self.step)
-            self.tm.event("tamiyo.conservative_entered", "warning", {"reason": reason})
-        if level >= Level.ELEVATED:
-            self._emergency_rollback(reason)
+    def resume(self) -> bool:
+        was, self.state.paused = self.state.paused, False
+        return was
+
+    def request_stop(self) -> None:
+        self.state.stop_requested = True
+
+    def request_halt(self, reason: str) -> None:
+        self.hooks.halt_info.setdefault("reason", reason)
+        self.hooks.halt.set()
+
+    def rollback(self, target: str | None, reason: str) -> dict[str, Any]:
+        return self.recovery.rollback(target, reason)
+
+    def reset_registry(self) -> int:
+        cleared = self.parts.cache.clear()
+        self.tm.event("kasmina.registry_reset", "info", {"cleared": cleared})
+        return cleared

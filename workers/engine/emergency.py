@@ -8,8 +8,13 @@ while an isolated blip decays back to L0.
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+
+from workers.engine.hooks import Hooks
+from workers.engine.runtime import describe
+from workers.engine.telemetry import Telemetry
 
 
 class Level(IntEnum):
@@ -52,8 +57,9 @@ class EmergencyLadder:
         ewma = self.loss_ewma
         if self.first_loss is None:
             self.first_loss = abs(loss)
-        scale = None if ewma is None else max(ewma, c.loss_floor_fraction
-                                              * self.first_loss)
+        scale = (
+            None if ewma is None else max(ewma, c.loss_floor_fraction * self.first_loss)
+        )
         if scale is not None and scale > 0 and loss > c.explosion_factor * scale:
             return self._failure(
                 step,
@@ -93,3 +99,86 @@ class EmergencyLadder:
             self.level = Level.NORMAL
             return True
         return False
+
+
+class EmergencyGuard:
+    """The ladder and the actions its levels name: L2 rolls back, L3 makes the
+    policy conservative, L4 halts the run. The loop reports troubles here;
+    what to do about them is decided here alone."""
+
+    def __init__(
+        self,
+        telemetry: Telemetry,
+        hooks: Hooks,
+        *,
+        rollback: Callable[[str], object],
+        conservative: Callable[[int, str], None],
+    ) -> None:
+        self.ladder = EmergencyLadder()
+        self.tm = telemetry
+        self.hooks = hooks
+        self.rollback = rollback  # the trainer's rollback to the last good state
+        self.conservative = conservative  # tells the policy, if there is one
+        self.auto_halt_reason: str | None = None
+
+    @property
+    def healthy(self) -> bool:
+        """Whether a snapshot or checkpoint taken now counts as good."""
+        return self.ladder.level <= Level.NOTICE
+
+    def judge_loss(self, step: int, loss: float) -> bool:
+        """Classify a loss; act on the ladder. True when the step must not count."""
+        verdict = self.ladder.classify_loss(step, loss)
+        if verdict is None:
+            return False
+        level, reason = verdict
+        self.escalate(step, level, reason)
+        return level >= Level.ELEVATED
+
+    def failure(self, step: int, level: Level, reason: str) -> None:
+        """A failure from outside the loss (a slow rollback, a bad validation)."""
+        self.escalate(step, *self.ladder.failure(step, level, reason))
+
+    def escalate(self, step: int, level: Level, reason: str) -> None:
+        self.ladder.level = max(self.ladder.level, level)
+        severity = "critical" if level >= Level.CONSERVATIVE else "warning"
+        self.tm.metric("tolaria.emergency.level", float(level))
+        self.tm.event(
+            "tolaria.emergency.escalated",
+            severity,
+            {"level": int(level), "name": level.name, "reason": reason},
+        )
+        if level >= Level.HALT:
+            self.auto_halt_reason = f"L4 emergency: {reason}"
+            self.hooks.halt_info.setdefault("reason", self.auto_halt_reason)
+            self.hooks.halt.set()
+            return
+        if level >= Level.CONSERVATIVE:
+            self.conservative(step, reason)
+        if level >= Level.ELEVATED:
+            self._emergency_rollback(step, reason)
+
+    def _emergency_rollback(self, step: int, reason: str) -> None:
+        try:
+            self.rollback(f"emergency: {reason}")
+        except Exception as exc:
+            self.tm.event(
+                "tolaria.rollback.restore_failed", "critical", {"reason": describe(exc)}
+            )
+            self.escalate(step, Level.HALT, f"rollback failed: {describe(exc)}")
+
+    def halt_reason(self) -> str:
+        """L4: record the halt and say why it happened."""
+        reason = str(
+            self.hooks.halt_info.get("reason")
+            or self.auto_halt_reason
+            or "emergency_halt"
+        )
+        self.ladder.level = Level.HALT
+        self.tm.metric("tolaria.emergency.level", float(Level.HALT))
+        self.tm.count("tolaria.emergency.halts_total")
+        return reason
+
+    def calm(self, step: int) -> None:
+        if self.ladder.calm(step):
+            self.tm.metric("tolaria.emergency.level", 0.0)

@@ -19,5 +19,6 @@ def _single_threaded() -> None:
 
 
 def helper_pool(workers: int, name: str) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name,
-                              initializer=_single_threaded)
+    return ThreadPoolExecutor(
+        max_workers=workers, thread_name_prefix=name, initializer=_single_threaded
+    )

@@ -8,6 +8,10 @@ from typing import Any
 @dataclass
 class EngineOptions:
     sync_every_cuda: int = 20  # CUDA: read losses back every N steps, not per step
+    # Read per-step figures back in batches (every sync_every_cuda steps) and
+    # gate signals one check late; None: on CUDA only. True on the CPU runs
+    # the CUDA code path (its tests).
+    deferred_reads: bool | None = None
     max_ahead_steps: int = 2  # CUDA: steps the host may queue ahead of the device
     snapshot_every: int = 50  # steps between fast-cache snapshots
     rollback_cache_mb: float = 256.0

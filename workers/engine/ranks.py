@@ -1,6 +1,6 @@
-"""The pieces of a DDP run below the trainer: a rank's identity and process
-group, batch sharding, the seed manager and policy that agree across ranks,
-and the barrier that lets ranks leave together (see distributed.py)."""
+"""The pieces of a DDP run below the strategy: a rank's identity, its process
+group as the engine's `Collective`, batch sharding, and the barrier that lets
+ranks leave together (see distributed.py)."""
 
 from contextlib import suppress
 from dataclasses import dataclass
@@ -11,11 +11,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from workers.engine.policy.base import Decision, PolicyInputs
-from workers.engine.policy.tamiyo import Tamiyo
-from workers.engine.seeds.isolation import IsolationSample
-from workers.engine.seeds.manager import SeedManager
-from workers.engine.seeds.slot import SeedSlot
+from workers.engine.collective import ReduceOp
 
 
 @dataclass(frozen=True)
@@ -54,59 +50,6 @@ def shard(t: Tensor, rank: int, world: int) -> Tensor:
     return t[rank::world]
 
 
-class DistributedSeedManager(SeedManager):
-    """Kasmina with the per-rank signals the gates read made identical."""
-
-    def probe(
-        self, model: Any, x: Tensor, y: Tensor, loss_fn: Any, host_loss: Any
-    ) -> None:
-        rank, world, total = dist.get_rank(), dist.get_world_size(), x.shape[0]
-
-        def global_loss(logits: Tensor, target: Tensor) -> Tensor:
-            local = torch.zeros((), device=logits.device, dtype=torch.float64)
-            if target.shape[0]:
-                local = loss_fn(logits, target).double() * target.shape[0]
-            dist.all_reduce(local)
-            return local / max(1, total)
-
-        super().probe(
-            model, shard(x, rank, world), shard(y, rank, world), global_loss, host_loss
-        )
-
-    def _check_g1(self, slot: SeedSlot) -> None:
-        slot.last_sample = agree_sample(slot.last_sample, self.device)
-        super()._check_g1(slot)
-
-
-def agree_sample(
-    sample: IsolationSample | None, device: str
-) -> IsolationSample | None:
-    """The worst isolation sample over the ranks, so G1 judges all alike."""
-    local = [0.0, 0.0, 0.0]
-    if sample is not None:
-        local = [1.0, float(sample.max_abs_diff), float(not sample.input_detached)]
-    figures = torch.tensor(local, dtype=torch.float64, device=device)
-    dist.all_reduce(figures, op=dist.ReduceOp.MAX)
-    present, diff, attached = figures.tolist()
-    return IsolationSample(diff, not attached) if present else None
-
-
-class BroadcastTamiyo(Tamiyo):
-    """Rank 0's Tamiyo: reviews a decision, then hands it to the trainer to be
-    broadcast and carried out on every rank at the same step."""
-
-    def __init__(self, *args: Any, defer: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.defer = defer
-
-    def _act(self, step: int, inputs: PolicyInputs, proposed: Decision) -> Decision:
-        decision = self.risk.review(step, proposed)
-        if decision.action == "wait":  # nothing changes on any rank: log it now
-            return self.carry_out(step, inputs, proposed, decision)
-        self.defer(step, inputs, proposed, decision)
-        return decision
-
-
 def settle_ranks(timeout_s: float = 10.0) -> None:
     """Let every rank leave its last collective before any tears the group down:
     a gloo peer that closes its connections first makes the others abort
@@ -117,3 +60,44 @@ def settle_ranks(timeout_s: float = 10.0) -> None:
         return
     with suppress(RuntimeError):  # a peer is gone: tearing down is all that is left
         dist.monitored_barrier(timeout=timedelta(seconds=timeout_s))
+
+
+_OPS = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}
+
+
+class ProcessGroup:
+    """This rank's process group as the engine's `Collective`: data tensors
+    reduce on the default group (NCCL on CUDA), control figures on a gloo
+    group over CPU tensors."""
+
+    def __init__(self, info: RankInfo) -> None:
+        self.info = info
+        self.rank, self.world = info.rank, info.world
+        self._control: Any = None  # None: the default group (gloo runs)
+
+    def join(self, device: str) -> None:
+        self._control = join_group(self.info, device)
+
+    def leave(self) -> None:
+        if dist.is_initialized():
+            settle_ranks()
+            dist.destroy_process_group()
+
+    def shard(self, t: Tensor) -> Tensor:
+        return shard(t, self.rank, self.world)
+
+    def all_reduce(self, t: Tensor, op: ReduceOp = "sum") -> Tensor:
+        dist.all_reduce(t, op=_OPS[op])
+        return t
+
+    def control_reduce(self, t: Tensor, op: ReduceOp = "sum") -> Tensor:
+        dist.all_reduce(t, op=_OPS[op], group=self._control)
+        return t
+
+    def broadcast(self, payload: Any) -> Any:
+        box = [payload if self.rank == 0 else None]
+        dist.broadcast_object_list(box, src=0, group=self._control)
+        return box[0]
+
+    def barrier(self) -> None:
+        settle_ranks()

@@ -16,8 +16,9 @@ class Readback:
 
     def __init__(self, values: list[Tensor | float]) -> None:
         self._values = values
-        tensors = [v.detach().float().reshape(()) for v in values
-                   if isinstance(v, Tensor)]
+        tensors = [
+            v.detach().float().reshape(()) for v in values if isinstance(v, Tensor)
+        ]
         self._event: torch.cuda.Event | None = None
         self._host: Tensor | None = None
         if not tensors:

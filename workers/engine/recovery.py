@@ -1,85 +1,115 @@
-"""Tolaria's recovery: snapshots, checkpoints and rollback, as a part of Trainer.
+"""Tolaria's recovery: in-memory snapshots, checkpoints on disk, and rollback.
 
-Kept apart from the step loop in trainer.py; the methods work on the Trainer's
-state (model, optimizer, seeds, RNG, position), so they live in a base class the
-Trainer inherits rather than in free functions threading that state through.
+`Recovery` owns the fast rollback cache and the checkpoint writer; it reads the
+run's parts and position (it is handed them) and writes them back only when it
+restores. Checkpoints are written by one process of a run (`writer`); the
+other ranks of a DDP run get the same checkpoint's id without writing.
 """
 
 import random
 import time
-from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
 
+from api_schemas.runs import RunCreate
 from workers.engine import checkpoints as ckpt
-from workers.engine.emergency import Level
+from workers.engine.build import Parts, new_optimizer
+from workers.engine.emergency import EmergencyGuard, Level
 from workers.engine.helper_threads import helper_pool
-from workers.engine.hooks import CheckpointInfo
+from workers.engine.hooks import CheckpointInfo, Hooks
+from workers.engine.options import EngineOptions
 from workers.engine.rollback import (
     BatchedCopies,
+    FastRollbackCache,
     clone_state,
     host_copy,
-    same_layout,
+    load_model_in_place,
+    load_optimizer_in_place,
 )
-from workers.engine.runtime import _as_tuple, _describe
+from workers.engine.runtime import as_tuple, describe
+from workers.engine.state import TrainState
+from workers.engine.telemetry import Telemetry
 
 
 class Recovery:
-    """Rollback and checkpoint methods of Trainer (see trainer.py for the state)."""
+    def __init__(
+        self,
+        parts: Parts,
+        state: TrainState,
+        *,
+        spec: RunCreate,
+        opt: EngineOptions,
+        checkpoint_dir: Path,
+        telemetry: Telemetry,
+        hooks: Hooks,
+        guard: EmergencyGuard,
+        elapsed_ms: Callable[[float, str], float],
+        writer: bool,
+    ) -> None:
+        self.parts, self.state = parts, state
+        self.spec, self.opt = spec, opt
+        self.checkpoint_dir = checkpoint_dir
+        self.tm, self.hooks = telemetry, hooks
+        self.writer = writer
+        self.guard = guard  # a slow rollback escalates; the loss EWMA is saved
+        self.elapsed_ms = elapsed_ms  # the strategy's: every rank's same figure
+        self.snapshots = FastRollbackCache(
+            opt.rollback_cache_mb, opt.rollback_cache_snapshots
+        )
+        self.last_checkpoint: CheckpointInfo | None = None
+        self._pool: ThreadPoolExecutor | None = None  # the one writer thread
+        self._write: Future[CheckpointInfo] | None = None  # at most one in flight
 
-    _ckpt_pool: ThreadPoolExecutor | None = None
-    _ckpt_write: "Future[CheckpointInfo] | None" = None
+    # ---- snapshots and rollback ---------------------------------------------
 
-    def _emergency_rollback(self, reason: str) -> None:
-        try:
-            self.rollback(None, reason=f"emergency: {reason}")
-        except Exception as exc:
-            self.tm.event(
-                "tolaria.rollback.restore_failed",
-                "critical",
-                {"reason": _describe(exc)},
-            )
-            self._escalate(Level.HALT, f"rollback failed: {_describe(exc)}")
+    def snapshot(self, good: bool) -> None:
+        step = self.state.step
+        self.snapshots.put(f"snap-{step}", step, self.state.epoch, self.core(), good)
 
     def rollback(self, target: str | None, reason: str) -> dict[str, Any]:
-        """Restore model, optimizer and seeds from the fast cache or disk."""
+        """Restore the newest (good) snapshot or checkpoint, or `target`; timed
+        against the rollback deadline, a slow one escalates the ladder.
+        Raises LookupError when there is no such state."""
         started = time.perf_counter()
-        self.optimizer.zero_grad(set_to_none=True)
-        snapshot = self.snapshots.get(target)
-        if snapshot is not None:
-            source, snap_id, snap_step = "memory", snapshot.id, snapshot.step
-            self._restore(snapshot.state, full=False)
-        else:
-            path = self._find_checkpoint(target)
-            manifest = ckpt.read_manifest(path)
-            source, snap_id, snap_step = "disk", manifest["id"], manifest["step"]
-            self._restore(ckpt.load_checkpoint(path, self.device), full=False)
-        if self.cuda:  # the copies are queued: time (and check) them done
-            torch.cuda.synchronize(self.device)
-        elapsed_ms = self._elapsed_ms(started, "rollback")
-        result = {
-            "source": source,
-            "checkpoint_id": snap_id,
-            "restored_step": snap_step,
-            "latency_ms": elapsed_ms,
-            "reason": reason,
-        }
-        self.tm.metric("tolaria.rollback.restore_latency_ms", elapsed_ms)
+        result = self._restore_target(target)
+        if self.parts.cuda:  # the copies are queued: time (and check) them done
+            torch.cuda.synchronize(self.parts.device)
+        elapsed = self.elapsed_ms(started, "rollback")
+        result.update({"latency_ms": elapsed, "reason": reason})
+        self.tm.metric("tolaria.rollback.restore_latency_ms", elapsed)
         self.tm.event("tolaria.rollback.restored", "warning", result)
-        if elapsed_ms > self.opt.rollback_deadline_ms:
+        if elapsed > self.opt.rollback_deadline_ms:
             self.tm.count("tolaria.rollback.deadline_exceeded_total")
-            level, why = self.ladder.failure(
-                self.step, Level.CONSERVATIVE, f"rollback took {elapsed_ms:.0f} ms"
-            )
-            self._escalate(level, why)
+            why = f"rollback took {elapsed:.0f} ms"
+            self.guard.failure(self.state.step, Level.CONSERVATIVE, why)
         return result
 
+    def _restore_target(self, target: str | None) -> dict[str, Any]:
+        """Restore from the fast cache, else from disk; what was restored."""
+        self.parts.optimizer.zero_grad(set_to_none=True)
+        snapshot = self.snapshots.get(target)
+        if snapshot is not None:
+            self.restore(snapshot.state, full=False)
+            return {
+                "source": "memory",
+                "checkpoint_id": snapshot.id,
+                "restored_step": snapshot.step,
+            }
+        path = self._find_checkpoint(target)
+        manifest = ckpt.read_manifest(path)
+        self.restore(ckpt.load_checkpoint(path, self.parts.device), full=False)
+        return {
+            "source": "disk",
+            "checkpoint_id": manifest["id"],
+            "restored_step": manifest["step"],
+        }
+
     def _find_checkpoint(self, target: str | None) -> Path:
-        self.wait_checkpoint()  # one still being written counts
+        self.wait()  # one still being written counts
         found = ckpt.list_checkpoints(self.checkpoint_dir)
         if target is not None:
             matches = [m for m in found if target in (m["id"], str(m["step"]))]
@@ -89,148 +119,105 @@ class Recovery:
             raise LookupError(f"no snapshot or checkpoint {target or '(last good)'}")
         return Path(matches[-1]["path"])
 
-    # ---- state: snapshots, checkpoints, restore ---------------------------------
+    # ---- the state saved and restored ---------------------------------------
 
-    def _core_state(self) -> dict[str, Any]:
-        assert self.seeds is not None
+    def core(self) -> dict[str, Any]:
+        """What a snapshot holds: model, optimizer and the seed registry."""
         return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "seeds": self.seeds.state(),
+            "model": self.parts.model.state_dict(),
+            "optimizer": self.parts.optimizer.state_dict(),
+            "seeds": self.parts.seeds.state(),
         }
 
-    def _snapshot(self, good: bool) -> None:
-        self.snapshots.put(
-            f"snap-{self.step}", self.step, self.epoch, self._core_state(), good
-        )
-
-    def _full_state(self) -> dict[str, Any]:
-        state = self._core_state()
+    def full(self) -> dict[str, Any]:
+        """What a checkpoint holds: the core plus the position and every RNG."""
+        state = self.core()
+        state.update(self.state.position())
+        state.update(self.parts.data.state())
         state.update(
             {
-                "step": self.step,
-                "epoch": self.epoch,
-                "batch_in_epoch": self.batch_in_epoch,
-                "data_gen": self.data_gen.get_state(),
-                "epoch_gen": self.epoch_gen_state,
                 "torch_rng": torch.get_rng_state(),
                 "py_rng": random.getstate(),
-                "loss_ewma": self.ladder.loss_ewma,
+                "loss_ewma": self.guard.ladder.loss_ewma,
                 "spec": self.spec.model_dump(mode="json"),
             }
         )
-        if self.cuda:
-            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        if self.parts.cuda:
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.parts.device)
         return state
 
-    def _restore(self, state: dict[str, Any], full: bool) -> None:
-        assert self.seeds is not None
-        self.seeds.load_state(state["seeds"], seed=self.spec.seed)
+    def restore(self, saved: dict[str, Any], full: bool) -> None:
+        parts = self.parts
+        parts.seeds.load_state(saved["seeds"], seed=self.spec.seed)
         copies = BatchedCopies()
-        if not self._load_model_in_place(state["model"], copies):
-            self.model.load_state_dict(state["model"])
-        if not self._load_optimizer_in_place(state["optimizer"], copies):
-            self.optimizer = self._new_optimizer()
+        if not load_model_in_place(parts.model, saved["model"], copies):
+            parts.model.load_state_dict(saved["model"])
+        if not load_optimizer_in_place(parts.optimizer, saved["optimizer"], copies):
+            optimizer = new_optimizer(parts.model, parts.seeds, self.spec.learning_rate)
             # load_state_dict may alias the given tensors; clone so the snapshot
             # stays pristine for a later rollback.
-            self.optimizer.load_state_dict(clone_state(state["optimizer"]))
+            optimizer.load_state_dict(clone_state(saved["optimizer"]))
+            parts.use_optimizer(optimizer)
         copies.run()
-        self.seeds.optimizer = self.optimizer
+        parts.seeds.optimizer = parts.optimizer
         if full:
-            self._restore_position(state)
+            self._restore_position(saved)
 
-    def _load_model_in_place(
-        self, saved: dict[str, Any], copies: BatchedCopies
-    ) -> bool:
-        """Fast path for rollback: the same tensors by name and shape, so the
-        saved values are copied into the live ones (torch's load_state_dict
-        walks every module in Python first)."""
-        live = self.model.state_dict()
-        if live.keys() != saved.keys() or not all(
-            same_layout(live[k], v) for k, v in saved.items()
-        ):
-            return False
-        for name, tensor in live.items():
-            copies.into(tensor, saved[name])
-        return True
+    def _restore_position(self, saved: dict[str, Any]) -> None:
+        state = self.state
+        state.step, state.epoch = int(saved["step"]), int(saved["epoch"])
+        state.batch_in_epoch = int(saved["batch_in_epoch"])
+        self.tm.step, self.tm.epoch = state.step, state.epoch
+        self.parts.data.load_state(saved)
+        torch.set_rng_state(saved["torch_rng"].cpu())
+        random.setstate(as_tuple(saved["py_rng"]))
+        self.guard.ladder.loss_ewma = saved.get("loss_ewma")
+        if self.parts.cuda and "cuda_rng" in saved:
+            torch.cuda.set_rng_state(saved["cuda_rng"].cpu(), self.parts.device)
 
-    def _load_optimizer_in_place(
-        self, saved: dict[str, Any], copies: BatchedCopies
-    ) -> bool:
-        """Fast path for rollback: same groups, so copy state tensors in place
-        instead of rebuilding the optimizer."""
-        current = self.optimizer
-        groups = saved["param_groups"]
-        if [g.get("owner") for g in groups] != [
-            g.get("owner") for g in current.param_groups
-        ] or [len(g["params"]) for g in groups] != [
-            len(g["params"]) for g in current.param_groups
-        ]:
-            return False
-        params = [p for g in current.param_groups for p in g["params"]]
-        indices = [i for g in groups for i in g["params"]]
-        index_map = dict(zip(indices, params, strict=True))
-        old_state = current.state
-        new_state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
-        for index, values in saved["state"].items():
-            existing = old_state.get(index_map[index], {})
-            new_state[index_map[index]] = {
-                k: copies.into(existing.get(k), v) for k, v in values.items()
-            }
-        current.state = new_state
-        for group, saved_group in zip(current.param_groups, groups, strict=True):
-            group.update({k: v for k, v in saved_group.items() if k != "params"})
-        return True
+    # ---- checkpoints ---------------------------------------------------------
 
-    def _restore_position(self, state: dict[str, Any]) -> None:
-        self.step, self.epoch = int(state["step"]), int(state["epoch"])
-        self.batch_in_epoch = int(state["batch_in_epoch"])
-        self.tm.step, self.tm.epoch = self.step, self.epoch
-        self.data_gen.set_state(state["data_gen"].cpu())
-        self.epoch_gen_state = state["epoch_gen"].cpu()
-        torch.set_rng_state(state["torch_rng"].cpu())
-        random.setstate(_as_tuple(state["py_rng"]))
-        self.ladder.loss_ewma = state.get("loss_ewma")
-        if self.cuda and "cuda_rng" in state:
-            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.device)
-
-    def _checkpoint(self, good: bool = True) -> CheckpointInfo:
+    def checkpoint(self, good: bool) -> CheckpointInfo:
         """Write a checkpoint now (end of run, halt): the caller needs its id."""
-        good = good and self.ladder.level <= Level.NOTICE
-        self.wait_checkpoint()
-        return self._write_checkpoint(self._full_state(), self.step, self.epoch, good)
+        self.wait()
+        if not self.writer:
+            return self._written_elsewhere(good)
+        state = self.state
+        return self._write_checkpoint(self.full(), state.step, state.epoch, good)
 
-    def _checkpoint_soon(self, good: bool = True) -> None:
-        """The per-epoch checkpoint: the state is copied to host memory here
+    def checkpoint_soon(self, good: bool) -> None:
+        """The periodic checkpoint: the state is copied to host memory here
         (on CUDA that copy is the one part that must wait for the device) and
         one writer thread serialises and fsyncs it, so training, and the
         operator commands waiting for its next step boundary, never wait for
         the disk. At most one write is in flight."""
-        good = good and self.ladder.level <= Level.NOTICE
-        self.wait_checkpoint()
-        state = host_copy(self._full_state())
-        if self._ckpt_pool is None:
-            self._ckpt_pool = helper_pool(1, "checkpoint")
-        self._ckpt_write = self._ckpt_pool.submit(
-            self._write_checkpoint, state, self.step, self.epoch, good
-        )
+        if not self.writer:
+            self.checkpoint(good)
+            return
+        self.wait()
+        copy = host_copy(self.full())
+        if self._pool is None:
+            self._pool = helper_pool(1, "checkpoint")
+        step, epoch = self.state.step, self.state.epoch
+        self._write = self._pool.submit(self._write_checkpoint, copy, step, epoch, good)
 
-    def wait_checkpoint(self) -> None:
+    def wait(self) -> None:
         """Until the background write (if any) is on disk; re-raises its error."""
-        write, self._ckpt_write = self._ckpt_write, None
+        write, self._write = self._write, None
         if write is not None:
             write.result()
 
-    def _close_checkpoints(self) -> None:
+    def close(self) -> None:
         try:
-            self.wait_checkpoint()
+            self.wait()
         except Exception as exc:  # reported; the run's outcome is already set
-            self.tm.event("tolaria.checkpoint.failed", "critical",
-                          {"reason": _describe(exc)})
+            self.tm.event(
+                "tolaria.checkpoint.failed", "critical", {"reason": describe(exc)}
+            )
         finally:
-            if self._ckpt_pool is not None:
-                self._ckpt_pool.shutdown(wait=True)
-                self._ckpt_pool = None
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
 
     def _write_checkpoint(
         self, state: dict[str, Any], step: int, epoch: int, good: bool
@@ -242,4 +229,13 @@ class Recovery:
         info = CheckpointInfo(ckpt_id, str(path), step, epoch, size, good)
         self.last_checkpoint = info
         self.hooks.on_checkpoint(info)
+        return info
+
+    def _written_elsewhere(self, good: bool) -> CheckpointInfo:
+        """The checkpoint the writing rank makes of this step, by its id."""
+        step = self.state.step
+        ckpt_id = f"ckpt-{step:09d}"
+        path = str(self.checkpoint_dir / ckpt_id)
+        info = CheckpointInfo(ckpt_id, path, step, self.state.epoch, 0, good)
+        self.last_checkpoint = info
         return info

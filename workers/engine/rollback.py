@@ -5,7 +5,7 @@ registry). Restoring is a set of tensor copies, so it runs at memory bandwidth;
 the trainer times it against the rollback deadline.
 """
 
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,8 +53,10 @@ def copy_state_into(buffers: Any, obj: Any) -> Any:
         return {k: copy_state_into(old.get(k), v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         old_items = buffers if isinstance(buffers, list | tuple) else ()
-        items = [copy_state_into(old_items[i] if i < len(old_items) else None, v)
-                 for i, v in enumerate(obj)]
+        items = [
+            copy_state_into(old_items[i] if i < len(old_items) else None, v)
+            for i, v in enumerate(obj)
+        ]
         return items if isinstance(obj, list) else tuple(items)
     return obj
 
@@ -137,8 +139,9 @@ class FastRollbackCache:
         ):
             evicted = self._snapshots.popleft()
         buffers = evicted.state if evicted is not None else None
-        snapshot = Snapshot(snap_id, step, epoch, good,
-                            copy_state_into(buffers, state), size)
+        snapshot = Snapshot(
+            snap_id, step, epoch, good, copy_state_into(buffers, state), size
+        )
         self._snapshots.append(snapshot)
         return snapshot
 
@@ -162,3 +165,46 @@ class FastRollbackCache:
 
     def clear(self) -> None:
         self._snapshots.clear()
+
+
+def load_model_in_place(
+    model: torch.nn.Module, saved: dict[str, Any], copies: BatchedCopies
+) -> bool:
+    """Fast path for rollback: the same tensors by name and shape, so the saved
+    values are queued to be copied into the live ones (torch's load_state_dict
+    walks every module in Python first). False: the layout differs."""
+    live = model.state_dict()
+    if live.keys() != saved.keys() or not all(
+        same_layout(live[k], v) for k, v in saved.items()
+    ):
+        return False
+    for name, tensor in live.items():
+        copies.into(tensor, saved[name])
+    return True
+
+
+def load_optimizer_in_place(
+    optimizer: torch.optim.Optimizer, saved: dict[str, Any], copies: BatchedCopies
+) -> bool:
+    """Fast path for rollback: the same groups, so the state tensors are copied
+    in place instead of rebuilding the optimizer. False: the groups differ."""
+    groups = saved["param_groups"]
+    live_groups = optimizer.param_groups
+    if [g.get("owner") for g in groups] != [g.get("owner") for g in live_groups] or [
+        len(g["params"]) for g in groups
+    ] != [len(g["params"]) for g in live_groups]:
+        return False
+    params = [p for g in live_groups for p in g["params"]]
+    indices = [i for g in groups for i in g["params"]]
+    index_map = dict(zip(indices, params, strict=True))
+    old_state = optimizer.state
+    new_state: defaultdict[torch.Tensor, dict[str, Any]] = defaultdict(dict)
+    for index, values in saved["state"].items():
+        existing = old_state.get(index_map[index], {})
+        new_state[index_map[index]] = {
+            k: copies.into(existing.get(k), v) for k, v in values.items()
+        }
+    optimizer.state = new_state
+    for group, saved_group in zip(live_groups, groups, strict=True):
+        group.update({k: v for k, v in saved_group.items() if k != "params"})
+    return True

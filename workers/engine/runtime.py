@@ -9,7 +9,7 @@ from torch import Tensor
 from workers.engine.seeds.slot import SeedSlot
 
 
-def _resolve_device(name: str) -> torch.device:
+def resolve_device(name: str) -> torch.device:
     device = torch.device(
         "cpu"
         if name == "auto" and not torch.cuda.is_available()
@@ -33,7 +33,7 @@ def grad_norm_tensor(grads: list[Tensor]) -> Tensor:
     return torch.linalg.vector_norm(torch.stack(norms))
 
 
-def _bf16_ok(device: torch.device) -> bool:
+def bf16_ok(device: torch.device) -> bool:
     """bf16 autocast where the GPU does bf16 natively (Ampere and later)."""
     return torch.cuda.get_device_capability(device)[0] >= 8
 
@@ -78,13 +78,13 @@ def compile_host(model: torch.nn.Module, backend: Any = "inductor") -> list[str]
     return compiled
 
 
-def _as_tuple(value: Any) -> Any:
+def as_tuple(value: Any) -> Any:
     if isinstance(value, list | tuple):
-        return tuple(_as_tuple(v) for v in value)
+        return tuple(as_tuple(v) for v in value)
     return value
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return f"CUDA out of memory: {exc}"
     if device_broken(exc):

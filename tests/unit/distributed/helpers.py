@@ -29,7 +29,7 @@ class RankScript(Script):
     @property
     def step(self) -> int:
         trainer = self.job.trainer if self.job else None
-        return trainer.step if trainer is not None else 0
+        return trainer.state.step if trainer is not None else 0
 
     def next_command(self) -> EngineCommand | None:
         if self.scheduled and self.scheduled[0][0] <= self.step:

@@ -68,7 +68,7 @@ class Script:
         return cid
 
     def next_command(self) -> EngineCommand | None:
-        step = self.trainer.step if self.trainer else 0
+        step = self.trainer.state.step if self.trainer else 0
         if self.scheduled and self.scheduled[0][0] <= step:
             return self.scheduled.popleft()[1]
         return None

@@ -3,19 +3,19 @@ import time
 import pytest
 import torch
 
-from api_schemas.catalogue import BLUEPRINTS
+from api_schemas.catalogue import BLUEPRINTS, BlueprintRead
 from workers.engine.blueprints import BlueprintCache, build_seed, fits
 
 SHAPES = {"vector": (16,), "image": (8, 6, 6)}
 
 
 @pytest.mark.parametrize("entry", BLUEPRINTS, ids=lambda b: b.name)
-def test_every_catalogue_entry_builds_for_each_slot_kind(entry: object) -> None:
+def test_every_catalogue_entry_builds_for_each_slot_kind(entry: BlueprintRead) -> None:
     for kind, shape in SHAPES.items():
-        assert fits(entry, shape) == (kind in entry.slot_kinds)  # type: ignore[attr-defined]
-        if not fits(entry, shape):  # type: ignore[arg-type]
+        assert fits(entry, shape) == (kind in entry.slot_kinds)
+        if not fits(entry, shape):
             continue
-        built = build_seed(entry.name, shape, "cpu")  # type: ignore[attr-defined]
+        built = build_seed(entry.name, shape, "cpu")
         assert built.dry_run_ok, built.dry_run_error
         assert built.params > 0
         out = built.module(torch.randn(3, *shape))

@@ -11,7 +11,7 @@ import torch
 from tests.unit.engine.helpers import Script, run, spec
 from workers.engine.hosts import MLPHost
 from workers.engine.options import EngineOptions
-from workers.engine.trainer import compile_host
+from workers.engine.runtime import compile_host
 
 GRAPHS: list[int] = []
 
@@ -51,8 +51,8 @@ def _compiled_run(tmp_path: Path, seeds: int) -> int:
     options = EngineOptions(compile_backend=count)
     t, outcome = run(script, run_spec, tmp_path, options=options)
     assert outcome.state == "completed", outcome.error
-    assert t.compiled
-    assert t.seeds is not None and t.seeds.counts["germinated"] == seeds
+    assert t.parts.compiled
+    assert t.parts.seeds is not None and t.parts.seeds.counts["germinated"] == seeds
     return len(GRAPHS)
 
 

@@ -6,37 +6,20 @@ from pathlib import Path
 from typing import Any
 
 from tests.unit.engine.helpers import Script, growth_spec, spec
+from workers.engine.options import EngineOptions
 from workers.engine.trainer import Trainer
-
-
-class DeferredTrainer(Trainer):
-    """CPU tensors, but every code path the trainer takes on CUDA."""
-
-    def _setup(self) -> None:
-        super()._setup()
-        self.cuda, self.autocast = True, False
-        assert self.seeds is not None
-        self.seeds.defer_reads = True  # G1 judged one check later, as on CUDA
-        self.sync_every = min(self.opt.sync_every_cuda, self._policy_every())
-
-    def _policy_every(self) -> int:
-        return self.tamiyo.every if self.tamiyo is not None else 10**9
-
-    def _bound_run_ahead(self) -> None:  # no device to wait for
-        return None
-
-    def _full_state(self) -> dict[str, Any]:
-        self.cuda = False  # no CUDA RNG state to save on a CPU build
-        try:
-            return super()._full_state()
-        finally:
-            self.cuda = True
 
 
 def _run(run_spec: Any, tmp_path: Path) -> tuple[Script, Trainer, Any]:
     script = Script()
-    trainer = DeferredTrainer(
-        run_spec, script.hooks, run_id="deferred", checkpoint_dir=tmp_path
+    # CPU tensors, but every code path the trainer takes on CUDA: figures read
+    # back in batches, G1 judged one check later.
+    trainer = Trainer(
+        run_spec,
+        script.hooks,
+        run_id="deferred",
+        checkpoint_dir=tmp_path,
+        options=EngineOptions(deferred_reads=True),
     )
     script.trainer = trainer
     return script, trainer, trainer.run()
@@ -46,10 +29,10 @@ def test_deferred_metrics_arrive_for_every_step(tmp_path: Path) -> None:
     script, trainer, outcome = _run(spec(epochs=2), tmp_path)
     assert outcome.state == "completed", outcome.error
     steps = [p["step"] for p in script.named("tolaria.training.loss")]
-    assert steps == list(range(1, trainer.step + 1))
+    assert steps == list(range(1, trainer.state.step + 1))
     assert script.named("tolaria.grad_norm")
     accuracy = script.named("tolaria.training.accuracy")
-    assert [p["step"] for p in accuracy] == list(range(10, trainer.step + 1, 10))
+    assert [p["step"] for p in accuracy] == list(range(10, trainer.state.step + 1, 10))
     assert all(0 <= p["value"] <= 1 for p in accuracy)
 
 

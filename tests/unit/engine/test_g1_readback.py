@@ -17,7 +17,7 @@ from workers.engine.seeds.slot import SeedSlot
 def training_seed(tmp_path: Path, defer: bool) -> tuple[SeedManager, SeedSlot]:
     t = trainer(Script(), growth_spec(), tmp_path)
     t._setup()
-    seeds = t.seeds
+    seeds = t.parts.seeds
     assert seeds is not None
     seeds.defer_reads = defer
     name = next(iter(seeds.slots))
@@ -61,7 +61,7 @@ def test_readback_mixes_floats_and_tensors() -> None:
 
 
 def test_g2_signals_settle_one_decision_later() -> None:
-    from workers.engine.seeds.stages import settle_signals, start_readback
+    from workers.engine.seeds.signals import settle_signals, start_readback
 
     signals = {"probe": [0.5, torch.tensor(0.4)], "host": [0.6, torch.tensor(0.7)]}
     first = start_readback(signals, "probe", "host")

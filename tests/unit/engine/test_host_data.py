@@ -32,8 +32,8 @@ def test_host_task_trains_like_the_resident_one(tmp_path: Path) -> None:
         Script(), run_spec.model_copy(update={"task": RESIDENT}), tmp_path / "dev"
     )
     assert outcome.state == "completed", outcome.error
-    assert len(host.losses) == 3 * 4
-    assert host.losses == resident.losses  # same permutation, same batches
+    assert len(host.metrics.losses) == 3 * 4
+    assert host.metrics.losses == resident.metrics.losses  # same permutation, same batches
 
 
 def test_host_task_resumes_mid_epoch_with_the_same_order(tmp_path: Path) -> None:
@@ -44,7 +44,7 @@ def test_host_task_resumes_mid_epoch_with_the_same_order(tmp_path: Path) -> None
     mid = next(c for c in script.checkpoints if c.step == 4)  # 4 of 6 batches
     resumed, outcome = run(Script(), run_spec, tmp_path / "b", resume_from=mid.path)
     assert outcome.state == "completed", outcome.error
-    assert resumed.losses == first.losses[4:]
+    assert resumed.metrics.losses == first.metrics.losses[4:]
 
 
 class _Recorded(HostBatches):
@@ -68,7 +68,7 @@ def _data() -> tuple[Tensor, Tensor, list[Tensor]]:
     x = torch.arange(30.0).reshape(10, 3)
     y = torch.arange(10) * 7
     order = list(
-        torch.randperm(10, generator=torch.Generator().manual_seed(1)).split(4)
+        torch.split(torch.randperm(10, generator=torch.Generator().manual_seed(1)), 4)
     )
     return x, y, order
 
@@ -109,7 +109,8 @@ def test_epoch_batches_stay_on_the_host(tmp_path: Path) -> None:
     try:
         batches = t._epoch_batches()
         assert all(b.device.type == "cpu" for b in batches)
-        assert t.feeder.order is batches and len(batches) == 4
+        feeder = t.parts.data.feeder
+        assert feeder is not None and feeder.order is batches and len(batches) == 4
         assert torch.equal(torch.cat(batches).sort().values, torch.arange(192))
     finally:
         t._close()

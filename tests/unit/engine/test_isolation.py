@@ -4,6 +4,7 @@ from api_schemas.enums import SeedStage
 from workers.engine.blueprints import build_seed
 from workers.engine.hosts import MLPHost
 from workers.engine.seeds.isolation import IsolationMonitor, IsolationSample
+from workers.engine.seeds.slot import SeedSlot
 
 
 def _host_grads(
@@ -11,7 +12,8 @@ def _host_grads(
 ) -> dict[str, torch.Tensor]:
     model.zero_grad(set_to_none=True)
     out = model(x)
-    torch.nn.functional.cross_entropy(out, y).backward()
+    # torch leaves Tensor.backward unannotated.
+    torch.nn.functional.cross_entropy(out, y).backward()  # type: ignore[no-untyped-call]
     return {
         n: p.grad.clone()
         for n, p in model.named_parameters()
@@ -28,6 +30,7 @@ def test_training_seed_leaves_host_outputs_and_grads_unchanged() -> None:
     baseline = _host_grads(model, x, y)
 
     slot = model.slots[0]
+    assert isinstance(slot, SeedSlot)
     slot.set_stage(SeedStage.DORMANT)
     slot.attach(build_seed("residual_mlp", (16,), "cpu", seed=1).module)
     slot.set_stage(SeedStage.GERMINATED)
@@ -47,6 +50,7 @@ def test_monitor_counts_violations_from_samples() -> None:
     torch.manual_seed(0)
     model = MLPHost(8, 16, 1, 3)
     slot = model.slots[0]
+    assert isinstance(slot, SeedSlot)
     slot.set_stage(SeedStage.DORMANT)
     slot.attach(build_seed("low_rank", (16,), "cpu").module)
     slot.set_stage(SeedStage.GERMINATED)

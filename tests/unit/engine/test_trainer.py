@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.engine.helpers import Script, run, spec, trainer
+from workers.engine.trainer import Trainer
 
 USER_TASK = "tests.unit.engine.user_task:factory"
 
@@ -15,7 +16,7 @@ def test_digits_run_completes_and_emits_metrics(tmp_path: Path) -> None:
     t, outcome = run(script, spec(epochs=2), tmp_path)
     assert outcome.state == "completed", outcome.error
     steps = outcome.result["steps"]
-    assert steps == t.step > 0
+    assert steps == t.state.step > 0
     for name in ("tolaria.training.loss", "tolaria.step.latency_ms"):
         assert [p["step"] for p in script.named(name)] == list(range(1, steps + 1))
     # Training accuracy is read every `accuracy_every` (10) steps.
@@ -30,8 +31,8 @@ def test_digits_run_completes_and_emits_metrics(tmp_path: Path) -> None:
     assert progress.step == steps and progress.metrics["val_accuracy"]
 
 
-def progress_accuracy(t: object) -> float:
-    return t.progress().metrics["accuracy"]  # type: ignore[attr-defined]
+def progress_accuracy(t: Trainer) -> float | None:
+    return t.progress().metrics["accuracy"]
 
 
 def test_unknown_task_and_broken_user_task_fail_clearly(tmp_path: Path) -> None:
@@ -58,7 +59,7 @@ def test_pause_resume_and_stop(tmp_path: Path) -> None:
     stop = script.at(5, "stop")
     t, outcome = run(script, spec(epochs=3), tmp_path)
     assert outcome.state == "cancelled"
-    assert t.step == 5
+    assert t.state.step == 5
     assert script.ack_for(pause)[0] == "applied"
     assert script.ack_for(resume)[0] == "applied"
     assert script.ack_for(stop)[0] == "applied"
@@ -70,17 +71,21 @@ def test_pause_waits_until_resumed_from_another_thread(tmp_path: Path) -> None:
     script.at(2, "pause")
     t = trainer(script, spec(epochs=1), tmp_path)
     done = threading.Event()
-    thread = threading.Thread(target=lambda: (t.run(), done.set()))
+    def run_then_signal() -> None:
+        t.run()
+        done.set()
+
+    thread = threading.Thread(target=run_then_signal)
     thread.start()
     for _ in range(200):
         if t.progress().paused:
             break
         threading.Event().wait(0.01)
-    assert t.progress().paused and t.step == 2
+    assert t.progress().paused and t.state.step == 2
     assert not done.wait(0.1)
     script.at(0, "resume")
     thread.join(30)
-    assert done.is_set() and t.step > 2
+    assert done.is_set() and t.state.step > 2
 
 
 def test_seed_enable_disable_and_registry_reset(tmp_path: Path) -> None:
@@ -136,7 +141,7 @@ def test_halt_mid_step_stops_within_one_step(tmp_path: Path) -> None:
     assert outcome.state == "halted" and outcome.halt_reason == "test halt"
     assert outcome.result["last_step"] - seen["arrival"] <= 1
     assert outcome.result["steps_after_halt"] == 0
-    assert script.checkpoints[-1].step == t.step
+    assert script.checkpoints[-1].step == t.state.step
 
 
 def test_halt_set_between_micro_batches_prevents_the_update(tmp_path: Path) -> None:
@@ -155,7 +160,7 @@ def test_halt_set_between_micro_batches_prevents_the_update(tmp_path: Path) -> N
         tmp_path,
     )
     assert outcome.state == "halted"
-    assert t.step == 2 and outcome.result["steps_after_halt"] == 0
+    assert t.state.step == 2 and outcome.result["steps_after_halt"] == 0
     assert user_task.HALT["calls"] == 5  # the second half never ran
 
 
@@ -195,5 +200,5 @@ def test_the_loss_history_is_bounded(
 ) -> None:
     monkeypatch.setattr("workers.engine.step_metrics.LOSS_HISTORY", 5)
     t, outcome = run(Script(), spec(epochs=1, max_steps=23), tmp_path)
-    assert outcome.state == "completed" and t.step == 23
-    assert 5 <= len(t.losses) <= 10  # trimmed back to 5 whenever it passes 10
+    assert outcome.state == "completed" and t.state.step == 23
+    assert 5 <= len(t.metrics.losses) <= 10  # trimmed back to 5 whenever it passes 10

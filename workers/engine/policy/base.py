@@ -2,10 +2,9 @@
 
 A policy is any object with `decide(inputs: PolicyInputs) -> Decision`. Give
 `spec.morphogenesis.policy = "package.module:factory"`; the factory is called
-with no arguments and returns the policy.
+with no arguments and returns the policy (loader.py).
 """
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -68,21 +67,3 @@ class Decision:
 
 class Policy(Protocol):
     def decide(self, inputs: PolicyInputs) -> Decision: ...
-
-
-def load_policy(name: str) -> Policy:
-    """`heuristic` or an import path `package.module:factory`."""
-    if name == "heuristic":
-        from workers.engine.policy.heuristic import HeuristicPolicy
-
-        return HeuristicPolicy()
-    module_name, sep, attr = name.partition(":")
-    if not sep:
-        raise ValueError(
-            f"unknown policy {name!r}: use 'heuristic' or package.module:factory"
-        )
-    factory = getattr(importlib.import_module(module_name), attr)
-    policy: Policy = factory()
-    if not callable(getattr(policy, "decide", None)):
-        raise TypeError(f"policy from {name!r} has no decide(inputs) method")
-    return policy

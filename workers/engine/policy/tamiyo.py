@@ -2,17 +2,23 @@
 review by the risk engine, act through the seed manager, log everything."""
 
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from api_schemas.catalogue import BLUEPRINTS
 from api_schemas.runs import Morphogenesis
-from workers.engine.policy.base import Decision, PolicyInputs, SlotState, load_policy
+from workers.engine.policy.base import Decision, PolicyInputs, SlotState
 from workers.engine.policy.deadline import DeadlineRunner
 from workers.engine.policy.field_report import FieldReportLog
+from workers.engine.policy.loader import load_policy
 from workers.engine.policy.risk import RiskEngine
 from workers.engine.seeds.gates import GateResult
 from workers.engine.seeds.manager import SeedManager
 from workers.engine.telemetry import Telemetry
+
+# Takes a reviewed decision off Tamiyo to be carried out later (see `Tamiyo`):
+# (step, inputs, proposed, reviewed).
+Defer = Callable[[int, PolicyInputs, Decision, Decision], None]
 
 
 def execute(manager: SeedManager, decision: Decision) -> GateResult | None:
@@ -29,6 +35,10 @@ def execute(manager: SeedManager, decision: Decision) -> GateResult | None:
 
 
 class Tamiyo:
+    """With `defer`, a reviewed decision that changes something is handed to it
+    instead of carried out: over several ranks, rank 0's trainer broadcasts it
+    and every rank carries it out (`carry_out`) at the same step."""
+
     def __init__(
         self,
         spec: Morphogenesis,
@@ -37,8 +47,11 @@ class Tamiyo:
         report_path: Path,
         every: int = 10,
         plateau_calls: int = 5,
+        *,
+        defer: Defer | None = None,
     ) -> None:
         self.spec = spec
+        self.defer = defer
         self.manager = manager
         self.tm = telemetry
         self.every = every
@@ -162,7 +175,12 @@ class Tamiyo:
         self.tm.metric("tamiyo.conservative_mode", 1.0)
 
     def _act(self, step: int, inputs: PolicyInputs, proposed: Decision) -> Decision:
-        return self.carry_out(step, inputs, proposed, self.risk.review(step, proposed))
+        decision = self.risk.review(step, proposed)
+        if self.defer is None or decision.action == "wait":
+            # A wait changes nothing on any rank: logged now, never deferred.
+            return self.carry_out(step, inputs, proposed, decision)
+        self.defer(step, inputs, proposed, decision)
+        return decision
 
     def carry_out(
         self, step: int, inputs: PolicyInputs, proposed: Decision, decision: Decision

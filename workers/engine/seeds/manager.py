@@ -3,36 +3,44 @@
 The trainer calls it at fixed points of each step (`before_forward`,
 `after_backward`, `after_step`, `probe`) and at epoch end (`on_epoch_end`). With
 no live seed each call returns after one truth test, so an idle manager costs
-nothing measurable per step. Those per-step and per-epoch methods live in
-stages.py (`StageDriver`); this module germinates, culls and keeps the registry.
+nothing measurable per step.
+
+It is the face of four parts, each owning its state: the registry (slots,
+signals, counts; registry.py), the optimizer's seed groups (ownership.py), the
+stage changes and what they tell (transitions.py), and the stage driver that
+runs the gates on the trainer's hooks (stages.py). This module germinates,
+reads the registry out and restores it.
 """
 
-import copy
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from api_schemas.catalogue import BLUEPRINTS_BY_NAME
+from api_schemas.catalogue import BLUEPRINTS_BY_NAME, BlueprintRead
 from api_schemas.enums import BlendMode, SeedStage
-from workers.engine.blueprints import BlueprintCache, build_seed, fits
+from workers.engine.blueprints import BlueprintCache, BuiltSeed, build_seed, fits
+from workers.engine.collective import SOLO, Collective
 from workers.engine.seeds import gates
+from workers.engine.seeds.agreement import LossFn
 from workers.engine.seeds.gates import GateConfig, GateResult
 from workers.engine.seeds.isolation import IsolationMonitor
 from workers.engine.seeds.lifecycle import LIVE_STAGES
-from workers.engine.seeds.ownership import add_group, remove_group
+from workers.engine.seeds.ownership import SeedGroups
+from workers.engine.seeds.registry import SeedRegistry
+from workers.engine.seeds.signals import SlotSignals
 from workers.engine.seeds.slot import SeedInfo, SeedSlot
-from workers.engine.seeds.stages import StageDriver, resolve_signals
+from workers.engine.seeds.stages import StageDriver
+from workers.engine.seeds.transitions import Transitions
 from workers.engine.telemetry import Telemetry
 
 S = SeedStage
 QUARANTINE_RISK = 0.8
 
 
-class SeedManager(StageDriver):
+class SeedManager:
     """All slots of one host, their seeds, and the signals the gates read."""
 
     def __init__(
@@ -47,28 +55,102 @@ class SeedManager(StageDriver):
         blend_steps: int = 20,
         host_params: int = 0,
         allowed: list[str] | None = None,
+        collective: Collective = SOLO,
     ) -> None:
-        self.slots = slots
         self.config = config
         self.cache = cache
         self.device = device
-        # CUDA: G1's figures are read back at the next check, with no sync.
-        self.defer_reads = str(device).startswith("cuda")
         self.tm = telemetry
-        self.blend_steps = blend_steps
         self.host_params = host_params
         self.allowed = allowed
-        self.optimizer: torch.optim.Optimizer | None = None
         self.monitor = IsolationMonitor(config.isolation_every)
-        self.counts: Counter[str] = Counter()
-        self.on_change: Callable[[], None] = lambda: None
-        self.active: list[SeedSlot] = []
-        self._seq = 0
-        self._signals: dict[str, dict[str, Any]] = {}
-        self._readbacks: dict[str, Any] = {}  # slot -> G2 signals in flight (CUDA)
+        self._registry = SeedRegistry(slots)
+        self._groups = SeedGroups()
+        self._moves = Transitions(self._registry, self._groups, config, telemetry)
+        self._driver = StageDriver(
+            self._registry,
+            self._moves,
+            config=config,
+            monitor=self.monitor,
+            groups=self._groups,
+            telemetry=telemetry,
+            collective=collective,
+            device=str(device),
+            blend_steps=blend_steps,
+        )
         for slot in slots.values():
             slot.blend_mode = blend_mode
             slot.set_stage(S.DORMANT)
+
+    # ---- what the trainer reads and sets --------------------------------------------
+
+    @property
+    def slots(self) -> dict[str, SeedSlot]:
+        return self._registry.slots
+
+    @property
+    def counts(self) -> Counter[str]:
+        return self._registry.counts
+
+    @property
+    def active(self) -> list[SeedSlot]:
+        return self._registry.active
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer | None:
+        return self._groups.optimizer
+
+    @optimizer.setter
+    def optimizer(self, optimizer: torch.optim.Optimizer | None) -> None:
+        self._groups.optimizer = optimizer
+
+    @property
+    def on_change(self) -> Callable[[], None]:
+        return self._moves.on_change
+
+    @on_change.setter
+    def on_change(self, callback: Callable[[], None]) -> None:
+        self._moves.on_change = callback
+
+    @property
+    def defer_reads(self) -> bool:
+        """CUDA: the gates' figures are copied back without a sync and read later."""
+        return self._driver.defer_reads
+
+    @defer_reads.setter
+    def defer_reads(self, defer: bool) -> None:
+        self._driver.defer_reads = defer
+
+    # ---- the trainer's hooks (stages.py) --------------------------------------------
+
+    def before_forward(self, step: int) -> None:
+        self._driver.before_forward(step)
+
+    def after_backward(self, step: int) -> None:
+        self._driver.after_backward(step)
+
+    def wants_probe(self, step: int) -> bool:
+        return self._driver.wants_probe(step)
+
+    def probe(
+        self,
+        model: nn.Module,
+        x: Tensor,
+        y: Tensor,
+        loss_fn: LossFn,
+        host_loss: float | Tensor,
+    ) -> None:
+        self._driver.probe(model, x, y, loss_fn, host_loss)
+
+    def after_step(
+        self, step: int, loss: float | Tensor | None, step_ms: float
+    ) -> None:
+        self._driver.after_step(step, loss, step_ms)
+
+    def on_epoch_end(
+        self, val_loss: float, evaluate: Callable[[], float], step_ms: float
+    ) -> None:
+        self._driver.on_epoch_end(val_loss, evaluate, step_ms)
 
     # ---- germination and culling -------------------------------------------------
 
@@ -114,6 +196,22 @@ class SeedManager(StageDriver):
         built = None
         if entry is not None and fits(entry, slot.shape) and self.slot_free(slot):
             built = self.cache.take(blueprint, slot.shape, self.device)
+        result = self._g0(slot, blueprint, entry, built, forced)
+        if not result.passed or built is None:
+            self._moves.gate_failure(slot, result, blueprint)
+            return result
+        self._plant(slot, blueprint, built, forced, reason)
+        result.figures["seed_id"] = self._registry.seq
+        return result
+
+    def _g0(
+        self,
+        slot: SeedSlot,
+        blueprint: str,
+        entry: BlueprintRead | None,
+        built: BuiltSeed | None,
+        forced: bool,
+    ) -> GateResult:
         result = gates.g0_sanity(
             known=entry is not None,
             allowed=self.is_allowed(blueprint, forced),
@@ -126,132 +224,48 @@ class SeedManager(StageDriver):
             config=self.config,
         )
         if entry is not None and not fits(entry, slot.shape):
-            result = GateResult(
-                "G0", False, f"{blueprint} does not fit a {slot.kind} slot"
-            )
-        if not result.passed or built is None:
-            self._gate_failure(slot, result, blueprint)
-            return result
-        self._seq += 1
-        seed_id = f"seed-{self._seq}"
+            why = f"{blueprint} does not fit a {slot.kind} slot"
+            return GateResult("G0", False, why)
+        return result
+
+    def _plant(
+        self, slot: SeedSlot, blueprint: str, built: BuiltSeed, forced: bool, why: str
+    ) -> None:
+        """A new seed in the slot, with fresh signals and its optimizer group."""
+        seed_id = self._registry.next_seed_id()
         slot.info = SeedInfo(seed_id, blueprint, self.tm.step, built.params, forced)
         slot.attach(built.module)
         slot.embargo_until = -1
-        self._readbacks.pop(slot.name, None)  # a culled predecessor's
-        self._signals[slot.name] = {
-            "probe": [],
-            "host": [],
-            "blend": [],
-            "step_ms": None,
-        }
-        self._transition(slot, S.GERMINATED, f"G0 passed ({reason})")
-        if self.optimizer is not None:
-            add_group(self.optimizer, seed_id, slot.seed_parameters())
+        # Fresh signals; a culled predecessor's readback in flight goes with its own.
+        self._registry.signals[slot.name] = SlotSignals()
+        self._moves.move(slot, S.GERMINATED, f"G0 passed ({why})")
+        self._groups.add(seed_id, slot.seed_parameters())
         self.counts["germinated"] += 1
-        result.figures["seed_id"] = self._seq
-        return result
 
     def cull(self, slot: SeedSlot, reason: str, level: str = "warning") -> None:
         """Cull a live seed: out of the optimizer, module released, slot embargoed."""
-        assert slot.info is not None
-        self._transition(slot, S.CULLED, reason, level)
-        if self.optimizer is not None:
-            remove_group(self.optimizer, slot.info.seed_id)
-        slot.detach_seed()
-        self.counts["culled"] += 1
-        slot.embargo_until = self.tm.step + self.config.embargo_steps
-        self._transition(
-            slot, S.EMBARGOED, f"embargoed until step {slot.embargo_until}"
-        )
+        self._moves.cull(slot, reason, level)
 
     def find(self, seed_id: str) -> SeedSlot | None:
-        for slot in self.slots.values():
-            if slot.info is not None and slot.info.seed_id == seed_id:
-                return slot
-        return None
+        return self._registry.find(seed_id)
 
-    # ---- bookkeeping and telemetry -------------------------------------------------
-
-    def _transition(
-        self,
-        slot: SeedSlot,
-        target: SeedStage,
-        reason: str,
-        level: str = "info",
-        figures: dict[str, float] | None = None,
-    ) -> None:
-        previous = slot.set_stage(target)
-        info = slot.info
-        if info is not None:
-            info.stage_step = self.tm.step
-            info.reason = reason
-            info.history.append(
-                {
-                    "step": self.tm.step,
-                    "from": previous.value,
-                    "to": target.value,
-                    "reason": reason,
-                }
-            )
-        attrs = self._seed_attrs(slot)
-        attrs.update(
-            {
-                "from": previous.value,
-                "to": target.value,
-                "reason": reason,
-                "figures": figures or {},
-            }
-        )
-        self.tm.event("kasmina.seed.stage_changed", level, attrs, value=target.value)
-        self.tm.seed("kasmina.seed.stage", target.value, self._seed_attrs(slot))
-        self._refresh_active()
-
-    def _gate_failure(
-        self, slot: SeedSlot, result: GateResult, blueprint: str | None = None
-    ) -> None:
-        attrs = self._seed_attrs(slot)
-        if blueprint is not None:
-            attrs["blueprint"] = blueprint
-        attrs.update(
-            {"gate": result.gate, "reason": result.reason, "figures": result.figures}
-        )
-        self.tm.event("kasmina.gate_failure", "warning", attrs, value=result.gate)
-        self.counts[f"gate_failures_{result.gate}"] += 1
-
-    def _seed_attrs(self, slot: SeedSlot) -> dict[str, Any]:
-        info = slot.info
-        return {
-            "seed_id": info.seed_id if info else None,
-            "slot": slot.name,
-            "blueprint": info.blueprint if info else None,
-            "stage": slot.stage.value,
-            "alpha": slot.alpha,
-        }
-
-    def _refresh_active(self) -> None:
-        self.active = [
-            s
-            for s in self.slots.values()
-            if s.stage in LIVE_STAGES or s.stage in (S.EMBARGOED,)
-        ]
-        self.on_change()
+    # ---- read-outs ----------------------------------------------------------------
 
     def emit_seed_packets(self) -> None:
-        for slot in self.slots.values():
-            if slot.info is None or slot.stage is S.DORMANT:
-                continue
-            attrs = self._seed_attrs(slot)
-            self.tm.seed("kasmina.seed.alpha", slot.alpha, attrs)
-            self.tm.seed("kasmina.seed.stage", slot.stage.value, attrs)
+        self._moves.emit_seed_packets()
 
     def stage_counts(self) -> dict[str, int]:
-        return dict(Counter(s.stage.value for s in self.slots.values()))
+        return self._registry.stage_counts()
 
     def live_count(self) -> int:
-        return sum(1 for s in self.slots.values() if s.stage in LIVE_STAGES)
+        return self._registry.live_count()
 
     def views(self) -> list[dict[str, Any]]:
-        return [s.view() for s in self.slots.values()]
+        return self._registry.views()
+
+    def seed_groups(self) -> list[tuple[str, list[nn.Parameter]]]:
+        """Optimizer groups the seeds need, in germination order."""
+        return self._registry.seed_groups()
 
     def terminate(self) -> None:
         for slot in self.slots.values():
@@ -261,60 +275,23 @@ class SeedManager(StageDriver):
     # ---- registry state for checkpoints and rollback -----------------------------
 
     def state(self) -> dict[str, Any]:
-        for signals in self._signals.values():
-            resolve_signals(signals, "probe", "host", "blend")
-        return {
-            "signals": copy.deepcopy(self._signals),
-            "seq": self._seq,
-            "counts": dict(self.counts),
-            "slots": {
-                name: {
-                    "stage": s.stage.value,
-                    "alpha": s.alpha,
-                    "embargo_until": s.embargo_until,
-                    "info": asdict(s.info) if s.info else None,
-                }
-                for name, s in self.slots.items()
-            },
-        }
+        return self._registry.state()
 
     def load_state(self, state: dict[str, Any], seed: int = 0) -> None:
         """Rebuild modules so the model's state_dict can be loaded over them."""
-        self._seq = int(state["seq"])
-        self._signals = copy.deepcopy(state.get("signals", {}))
-        self._readbacks = {}
-        self.counts = Counter(state["counts"])
-        for name, saved in state["slots"].items():
+        self._registry.load_state(state)
+        for name in state["slots"]:
             slot = self.slots[name]
-            slot.stage = SeedStage(saved["stage"])
-            slot.alpha = float(saved["alpha"])
-            slot.embargo_until = int(saved["embargo_until"])
-            slot.g1_pending = None  # a reading of the state rolled back from
-            slot.info = SeedInfo(**saved["info"]) if saved["info"] else None
+            alpha = slot.alpha  # detach_seed zeroes it
             needs_module = slot.stage in LIVE_STAGES or slot.stage is S.FOSSILIZED
             if needs_module and slot.info is not None:
-                slot.attach(
-                    build_seed(
-                        slot.info.blueprint, slot.shape, self.device, seed
-                    ).module
-                )
-                self._signals.setdefault(
-                    slot.name, {"probe": [], "host": [], "blend": [], "step_ms": None}
-                )
+                built = build_seed(slot.info.blueprint, slot.shape, self.device, seed)
+                slot.attach(built.module)
+                self._registry.signals.setdefault(slot.name, SlotSignals())
             else:
                 slot.detach_seed()
-            slot.alpha = float(saved["alpha"])
+            slot.alpha = alpha
         self._refresh_active()
 
-    def seed_groups(self) -> list[tuple[str, list[nn.Parameter]]]:
-        """Optimizer groups the seeds need, in germination order."""
-        held = [s for s in self.slots.values() if s.seed is not None and s.info]
-        held.sort(key=lambda s: int(s.info.seed_id.split("-")[1]) if s.info else 0)
-        groups = []
-        for slot in held:
-            assert slot.info is not None
-            owner = slot.info.seed_id
-            if slot.stage is S.FOSSILIZED:
-                owner = f"fossil:{owner}"
-            groups.append((owner, slot.seed_parameters()))
-        return groups
+    def _refresh_active(self) -> None:
+        self._moves.refresh_active()

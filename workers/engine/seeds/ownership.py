@@ -53,3 +53,35 @@ def check_ownership(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
     for name, param in model.named_parameters():
         if param.requires_grad and id(param) not in seen:
             raise ValueError(f"parameter {name} has no owner in the optimizer")
+
+
+class SeedGroups:
+    """The seeds' groups in the trainer's optimizer. The trainer sets
+    `optimizer` once it has built one (and again after a restore replaced
+    it); until then a seed's parameters join no group."""
+
+    def __init__(self) -> None:
+        self.optimizer: torch.optim.Optimizer | None = None
+
+    def add(self, seed_id: str, params: Iterable[nn.Parameter]) -> None:
+        if self.optimizer is not None:
+            add_group(self.optimizer, seed_id, params)
+
+    def remove(self, seed_id: str) -> None:
+        if self.optimizer is not None:
+            remove_group(self.optimizer, seed_id)
+
+    def clear_of(self, seed_id: str | None) -> bool:
+        """No group is left owned by the seed (G5)."""
+        return self.optimizer is None or not any(
+            g.get("owner") == seed_id for g in self.optimizer.param_groups
+        )
+
+    def fossilize(self, seed_id: str) -> None:
+        """From here the seed is an ordinary part of the model: its group keeps
+        training, renamed so no seed can be culled out of the host."""
+        if self.optimizer is None:
+            return
+        for group in self.optimizer.param_groups:
+            if group.get("owner") == seed_id:
+                group["owner"] = f"fossil:{seed_id}"

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from api_schemas.enums import BlendMode, SeedStage
+from workers.engine.readback import Readback
 from workers.engine.seeds.blending import blend
 from workers.engine.seeds.isolation import IsolationSample, straight_through
 from workers.engine.seeds.lifecycle import BLENDED_STAGES, check_transition
@@ -72,7 +73,7 @@ class SeedSlot(nn.Module):
         self.last_sample: IsolationSample | None = None
         # A deferred G1 reading (CUDA) and its isolation sample, judged at the
         # next check (seeds/stages.py).
-        self.g1_pending: tuple[Any, IsolationSample | None] | None = None
+        self.g1_pending: tuple[Readback, IsolationSample | None] | None = None
 
     @property
     def channels(self) -> int:
