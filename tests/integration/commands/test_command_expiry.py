@@ -6,17 +6,16 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 
-import httpx
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api_schemas.bus import DATA_FIELD, FLEET_STREAM
+from api_schemas.bus import DATA_FIELD, FLEET_STREAM, range_reply
 from app.bus.reaper import Reaper
 from app.models import Command, Run
 from app.models._types import utcnow
-from tests.fixtures.gateway import GatewayProcess, sqlite_url, start_gateway
+from tests.fixtures.gateway import GatewayProcess, running_gateway, sqlite_url
 
 EXPIRE_S = 1.5
 
@@ -25,15 +24,14 @@ EXPIRE_S = 1.5
 def gateway(redis_url: str, tmp_path_factory: pytest.TempPathFactory,
             ) -> Iterator[GatewayProcess]:
     tmp = tmp_path_factory.mktemp("expiry")
-    proc = start_gateway(sqlite_url(tmp), redis_url, tmp,
+    with running_gateway(sqlite_url(tmp), redis_url, tmp,
                          ESPER_COMMAND_EXPIRE_S=str(EXPIRE_S),
-                         ESPER_REAPER_INTERVAL_S="0.2")
-    yield proc
-    proc.stop()
+                         ESPER_REAPER_INTERVAL_S="0.2") as gateway:
+        yield gateway
 
 
 def test_a_command_to_a_run_no_worker_takes_expires(gateway: GatewayProcess) -> None:
-    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+    with gateway.client() as client:
         run = client.post("/api/v1/runs", json={"task": "digits", "epochs": 1}).json()
         issued = client.post(f"/api/v1/runs/{run['id']}/commands",
                              json={"type": "pause"}).json()
@@ -76,8 +74,8 @@ async def test_the_reaper_expires_only_commands_that_cannot_be_acked(
             "fresh_on_live_run": ("pending", None),
             "old_but_applied": ("applied", None),
         }
-        packets = [json.loads(f[DATA_FIELD.encode()])
-                   for _, f in await bus.xrange(FLEET_STREAM)]
+        fleet = range_reply(await bus.xrange(FLEET_STREAM), bytes)
+        packets = [json.loads(f[DATA_FIELD.encode()]) for _, f in fleet]
         assert sorted(p["attrs"]["reason"] for p in packets
                       if p["kind"] == "command") == ["not_acked", "run_ended"]
     finally:

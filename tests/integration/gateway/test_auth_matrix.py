@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.gateway import GatewayProcess, sqlite_url, start_gateway
+from tests.fixtures.gateway import GatewayProcess, running_gateway, sqlite_url
 
 ADMIN_TOKEN = "esk_test_admin_token_for_the_matrix"
 ORDER = ["viewer", "operator", "admin"]
@@ -40,27 +40,28 @@ ENDPOINTS = [
 @pytest.fixture(scope="module")
 def secured(module_redis_url: str,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    tmp: Path = tmp_path_factory.mktemp("auth")
-    proc = start_gateway(sqlite_url(tmp), module_redis_url, tmp, ESPER_AUTH="on",
-                         ESPER_LOCAL_MODE="0", ESPER_ADMIN_TOKEN=ADMIN_TOKEN)
-    yield proc
-    proc.stop()
+    tmp = tmp_path_factory.mktemp("auth")
+    with running_gateway(sqlite_url(tmp), module_redis_url, tmp, ESPER_AUTH="on",
+                         ESPER_LOCAL_MODE="0",
+                         ESPER_ADMIN_TOKEN=ADMIN_TOKEN) as gateway:
+        yield gateway
 
 
 def make_key(client: httpx.Client, role: str) -> dict[str, str]:
     response = client.post("/api/v1/keys", json={"name": role, "role": role},
                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert response.status_code == 201
-    return response.json()
+    key: dict[str, str] = response.json()
+    return key
 
 
 @pytest.fixture(scope="module")
 def tokens(secured: GatewayProcess) -> dict[str, str | None]:
-    client = httpx.Client(base_url=secured.url)
-    made = {role: make_key(client, role)["token"] for role in ORDER}
-    revoked = make_key(client, "admin")
-    client.delete(f"/api/v1/keys/{revoked['id']}",
-                  headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    with secured.client() as client:
+        made = {role: make_key(client, role)["token"] for role in ORDER}
+        revoked = make_key(client, "admin")
+        client.delete(f"/api/v1/keys/{revoked['id']}",
+                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     return {**made, "none": None, "revoked": revoked["token"]}
 
 
@@ -85,20 +86,20 @@ def fill(path: str, client: httpx.Client) -> str:
 def test_every_endpoint_answers_as_api_md_says(secured: GatewayProcess,
                                                tokens: dict[str, str | None],
                                                who: str) -> None:
-    client = httpx.Client(base_url=secured.url, timeout=10)
-    token = tokens[who]
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    wrong: list[str] = []
-    for method, template, body, least in ENDPOINTS:
-        path = fill(template, client) if "{" in template else template
-        response = client.request(method, path, json=body, headers=headers)
-        want = expected(least, who)
-        ok = (200 <= response.status_code < 300) if want is None \
-            else response.status_code == want
-        if not ok:
-            wrong.append(f"{method} {template}: {response.status_code}")
-        if want in (401, 403):
-            assert response.json()["error"]["code"]
+    with secured.client() as client:
+        token = tokens[who]
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        wrong: list[str] = []
+        for method, template, body, least in ENDPOINTS:
+            path = fill(template, client) if "{" in template else template
+            response = client.request(method, path, json=body, headers=headers)
+            want = expected(least, who)
+            ok = (200 <= response.status_code < 300) if want is None \
+                else response.status_code == want
+            if not ok:
+                wrong.append(f"{method} {template}: {response.status_code}")
+            if want in (401, 403):
+                assert response.json()["error"]["code"]
     assert wrong == []
 
 

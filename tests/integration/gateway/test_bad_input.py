@@ -3,8 +3,6 @@
 import httpx
 import pytest
 
-from tests.fixtures.gateway import GatewayProcess
-
 CASES = [
     ("wrong type", {"task": "digits", "epochs": "many"}, 422, "validation_error"),
     ("unknown field", {"task": "digits", "colour": "blue"}, 422, "validation_error"),
@@ -22,11 +20,6 @@ CASES = [
      "validation_error"),
     ("not an object", [1, 2, 3], 422, "validation_error"),
 ]
-
-
-@pytest.fixture
-def client(gateway: GatewayProcess) -> httpx.Client:
-    return httpx.Client(base_url=gateway.url, timeout=10)
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> None:

@@ -4,12 +4,14 @@ replica that revoked it and within ESPER_KEY_RELOAD_S on the others."""
 
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas.enums import Role
@@ -17,7 +19,7 @@ from app.auth import Principal, hash_token, new_token
 from app.keys.cache import KeyCache
 from app.models import ApiKey
 from app.settings import Settings
-from tests.fixtures.gateway import GatewayProcess, sqlite_url, start_gateway
+from tests.fixtures.gateway import GatewayProcess, running_gateway, sqlite_url
 
 ADMIN_TOKEN = "esk_test_admin_token_for_the_replicas"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -29,30 +31,33 @@ def replicas(module_redis_url: str, tmp_path_factory: pytest.TempPathFactory,
              ) -> Iterator[list[GatewayProcess]]:
     """Two gateways on one database and one Redis."""
     database = sqlite_url(tmp_path_factory.mktemp("shared-db"))
-    gateways = [start_gateway(database, module_redis_url,
-                              tmp_path_factory.mktemp(f"replica{i}"),
-                              ESPER_AUTH="on", ESPER_LOCAL_MODE="0",
-                              ESPER_ADMIN_TOKEN=ADMIN_TOKEN,
-                              ESPER_KEY_RELOAD_S=str(RELOAD_S))
-                for i in range(2)]
-    yield gateways
-    for gateway in gateways:
-        gateway.stop()
+    with ExitStack() as running:
+        yield [running.enter_context(running_gateway(
+                   database, module_redis_url, tmp_path_factory.mktemp(f"replica{i}"),
+                   ESPER_AUTH="on", ESPER_LOCAL_MODE="0", ESPER_ADMIN_TOKEN=ADMIN_TOKEN,
+                   ESPER_KEY_RELOAD_S=str(RELOAD_S)))
+               for i in range(2)]
 
 
-def clients_and_new_key(replicas: list[GatewayProcess], role: str,
-                        ) -> tuple[httpx.Client, httpx.Client, dict[str, str],
-                                   dict[str, str]]:
-    """Clients of replicas A and B, a key made on A, and its bearer header."""
-    a, b = (httpx.Client(base_url=g.url, timeout=10) for g in replicas)
-    key = a.post("/api/v1/keys", json={"name": role, "role": role},
-                 headers=ADMIN).json()
-    return a, b, key, {"Authorization": f"Bearer {key['token']}"}
+@pytest.fixture
+def clients(replicas: list[GatewayProcess],
+            ) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """Clients of replicas A and B."""
+    with replicas[0].client() as a, replicas[1].client() as b:
+        yield a, b
+
+
+def new_key(client: httpx.Client, role: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A key made through `client`, and its bearer header."""
+    key: dict[str, str] = client.post("/api/v1/keys", json={"name": role, "role": role},
+                                      headers=ADMIN).json()
+    return key, {"Authorization": f"Bearer {key['token']}"}
 
 
 def test_a_revoked_key_stops_working_on_every_replica(
-        replicas: list[GatewayProcess]) -> None:
-    a, b, key, bearer = clients_and_new_key(replicas, "operator")
+        clients: tuple[httpx.Client, httpx.Client]) -> None:
+    a, b = clients
+    key, bearer = new_key(a, "operator")
     for client in (a, b):  # B never saw it made: its miss is looked up
         whoami = client.get("/api/v1/whoami", headers=bearer)
         assert whoami.status_code == 200, whoami.text
@@ -79,8 +84,9 @@ def accepted(counts: dict[str, float]) -> float:
 
 
 def test_authentications_are_counted_by_outcome(
-        replicas: list[GatewayProcess]) -> None:
-    _a, b, _key, bearer = clients_and_new_key(replicas, "viewer")
+        clients: tuple[httpx.Client, httpx.Client]) -> None:
+    a, b = clients
+    _key, bearer = new_key(a, "viewer")
     before = auth_counts(b)
     assert set(before) == {"held", "looked_up", "rejected"}
     assert b.get("/api/v1/whoami", headers=bearer).status_code == 200  # looked up
@@ -109,7 +115,7 @@ async def test_a_held_key_is_served_from_memory_until_the_reload(
         assert await cache.principal(session, token, settings) == Principal(
             key_id=key.id, role=Role.viewer)
         # Gone from the database (not through this gateway): still held ...
-        await session.execute(delete(ApiKey).where(ApiKey.id == key.id))
+        await session.execute(delete(ApiKey).where(col(ApiKey.id) == key.id))
         await session.commit()
         assert await cache.principal(session, token, settings) is not None
         await cache.reload(session)  # ... until the next reload

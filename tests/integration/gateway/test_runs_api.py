@@ -2,23 +2,16 @@
 cancel."""
 
 import uuid
+from typing import Any
 
 import httpx
-import pytest
-
-from tests.fixtures.gateway import GatewayProcess
 
 SPEC = {"task": "digits", "epochs": 1, "labels": {"suite": "runs-api"}}
 
 
-def create(client: httpx.Client, body: dict | None = None,
+def create(client: httpx.Client, body: dict[str, Any] | None = None,
            **headers: str) -> httpx.Response:
     return client.post("/api/v1/runs", json=body or SPEC, headers=headers)
-
-
-@pytest.fixture
-def client(gateway: GatewayProcess) -> httpx.Client:
-    return httpx.Client(base_url=gateway.url, timeout=10)
 
 
 def test_create_then_get_returns_queued_run_with_spec(client: httpx.Client) -> None:
@@ -38,7 +31,7 @@ def test_pagination_walks_every_run_once_newest_first(client: httpx.Client) -> N
     seen: list[str] = []
     cursor = None
     while True:
-        params = {"limit": 2, "label": f"batch={label}"}
+        params: dict[str, str | int] = {"limit": 2, "label": f"batch={label}"}
         if cursor:
             params["cursor"] = cursor
         page = client.get("/api/v1/runs", params=params).json()

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.gateway import GatewayProcess, sqlite_url, start_gateway
+from tests.fixtures.gateway import GatewayProcess, running_gateway, sqlite_url
+from tests.fixtures.redis_dbs import RedisDb, fresh_redis_db
 from tests.fixtures.services import free_port
 from tests.integration.prometheus.promql import (
     ROOT,
@@ -27,13 +28,24 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
+def prometheus_redis_url(redis_server_url: str) -> Iterator[str]:
+    yield from fresh_redis_db(redis_server_url, RedisDb.PROMETHEUS)
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory,
+            prometheus_redis_url: str) -> Iterator[GatewayProcess]:
+    tmp = tmp_path_factory.mktemp("gateway")
+    with running_gateway(sqlite_url(tmp), prometheus_redis_url, tmp) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="module")
 def scraped(tmp_path_factory: pytest.TempPathFactory,
-            redis_server_url: str) -> Iterator[str]:
+            gateway: GatewayProcess) -> Iterator[str]:
     """Gateway + worker endpoint + Prometheus; yields Prometheus's URL once both
     targets were scraped at least three times."""
     tmp: Path = tmp_path_factory.mktemp("prom")
-    redis_url = redis_server_url.rsplit("/", 1)[0] + "/13"
-    gateway = start_gateway(sqlite_url(tmp), redis_url, tmp)
     worker_port, prom_port = free_port(), free_port()
     worker = subprocess.Popen(
         [sys.executable, "-m", "tests.integration.prometheus.worker_metrics",
@@ -47,7 +59,6 @@ def scraped(tmp_path_factory: pytest.TempPathFactory,
         for proc in (prom, worker):
             proc.terminate()
             proc.wait(10)
-        gateway.stop()
 
 
 def _start_prometheus(tmp: Path, gateway: GatewayProcess, worker_port: int,

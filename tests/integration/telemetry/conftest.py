@@ -1,30 +1,27 @@
 """One gateway (uvicorn subprocess, SQLite) per telemetry test module."""
 
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-import redis
 from redis.asyncio import Redis
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models import Run
-from tests.fixtures.gateway import GatewayProcess, sqlite_url, start_gateway
+from tests.fixtures.gateway import GatewayProcess, running_gateway, sqlite_url
+from tests.fixtures.redis_dbs import RedisDb, fresh_redis_db
 
 QUEUE_FRAMES = 512  # small, so the stalled client overflows quickly
 
 
 @pytest.fixture(scope="module")
 def telemetry_redis_url(redis_server_url: str) -> Iterator[str]:
-    url = redis_server_url.rsplit("/", 1)[0] + "/12"
-    redis.Redis.from_url(url).flushdb()
-    yield url
-    redis.Redis.from_url(url).flushdb()
+    yield from fresh_redis_db(redis_server_url, RedisDb.TELEMETRY)
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +32,11 @@ def telemetry_db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def gateway(telemetry_db_url: str, telemetry_redis_url: str,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    tmp: Path = tmp_path_factory.mktemp("gateway")
-    proc = start_gateway(telemetry_db_url, telemetry_redis_url, tmp,
+    tmp = tmp_path_factory.mktemp("gateway")
+    with running_gateway(telemetry_db_url, telemetry_redis_url, tmp,
                          ESPER_WS_QUEUE_FRAMES=str(QUEUE_FRAMES),
-                         ESPER_TELEMETRY_PERSIST_INTERVAL_S="0.05")
-    yield proc
-    proc.stop()
-    print(proc.log())
+                         ESPER_TELEMETRY_PERSIST_INTERVAL_S="0.05") as gateway:
+        yield gateway
 
 
 @pytest_asyncio.fixture
@@ -73,7 +68,7 @@ async def new_run(gateway: GatewayProcess,
         assert response.status_code == 201, response.text
         run_id: str = response.json()["id"]
         async with maker() as session:
-            await session.execute(update(Run).where(Run.id == run_id)  # type: ignore[arg-type]
+            await session.execute(update(Run).where(col(Run.id) == run_id)
                                   .values(state=state))
             await session.commit()
         return run_id
