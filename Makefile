@@ -46,7 +46,7 @@ run: install ## Start the all-in-one local stack (esper up): Redis, gateway, a w
 test: install system-deps ## Run the whole test suite (unit, integration, end-to-end)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: install ## Ruff over the code and the tests, mypy (strict) over the code
+lint: install ## Ruff and mypy (strict, files in pyproject [tool.mypy]) over the code and the tests
 	$(VENV)/bin/ruff check app workers api_schemas tests $(wildcard load)
 	$(VENV)/bin/mypy
 

@@ -66,7 +66,9 @@ class Up:
         raise AssertionError(f"{text!r} not printed:\n{self.output()}")
 
     def children(self) -> list[psutil.Process]:
-        return psutil.Process(self.proc.pid).children(recursive=True)
+        children: list[psutil.Process] = psutil.Process(self.proc.pid).children(
+            recursive=True)
+        return children
 
     def interrupt(self, timeout: float = 45) -> int:
         self.proc.send_signal(signal.SIGINT)

@@ -20,9 +20,9 @@ SpawnWorker = Callable[..., WorkerProcess]
 
 
 @pytest.fixture
-def bus(redis_url: str) -> Iterator["redis.Redis[str]"]:
-    """A client on the test's own (flushed) Redis database."""
-    client: redis.Redis[str] = redis.Redis.from_url(redis_url, decode_responses=True)
+def bus(redis_url: str) -> Iterator[redis.Redis]:
+    """A client on the test's own (flushed) Redis database; str replies."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     client.close()
 

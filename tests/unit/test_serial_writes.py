@@ -9,13 +9,14 @@ import pytest
 
 from app.db import SerialWrites
 
+SESSION = object()  # what the fake maker hands out in place of a session
 
 def recording_maker(log: list[str]) -> Any:
     @contextlib.asynccontextmanager
-    async def maker() -> AsyncIterator[str]:
+    async def maker() -> AsyncIterator[object]:
         log.append("open")
         await asyncio.sleep(0.01)  # a transaction in flight
-        yield "session"
+        yield SESSION
         log.append("close")
     return maker
 
@@ -26,7 +27,7 @@ async def two_writers(serial: bool) -> list[str]:
 
     async def write() -> None:
         async with writes() as session:
-            assert session == "session"
+            assert session is SESSION
             await asyncio.sleep(0.01)
 
     await asyncio.gather(write(), write())

@@ -1,7 +1,7 @@
 """Headless Chromium (Debian's package) driven by Playwright, against a live stack:
 the real gateway under uvicorn, a real worker subprocess, Redis and SQLite."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -16,13 +16,13 @@ ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[Any]
-) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     setattr(item, f"rep_{report.when}", report)
+    return report
 
 
 def _failed(request: pytest.FixtureRequest) -> bool:
@@ -60,7 +60,7 @@ def _start_stack(tmp: Path, redis_url: str, **env: str) -> LiveStack:
     # stack's migration step calls asyncio.run(): start the stack on another one.
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(
-            LiveStack, sqlite_url(tmp), redis_url, tmp, workers=1, **env
+            LiveStack, sqlite_url(tmp), redis_url, tmp, workers=1, migrate=True, **env
         ).result()
 
 

@@ -10,7 +10,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas import CommandState, TelemetryPacket
-from api_schemas.bus import DATA_FIELD, CommandAckEvent, telemetry_stream
+from api_schemas.bus import (
+    DATA_FIELD,
+    CommandAckEvent,
+    range_reply,
+    telemetry_stream,
+)
 from app.bus.apply import CommandWaiters, EventApplier
 from app.models import Command
 from tests.fixtures.ledger import committed_run_and_pause
@@ -40,8 +45,9 @@ async def test_an_ack_after_the_outcome_changes_nothing(
             CommandState.applied.value, None, {"paused_at_step": 7})
         assert stored.acked_at is not None
         assert stored.acked_at.replace(tzinfo=UTC) == first
+        entries = range_reply(await bus.xrange(telemetry_stream(run.id)), bytes)
         packets = [TelemetryPacket.model_validate_json(f[DATA_FIELD.encode()])
-                   for _, f in await bus.xrange(telemetry_stream(run.id))]
+                   for _, f in entries]
         assert [p.value for p in packets] == ["applied"]  # one outcome, announced once
     finally:
         await bus.aclose()

@@ -17,6 +17,7 @@ from api_schemas.bus import (
     RUNS_STREAM,
     SignedCommand,
     command_stream,
+    range_reply,
     telemetry_stream,
 )
 from api_schemas.signing import verify
@@ -31,7 +32,8 @@ SessionMaker = async_sessionmaker[AsyncSession]
 
 
 def entries(url: str, stream: str) -> list[dict[bytes, bytes]]:
-    return [fields for _, fields in redis.Redis.from_url(url).xrange(stream)]
+    with redis.Redis.from_url(url) as client:
+        return [fields for _, fields in range_reply(client.xrange(stream), bytes)]
 
 
 def test_a_run_is_on_the_bus_when_its_201_arrives(
@@ -65,12 +67,13 @@ async def test_the_loop_sends_what_the_fast_path_left_behind(
         assert await relay.relay_once() == 2
         assert metrics.OUTBOX_BACKLOG._value.get() == 0
         assert await relay.relay_once() == 0  # sent once only
-        (message_id, fields), = await bus.xrange(command_stream(run.id))
+        (message_id, fields), = range_reply(
+            await bus.xrange(command_stream(run.id)), bytes)
         signed = SignedCommand.model_validate_json(fields[DATA_FIELD.encode()])
         verify(signed, KEYS)  # the envelope committed with the row, intact
         assert (signed.id, signed.type, signed.nonce) == (
             command.id, "pause", command.nonce)
-        (assignment_id, _), = await bus.xrange(RUNS_STREAM)
+        (assignment_id, _), = range_reply(await bus.xrange(RUNS_STREAM), bytes)
         async with sessions() as session:
             stored = await session.get(Command, command.id)
             stored_run = await session.get(Run, run.id)
@@ -124,7 +127,7 @@ async def test_a_command_is_never_readable_before_its_packets(
         woken, packets = await asyncio.wait_for(read, 10)
         assert woken, "the reader saw no command"
         seen = [TelemetryPacket.model_validate_json(f[DATA_FIELD.encode()])
-                for _, f in packets]
+                for _, f in range_reply(packets, bytes)]
         assert [(p.kind, p.value, p.attrs["id"]) for p in seen] == [
             (PacketKind.command, "pending", command.id),
             (PacketKind.command, "dispatched", command.id)]

@@ -2,13 +2,14 @@
 
 import sys
 import time
+from typing import Any
 
 from workers.metrics import observe_packet, start_metrics_server
 
 
 def main(port: int) -> None:
     start_metrics_server(port)
-    packets = [
+    packets: list[dict[str, Any]] = [
         {"kind": "state", "name": "run.state", "value": "assigned"},
         {"kind": "metric", "name": "tolaria.step.latency_ms", "value": 12.5},
         {"kind": "metric", "name": "tolaria.training.loss", "value": 0.7},

@@ -49,7 +49,9 @@ async def finish(redis: Redis, run_id: str, state: str = "completed") -> str:
     data = _data(run_id, {"kind": "state", "name": "run.state", "value": state,
                           "step": None, "epoch": None, "level": "info",
                           "attrs": {}})
-    return (await redis.xadd(telemetry_stream(run_id), {"data": data})).decode()
+    entry_id = await redis.xadd(telemetry_stream(run_id), {"data": data})
+    assert isinstance(entry_id, bytes)  # a bytes client (no decode_responses)
+    return entry_id.decode()
 
 
 def _data(run_id: str, body: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from api_schemas.bus import (
     RunAssignment,
     SignedCommand,
     command_stream,
+    range_reply,
     telemetry_stream,
 )
 from api_schemas.enums import TERMINAL_RUN_STATE_VALUES
@@ -38,7 +39,8 @@ def assign(client: Client, spec: dict[str, Any], run_id: str | None = None) -> s
 
 
 def events(client: Client) -> list[dict[str, Any]]:
-    return [json.loads(f[DATA_FIELD]) for _, f in client.xrange(EVENTS_STREAM)]
+    entries = range_reply(client.xrange(EVENTS_STREAM), str)
+    return [json.loads(f[DATA_FIELD]) for _, f in entries]
 
 
 def run_events(client: Client, run_id: str, kind: str) -> list[dict[str, Any]]:
@@ -79,8 +81,8 @@ def wait_ack(client: Client, command_id: str, timeout: float = 15.0) -> dict[str
 
 
 def telemetry(client: Client, run_id: str) -> list[dict[str, Any]]:
-    return [json.loads(f[DATA_FIELD])
-            for _, f in client.xrange(telemetry_stream(run_id))]
+    entries = range_reply(client.xrange(telemetry_stream(run_id)), str)
+    return [json.loads(f[DATA_FIELD]) for _, f in entries]
 
 
 def signed(run_id: str | None, kind: str, params: dict[str, Any] | None = None, *,

@@ -31,5 +31,5 @@ def factory(opts: TaskOptions) -> Task:
                 time.sleep(600)
         return forward(*args, **kwargs)
 
-    task.host.forward = hanging_forward  # type: ignore[method-assign]
+    task.host.forward = hanging_forward
     return task

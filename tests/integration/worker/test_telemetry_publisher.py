@@ -3,7 +3,7 @@
 import json
 import threading
 
-from api_schemas.bus import telemetry_stream
+from api_schemas.bus import range_reply, telemetry_stream
 from tests.integration.worker.busio import Client
 from workers.telemetry import TelemetryPublisher
 
@@ -20,7 +20,7 @@ def test_every_packet_arrives_in_order_with_run_id_and_ts(bus: Client) -> None:
         publisher.emit(packet(step))
     assert publisher.flush(timeout=30)
     publisher.close()
-    entries = bus.xrange(telemetry_stream("run-a"))
+    entries = range_reply(bus.xrange(telemetry_stream("run-a")), str)
     bodies = [json.loads(fields["data"]) for _, fields in entries]
     assert [b["step"] for b in bodies] == list(range(1, 5001))
     assert all(b["run_id"] == "run-a" and b["ts"] for b in bodies)
@@ -35,7 +35,8 @@ def test_the_stream_is_trimmed_to_about_maxlen(bus: Client) -> None:
     publisher.close()
     length = bus.xlen(telemetry_stream("run-b"))
     assert 200 <= length < 1000  # MAXLEN ~ trims whole macro nodes
-    last = json.loads(bus.xrevrange(telemetry_stream("run-b"), count=1)[0][1]["data"])
+    newest = range_reply(bus.xrevrange(telemetry_stream("run-b"), count=1), str)
+    last = json.loads(newest[0][1]["data"])
     assert last["step"] == 3000
 
 

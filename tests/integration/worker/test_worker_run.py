@@ -3,7 +3,7 @@
 import signal
 import uuid
 
-from api_schemas.bus import RUNS_GROUP, RUNS_STREAM, worker_key
+from api_schemas.bus import RUNS_GROUP, RUNS_STREAM, read_reply, worker_key
 from tests.integration.conftest import SpawnWorker
 from tests.integration.worker.busio import (
     ENDLESS,
@@ -93,7 +93,8 @@ def test_a_run_for_a_device_it_lacks_is_left_for_another_worker(
     worker.send(signal.SIGTERM)
     assert worker.wait(15) == 0
     assert states(bus, gpu_run) == []
-    reply = bus.xreadgroup(RUNS_GROUP, "gpu-worker", {RUNS_STREAM: ">"}, count=10)
+    reply = read_reply(bus.xreadgroup(RUNS_GROUP, "gpu-worker", {RUNS_STREAM: ">"},
+                                      count=10), str)
     claimed = [fields["data"] for _, entries in reply for _, fields in entries]
     assert len(claimed) == 1 and gpu_run in claimed[0]
 

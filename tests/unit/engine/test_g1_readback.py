@@ -63,7 +63,8 @@ def test_readback_mixes_floats_and_tensors() -> None:
 def test_g2_signals_settle_one_decision_later() -> None:
     from workers.engine.seeds.signals import settle_signals, start_readback
 
-    signals = {"probe": [0.5, torch.tensor(0.4)], "host": [0.6, torch.tensor(0.7)]}
+    signals: dict[str, list[float | torch.Tensor]] = {
+        "probe": [0.5, torch.tensor(0.4)], "host": [0.6, torch.tensor(0.7)]}
     first = start_readback(signals, "probe", "host")
     signals["probe"].append(torch.tensor(0.3))  # queued after the copy started
     signals["host"].append(torch.tensor(0.8))
