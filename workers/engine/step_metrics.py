@@ -49,6 +49,10 @@ class StepMetrics:
         self._pending: list[PendingStep] = []
         self._readings: list[tuple[int, str, Tensor]] = []  # read at flush
 
+    def read_back(self, *, deferred: bool, every: int) -> None:
+        """How figures come back from the device (known once it is chosen)."""
+        self.deferred, self.sync_every = deferred, every
+
     def record(
         self,
         step: int,

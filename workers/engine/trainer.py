@@ -7,8 +7,8 @@ step's metrics. Each epoch end: validation, the validation gates, a snapshot
 and a checkpoint. The loop's own state is `TrainState` (state.py); the
 components it calls own theirs: `StepMetrics` (step_metrics.py), `Recovery`
 (snapshots, checkpoints, rollback: recovery.py), `EmergencyGuard` (the
-ladder and its actions: emergency.py), the seed manager and Tamiyo. Operator
-commands (commands.py) call the named methods under "Controls" below.
+ladder and its actions: emergency.py), `RunControl` (operator commands,
+control.py), the seed manager and Tamiyo. docs/architecture.md draws it.
 The runner calls `run()` on its main thread and `progress()` from another.
 """
 
@@ -137,10 +137,7 @@ class Trainer:
             on_seed_change=self._refresh_seed_view,
         )
         self._parts = parts
-        self.metrics.deferred, self.metrics.sync_every = (
-            parts.deferred_reads,
-            parts.sync_every,
-        )
+        self.metrics.read_back(deferred=parts.deferred_reads, every=parts.sync_every)
         self._recovery = Recovery(
             parts,
             self.state,
