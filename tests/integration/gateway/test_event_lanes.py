@@ -4,11 +4,13 @@ each lane keeps its own events in stream order. (The applier is a recorder:
 what it writes to the database is tested elsewhere.)"""
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas import CommandState
 from api_schemas.bus import (
@@ -37,6 +39,10 @@ class GatedApplier:
             self.applied.append(event.command_id)
 
 
+def no_database() -> AbstractAsyncContextManager[AsyncSession]:
+    raise AssertionError("the consumer under test applies through GatedApplier only")
+
+
 def checkpoint(n: int) -> CheckpointEvent:
     return CheckpointEvent(run_id="r1", worker_id="w1", checkpoint_id=f"ckpt-{n}",
                            path="/tmp/x", step=n, epoch=n)
@@ -58,7 +64,7 @@ async def until(predicate: Any, timeout: float = 5.0) -> None:
 async def test_an_ack_does_not_wait_behind_checkpoint_events(redis_url: str) -> None:
     redis = Redis.from_url(redis_url)
     applier = GatedApplier()
-    consumer = EventConsumer(None, redis, applier)  # type: ignore[arg-type]
+    consumer = EventConsumer(no_database, redis, applier)
     task = asyncio.create_task(consumer.run_forever())
     try:
         for event in (checkpoint(1), checkpoint(2), ack(1), ack(2)):

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from prometheus_client import REGISTRY
+from redis.asyncio import Redis
 
 from app.telemetry.frames import is_final_state, packet_name, to_frame
 from app.telemetry.history import _buckets, glob_to_like
@@ -42,12 +43,14 @@ def test_subscriber_overflow_drops_backlog_and_flags_once() -> None:
 
 def test_dispatch_serialises_once_and_filters_by_name() -> None:
     async def scenario() -> tuple[Subscriber, Subscriber]:
-        feed = Feed(None, "k", stop_on_final=True)  # type: ignore[arg-type]
+        unused = Redis()  # dispatch never reads: the client never connects
+        feed = Feed(unused, "k", stop_on_final=True)
         every, losses = Subscriber(10), Subscriber(10, name_matcher("*.loss"))
         feed.subscribers |= {every, losses}
         feed.dispatch([(b"1-0", {b"data": b'{"kind":"metric","name":"a.loss"}'}),
                        (b"2-0", {b"data": b'{"kind":"metric","name":"a.acc"}'}),
                        (b"3-0", {b"data": GATEWAY.encode()})])
+        await unused.aclose()
         assert feed.last == "3-0"
         return every, losses
 

@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from typing import TypedDict, Unpack
 
 import pytest
 
@@ -29,9 +30,15 @@ def check(cmd: SignedCommand, ledger: NonceLedger | None = None,
                   max_age_s=300, max_skew_s=5, now=NOW)
 
 
-def reason_of(cmd: SignedCommand, **kwargs: object) -> str:
+class CheckArgs(TypedDict, total=False):
+    ledger: NonceLedger | None
+    keys: dict[str, str]
+    run_id: str | None
+
+
+def reason_of(cmd: SignedCommand, **kwargs: Unpack[CheckArgs]) -> str:
     with pytest.raises(SignatureError) as info:
-        check(cmd, **kwargs)  # type: ignore[arg-type]
+        check(cmd, **kwargs)
     return info.value.reason
 
 
