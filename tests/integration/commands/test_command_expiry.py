@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas.bus import DATA_FIELD, FLEET_STREAM, range_reply
-from app.bus.reaper import Reaper
 from app.models import Command, Run
 from app.models._types import utcnow
+from app.workers.reaper import Reaper
 from tests.fixtures.gateway import GatewayProcess, running_gateway, sqlite_url
 
 EXPIRE_S = 1.5

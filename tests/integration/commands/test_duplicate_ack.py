@@ -16,8 +16,9 @@ from api_schemas.bus import (
     range_reply,
     telemetry_stream,
 )
-from app.bus.apply import CommandWaiters, EventApplier
+from app.commands.acks import CommandWaiters
 from app.models import Command
+from app.wiring import EventApplier
 from tests.fixtures.ledger import committed_run_and_pause
 
 

@@ -22,9 +22,9 @@ from api_schemas.bus import (
 )
 from api_schemas.signing import verify
 from app import metrics
-from app.bus.outbox import OutboxRelay
 from app.db import SerialWrites
 from app.models import Command, Run
+from app.wiring import OutboxRelay
 from tests.fixtures.gateway import GatewayProcess
 from tests.fixtures.ledger import KEYS, SPEC, committed_run_and_pause
 

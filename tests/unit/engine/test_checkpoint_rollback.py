@@ -46,7 +46,10 @@ def test_round_trip_resume_is_bitwise_identical(tmp_path: Path) -> None:
     state = ckpt.load_checkpoint(epoch1.path)
     for name, tensor in second.parts.model.state_dict().items():
         assert torch.equal(tensor, state["model"][name]), name
-    assert second.parts.seeds is not None and second.parts.seeds.slots["block1"].seed is not None
+    assert (
+        second.parts.seeds is not None
+        and second.parts.seeds.slots["block1"].seed is not None
+    )
     second._close()
     outcome2 = trainer(
         resumed_script, run_spec, tmp_path / "b", resume_from=epoch1.path
@@ -178,13 +181,16 @@ def test_epoch_checkpoints_are_written_while_training_goes_on(
     writes: list[tuple[str, int, int]] = []  # (thread, step at start, at end)
     real_write = ckpt.write_checkpoint
 
-    def slow_write(root: Path, state: dict[str, Any], *, step: int, epoch: int,
-                   good: bool = True) -> tuple[str, Path, int]:
+    def slow_write(
+        root: Path, state: dict[str, Any], *, step: int, epoch: int, good: bool = True
+    ) -> tuple[str, Path, int]:
         assert script.trainer is not None
         started = script.trainer.state.step
         time.sleep(0.2)
         out = real_write(root, state, step=step, epoch=epoch, good=good)
-        writes.append((threading.current_thread().name, started, script.trainer.state.step))
+        writes.append(
+            (threading.current_thread().name, started, script.trainer.state.step)
+        )
         return out
 
     monkeypatch.setattr(ckpt, "write_checkpoint", slow_write)

@@ -33,7 +33,9 @@ def test_host_task_trains_like_the_resident_one(tmp_path: Path) -> None:
     )
     assert outcome.state == "completed", outcome.error
     assert len(host.metrics.losses) == 3 * 4
-    assert host.metrics.losses == resident.metrics.losses  # same permutation, same batches
+    assert (
+        host.metrics.losses == resident.metrics.losses
+    )  # same permutation, same batches
 
 
 def test_host_task_resumes_mid_epoch_with_the_same_order(tmp_path: Path) -> None:
