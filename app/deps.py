@@ -1,18 +1,21 @@
-"""Annotated dependencies every resource shares: settings, session, Redis, the
-caller and its role. No resource's service is imported here (a resource's own
-dependencies, such as RunDep, live in its package)."""
+"""Annotated dependencies every resource shares: settings, sessions (one that
+reads; one that writes, commits and relays), Redis, the caller and its role.
+No resource's service is imported here (a resource's own dependencies, such
+as RunDep, live in its package)."""
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import BackgroundTasks, Depends, Request
 from redis.asyncio import Redis
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas.enums import Role
 from app import metrics
 from app.auth import LOCAL_PRINCIPAL, KeyLookup, Principal
-from app.db import session_scope
+from app.bus.outbox import Message, Relay, pending
+from app.db import SerialWrites, session_scope
 from app.errors import Forbidden, Unauthorized
 from app.settings import Settings
 
@@ -41,6 +44,59 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 # right after a 201 always finds the row (the default exits after sending).
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 RedisDep = Annotated[Redis, Depends(get_redis)]
+
+
+class Writes:
+    """A writing request's session. Its writes are made in the gateway's write
+    turn (SQLite: one writer at a time, so the commit never sleeps behind a
+    background loop's) and committed before the turn passes on."""
+
+    def __init__(self, session: AsyncSession, turns: SerialWrites) -> None:
+        self.session = session
+        self._turns = turns
+        self._turn = contextlib.AsyncExitStack()
+
+    async def take_turn(self) -> None:
+        await self._turn.enter_async_context(self._turns.turn())
+
+    async def pass_turn(self) -> None:
+        await self._turn.aclose()  # a second call finds nothing to release
+
+    async def commit(self) -> list[Message]:
+        """Commit, pass the turn on, and return what the writes put in the
+        outbox. A route that relays before it answers (to wait for an ack)
+        calls it; `get_writes` then finds nothing left to commit or send."""
+        try:
+            await self.session.commit()
+        finally:
+            await self.pass_turn()
+        return pending(self.session)
+
+
+async def get_writes(request: Request, session: SessionDep,
+                     background: BackgroundTasks) -> AsyncIterator[Writes]:
+    """The one place a request's writes are committed and relayed: by the
+    time the route answers, its rows are committed and their messages (a
+    run's assignment, a command) are on the bus. The record of the dispatch
+    follows in the background; if Redis fails, the relay loop sends them
+    after its grace."""
+    writes = Writes(session, request.app.state.writes)
+    await writes.take_turn()
+    try:
+        yield writes
+        messages = await writes.commit()
+    finally:
+        await writes.pass_turn()  # on an error: uncommitted (SessionDep rolls back)
+    if messages:
+        relay: Relay = request.app.state.relay
+        sent_at = await relay.send(messages)
+        background.add_task(relay.record, messages, sent_at)
+
+
+# scope="function", like SessionDep: relayed before the response is sent. List
+# it after the caller's role in a route's parameters: FastAPI resolves them in
+# order, and authenticating the caller need not hold the write turn.
+WritesDep = Annotated[Writes, Depends(get_writes, scope="function")]
 
 
 def bearer_token(header: str | None) -> str | None:

@@ -13,11 +13,9 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from redis.asyncio import Redis
 
 from app.auth import ensure_bootstrap_admin
-from app.bus.apply import CommandWaiters, EventApplier
 from app.bus.consumer import EventConsumer
-from app.bus.outbox import OutboxRelay
-from app.bus.reaper import Reaper
 from app.catalogue.router import router as catalogue_router
+from app.commands.acks import CommandWaiters
 from app.commands.router import router as commands_router
 from app.db import (
     SerialWrites,
@@ -37,6 +35,8 @@ from app.settings import Settings, get_settings
 from app.telemetry.loops import start_telemetry
 from app.telemetry.router import router as telemetry_router
 from app.telemetry.ws import router as ws_router
+from app.wiring import EventApplier, OutboxRelay
+from app.workers.reaper import Reaper
 from app.workers.router import router as workers_router
 
 log = logging.getLogger("esper.gateway")

@@ -15,13 +15,13 @@ from api_schemas.enums import (
     WorkerState,
 )
 
-# Fleet (refreshed from the database by app.bus.reaper on every sweep).
+# Fleet (refreshed from the database by app.workers.reaper on every sweep).
 RUNS_BY_STATE = Gauge("esper_runs", "Runs by state.", ["state"])
 WORKERS_BY_STATE = Gauge("esper_workers", "Workers by state.", ["state"])
 WORKERS_LOST_TOTAL = Counter("esper_workers_lost_total",
                              "Workers whose liveness key expired.")
 
-# Commands (app.bus.apply on every first ack).
+# Commands (app.commands.acks on every first ack).
 COMMANDS_TOTAL = Counter("esper_commands_total", "Commands by type and outcome.",
                          ["type", "outcome"])
 COMMAND_REJECTIONS_TOTAL = Counter("esper_command_rejections_total",

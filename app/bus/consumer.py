@@ -16,6 +16,7 @@ import socket
 import time
 import uuid
 from datetime import datetime
+from typing import Protocol
 
 from pydantic import TypeAdapter, ValidationError
 from redis.asyncio import Redis
@@ -29,7 +30,6 @@ from api_schemas.bus import (
     read_reply,
 )
 from app import metrics
-from app.bus.apply import EventApplier
 from app.db import SessionFactory
 from app.models._types import utcnow
 
@@ -37,6 +37,13 @@ log = logging.getLogger("esper.consumer")
 _events: TypeAdapter[BusEvent] = TypeAdapter(BusEvent)
 BULK_EVENTS = frozenset({"checkpoint", "progress"})
 BULK_BACKLOG = 1000  # queued bulk events before the reading loop waits
+
+
+class Applier(Protocol):
+    """What the consumer hands each event to (app/wiring.py's EventApplier:
+    the domain it belongs to). `received_at`: when it was read off the stream."""
+
+    async def apply(self, event: BusEvent, received_at: datetime) -> None: ...
 
 
 async def ensure_group(redis: Redis, stream: str, group: str) -> None:
@@ -52,7 +59,7 @@ class EventConsumer:
         self,
         maker: SessionFactory,
         redis: Redis,
-        applier: EventApplier,
+        applier: Applier,
     ) -> None:
         self._maker = maker
         self._redis = redis

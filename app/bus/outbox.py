@@ -1,10 +1,10 @@
 """Outbox: bus messages committed with the rows they belong to, relayed after commit.
 
-Two kinds of row wait to be put on Redis:
-- outbox rows (run assignments);
-- command ledger rows, each its own outbox entry: a `pending` command with a
-  signed `envelope` is one not yet on the bus (one INSERT on an emergency
-  halt's path instead of two).
+Each domain's messages wait in a table, an `OutboxSource`: a run's assignment
+in the outbox table (app/bus/outbox_table.py), a command in the ledger itself
+(one INSERT on an emergency halt's path instead of two). The relay knows a
+source only as its rows not yet sent, the packets that announce a send, and
+the record of one; app/wiring.py names the sources.
 
 Two paths send them:
 - the fast path: the request that committed them XADDs them at once, before
@@ -18,72 +18,29 @@ Nothing the API accepted is lost if Redis blips: the row waits in its table.
 
 import asyncio
 import logging
+import operator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from functools import reduce
+from typing import Any, ClassVar, Protocol
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
-from sqlalchemy import and_, bindparam, case, func, update
-from sqlmodel import col, select
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api_schemas import CommandState
-from api_schemas.bus import BROADCAST_STREAM, DATA_FIELD, RUNS_STREAM, command_stream
+from api_schemas.bus import DATA_FIELD
 from app import metrics
-from app.bus.apply import command_packet
-from app.bus.publish import add_packet
-from app.commands.reads import command_read
+from app.bus.publish import Packet, add_packet
 from app.db import SessionFactory
-from app.models import Command, Outbox, Run
 from app.models._types import utcnow
 
 log = logging.getLogger("esper.outbox")
 BATCH = 200
 OUTBOX_KEY = "esper.outbox"
-PENDING = CommandState.pending.value
-_OUTBOX = Outbox.__table__  # type: ignore[attr-defined]
-_COMMAND = Command.__table__  # type: ignore[attr-defined]
-_RUN = Run.__table__  # type: ignore[attr-defined]
-
-# Built once (SQLAlchemy caches a statement's compiled form by its structure,
-# but building and keying a new one each time cost more than running it).
-
-# What the relay sends: outbox rows not yet sent, and `pending` commands with
-# an envelope (a command from before revision 0002 has its outbox row
-# instead). Due: past the fast path's grace (`cutoff`). The idle tick's count
-# and the claim share them, so a row counted due is a row claimed.
-_UNSENT_ROW = _OUTBOX.c.sent_at.is_(None)
-_UNSENT_COMMAND = and_(_COMMAND.c.state == PENDING, _COMMAND.c.envelope.is_not(None))
-_ROW_DUE = and_(_UNSENT_ROW, _OUTBOX.c.created_at < bindparam("cutoff"))
-_COMMAND_DUE = and_(_UNSENT_COMMAND, _COMMAND.c.issued_at < bindparam("cutoff"))
-
-
-def _count(table: Any, where: Any) -> Any:
-    return select(func.count()).select_from(table).where(where).scalar_subquery()
-
-
-# (unsent rows and commands, those of them due): the relay tick's one read.
-_COUNTS = select(_count(_OUTBOX, _UNSENT_ROW) + _count(_COMMAND, _UNSENT_COMMAND),
-                 _count(_OUTBOX, _ROW_DUE) + _count(_COMMAND, _COMMAND_DUE))
-# A send's record: only over a row still unsent.
-_MARK_OUTBOX = (update(_OUTBOX)
-                .where(_OUTBOX.c.id == bindparam("row_id"), _UNSENT_ROW)
-                .values(sent_at=bindparam("now"), message_id=bindparam("message"),
-                        attempts=_OUTBOX.c.attempts + 1))
-# The first dispatch time, and `dispatched` only over `pending`: a worker's ack
-# may already have been applied (it can beat this commit).
-_MARK_COMMAND = (update(_COMMAND)
-                 .where(_COMMAND.c.id == bindparam("command_id"))
-                 .values(dispatched_at=func.coalesce(_COMMAND.c.dispatched_at,
-                                                     bindparam("now")),
-                         state=case((_COMMAND.c.state == PENDING,
-                                     CommandState.dispatched.value),
-                                    else_=_COMMAND.c.state)))
-# The reaper acks a dead worker's assignment by its message id.
-_REMEMBER_ASSIGNMENT = (update(_RUN).where(_RUN.c.id == bindparam("run"))
-                        .values(assignment_id=bindparam("message")))
 
 
 @dataclass
@@ -92,48 +49,61 @@ class Message:
 
     stream: str
     data: str
-    row: Outbox | None = None
-    command: Command | None = None
+    source: "OutboxSource"  # the table it waits in, which records its send
+    row: Any  # that table's row, as its source reads it
     message_id: str | None = None
 
-    @property
-    def command_id(self) -> str | None:
-        """The ledger row this message dispatches (an outbox row with a command
-        id: a command issued before revision 0002)."""
-        if self.command is not None:
-            return self.command.id
-        return self.row.command_id if self.row is not None else None
 
-    @classmethod
-    def of_command(cls, command: Command) -> "Message":
-        assert command.envelope is not None
-        stream = command_stream(command.run_id) if command.run_id else BROADCAST_STREAM
-        return cls(stream, command.envelope, command=command)
+class OutboxSource(Protocol):
+    """A table whose committed rows wait for the bus: a domain's outbox.
 
-    @classmethod
-    def of_row(cls, row: Outbox) -> "Message":
-        return cls(row.stream, row.data, row=row)
+    `unsent` and `due` are scalar subqueries built once: its rows not yet
+    sent, and those of them past the fast path's grace (older than the
+    `cutoff` parameter). The relay's idle tick counts with them and `claim`
+    selects with the same predicates, so a row counted due is a row claimed.
+    """
+
+    unsent: Any
+    due: Any
+
+    async def claim(self, session: AsyncSession,
+                    cutoff: dict[str, datetime]) -> list[Message]:
+        """Up to BATCH due rows, locked (SKIP LOCKED), as messages."""
+        ...
+
+    def announce(self, message: Message, sent_at: datetime) -> list[Packet]:
+        """Packets that go on the streams in the message's own MULTI/EXEC."""
+        ...
+
+    async def record(self, connection: AsyncConnection, sent: list[Message],
+                     sent_at: datetime) -> None:
+        """The record of a send: conditional UPDATEs, under the write lock."""
+        ...
 
 
-def enqueue(session: AsyncSession, row: Outbox) -> None:
-    """Add an outbox row to this transaction; the router sends it after commit."""
-    session.add(row)
-    session.info.setdefault(OUTBOX_KEY, []).append(row)
+def count_where(table: Any, where: Any) -> Any:
+    """A scalar subquery: how many of `table`'s rows `where` selects."""
+    return select(func.count()).select_from(table).where(where).scalar_subquery()
 
 
-def enqueue_command(session: AsyncSession, command: Command) -> None:
-    """A ledger row with its envelope, written by the caller, to send after commit."""
-    session.info.setdefault(OUTBOX_KEY, []).append(command)
+def enqueue(session: AsyncSession, message: Message) -> None:
+    """A message whose row this transaction writes, to send once it commits."""
+    session.info.setdefault(OUTBOX_KEY, []).append(message)
 
 
 def pending(session: AsyncSession) -> list[Message]:
     """This session's messages, to send once its transaction is committed."""
-    rows: list[Outbox | Command] = session.info.pop(OUTBOX_KEY, [])
-    return [Message.of_command(r) if isinstance(r, Command) else Message.of_row(r)
-            for r in rows]
+    messages: list[Message] = session.info.pop(OUTBOX_KEY, [])
+    return messages
 
 
-class OutboxRelay:
+class Relay:
+    """Puts committed messages on the bus: `send` for the request that
+    committed them, `run_forever` for what that left behind. A subclass names
+    the tables it relays from in `sources` (app/wiring.py)."""
+
+    sources: ClassVar[tuple[OutboxSource, ...]] = ()
+
     def __init__(self, maker: SessionFactory, redis: Redis,
                  interval_s: float = 0.2, grace_s: float = 2.0,
                  telemetry_maxlen: int = 100_000, fast_timeout_s: float = 1.0,
@@ -147,12 +117,14 @@ class OutboxRelay:
         self._interval = interval_s
         self._grace = timedelta(seconds=grace_s)
         self._maxlen = telemetry_maxlen
+        # (unsent rows, those of them due) over every source: the tick's one read.
+        self._counts = select(reduce(operator.add, [s.unsent for s in self.sources]),
+                              reduce(operator.add, [s.due for s in self.sources]))
 
     async def send(self, messages: list[Message]) -> datetime | None:
-        """XADD the messages, with each command's `pending` and `dispatched`
-        packets in the same MULTI/EXEC; returns the dispatch time, or None
-        when nothing was sent (the loop retries after its grace). Both paths
-        send through here.
+        """XADD the messages, each with its source's packets in the same
+        MULTI/EXEC; returns the dispatch time, or None when nothing was sent
+        (the loop retries after its grace). Both paths send through here.
 
         One transaction: no worker can read a command before its packets are
         on the streams, so its outcome packet (from the worker's ack) always
@@ -202,12 +174,13 @@ class OutboxRelay:
         for it) is taken only when something is due, not five times a second."""
         cutoff = {"cutoff": utcnow() - self._grace}
         async with self._reads() as session:
-            backlog, due = (await session.execute(_COUNTS, cutoff)).one()
+            backlog, due = (await session.execute(self._counts, cutoff)).one()
         metrics.OUTBOX_BACKLOG.set(backlog)
         if not due:
             return 0
         async with self._maker() as session:
-            messages = await self._claim(session, cutoff)
+            messages = [m for source in self.sources
+                        for m in await source.claim(session, cutoff)]
             if (sent_at := await self.send(messages)) is None:
                 messages = []
             else:
@@ -216,18 +189,6 @@ class OutboxRelay:
         # What this tick sent is off the backlog: no second count in the turn.
         metrics.OUTBOX_BACKLOG.set(max(0, backlog - len(messages)))
         return len(messages)
-
-    async def _claim(self, session: AsyncSession,
-                     cutoff: dict[str, datetime]) -> list[Message]:
-        rows = (select(Outbox).where(_ROW_DUE).order_by(col(Outbox.id)).limit(BATCH)
-                .with_for_update(skip_locked=True))
-        commands = (select(Command).where(_COMMAND_DUE)
-                    .order_by(col(Command.issued_at)).limit(BATCH)
-                    .with_for_update(skip_locked=True))
-        return ([Message.of_row(r)
-                 for r in (await session.exec(rows, params=cutoff)).all()]
-                + [Message.of_command(c)
-                   for c in (await session.exec(commands, params=cutoff)).all()])
 
     async def _xadd(self, messages: list[Message]) -> datetime:
         """XADD the messages and their packets; returns the dispatch time,
@@ -240,14 +201,14 @@ class OutboxRelay:
             pipe.xadd(message.stream, {DATA_FIELD: message.data})
         self._announce(pipe, messages, sent_at)
         # Errors come back per command: a packet that failed must not make a
-        # command that landed look unsent (it would be sent twice).
+        # message that landed look unsent (it would be sent twice).
         replies = await pipe.execute(raise_on_error=False)
         ids, packets = replies[:len(messages)], replies[len(messages):]
         for reply in ids:
             if isinstance(reply, Exception):
                 raise reply
         if failed := [r for r in packets if isinstance(r, Exception)]:
-            log.warning("command packets not published: %r", failed[0])
+            log.warning("announcing packets not published: %r", failed[0])
         for message, message_id in zip(messages, ids, strict=True):
             message.message_id = (message_id.decode() if isinstance(message_id, bytes)
                                   else str(message_id))
@@ -255,29 +216,17 @@ class OutboxRelay:
 
     def _announce(self, pipe: Pipeline, messages: list[Message],
                   sent_at: datetime) -> None:
-        """Queue each command's `pending` and `dispatched` `command` packets."""
-        for command in (m.command for m in messages if m.command is not None):
-            read = command_read(command)
-            dispatched = read.model_copy(update={"state": CommandState.dispatched,
-                                                 "dispatched_at": sent_at})
-            for announced in (read, dispatched):
-                add_packet(pipe, command_packet(command, announced),
-                           run_id=command.run_id, run_stream=True, maxlen=self._maxlen)
+        for message in messages:
+            for run_id, data in message.source.announce(message, sent_at):
+                add_packet(pipe, data, run_id=run_id, run_stream=True,
+                           maxlen=self._maxlen)
 
     async def _mark_sent(self, session: AsyncSession, messages: list[Message],
                          now: datetime) -> None:
-        # Conditional UPDATEs, evaluated under the write lock: a worker's ack may
-        # already have been applied, and a read-then-write here would overwrite
-        # `applied` with `dispatched`.
+        # Each source's conditional UPDATEs, evaluated under the write lock: a
+        # worker's ack may already have been applied, and a read-then-write
+        # here would overwrite `applied` with `dispatched`.
         connection = await session.connection()
-        rows = [{"row_id": m.row.id, "now": now, "message": m.message_id}
-                for m in messages if m.row is not None]
-        commands = [{"command_id": m.command_id, "now": now}
-                    for m in messages if m.command_id is not None]
-        assignments = [{"run": m.row.run_id, "message": m.message_id}
-                       for m in messages if m.row is not None and m.row.run_id
-                       and m.stream == RUNS_STREAM]
-        for statement, params in ((_MARK_OUTBOX, rows), (_MARK_COMMAND, commands),
-                                  (_REMEMBER_ASSIGNMENT, assignments)):
-            if params:
-                await connection.execute(statement, params)
+        for source in dict.fromkeys(m.source for m in messages):
+            await source.record(connection, [m for m in messages if m.source is source],
+                                now)

@@ -10,6 +10,9 @@ from api_schemas import Level, PacketKind, TelemetryPacket
 from api_schemas.bus import DATA_FIELD, FLEET_STREAM, telemetry_stream
 
 FLEET_MAXLEN = 10_000
+# One packet for the fleet's stream and its run's (no run: the fleet's only):
+# (run id, packet JSON).
+Packet = tuple[str | None, str]
 
 
 def packet_json(
@@ -42,7 +45,7 @@ async def publish(redis: Redis, data: str, **where: Any) -> None:
     await pipe.execute()
 
 
-async def publish_to_runs(redis: Redis, packets: Sequence[tuple[str | None, str]],
+async def publish_to_runs(redis: Redis, packets: Sequence[Packet],
                           maxlen: int = 100_000) -> None:
     """(run id, packet) pairs, each to the fleet and its run's stream, in one
     pipeline (one round trip, however many)."""

@@ -5,15 +5,14 @@ import asyncio
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from api_schemas import CommandBatch, CommandPage, CommandRead
-from api_schemas.commands import CommandCreate, EmergencyHalt, RegistryReset
-from app.bus.outbox import Message, pending
-from app.commands.issue import issue, relay_committed, write_turn
-from app.commands.reads import command_read
-from app.commands.service import list_commands, live_runs
-from app.deps import Admin, Operator, SessionDep, Viewer
+from api_schemas.commands import CommandCreate, RegistryReset
+from app.bus.outbox import Message
+from app.commands.ledger import command_read
+from app.commands.service import halt_all, issue, list_commands
+from app.deps import Admin, Operator, SessionDep, SettingsDep, Viewer, WritesDep
 from app.errors import ERRORS, NotFound
 from app.idempotency import IdempotencyKey, scoped_key
 from app.models import Command
@@ -41,22 +40,21 @@ async def create_run_command(
     run_id: str,
     request: Request,
     response: Response,
-    session: SessionDep,
-    background: BackgroundTasks,
+    settings: SettingsDep,
+    writes: WritesDep,
     wait: WaitQuery = 0,
     idempotency_key: IdempotencyKey = None,
 ) -> CommandRead:
     """Issue a signed command to a run; with `wait`, 200 once the worker acks it."""
     # No RunDep: the run's existence and state are checked by the INSERT
     # (one statement fewer on an emergency halt's path).
-    async with write_turn(request, session):
-        command, _ = await issue(
-            request, session, run_id=run_id, body=body, issued_by=principal.key_id,
-            idem_key=scoped_key(principal.key_id, idempotency_key))
+    command, _ = await issue(
+        writes.session, settings, run_id=run_id, body=body,
+        issued_by=principal.key_id,
+        idem_key=scoped_key(principal.key_id, idempotency_key))
     if wait <= 0:
-        await relay_committed(request, session, background)
         return command_read(command)
-    read = await relay_and_wait(request, command, pending(session), wait)
+    read = await relay_and_wait(request, command, await writes.commit(), wait)
     if read.state.final:
         response.status_code = 200
     return read
@@ -142,30 +140,21 @@ async def get_command(command_id: str, session: SessionDep, _: Viewer) -> Comman
     responses=ERRORS,
 )
 async def emergency_halt_all(
-    request: Request, session: SessionDep, principal: Admin, background: BackgroundTasks
+    principal: Admin, settings: SettingsDep, writes: WritesDep
 ) -> CommandBatch:
     """Halt every live run now (one `emergency_halt` command per run)."""
-    commands = []
-    body = EmergencyHalt(type="emergency_halt", reason="fleet emergency halt")
-    async with write_turn(request, session):
-        for run in await live_runs(session):
-            command, _ = await issue(request, session, run_id=run.id, body=body,
-                                     issued_by=principal.key_id)
-            commands.append(command_read(command))
-    await relay_committed(request, session, background)
-    return CommandBatch(commands=commands)
+    commands = await halt_all(writes.session, settings, issued_by=principal.key_id)
+    return CommandBatch(commands=[command_read(c) for c in commands])
 
 
 @router.post(
     "/registry/reset", status_code=202, operation_id="registry_reset", responses=ERRORS
 )
 async def registry_reset(
-    request: Request, session: SessionDep, principal: Admin, background: BackgroundTasks
+    principal: Admin, settings: SettingsDep, writes: WritesDep
 ) -> CommandRead:
     """Broadcast: every worker clears its blueprint cache and nonce ledger."""
-    async with write_turn(request, session):
-        command, _ = await issue(request, session, run_id=None,
-                                 body=RegistryReset(type="registry_reset"),
-                                 issued_by=principal.key_id)
-    await relay_committed(request, session, background)
+    command, _ = await issue(writes.session, settings, run_id=None,
+                             body=RegistryReset(type="registry_reset"),
+                             issued_by=principal.key_id)
     return command_read(command)

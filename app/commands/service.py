@@ -1,4 +1,5 @@
-"""The command ledger: validation, idempotency, signed envelopes, reads."""
+"""Issuing commands: validation, idempotency, the signed envelope, the ledger
+row (its own outbox entry, sent once the request commits); ledger reads."""
 
 import secrets
 import time
@@ -13,16 +14,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api_schemas import RunState
 from api_schemas.bus import SignedCommand
 from api_schemas.catalogue import BLUEPRINTS_BY_NAME, task_slots
-from api_schemas.commands import SeedEnable, command_params
+from api_schemas.commands import EmergencyHalt, SeedEnable, command_params
 from api_schemas.enums import LIVE_RUN_STATE_VALUES, TERMINAL_RUN_STATE_VALUES
 from api_schemas.signing import sign
-from app.bus.outbox import enqueue_command
+from app.bus.outbox import enqueue
+from app.commands.outbox import COMMAND_ENVELOPES
 from app.errors import Conflict, Unprocessable
 from app.idempotency import request_hash
+from app.leyline import keyring
 from app.models import Command, Run
 from app.models._types import as_utc
 from app.pagination import decode_cursor, encode_cursor
 from app.runs.service import ensure_live, run_or_404
+from app.settings import Settings
 
 _COMMAND = Command.__table__  # type: ignore[attr-defined]
 _RUN = Run.__table__  # type: ignore[attr-defined]
@@ -116,8 +120,29 @@ async def create_command(
         await session.flush()
     else:
         await _insert_if_live(session, command, run_id)
-    enqueue_command(session, command)
+    enqueue(session, COMMAND_ENVELOPES.message(command))
     return command, True
+
+
+async def issue(session: AsyncSession, settings: Settings, *, run_id: str | None,
+                body: BaseModel, issued_by: str,
+                idem_key: str | None = None) -> tuple[Command, bool]:
+    """`create_command` signed with the gateway's current key."""
+    return await create_command(
+        session, run_id=run_id, body=body, issued_by=issued_by,
+        keys=keyring(settings), key_id=settings.leyline_key_id, idem_key=idem_key)
+
+
+async def halt_all(session: AsyncSession, settings: Settings,
+                   issued_by: str) -> list[Command]:
+    """One `emergency_halt` for every run not yet terminal."""
+    body = EmergencyHalt(type="emergency_halt", reason="fleet emergency halt")
+    commands = []
+    for run in await _live_runs(session):
+        command, _ = await issue(session, settings, run_id=run.id, body=body,
+                                 issued_by=issued_by)
+        commands.append(command)
+    return commands
 
 
 async def _insert_if_live(session: AsyncSession, command: Command, run_id: str) -> None:
@@ -153,7 +178,7 @@ async def _replayed_or_new(
     ), True
 
 
-async def live_runs(session: AsyncSession) -> list[Run]:
+async def _live_runs(session: AsyncSession) -> list[Run]:
     """Every run not yet terminal. An IN list, not NOT IN over the terminal
     states: most runs are terminal, and IN uses the state index."""
     states = LIVE_RUN_STATE_VALUES | {RunState.queued.value}

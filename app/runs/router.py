@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from sqlmodel import col, select
 
 from api_schemas import (
@@ -15,9 +15,9 @@ from api_schemas import (
     SeedRead,
 )
 from api_schemas.commands import Stop
-from app.commands.issue import issue, relay_committed, write_turn
-from app.commands.reads import command_read
-from app.deps import Operator, SessionDep, Viewer
+from app.commands.ledger import command_read
+from app.commands.service import issue
+from app.deps import Operator, SessionDep, SettingsDep, Viewer, WritesDep
 from app.errors import ERRORS
 from app.idempotency import IdempotencyKey, scoped_key
 from app.models import Checkpoint
@@ -40,20 +40,15 @@ router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 )
 async def create_run(
     spec: RunCreate,
-    request: Request,
     response: Response,
-    session: SessionDep,
     principal: Operator,
-    background: BackgroundTasks,
+    writes: WritesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> RunRead:
     """Submit a run; it starts `queued` and a worker claims it."""
     key = scoped_key(principal.key_id, idempotency_key)
-    async with write_turn(request, session):
-        run, created = await service.create_run(session, spec, key)
-    if created:
-        await relay_committed(request, session, background)
-    else:
+    run, created = await service.create_run(writes.session, spec, key)
+    if not created:
         response.status_code = 200
     return service.run_read(run)
 
@@ -86,17 +81,11 @@ async def get_run(_: Viewer, run: RunDep) -> RunRead:
     "/{run_id}/cancel", status_code=202, operation_id="cancel_run", responses=ERRORS
 )
 async def cancel_run(
-    principal: Operator,
-    run_id: str,
-    request: Request,
-    session: SessionDep,
-    background: BackgroundTasks,
+    principal: Operator, run_id: str, settings: SettingsDep, writes: WritesDep
 ) -> CommandRead:
     """Stop the run cleanly at its next step boundary (a `stop` command)."""
-    async with write_turn(request, session):
-        command, _ = await issue(request, session, run_id=run_id,
-                                 body=Stop(type="stop"), issued_by=principal.key_id)
-    await relay_committed(request, session, background)
+    command, _ = await issue(writes.session, settings, run_id=run_id,
+                             body=Stop(type="stop"), issued_by=principal.key_id)
     return command_read(command)
 
 

@@ -1,4 +1,5 @@
-"""The rules for runs: validation beyond the schema, idempotency, the outbox."""
+"""The rules for runs: validation beyond the schema, idempotency, the assignment
+committed with the run (sent once the request commits); run reads."""
 
 from datetime import datetime
 from typing import Any
@@ -8,19 +9,19 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas import RunCreate, RunRead, RunState
-from api_schemas.bus import RUNS_STREAM, RunAssignment
+from api_schemas.bus import RunAssignment
 from api_schemas.catalogue import (
     BLUEPRINTS_BY_NAME,
     TASKS_BY_NAME,
     is_import_path,
     task_slots,
 )
-from app.bus.outbox import enqueue
 from app.errors import Conflict, NotFound, Unprocessable
 from app.idempotency import request_hash
-from app.models import Outbox, Run
+from app.models import Run
 from app.models._types import as_utc
 from app.pagination import decode_cursor, encode_cursor
+from app.runs.outbox import enqueue_assignment
 
 
 def validate_spec(spec: RunCreate) -> None:
@@ -73,13 +74,7 @@ async def create_run(
         request_hash=digest,
     )
     session.add(run)
-    assignment = RunAssignment(run_id=run.id, spec=spec)
-    # enqueue, not add: the route sends it right after the commit (added
-    # only, it waited for the relay loop's 2 s grace before any worker saw it).
-    enqueue(
-        session,
-        Outbox(stream=RUNS_STREAM, data=assignment.model_dump_json(), run_id=run.id),
-    )
+    enqueue_assignment(session, RunAssignment(run_id=run.id, spec=spec))
     await session.flush()
     return run, True
 
