@@ -5,6 +5,7 @@ as RunDep, live in its package)."""
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import BackgroundTasks, Depends, Request
@@ -51,8 +52,10 @@ class Writes:
     turn (SQLite: one writer at a time, so the commit never sleeps behind a
     background loop's) and committed before the turn passes on."""
 
-    def __init__(self, session: AsyncSession, turns: SerialWrites) -> None:
+    def __init__(self, session: AsyncSession, turns: SerialWrites,
+                 relay: Relay) -> None:
         self.session = session
+        self.relay = relay
         self._turns = turns
         self._turn = contextlib.AsyncExitStack()
 
@@ -64,13 +67,18 @@ class Writes:
 
     async def commit(self) -> list[Message]:
         """Commit, pass the turn on, and return what the writes put in the
-        outbox. A route that relays before it answers (to wait for an ack)
-        calls it; `get_writes` then finds nothing left to commit or send."""
+        outbox (a second call finds nothing left)."""
         try:
             await self.session.commit()
         finally:
             await self.pass_turn()
         return pending(self.session)
+
+    async def commit_and_send(self) -> datetime | None:
+        """`get_writes`'s work, done now and the dispatch recorded before it
+        returns: for a route that waits for the outcome (a worker's ack)
+        before it answers. Returns the dispatch time (None: not sent)."""
+        return await self.relay.send_now(await self.commit())
 
 
 async def get_writes(request: Request, session: SessionDep,
@@ -80,7 +88,7 @@ async def get_writes(request: Request, session: SessionDep,
     run's assignment, a command) are on the bus. The record of the dispatch
     follows in the background; if Redis fails, the relay loop sends them
     after its grace."""
-    writes = Writes(session, request.app.state.writes)
+    writes = Writes(session, request.app.state.writes, request.app.state.relay)
     await writes.take_turn()
     try:
         yield writes
@@ -88,9 +96,8 @@ async def get_writes(request: Request, session: SessionDep,
     finally:
         await writes.pass_turn()  # on an error: uncommitted (SessionDep rolls back)
     if messages:
-        relay: Relay = request.app.state.relay
-        sent_at = await relay.send(messages)
-        background.add_task(relay.record, messages, sent_at)
+        sent_at = await writes.relay.send(messages)
+        background.add_task(writes.relay.record, messages, sent_at)
 
 
 # scope="function", like SessionDep: relayed before the response is sent. List

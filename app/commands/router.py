@@ -9,10 +9,17 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api_schemas import CommandBatch, CommandPage, CommandRead
 from api_schemas.commands import CommandCreate, RegistryReset
-from app.bus.outbox import Message
 from app.commands.ledger import command_read
 from app.commands.service import halt_all, issue, list_commands
-from app.deps import Admin, Operator, SessionDep, SettingsDep, Viewer, WritesDep
+from app.deps import (
+    Admin,
+    Operator,
+    SessionDep,
+    SettingsDep,
+    Viewer,
+    Writes,
+    WritesDep,
+)
 from app.errors import ERRORS, NotFound
 from app.idempotency import IdempotencyKey, scoped_key
 from app.models import Command
@@ -54,16 +61,16 @@ async def create_run_command(
         idem_key=scoped_key(principal.key_id, idempotency_key))
     if wait <= 0:
         return command_read(command)
-    read = await relay_and_wait(request, command, await writes.commit(), wait)
+    read = await relay_and_wait(request, command, writes, wait)
     if read.state.final:
         response.status_code = 200
     return read
 
 
 async def relay_and_wait(
-    request: Request, command: Command, messages: list[Message], wait: float
+    request: Request, command: Command, writes: Writes, wait: float
 ) -> CommandRead:
-    """Relay the committed command and wait up to `wait` s for its ack.
+    """Commit and relay the command, and wait up to `wait` s for its ack.
 
     The waiter is registered before the relay: the worker's ack can arrive
     while the relay is still recording the dispatch, and an ack that came
@@ -72,7 +79,7 @@ async def relay_and_wait(
     waiters = request.app.state.waiters
     acked = waiters.register(command.id)
     try:
-        sent_at = await request.app.state.relay.send_now(messages)
+        sent_at = await writes.commit_and_send()
         read = await wait_for_ack(request, command, acked, wait)
     finally:
         waiters.discard(command.id, acked)
