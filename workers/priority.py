@@ -7,7 +7,7 @@ A higher nice value on the thread that trains (and on what it starts later:
 torch's thread pool, per-run helper threads) lets the scheduler run the
 reader, the heartbeat and the other processes first; with an idle core it
 changes nothing. Measured in pairs on the 2-core VM: command p99 12.6-14.1 ms
-at nice 0, 7.8-12.7 ms with the training thread at 15 (docs/benchmarks.md).
+at nice 0, 7.8-12.7 ms with the training thread at 15 (docs/benchmarks-log.md).
 Without privileges a nice value can only be raised, so this is done once, on
 the training thread, after the reader and the heartbeat have started.
 
@@ -22,7 +22,7 @@ that yields to everything interactive is what `nice` is for.
 A limit: the reader needs the GIL, and a nice training thread that the
 scheduler has set aside while holding it makes the reader wait too. For
 emergency halts the nice value did not separate the runs (p99 over 60 halts,
-nice 15: 9.4-16.4 ms; nice 0: 7.3-18.9 ms; docs/benchmarks.md, 2026-11-25 night).
+nice 15: 9.4-16.4 ms; nice 0: 7.3-18.9 ms; docs/benchmarks-log.md, 2026-11-25 night).
 """
 
 import contextlib
