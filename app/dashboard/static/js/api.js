@@ -4,6 +4,8 @@
 
 const TOKEN_KEY = 'esper.token';
 const V1 = '/api/v1';
+// The run states the API calls terminal (api_schemas.enums.TERMINAL_RUN_STATES).
+export const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'halted']);
 
 export function getToken() {
   return sessionStorage.getItem(TOKEN_KEY);

@@ -3,7 +3,7 @@
 // it does not, the ledger (fed by `command` packets, with a slow poll as a
 // fallback) reports it. The bar is not built at all for roles that cannot act.
 
-import { api } from './api.js';
+import { TERMINAL, api } from './api.js';
 import { fmtTime, h, replace, runLabel, shortId } from './dom.js';
 import { FINAL } from './ledger.js';
 
@@ -92,7 +92,7 @@ export class Controls {
     for (const [type, btn] of Object.entries(this.buttons)) {
       btn.disabled = !ENABLED[type].includes(run.state);
     }
-    const terminal = ['completed', 'failed', 'cancelled', 'halted'].includes(run.state);
+    const terminal = TERMINAL.has(run.state);
     this.note.textContent = terminal ? `Run is ${run.state}: it takes no more commands.` : '';
   }
 

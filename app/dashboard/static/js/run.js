@@ -3,7 +3,7 @@
 // whatever the run's length), then `/ws/runs/{id}` streams live packets; on a
 // reconnect the socket resumes after the last cursor it saw, so nothing is lost.
 
-import { api } from './api.js';
+import { TERMINAL, api } from './api.js';
 import { MetricChart } from './charts.js';
 import { Controls, canCommand } from './controls.js';
 import { frameScheduler, h, replace, runLabel } from './dom.js';
@@ -15,7 +15,6 @@ import { Swimlane, stageLegend } from './swimlane.js';
 import { LiveSocket } from './ws.js';
 
 const RESOLUTION = 600;
-const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'halted']);
 const STAGE_EVENT = 'kasmina.seed.stage_changed';
 // metric name -> [chart, series key]; the run header's latest figures use the same map.
 const METRICS = {
