@@ -83,6 +83,7 @@ CommandCreate = Annotated[
 ]
 command_create_adapter: TypeAdapter[Any] = TypeAdapter(CommandCreate)
 
+
 def command_params(command: BaseModel) -> dict[str, Any]:
     """The parameters of a command body, without its type."""
     return command.model_dump(mode="json", exclude={"type"})

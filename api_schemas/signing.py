@@ -51,19 +51,23 @@ def verify(
     """Check key, signature and freshness; the nonce ledger is the caller's."""
     secret = keys.get(command.key_id)
     if secret is None:
-        raise SignatureError(RejectionReason.unknown_key,
-                             f"no signing key {command.key_id!r}")
+        raise SignatureError(
+            RejectionReason.unknown_key, f"no signing key {command.key_id!r}"
+        )
     expected = hmac.new(secret.encode(), canonical_bytes(command), hashlib.sha256)
     if not hmac.compare_digest(expected.hexdigest(), command.signature):
-        raise SignatureError(RejectionReason.invalid_signature,
-                             "signature does not match")
+        raise SignatureError(
+            RejectionReason.invalid_signature, "signature does not match"
+        )
     now = time.time() if now is None else now
     if command.issued_at > now + max_skew_s:
-        raise SignatureError(RejectionReason.issued_in_future,
-                             "issued-at is ahead of this clock")
+        raise SignatureError(
+            RejectionReason.issued_in_future, "issued-at is ahead of this clock"
+        )
     if command.issued_at < now - max_age_s:
-        raise SignatureError(RejectionReason.stale_command,
-                             "command is older than the window")
+        raise SignatureError(
+            RejectionReason.stale_command, "command is older than the window"
+        )
 
 
 def parse_keyring(

@@ -54,8 +54,10 @@ class TelemetrySeries(BaseModel):
     resolution: int = Field(description="Buckets per metric requested.")
     buckets: list[TelemetryBucket] = Field(description="Buckets, by name then step.")
     cursor: str | None = Field(
-        default=None, description="Highest cursor the buckets cover: open the run's "
-        "WebSocket with ?after= this to continue live without replaying history.")
+        default=None,
+        description="Highest cursor the buckets cover: open the run's "
+        "WebSocket with ?after= this to continue live without replaying history.",
+    )
 
 
 def cursor_key(cursor: str) -> tuple[int, int]:

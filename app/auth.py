@@ -41,8 +41,9 @@ class KeyLookup(Protocol):
     """Finds a token's live key: the gateway's key cache (`app.state.keys`,
     app/keys/cache.py), typed here so authentication need not import it."""
 
-    async def principal(self, session: AsyncSession, token: str,
-                        settings: Settings) -> Principal | None: ...
+    async def principal(
+        self, session: AsyncSession, token: str, settings: Settings
+    ) -> Principal | None: ...
 
 
 def pepper(settings: Settings) -> bytes:
@@ -60,9 +61,9 @@ def new_token() -> str:
 # Built once, Core and four columns: a token the key cache does not hold is
 # looked up here (the ORM entity load cost about a quarter more on the VM).
 _KEYS = ApiKey.__table__  # type: ignore[attr-defined]
-_KEY_BY_HASH = (select_columns(_KEYS.c.id, _KEYS.c.role, _KEYS.c.revoked_at,
-                               _KEYS.c.token_hash)
-                .where(_KEYS.c.token_hash == bindparam("digest")))
+_KEY_BY_HASH = select_columns(
+    _KEYS.c.id, _KEYS.c.role, _KEYS.c.revoked_at, _KEYS.c.token_hash
+).where(_KEYS.c.token_hash == bindparam("digest"))
 
 
 async def principal_for_token(

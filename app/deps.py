@@ -52,8 +52,9 @@ class Writes:
     turn (SQLite: one writer at a time, so the commit never sleeps behind a
     background loop's) and committed before the turn passes on."""
 
-    def __init__(self, session: AsyncSession, turns: SerialWrites,
-                 relay: Relay) -> None:
+    def __init__(
+        self, session: AsyncSession, turns: SerialWrites, relay: Relay
+    ) -> None:
         self.session = session
         self.relay = relay
         self._turns = turns
@@ -81,8 +82,9 @@ class Writes:
         return await self.relay.send_now(await self.commit())
 
 
-async def get_writes(request: Request, session: SessionDep,
-                     background: BackgroundTasks) -> AsyncIterator[Writes]:
+async def get_writes(
+    request: Request, session: SessionDep, background: BackgroundTasks
+) -> AsyncIterator[Writes]:
     """The one place a request's writes are committed and relayed: by the
     time the route answers, its rows are committed and their messages (a
     run's assignment, a command) are on the bus. The record of the dispatch
@@ -151,4 +153,3 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
 Viewer = Annotated[Principal, Depends(require(Role.viewer))]
 Operator = Annotated[Principal, Depends(require(Role.operator))]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
-

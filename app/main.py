@@ -45,24 +45,33 @@ log = logging.getLogger("esper.gateway")
 def _start_background(app: FastAPI, settings: Settings) -> list[asyncio.Task[None]]:
     redis = app.state.redis
     maker = app.state.writes = SerialWrites(
-        app.state.sessionmaker, serial=app.state.engine.dialect.name == "sqlite")
+        app.state.sessionmaker, serial=app.state.engine.dialect.name == "sqlite"
+    )
     app.state.waiters = CommandWaiters()
     applier = EventApplier(maker, redis, app.state.waiters, settings.telemetry_maxlen)
-    app.state.relay = OutboxRelay(maker, redis, settings.outbox_interval_s,
-                                  telemetry_maxlen=settings.telemetry_maxlen,
-                                  reads=app.state.sessionmaker)
+    app.state.relay = OutboxRelay(
+        maker,
+        redis,
+        settings.outbox_interval_s,
+        telemetry_maxlen=settings.telemetry_maxlen,
+        reads=app.state.sessionmaker,
+    )
     loops = [
         app.state.relay.run_forever(),
         EventConsumer(maker, redis, applier).run_forever(),
         Reaper(
-            maker, redis, settings.worker_ttl_s, settings.reaper_interval_s,
+            maker,
+            redis,
+            settings.worker_ttl_s,
+            settings.reaper_interval_s,
             command_expire_s=settings.command_expire_s,
             telemetry_maxlen=settings.telemetry_maxlen,
         ).run_forever(),
     ]
     loops += start_telemetry(app, settings)
-    loops.append(app.state.keys.reload_forever(app.state.sessionmaker,
-                                               settings.key_reload_s))
+    loops.append(
+        app.state.keys.reload_forever(app.state.sessionmaker, settings.key_reload_s)
+    )
     loops.append(watch_loop_lag())
     if app.state.engine.dialect.name == "sqlite":
         loops.append(checkpoint_forever(app.state.engine))

@@ -18,61 +18,87 @@ from api_schemas.enums import (
 # Fleet (refreshed from the database by app.workers.reaper on every sweep).
 RUNS_BY_STATE = Gauge("esper_runs", "Runs by state.", ["state"])
 WORKERS_BY_STATE = Gauge("esper_workers", "Workers by state.", ["state"])
-WORKERS_LOST_TOTAL = Counter("esper_workers_lost_total",
-                             "Workers whose liveness key expired.")
+WORKERS_LOST_TOTAL = Counter(
+    "esper_workers_lost_total", "Workers whose liveness key expired."
+)
 
 # Commands (app.commands.acks on every first ack).
-COMMANDS_TOTAL = Counter("esper_commands_total", "Commands by type and outcome.",
-                         ["type", "outcome"])
-COMMAND_REJECTIONS_TOTAL = Counter("esper_command_rejections_total",
-                                   "Rejected commands by reason.", ["reason"])
+COMMANDS_TOTAL = Counter(
+    "esper_commands_total", "Commands by type and outcome.", ["type", "outcome"]
+)
+COMMAND_REJECTIONS_TOTAL = Counter(
+    "esper_command_rejections_total", "Rejected commands by reason.", ["reason"]
+)
 COMMAND_ACK_SECONDS = Histogram(
-    "esper_command_ack_seconds", "Issue to worker ack.", ["type"],
-    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+    "esper_command_ack_seconds",
+    "Issue to worker ack.",
+    ["type"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 HALT_SECONDS = Histogram(
-    "esper_halt_seconds", "emergency_halt issue to the run's halted state.",
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+    "esper_halt_seconds",
+    "emergency_halt issue to the run's halted state.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 
 # Telemetry fan-out (app.telemetry.hub / ws) and history (persister).
 WS_CLIENTS = Gauge("esper_ws_clients", "Connected WebSocket clients.", ["stream"])
-WS_FEEDS = Gauge("esper_ws_feeds", "Streams this gateway reads for its clients "
-                 "(one reader each, shared by all of a stream's clients).")
-PACKETS_IN_TOTAL = Counter("esper_telemetry_packets_in_total",
-                           "Telemetry packets read from Redis.")
-PACKETS_OUT_TOTAL = Counter("esper_telemetry_packets_out_total",
-                            "Telemetry frames sent to WebSocket clients.")
-PACKETS_DROPPED_TOTAL = Counter("esper_telemetry_packets_dropped_total",
-                                "Frames not delivered (slow or closed clients).")
-SLOW_CLIENT_CLOSES_TOTAL = Counter("esper_ws_slow_client_closes_total",
-                                   "WebSocket clients closed with 4408.")
-REPLAY_GAPS_TOTAL = Counter("esper_telemetry_replay_gaps_total",
-                            "Resumes that began with a telemetry.gap event.")
-HISTORY_ROWS_TOTAL = Counter("esper_telemetry_history_rows_total",
-                             "Telemetry packets written to the history table.")
-HISTORY_PRUNED_TOTAL = Counter("esper_telemetry_history_pruned_total",
-                               "History rows deleted by retention.")
+WS_FEEDS = Gauge(
+    "esper_ws_feeds",
+    "Streams this gateway reads for its clients "
+    "(one reader each, shared by all of a stream's clients).",
+)
+PACKETS_IN_TOTAL = Counter(
+    "esper_telemetry_packets_in_total", "Telemetry packets read from Redis."
+)
+PACKETS_OUT_TOTAL = Counter(
+    "esper_telemetry_packets_out_total", "Telemetry frames sent to WebSocket clients."
+)
+PACKETS_DROPPED_TOTAL = Counter(
+    "esper_telemetry_packets_dropped_total",
+    "Frames not delivered (slow or closed clients).",
+)
+SLOW_CLIENT_CLOSES_TOTAL = Counter(
+    "esper_ws_slow_client_closes_total", "WebSocket clients closed with 4408."
+)
+REPLAY_GAPS_TOTAL = Counter(
+    "esper_telemetry_replay_gaps_total",
+    "Resumes that began with a telemetry.gap event.",
+)
+HISTORY_ROWS_TOTAL = Counter(
+    "esper_telemetry_history_rows_total",
+    "Telemetry packets written to the history table.",
+)
+HISTORY_PRUNED_TOTAL = Counter(
+    "esper_telemetry_history_pruned_total", "History rows deleted by retention."
+)
 
 # Bus health.
 OUTBOX_BACKLOG = Gauge(
     "esper_outbox_backlog",
-    "Bus messages committed but not yet on Redis (outbox rows, pending commands).")
+    "Bus messages committed but not yet on Redis (outbox rows, pending commands).",
+)
 LOOP_LAG_SECONDS = Histogram(
     "esper_gateway_loop_lag_seconds",
     "How late the gateway's event loop woke a timer: time a request waited for "
     "the loop (long callbacks, a starved process).",
-    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1))
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1),
+)
 # API keys (app.deps and app.keys.cache, on every authenticated request).
 AUTH_TOTAL = Counter(
     "esper_auth_total",
     "Authentications by outcome: `held` (the gateway's key cache), `looked_up` "
     "(the database), `rejected` (no token, or an unknown or revoked one).",
-    ["outcome"])
+    ["outcome"],
+)
 # Bound once: they are counted on every request (and so exist from the start).
 AUTH_HELD = AUTH_TOTAL.labels("held")
 AUTH_LOOKED_UP = AUTH_TOTAL.labels("looked_up")
 AUTH_REJECTED = AUTH_TOTAL.labels("rejected")
-EVENT_CONSUMER_LAG = Gauge("esper_event_consumer_lag_seconds",
-                           "Age of the newest event when the gateway applied it.")
+EVENT_CONSUMER_LAG = Gauge(
+    "esper_event_consumer_lag_seconds",
+    "Age of the newest event when the gateway applied it.",
+)
 
 
 # Reasons a worker gives when it rejects a command; others still count, they
@@ -90,8 +116,11 @@ def _zero_series() -> None:
         WORKERS_BY_STATE.labels(worker_state.value)
     for kind in CommandType:
         COMMAND_ACK_SECONDS.labels(kind.value)
-        for outcome in (CommandState.applied, CommandState.rejected,
-                        CommandState.expired):
+        for outcome in (
+            CommandState.applied,
+            CommandState.rejected,
+            CommandState.expired,
+        ):
             COMMANDS_TOTAL.labels(kind.value, outcome.value)
     for reason in KNOWN_REJECTION_REASONS:
         COMMAND_REJECTIONS_TOTAL.labels(reason)

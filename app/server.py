@@ -7,10 +7,25 @@ import sys
 # every client, and compressing it per client would cost CPU per client (and
 # websockets clients close slowly against uvicorn with it on). A short graceful
 # shutdown: open WebSockets should not hold a restart for long.
-UVICORN_FLAGS = ("--ws-per-message-deflate", "false",
-                 "--timeout-graceful-shutdown", "3")
+UVICORN_FLAGS = (
+    "--ws-per-message-deflate",
+    "false",
+    "--timeout-graceful-shutdown",
+    "3",
+)
 
 
 def gateway_argv(host: str, port: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-            "--host", host, "--port", str(port), *UVICORN_FLAGS, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.main:create_app",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        *UVICORN_FLAGS,
+        *extra,
+    ]

@@ -38,13 +38,20 @@ class Settings(BaseSettings):
         default=300.0,
         description="A command still unacked this long after it was issued expires "
         "(`not_acked`). Keep it at least the workers' freshness window "
-        "(ESPER_COMMAND_MAX_AGE_S, 300 s), past which they refuse it.")
+        "(ESPER_COMMAND_MAX_AGE_S, 300 s), past which they refuse it.",
+    )
     max_body_bytes: int = Field(default=1_000_000)
     key_reload_s: float = Field(
-        default=1.0, gt=0, description="How often a gateway reloads the live API keys "
-        "it holds; a key revoked on another replica works here until then.")
-    bench_bare: bool = Field(default=False, description="Mount GET /bench/bare, the "
-                             "api-throughput benchmark's baseline endpoint.")
+        default=1.0,
+        gt=0,
+        description="How often a gateway reloads the live API keys "
+        "it holds; a key revoked on another replica works here until then.",
+    )
+    bench_bare: bool = Field(
+        default=False,
+        description="Mount GET /bench/bare, the "
+        "api-throughput benchmark's baseline endpoint.",
+    )
     # Telemetry (issue 5): fan-out bounds, history persistence and retention.
     ws_queue_frames: int = Field(
         default=4096,

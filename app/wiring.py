@@ -37,8 +37,13 @@ class EventApplier:
     """Each worker event from `esper:events`, applied by the domain it
     belongs to (the event consumer calls `apply` once per event)."""
 
-    def __init__(self, maker: SessionFactory, redis: Redis, waiters: CommandWaiters,
-                 telemetry_maxlen: int = 100_000) -> None:
+    def __init__(
+        self,
+        maker: SessionFactory,
+        redis: Redis,
+        waiters: CommandWaiters,
+        telemetry_maxlen: int = 100_000,
+    ) -> None:
         self._acks = CommandAcks(maker, redis, waiters, telemetry_maxlen)
         self._runs = RunEvents(maker, redis)
         self._workers = WorkerEvents(maker, redis)

@@ -51,23 +51,27 @@ def profiled_run(args: argparse.Namespace, world: int) -> None:
         sites[engine_call_site()] += 1
 
     folder = temp_dir()
-    job = ddp_scaling.runner(args, world, WINDOW[1] + 20,
-                             Hooks(next_command=next_command), folder)
+    job = ddp_scaling.runner(
+        args, world, WINDOW[1] + 20, Hooks(next_command=next_command), folder
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = record
         outcome = job.run()
     shutil.rmtree(folder, ignore_errors=True)
-    window = stamps[WINDOW[0]:WINDOW[1]]
+    window = stamps[WINDOW[0] : WINDOW[1]]
     step_ms = (window[-1] - window[0]) / (len(window) - 1) * 1000
-    print(f"\n## {world} rank(s): {outcome.state}; mean step over steps "
-          f"{WINDOW[0]}-{WINDOW[1]}: {step_ms:.3f} ms")
+    print(
+        f"\n## {world} rank(s): {outcome.state}; mean step over steps "
+        f"{WINDOW[0]}-{WINDOW[1]}: {step_ms:.3f} ms"
+    )
     table = prof.key_averages()
     print(table.table(sort_by="self_cpu_time_total", row_limit=18))
     if cuda:
         print(table.table(sort_by="self_device_time_total", row_limit=12))
-    print("synchronising call sites in the window:",
-          dict(sites.most_common(10)) or "none")
+    print(
+        "synchronising call sites in the window:", dict(sites.most_common(10)) or "none"
+    )
 
 
 def main() -> None:

@@ -23,10 +23,16 @@ from load.live_stack import LocalStack
 async def _read_ws(url: str, timeout: float) -> dict[str, Any]:
     from websockets.asyncio.client import connect  # noqa: PLC0415
 
-    got: dict[str, Any] = {"packets": 0, "names": {}, "last_loss": None,
-                           "states": [], "first_at": None}
+    got: dict[str, Any] = {
+        "packets": 0,
+        "names": {},
+        "last_loss": None,
+        "states": [],
+        "first_at": None,
+    }
     started = time.perf_counter()
     async with connect(url, max_size=None) as ws:
+
         async def pump() -> None:
             async for message in ws:
                 frame = json.loads(message)
@@ -52,9 +58,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     started = time.perf_counter()
-    with LocalStack(device=args.device) as stack, httpx.Client(
-        base_url=stack.url, timeout=30
-    ) as client:
+    with (
+        LocalStack(device=args.device) as stack,
+        httpx.Client(base_url=stack.url, timeout=30) as client,
+    ):
         up_s = time.perf_counter() - started
         workers = client.get("/api/v1/workers").json()
         run_id = stack.submit(
@@ -67,19 +74,24 @@ def main() -> int:
         )
         ws_url = stack.url.replace("http", "ws", 1) + f"/ws/runs/{run_id}"
         seen = asyncio.run(_read_ws(ws_url, 240))
-        run = stack.wait_state(client, run_id, TERMINAL_RUN_STATE_VALUES,
-                               timeout=30)
+        run = stack.wait_state(client, run_id, TERMINAL_RUN_STATE_VALUES, timeout=30)
     print(f"stack up in {up_s:.1f} s; workers:")
     for w in workers:
         keep = ("id", "device", "device_name", "state")
-        print("  " + json.dumps({**{k: w.get(k) for k in keep},
-                                 **w.get("capabilities", {})}))
-    print(f"run {run_id}: state {run['state']} on {run['spec'].get('device')} "
-          f"(worker {run.get('worker_id')}); error {run.get('error')}")
+        print(
+            "  "
+            + json.dumps({**{k: w.get(k) for k in keep}, **w.get("capabilities", {})})
+        )
+    print(
+        f"run {run_id}: state {run['state']} on {run['spec'].get('device')} "
+        f"(worker {run.get('worker_id')}); error {run.get('error')}"
+    )
     print(f"metrics: {json.dumps(run.get('metrics'))}")
-    print(f"websocket: {seen['packets']} packets, first after "
-          f"{seen['first_at'] or float('nan'):.2f} s, states {seen['states']}, "
-          f"last loss {seen['last_loss']}, timed out: {seen.get('timed_out', False)}")
+    print(
+        f"websocket: {seen['packets']} packets, first after "
+        f"{seen['first_at'] or float('nan'):.2f} s, states {seen['states']}, "
+        f"last loss {seen['last_loss']}, timed out: {seen.get('timed_out', False)}"
+    )
     top = sorted(seen["names"].items(), key=lambda kv: -kv[1])[:8]
     print("packets by name: " + ", ".join(f"{k} {v}" for k, v in top))
     result = {"workers": workers, "run": run, "websocket": seen, "up_s": up_s}

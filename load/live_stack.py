@@ -20,9 +20,12 @@ from app.cli.bundled_redis import free_port
 
 
 def add_auth_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--auth", action="store_true",
-                        help="auth on, as in production: every request's token "
-                             "is looked up (the local stack's default is off)")
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="auth on, as in production: every request's token "
+        "is looked up (the local stack's default is off)",
+    )
 
 
 class LocalStack:
@@ -31,8 +34,13 @@ class LocalStack:
     `auth=True` runs it as production does: every request carries a bearer
     token the gateway looks up (`ESPER_AUTH=on`, the bootstrap admin key)."""
 
-    def __init__(self, workers: int = 1, device: str = "cpu",
-                 env: dict[str, str] | None = None, auth: bool = False) -> None:
+    def __init__(
+        self,
+        workers: int = 1,
+        device: str = "cpu",
+        env: dict[str, str] | None = None,
+        auth: bool = False,
+    ) -> None:
         self.port = free_port()
         self.tmp = tempfile.TemporaryDirectory(prefix="esper-load-")
         self.data_dir = Path(self.tmp.name)
@@ -58,10 +66,25 @@ class LocalStack:
     def __enter__(self) -> Self:
         log = (self.data_dir / "up.log").open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "up", "--no-demo", "--port",
-             str(self.port), "--workers", str(self.workers), "--data-dir",
-             str(self.data_dir), "--device", self.device],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "up",
+                "--no-demo",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+                "--data-dir",
+                str(self.data_dir),
+                "--device",
+                self.device,
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         self._wait_ready(60)
         if self.headers and httpx.get(self.url + "/api/v1/runs").status_code != 401:
             raise RuntimeError("auth on, yet the gateway answers without a token")
@@ -73,8 +96,9 @@ class LocalStack:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(self.log())
             try:
-                workers = httpx.get(self.url + "/api/v1/workers", timeout=2,
-                                    headers=self.headers).json()
+                workers = httpx.get(
+                    self.url + "/api/v1/workers", timeout=2, headers=self.headers
+                ).json()
                 if sum(w["state"] == "idle" for w in workers) >= self.workers:
                     return
             except (httpx.HTTPError, ValueError):
@@ -92,8 +116,12 @@ class LocalStack:
                 return line.split()[1]
         raise RuntimeError("no Redis line in the stack's banner")
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -120,14 +148,25 @@ class LocalStack:
         raise RuntimeError(f"no live worker{f' holds run {run_id}' if run_id else ''}")
 
     def submit(self, client: httpx.Client, **spec: Any) -> str:
-        body = {"task": "digits", "epochs": 1000, "batch_size": 32, "device": "cpu",
-                "morphogenesis": {"enabled": False}, **spec}
+        body = {
+            "task": "digits",
+            "epochs": 1000,
+            "batch_size": 32,
+            "device": "cpu",
+            "morphogenesis": {"enabled": False},
+            **spec,
+        }
         response = client.post("/api/v1/runs", json=body)
         response.raise_for_status()
         return str(response.json()["id"])
 
-    def wait_state(self, client: httpx.Client, run_id: str, states: Collection[str],
-                   timeout: float = 60) -> dict[str, Any]:
+    def wait_state(
+        self,
+        client: httpx.Client,
+        run_id: str,
+        states: Collection[str],
+        timeout: float = 60,
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             run: dict[str, Any] = client.get(f"/api/v1/runs/{run_id}").json()

@@ -23,8 +23,9 @@ import time
 SLEEP_S = 0.001
 
 
-def probe(cpu: int, seconds: float, threshold_ms: float,
-          out: "mp.Queue[object]") -> None:
+def probe(
+    cpu: int, seconds: float, threshold_ms: float, out: "mp.Queue[object]"
+) -> None:
     os.sched_setaffinity(0, {cpu})
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(50))
@@ -52,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out: mp.Queue[object] = mp.Queue()
     cpus = sorted(os.sched_getaffinity(0))
-    procs = [mp.Process(target=probe, args=(c, args.seconds, args.threshold_ms, out))
-             for c in cpus]
+    procs = [
+        mp.Process(target=probe, args=(c, args.seconds, args.threshold_ms, out))
+        for c in cpus
+    ]
     for p in procs:
         p.start()
     results = [out.get() for _ in procs]
@@ -61,11 +64,21 @@ def main(argv: list[str] | None = None) -> int:
         p.join()
     for cpu, gaps in sorted(results):  # type: ignore[misc]
         for start, late in gaps:
-            print(json.dumps({"cpu": cpu, "start_unix": round(start, 4),
-                              "late_ms": round(late, 2)}))
+            print(
+                json.dumps(
+                    {
+                        "cpu": cpu,
+                        "start_unix": round(start, 4),
+                        "late_ms": round(late, 2),
+                    }
+                )
+            )
         worst = max((g[1] for g in gaps), default=0.0)
-        print(f"cpu {cpu}: {len(gaps)} wake-ups late by > {args.threshold_ms} ms "
-              f"in {args.seconds:.0f} s, worst {worst:.1f} ms", file=sys.stderr)
+        print(
+            f"cpu {cpu}: {len(gaps)} wake-ups late by > {args.threshold_ms} ms "
+            f"in {args.seconds:.0f} s, worst {worst:.1f} ms",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -24,15 +24,17 @@ def engine_call_site() -> str:
     """The innermost three engine frames of the current stack, innermost first
     (`engine/x.py:12 <- engine/y.py:34 <- ...`); "" outside the engine."""
     frames = [f for f in traceback.extract_stack()[:-1] if "/workers/" in f.filename]
-    return " <- ".join(f"{f.filename.split('/workers/')[-1]}:{f.lineno}"
-                       for f in reversed(frames[-3:]))
+    return " <- ".join(
+        f"{f.filename.split('/workers/')[-1]}:{f.lineno}" for f in reversed(frames[-3:])
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m load.sync_probe")
     steady_train.add_arguments(parser)
-    parser.set_defaults(device="cuda", task="synthetic-images", width=64,
-                        batch_size=256, samples=32768)
+    parser.set_defaults(
+        device="cuda", task="synthetic-images", width=64, batch_size=256, samples=32768
+    )
     args = parser.parse_args()
     args.quick = False
     steps = args.steps or 200
@@ -50,8 +52,10 @@ def main() -> None:
         sides.engine_run(args, steps)
     finally:
         torch.cuda.set_sync_debug_mode(0)
-    print(f"synchronising calls in {steps} engine steps "
-          f"({'seeds' if args.seeds else 'no seeds'}):")
+    print(
+        f"synchronising calls in {steps} engine steps "
+        f"({'seeds' if args.seeds else 'no seeds'}):"
+    )
     for where, count in sites.most_common(25):
         print(f"{count:6d}  {where}")
 

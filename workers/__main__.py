@@ -23,12 +23,15 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m workers",
-                                     description="Run one Esper worker.")
-    parser.add_argument("--device", default="auto",
-                        help="auto | cpu | cuda | cuda:N (default auto)")
-    parser.add_argument("--worker-id", default=None,
-                        help="Stable id (default: host-device-random)")
+    parser = argparse.ArgumentParser(
+        prog="python -m workers", description="Run one Esper worker."
+    )
+    parser.add_argument(
+        "--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)"
+    )
+    parser.add_argument(
+        "--worker-id", default=None, help="Stable id (default: host-device-random)"
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -36,12 +39,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     settings = WorkerSettings()
     if not settings.keyring and not settings.local_mode:
-        log.error("ESPER_LEYLINE_SECRET is not set; refusing to start outside "
-                  "local mode (commands could not be verified)")
+        log.error(
+            "ESPER_LEYLINE_SECRET is not set; refusing to start outside "
+            "local mode (commands could not be verified)"
+        )
         return 2
     try:
         device = resolve(args.device)

@@ -19,8 +19,9 @@ _RETRIES = 20
 def connect(url: str) -> redis.Redis:
     # health_check_interval makes long-idle pooled connections re-validate, so a
     # Redis restart costs one retry rather than a dead thread.
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=10,
-                                socket_connect_timeout=2)
+    return redis.Redis.from_url(
+        url, decode_responses=True, health_check_interval=10, socket_connect_timeout=2
+    )
 
 
 def publish_event(client: redis.Redis, event: BaseModel) -> str:
@@ -30,8 +31,9 @@ def publish_event(client: redis.Redis, event: BaseModel) -> str:
         try:
             return str(client.xadd(EVENTS_STREAM, payload))  # type: ignore[arg-type]
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            log.warning("publish %s failed (%s); retrying", event.__class__.__name__,
-                        exc)
+            log.warning(
+                "publish %s failed (%s); retrying", event.__class__.__name__, exc
+            )
             time.sleep(min(0.1 * 2**attempt, 2.0))
     raise RuntimeError("Redis did not accept the event")
 

@@ -29,10 +29,16 @@ log = logging.getLogger("esper.worker.commands")
 WAKE_TTL_S = 24 * 3600  # a dead worker's wake-up stream does not stay for ever
 
 
-def check_command(command: SignedCommand, keys: Mapping[str, str],
-                  ledger: NonceLedger, *, run_id: str | None,
-                  max_age_s: float, max_skew_s: float,
-                  now: float | None = None) -> None:
+def check_command(
+    command: SignedCommand,
+    keys: Mapping[str, str],
+    ledger: NonceLedger,
+    *,
+    run_id: str | None,
+    max_age_s: float,
+    max_skew_s: float,
+    now: float | None = None,
+) -> None:
     """Raise SignatureError(reason) unless the command may be applied.
 
     The nonce is recorded only after the signature checks out, so forged
@@ -70,9 +76,12 @@ class CommandReader(threading.Thread):
     block ran out.
     """
 
-    def __init__(self, client: redis.Redis,
-                 handler: Callable[[], CommandHandler],
-                 block_ms: int = 200) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        handler: Callable[[], CommandHandler],
+        block_ms: int = 200,
+    ) -> None:
         super().__init__(name="commands", daemon=True)
         self._client = client
         self._handler = handler
@@ -80,8 +89,10 @@ class CommandReader(threading.Thread):
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self.wake_stream = wake_stream(uuid.uuid4().hex)
-        self._positions = {BROADCAST_STREAM: last_entry_id(client, BROADCAST_STREAM),
-                           self.wake_stream: "0-0"}
+        self._positions = {
+            BROADCAST_STREAM: last_entry_id(client, BROADCAST_STREAM),
+            self.wake_stream: "0-0",
+        }
 
     def watch_run(self, run_id: str) -> None:
         with self._lock:
@@ -123,8 +134,11 @@ class CommandReader(threading.Thread):
     def _read_once(self) -> None:
         with self._lock:
             positions = dict(self._positions)
-        replies = self._client.xread(positions,  # type: ignore[arg-type]
-                                     block=self._block_ms, count=100)
+        replies = self._client.xread(
+            positions,  # type: ignore[arg-type]
+            block=self._block_ms,
+            count=100,
+        )
         for stream, entries in read_reply(replies, str):
             for entry_id, fields in entries:
                 with self._lock:
@@ -143,8 +157,9 @@ class CommandReader(threading.Thread):
             command_id = _id_of(raw)
             log.warning("malformed command %s", command_id or raw[:80])
             if command_id:
-                handler.reject(command_id, RejectionReason.malformed,
-                               "not a SignedCommand")
+                handler.reject(
+                    command_id, RejectionReason.malformed, "not a SignedCommand"
+                )
             return
         try:
             handler.check(command)

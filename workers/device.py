@@ -36,8 +36,11 @@ def describe(device: str) -> dict[str, Any]:
     if device == "cpu":
         return {"device_name": "cpu", "memory_bytes": None, "capability": None}
     props = torch.cuda.get_device_properties(torch.device(device))
-    return {"device_name": props.name, "memory_bytes": int(props.total_memory),
-            "capability": f"{props.major}.{props.minor}"}
+    return {
+        "device_name": props.name,
+        "memory_bytes": int(props.total_memory),
+        "capability": f"{props.major}.{props.minor}",
+    }
 
 
 def can_serve(worker_device: str, wanted: str) -> bool:

@@ -23,16 +23,26 @@ class IdleCommands:
 
     def check(self, command: SignedCommand) -> None:
         s = self.ctx.settings
-        check_command(command, s.keyring, self.ctx.ledger, run_id=None,
-                      max_age_s=s.command_max_age_s, max_skew_s=s.command_max_skew_s)
+        check_command(
+            command,
+            s.keyring,
+            self.ctx.ledger,
+            run_id=None,
+            max_age_s=s.command_max_age_s,
+            max_skew_s=s.command_max_skew_s,
+        )
 
     def deliver(self, command: SignedCommand) -> None:
         if command.type == CommandType.registry_reset:
             cleared = len(self.ctx.ledger)
             self.ctx.ledger.clear()
             self.ctx.ledger.remember(command.nonce)
-            self._ack(command.id, CommandState.applied, None,
-                      {"nonces_cleared": cleared, "idle": True})
+            self._ack(
+                command.id,
+                CommandState.applied,
+                None,
+                {"nonces_cleared": cleared, "idle": True},
+            )
         elif command.type == CommandType.emergency_halt:
             self._ack(command.id, CommandState.applied, None, {"idle": True})
         else:
@@ -44,8 +54,21 @@ class IdleCommands:
     def tick(self) -> None:
         return None
 
-    def _ack(self, command_id: str, state: CommandState, reason: str | None,
-             result: dict[str, object]) -> None:
-        bus.publish_event(self.ctx.client, CommandAckEvent(
-            command_id=command_id, run_id=None, worker_id=self.ctx.worker_id,
-            state=state, reason=reason, result=result))
+    def _ack(
+        self,
+        command_id: str,
+        state: CommandState,
+        reason: str | None,
+        result: dict[str, object],
+    ) -> None:
+        bus.publish_event(
+            self.ctx.client,
+            CommandAckEvent(
+                command_id=command_id,
+                run_id=None,
+                worker_id=self.ctx.worker_id,
+                state=state,
+                reason=reason,
+                result=result,
+            ),
+        )

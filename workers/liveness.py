@@ -26,8 +26,9 @@ class Heartbeat(threading.Thread):
         self._stopping = threading.Event()
 
     def beat(self) -> None:
-        fields: dict[FieldT, EncodableT] = {k: _flat(v)
-                                            for k, v in self.ctx.info.items()}
+        fields: dict[FieldT, EncodableT] = {
+            k: _flat(v) for k, v in self.ctx.info.items()
+        }
         fields["last_heartbeat"] = bus.utcnow().isoformat()
         pipe = self.ctx.client.pipeline(transaction=True)
         pipe.hset(self.key, mapping=fields)

@@ -19,28 +19,42 @@ from api_schemas.enums import SeedStage
 PORT_ENV = "ESPER_WORKER_METRICS_PORT"
 _MS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
-STEP_SECONDS = Histogram("esper_tolaria_step_latency_seconds",
-                         "Training step wall time.", buckets=_MS)
+STEP_SECONDS = Histogram(
+    "esper_tolaria_step_latency_seconds", "Training step wall time.", buckets=_MS
+)
 TRAINING_LOSS = Gauge("esper_tolaria_training_loss", "Latest training loss.")
-TRAINING_ACCURACY = Gauge("esper_tolaria_training_accuracy",
-                          "Latest training accuracy.")
+TRAINING_ACCURACY = Gauge(
+    "esper_tolaria_training_accuracy", "Latest training accuracy."
+)
 VALIDATION_LOSS = Gauge("esper_tolaria_validation_loss", "Latest validation loss.")
-VALIDATION_ACCURACY = Gauge("esper_tolaria_validation_accuracy",
-                            "Latest validation accuracy.")
-SEEDS_BY_STAGE = Gauge("esper_kasmina_seeds", "Seeds of the current run by stage.",
-                       ["stage"])
-ISOLATION_VIOLATIONS = Counter("esper_kasmina_isolation_violations_total",
-                               "Gradient isolation violations detected.")
-RESTORE_SECONDS = Histogram("esper_tolaria_rollback_restore_latency_seconds",
-                            "Rollback restore time.", buckets=_MS)
-DEADLINE_EXCEEDED = Counter("esper_tolaria_rollback_deadline_exceeded_total",
-                            "Rollbacks that missed their restore deadline.")
-EMERGENCY_LEVEL = Gauge("esper_tolaria_emergency_level",
-                        "Emergency level (0 normal .. highest: halted).")
-EMERGENCY_HALTS = Counter("esper_tolaria_emergency_halts_total",
-                          "Emergency halts performed.")
-TAMIYO_TIMEOUTS = Counter("esper_tamiyo_timeouts_total",
-                          "Policy decisions that missed their deadline.")
+VALIDATION_ACCURACY = Gauge(
+    "esper_tolaria_validation_accuracy", "Latest validation accuracy."
+)
+SEEDS_BY_STAGE = Gauge(
+    "esper_kasmina_seeds", "Seeds of the current run by stage.", ["stage"]
+)
+ISOLATION_VIOLATIONS = Counter(
+    "esper_kasmina_isolation_violations_total",
+    "Gradient isolation violations detected.",
+)
+RESTORE_SECONDS = Histogram(
+    "esper_tolaria_rollback_restore_latency_seconds",
+    "Rollback restore time.",
+    buckets=_MS,
+)
+DEADLINE_EXCEEDED = Counter(
+    "esper_tolaria_rollback_deadline_exceeded_total",
+    "Rollbacks that missed their restore deadline.",
+)
+EMERGENCY_LEVEL = Gauge(
+    "esper_tolaria_emergency_level", "Emergency level (0 normal .. highest: halted)."
+)
+EMERGENCY_HALTS = Counter(
+    "esper_tolaria_emergency_halts_total", "Emergency halts performed."
+)
+TAMIYO_TIMEOUTS = Counter(
+    "esper_tamiyo_timeouts_total", "Policy decisions that missed their deadline."
+)
 for _stage in SeedStage:
     SEEDS_BY_STAGE.labels(_stage.value)
 
@@ -80,8 +94,7 @@ _METRICS: dict[str, Callable[[float], None]] = {
     "tolaria.timeout.tamiyo_total": _Totals(TAMIYO_TIMEOUTS),
     "kasmina.isolation.violations": _Totals(ISOLATION_VIOLATIONS),
 }
-_RUN_BOUNDARIES = frozenset(
-    {"assigned", "completed", "failed", "cancelled", "halted"})
+_RUN_BOUNDARIES = frozenset({"assigned", "completed", "failed", "cancelled", "halted"})
 _seed_stages: dict[str, str] = {}  # seed (id or slot) -> its current stage
 
 

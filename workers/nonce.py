@@ -14,8 +14,9 @@ class NonceLedger:
     window; `evictions` counts those so an operator can size the ledger.
     """
 
-    def __init__(self, capacity: int, ttl_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, capacity: int, ttl_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity

@@ -43,13 +43,17 @@ def default_worker_id(device: str) -> str:
 class Runner:
     """One process, one device, one run at a time."""
 
-    def __init__(self, settings: WorkerSettings, device: str,
-                 worker_id: str | None = None) -> None:
+    def __init__(
+        self, settings: WorkerSettings, device: str, worker_id: str | None = None
+    ) -> None:
         ledger = NonceLedger(settings.nonce_capacity, settings.nonce_ttl_s)
-        self.ctx = WorkerContext(client=bus.connect(settings.redis_url),
-                                 settings=settings,
-                                 worker_id=worker_id or default_worker_id(device),
-                                 device=device, ledger=ledger)
+        self.ctx = WorkerContext(
+            client=bus.connect(settings.redis_url),
+            settings=settings,
+            worker_id=worker_id or default_worker_id(device),
+            device=device,
+            ledger=ledger,
+        )
         self.session: RunSession | None = None
         self.idle = IdleCommands(self.ctx)
         self.heartbeat = Heartbeat(self.ctx)
@@ -95,11 +99,19 @@ class Runner:
     def _register(self) -> None:
         info = describe(self.ctx.device)
         self.ctx.info.update(
-            worker_id=self.worker_id, hostname=socket.gethostname(),
-            device=self.ctx.device, device_name=info["device_name"],
-            torch_version=torch.__version__, pid=os.getpid(), run_id=None,
-            capabilities={"memory_bytes": info["memory_bytes"],
-                          "capability": info["capability"], "pid": os.getpid()})
+            worker_id=self.worker_id,
+            hostname=socket.gethostname(),
+            device=self.ctx.device,
+            device_name=info["device_name"],
+            torch_version=torch.__version__,
+            pid=os.getpid(),
+            run_id=None,
+            capabilities={
+                "memory_bytes": info["memory_bytes"],
+                "capability": info["capability"],
+                "pid": os.getpid(),
+            },
+        )
         self._set_worker_state(WorkerState.idle)
         self.heartbeat.start()
         log.info("worker %s registered on %s", self.worker_id, self.ctx.device)
@@ -109,18 +121,30 @@ class Runner:
         info.update(state=str(state), run_id=run_id)
         if state is not WorkerState.draining:
             self.heartbeat.beat()
-        bus.publish_event(self.ctx.client, WorkerEvent(
-            worker_id=self.worker_id, state=state, hostname=info["hostname"],
-            device=self.ctx.device, device_name=info["device_name"],
-            torch_version=info["torch_version"], run_id=run_id,
-            capabilities=info["capabilities"]))
+        bus.publish_event(
+            self.ctx.client,
+            WorkerEvent(
+                worker_id=self.worker_id,
+                state=state,
+                hostname=info["hostname"],
+                device=self.ctx.device,
+                device_name=info["device_name"],
+                torch_version=info["torch_version"],
+                run_id=run_id,
+                capabilities=info["capabilities"],
+            ),
+        )
 
     # -- claiming ------------------------------------------------------------
     def _claim_once(self) -> None:
         try:
             reply = self.ctx.client.xreadgroup(
-                RUNS_GROUP, self.worker_id, {RUNS_STREAM: ">"}, count=1,
-                block=self.ctx.settings.claim_block_ms)
+                RUNS_GROUP,
+                self.worker_id,
+                {RUNS_STREAM: ">"},
+                count=1,
+                block=self.ctx.settings.claim_block_ms,
+            )
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             log.warning("claim failed (%s); retrying", exc)
             self.ctx.shutdown.wait(0.5)
@@ -178,8 +202,9 @@ class Runner:
         if outcome.result.get("device_broken"):
             # A sticky CUDA error poisons this process's context: exit non-zero
             # so the supervisor restarts the worker on a fresh context.
-            log.critical("device %s is broken (%s); exiting", self.ctx.device,
-                         outcome.error)
+            log.critical(
+                "device %s is broken (%s); exiting", self.ctx.device, outcome.error
+            )
             self.exit_code = 3
             self.ctx.shutdown.set()
         if not self.ctx.shutdown.is_set():
@@ -188,16 +213,29 @@ class Runner:
     def _fail_own_pending(self) -> None:
         """A restart under the same id: runs this id held died with the old process."""
         pending: list[Any] = self.ctx.client.xpending_range(
-            RUNS_STREAM, RUNS_GROUP, min="-", max="+", count=100,
-            consumername=self.worker_id)
+            RUNS_STREAM,
+            RUNS_GROUP,
+            min="-",
+            max="+",
+            count=100,
+            consumername=self.worker_id,
+        )
         for item in pending:
             entry_id = item["message_id"]
             entries = range_reply(
-                self.ctx.client.xrange(RUNS_STREAM, entry_id, entry_id), str)
+                self.ctx.client.xrange(RUNS_STREAM, entry_id, entry_id), str
+            )
             if entries:
                 run_id = bus.decode(entries[0][1]).get("run_id", "")
-                bus.publish_event(self.ctx.client, RunStateEvent(
-                    run_id=run_id, worker_id=self.worker_id, state=RunState.failed,
-                    error="worker_lost", at=bus.utcnow(),
-                    result={"reason": "worker_restarted"}))
+                bus.publish_event(
+                    self.ctx.client,
+                    RunStateEvent(
+                        run_id=run_id,
+                        worker_id=self.worker_id,
+                        state=RunState.failed,
+                        error="worker_lost",
+                        at=bus.utcnow(),
+                        result={"reason": "worker_restarted"},
+                    ),
+                )
             self.ctx.client.xack(RUNS_STREAM, RUNS_GROUP, entry_id)

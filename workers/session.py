@@ -48,22 +48,34 @@ class RunSession:
     """Drives one Trainer on the main thread; the reader and progress threads
     report around it. `finish` runs exactly once, whoever gets there first."""
 
-    def __init__(self, ctx: WorkerContext, assignment: RunAssignment,
-                 entry_id: str, reader: CommandReader) -> None:
+    def __init__(
+        self,
+        ctx: WorkerContext,
+        assignment: RunAssignment,
+        entry_id: str,
+        reader: CommandReader,
+    ) -> None:
         self.ctx = ctx
         self.assignment = assignment
         self.run_id = assignment.run_id
         self.entry_id = entry_id
         s = ctx.settings
-        self.telemetry = TelemetryPublisher(ctx.client, self.run_id,
-                                            maxlen=s.telemetry_maxlen,
-                                            flush_s=s.telemetry_flush_s,
-                                            batch=s.telemetry_batch)
+        self.telemetry = TelemetryPublisher(
+            ctx.client,
+            self.run_id,
+            maxlen=s.telemetry_maxlen,
+            flush_s=s.telemetry_flush_s,
+            batch=s.telemetry_batch,
+        )
         self.commands: queue.SimpleQueue[EngineCommand] = queue.SimpleQueue()
         self._frozen_at = 0  # _freeze_imports milestones passed
-        self.hooks = Hooks(emit=self._emit, next_command=self._next_command,
-                           ack=self._ack, on_state=self._on_state,
-                           on_checkpoint=self._on_checkpoint)
+        self.hooks = Hooks(
+            emit=self._emit,
+            next_command=self._next_command,
+            ack=self._ack,
+            on_state=self._on_state,
+            on_checkpoint=self._on_checkpoint,
+        )
         self.trainer: Any = None
         self.progress = Progress()
         self.state: RunState | None = None
@@ -75,8 +87,9 @@ class RunSession:
         self._acked: set[str] = set()
         self._last_sent: tuple[Any, ...] | None = None
         self.reader = reader
-        self._progress_thread = threading.Thread(target=self._progress_loop,
-                                                 name="progress", daemon=True)
+        self._progress_thread = threading.Thread(
+            target=self._progress_loop, name="progress", daemon=True
+        )
 
     # -- main thread ---------------------------------------------------------
     def execute(self) -> RunOutcome:
@@ -103,14 +116,22 @@ class RunSession:
             from workers.distributed import DistributedRun, wants_several  # noqa: PLC0415
 
             if wants_several(spec):
-                return DistributedRun(spec, self.hooks, run_id=self.run_id,
-                                      checkpoint_dir=checkpoint_dir,
-                                      device=self.ctx.device,
-                                      resume_from=self.assignment.resume_from)
-        return Trainer(spec, self.hooks, run_id=self.run_id,
-                       checkpoint_dir=checkpoint_dir,
-                       device=train_device(self.ctx.device, spec.device),
-                       resume_from=self.assignment.resume_from)
+                return DistributedRun(
+                    spec,
+                    self.hooks,
+                    run_id=self.run_id,
+                    checkpoint_dir=checkpoint_dir,
+                    device=self.ctx.device,
+                    resume_from=self.assignment.resume_from,
+                )
+        return Trainer(
+            spec,
+            self.hooks,
+            run_id=self.run_id,
+            checkpoint_dir=checkpoint_dir,
+            device=train_device(self.ctx.device, spec.device),
+            resume_from=self.assignment.resume_from,
+        )
 
     def request_shutdown(self) -> None:
         """SIGTERM/SIGINT: stop at the next step boundary; a second one halts."""
@@ -123,8 +144,9 @@ class RunSession:
             self._set_halt(SHUTDOWN_REASON, None)
 
     # -- the end -------------------------------------------------------------
-    def finish(self, outcome: RunOutcome,
-               forced: bool = False) -> tuple[RunOutcome, bool]:
+    def finish(
+        self, outcome: RunOutcome, forced: bool = False
+    ) -> tuple[RunOutcome, bool]:
         """Report the end once; the flag says whether this call did it."""
         with self._finish_lock:
             if self._finished.is_set():
@@ -137,8 +159,13 @@ class RunSession:
                 self._snapshot()
             self._publish_progress(force=True)
             self._settle_commands(outcome)
-            self._set_state(RunState(outcome.state), final=True, error=outcome.error,
-                            halt_reason=outcome.halt_reason, result=outcome.result)
+            self._set_state(
+                RunState(outcome.state),
+                final=True,
+                error=outcome.error,
+                halt_reason=outcome.halt_reason,
+                result=outcome.result,
+            )
             self._ack_assignment()
         self.reader.unwatch_run(self.run_id)
         self.telemetry.close(timeout=2.0 if forced else 10.0)
@@ -162,18 +189,21 @@ class RunSession:
         """Ack what the engine never got to, so no command stays dispatched."""
         if self._halt and self._halt[1] and self._halt[1] not in self._acked:
             applied = outcome.state == "halted"
-            self._publish_ack(self._halt[1], CommandState.applied if applied
-                              else CommandState.rejected,
-                              None if applied else RejectionReason.run_ended,
-                              {"forced": bool(outcome.result.get("forced"))})
+            self._publish_ack(
+                self._halt[1],
+                CommandState.applied if applied else CommandState.rejected,
+                None if applied else RejectionReason.run_ended,
+                {"forced": bool(outcome.result.get("forced"))},
+            )
         while True:
             try:
                 command = self.commands.get_nowait()
             except queue.Empty:
                 return
             if command.id not in self._internal_ids:
-                self._publish_ack(command.id, CommandState.rejected,
-                                  RejectionReason.run_ended, {})
+                self._publish_ack(
+                    command.id, CommandState.rejected, RejectionReason.run_ended, {}
+                )
 
     def _ack_assignment(self) -> None:
         for attempt in range(20):
@@ -187,8 +217,14 @@ class RunSession:
     # -- reader thread (CommandHandler) --------------------------------------
     def check(self, command: SignedCommand) -> None:
         s = self.ctx.settings
-        check_command(command, s.keyring, self.ctx.ledger, run_id=self.run_id,
-                      max_age_s=s.command_max_age_s, max_skew_s=s.command_max_skew_s)
+        check_command(
+            command,
+            s.keyring,
+            self.ctx.ledger,
+            run_id=self.run_id,
+            max_age_s=s.command_max_age_s,
+            max_skew_s=s.command_max_skew_s,
+        )
 
     def deliver(self, command: SignedCommand) -> None:
         if command.type == CommandType.emergency_halt:
@@ -200,8 +236,9 @@ class RunSession:
         self.commands.put(EngineCommand(command.id, command.type, command.params))
 
     def reject(self, command_id: str, reason: str, message: str) -> None:
-        self._publish_ack(command_id, CommandState.rejected, reason,
-                          {"message": message})
+        self._publish_ack(
+            command_id, CommandState.rejected, reason, {"message": message}
+        )
 
     def _set_halt(self, reason: str, command_id: str | None) -> None:
         if self._halt is None:
@@ -209,8 +246,9 @@ class RunSession:
             self._halt = (time.monotonic(), command_id)
         elif command_id and command_id not in self._acked:
             # A second halt while halting: it is applied by the first one.
-            self._publish_ack(command_id, CommandState.applied, None,
-                              {"already_halting": True})
+            self._publish_ack(
+                command_id, CommandState.applied, None, {"already_halting": True}
+            )
         self.hooks.halt.set()
 
     def tick(self) -> None:
@@ -238,8 +276,9 @@ class RunSession:
         except queue.Empty:
             return None
 
-    def _ack(self, command_id: str, state: str, reason: str | None,
-             result: dict[str, Any]) -> None:
+    def _ack(
+        self, command_id: str, state: str, reason: str | None, result: dict[str, Any]
+    ) -> None:
         if command_id in self._internal_ids:
             return
         self._publish_ack(command_id, CommandState(state), reason, result)
@@ -249,35 +288,74 @@ class RunSession:
             self._set_state(RunState(state), result=dict(info))
 
     def _on_checkpoint(self, info: CheckpointInfo) -> None:
-        bus.publish_event(self.ctx.client, CheckpointEvent(
-            run_id=self.run_id, worker_id=self.ctx.worker_id, checkpoint_id=info.id,
-            path=info.path, step=info.step, epoch=info.epoch, bytes=info.bytes,
-            good=info.good))
+        bus.publish_event(
+            self.ctx.client,
+            CheckpointEvent(
+                run_id=self.run_id,
+                worker_id=self.ctx.worker_id,
+                checkpoint_id=info.id,
+                path=info.path,
+                step=info.step,
+                epoch=info.epoch,
+                bytes=info.bytes,
+                good=info.good,
+            ),
+        )
 
     # -- publishing ----------------------------------------------------------
-    def _set_state(self, state: RunState, *, final: bool = False,
-                   **fields: Any) -> None:
+    def _set_state(
+        self, state: RunState, *, final: bool = False, **fields: Any
+    ) -> None:
         """Report a state on `esper:events` and as a `run.state` packet.
 
         The final state goes to the telemetry stream first and is flushed, so a
         reader that sees the terminal event knows the stream is complete.
         """
         self.state = state
-        self._emit({"kind": "state", "name": "run.state", "value": str(state),
-                    "step": self.progress.step, "epoch": self.progress.epoch,
-                    "level": "info", "attrs": _state_attrs(fields)})
+        self._emit(
+            {
+                "kind": "state",
+                "name": "run.state",
+                "value": str(state),
+                "step": self.progress.step,
+                "epoch": self.progress.epoch,
+                "level": "info",
+                "attrs": _state_attrs(fields),
+            }
+        )
         if final:
             self.telemetry.flush()
-        bus.publish_event(self.ctx.client, RunStateEvent(
-            run_id=self.run_id, worker_id=self.ctx.worker_id, state=state,
-            at=bus.utcnow(), **fields))
+        bus.publish_event(
+            self.ctx.client,
+            RunStateEvent(
+                run_id=self.run_id,
+                worker_id=self.ctx.worker_id,
+                state=state,
+                at=bus.utcnow(),
+                **fields,
+            ),
+        )
 
-    def _publish_ack(self, command_id: str, state: CommandState, reason: str | None,
-                     result: dict[str, Any]) -> None:
+    def _publish_ack(
+        self,
+        command_id: str,
+        state: CommandState,
+        reason: str | None,
+        result: dict[str, Any],
+    ) -> None:
         self._acked.add(command_id)
-        bus.publish_event(self.ctx.client, CommandAckEvent(
-            command_id=command_id, run_id=self.run_id, worker_id=self.ctx.worker_id,
-            state=state, reason=reason, result=result, step=self.progress.step))
+        bus.publish_event(
+            self.ctx.client,
+            CommandAckEvent(
+                command_id=command_id,
+                run_id=self.run_id,
+                worker_id=self.ctx.worker_id,
+                state=state,
+                reason=reason,
+                result=result,
+                step=self.progress.step,
+            ),
+        )
 
     def _progress_loop(self) -> None:
         name_os_thread("esper-progress")
@@ -309,9 +387,17 @@ class RunSession:
             return
         self._last_sent = key
         metrics = {k: v for k, v in p.metrics.items() if k in RunMetrics.model_fields}
-        bus.publish_event(self.ctx.client, ProgressEvent(
-            run_id=self.run_id, worker_id=self.ctx.worker_id, epoch=p.epoch,
-            step=p.step, metrics=RunMetrics(**metrics), seeds=dict(p.seed_counts)))
+        bus.publish_event(
+            self.ctx.client,
+            ProgressEvent(
+                run_id=self.run_id,
+                worker_id=self.ctx.worker_id,
+                epoch=p.epoch,
+                step=p.step,
+                metrics=RunMetrics(**metrics),
+                seeds=dict(p.seed_counts),
+            ),
+        )
 
 
 def release_frozen() -> None:

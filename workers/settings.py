@@ -24,23 +24,29 @@ class WorkerSettings(BaseSettings):
     telemetry_batch: int = Field(default=500, description="Most packets a pipeline.")
     progress_interval_s: float = Field(default=0.5)
     halt_deadline_s: float = Field(
-        default=10.0, description="A halted step that runs longer kills the worker.")
+        default=10.0, description="A halted step that runs longer kills the worker."
+    )
     command_max_age_s: float = Field(default=DEFAULT_MAX_AGE_S)
     command_max_skew_s: float = Field(default=DEFAULT_MAX_SKEW_S)
     nonce_capacity: int = Field(default=100_000)
     cpu_threads: int | None = Field(
         default=None,
-        description="Torch CPU threads (default: half the cores, at least one).")
+        description="Torch CPU threads (default: half the cores, at least one).",
+    )
     claim_block_ms: int = Field(default=1000, description="XREADGROUP block time.")
     training_nice: int = Field(
-        default=0, ge=0, le=19,
+        default=0,
+        ge=0,
+        le=19,
         description="Nice value of the training thread (0: leave it). `esper up` "
-                    "sets 15; see workers/priority.py for when not to.")
+        "sets 15; see workers/priority.py for when not to.",
+    )
 
     @property
     def keyring(self) -> dict[str, str]:
-        return parse_keyring(self.leyline_secret, self.leyline_keys,
-                             self.leyline_key_id)
+        return parse_keyring(
+            self.leyline_secret, self.leyline_keys, self.leyline_key_id
+        )
 
     @property
     def nonce_ttl_s(self) -> float:

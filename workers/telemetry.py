@@ -23,8 +23,15 @@ MAX_BACKLOG = 1_000_000
 class TelemetryPublisher:
     """Batches packets into `esper:telemetry:{run_id}`; `emit` never blocks."""
 
-    def __init__(self, client: redis.Redis, run_id: str, *, maxlen: int,
-                 flush_s: float = 0.03, batch: int = 500) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        run_id: str,
+        *,
+        maxlen: int,
+        flush_s: float = 0.03,
+        batch: int = 500,
+    ) -> None:
         self.run_id = run_id
         self.stream = telemetry_stream(run_id)
         self.sent = 0
@@ -37,8 +44,9 @@ class TelemetryPublisher:
         self._closing = threading.Event()
         self._idle = threading.Condition()
         self._inflight = False
-        self._thread = threading.Thread(target=self._loop, name="telemetry",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name="telemetry", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()
@@ -96,8 +104,12 @@ class TelemetryPublisher:
             try:
                 pipe = self._client.pipeline(transaction=False)
                 for entry in entries:
-                    pipe.xadd(self.stream, entry, maxlen=self._maxlen,  # type: ignore[arg-type]
-                              approximate=True)
+                    pipe.xadd(
+                        self.stream,
+                        entry,  # type: ignore[arg-type]  # redis-py: dict is invariant
+                        maxlen=self._maxlen,
+                        approximate=True,
+                    )
                 pipe.execute()
                 self.sent += len(entries)
                 return

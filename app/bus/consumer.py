@@ -116,8 +116,9 @@ class EventConsumer:
         for _stream, messages in read_reply(reply, bytes):
             await self._handle(messages, received)
 
-    async def _handle(self, messages: list[tuple[bytes, dict[bytes, bytes]]],
-                      received: datetime) -> None:
+    async def _handle(
+        self, messages: list[tuple[bytes, dict[bytes, bytes]]], received: datetime
+    ) -> None:
         for message_id, fields in messages:
             event = _parse(fields, message_id)
             if event is not None and event.type in BULK_EVENTS:
@@ -138,8 +139,9 @@ class EventConsumer:
             except Exception:  # left pending: reclaimed when the consumer restarts
                 log.exception("event consumer error on %s", message_id)
 
-    async def _apply(self, event: BusEvent, message_id: bytes,
-                     received: datetime) -> None:
+    async def _apply(
+        self, event: BusEvent, message_id: bytes, received: datetime
+    ) -> None:
         ms = int(message_id.split(b"-")[0])
         metrics.EVENT_CONSUMER_LAG.set(max(0.0, time.time() - ms / 1000))
         await self._applier.apply(event, received)

@@ -66,8 +66,9 @@ class OutboxSource(Protocol):
     unsent: Any
     due: Any
 
-    async def claim(self, session: AsyncSession,
-                    cutoff: dict[str, datetime]) -> list[Message]:
+    async def claim(
+        self, session: AsyncSession, cutoff: dict[str, datetime]
+    ) -> list[Message]:
         """Up to BATCH due rows, locked (SKIP LOCKED), as messages."""
         ...
 
@@ -75,8 +76,9 @@ class OutboxSource(Protocol):
         """Packets that go on the streams in the message's own MULTI/EXEC."""
         ...
 
-    async def record(self, connection: AsyncConnection, sent: list[Message],
-                     sent_at: datetime) -> None:
+    async def record(
+        self, connection: AsyncConnection, sent: list[Message], sent_at: datetime
+    ) -> None:
         """The record of a send: conditional UPDATEs, under the write lock."""
         ...
 
@@ -104,10 +106,16 @@ class Relay:
 
     sources: ClassVar[tuple[OutboxSource, ...]] = ()
 
-    def __init__(self, maker: SessionFactory, redis: Redis,
-                 interval_s: float = 0.2, grace_s: float = 2.0,
-                 telemetry_maxlen: int = 100_000, fast_timeout_s: float = 1.0,
-                 reads: SessionFactory | None = None) -> None:
+    def __init__(
+        self,
+        maker: SessionFactory,
+        redis: Redis,
+        interval_s: float = 0.2,
+        grace_s: float = 2.0,
+        telemetry_maxlen: int = 100_000,
+        fast_timeout_s: float = 1.0,
+        reads: SessionFactory | None = None,
+    ) -> None:
         self._maker = maker
         # The loop's look for due rows, outside the write turn (`maker` may be
         # SerialWrites): it finds none nearly every time.
@@ -118,8 +126,10 @@ class Relay:
         self._grace = timedelta(seconds=grace_s)
         self._maxlen = telemetry_maxlen
         # (unsent rows, those of them due) over every source: the tick's one read.
-        self._counts = select(reduce(operator.add, [s.unsent for s in self.sources]),
-                              reduce(operator.add, [s.due for s in self.sources]))
+        self._counts = select(
+            reduce(operator.add, [s.unsent for s in self.sources]),
+            reduce(operator.add, [s.due for s in self.sources]),
+        )
 
     async def send(self, messages: list[Message]) -> datetime | None:
         """XADD the messages, each with its source's packets in the same
@@ -179,8 +189,11 @@ class Relay:
         if not due:
             return 0
         async with self._maker() as session:
-            messages = [m for source in self.sources
-                        for m in await source.claim(session, cutoff)]
+            messages = [
+                m
+                for source in self.sources
+                for m in await source.claim(session, cutoff)
+            ]
             if (sent_at := await self.send(messages)) is None:
                 messages = []
             else:
@@ -203,30 +216,37 @@ class Relay:
         # Errors come back per command: a packet that failed must not make a
         # message that landed look unsent (it would be sent twice).
         replies = await pipe.execute(raise_on_error=False)
-        ids, packets = replies[:len(messages)], replies[len(messages):]
+        ids, packets = replies[: len(messages)], replies[len(messages) :]
         for reply in ids:
             if isinstance(reply, Exception):
                 raise reply
         if failed := [r for r in packets if isinstance(r, Exception)]:
             log.warning("announcing packets not published: %r", failed[0])
         for message, message_id in zip(messages, ids, strict=True):
-            message.message_id = (message_id.decode() if isinstance(message_id, bytes)
-                                  else str(message_id))
+            message.message_id = (
+                message_id.decode()
+                if isinstance(message_id, bytes)
+                else str(message_id)
+            )
         return sent_at
 
-    def _announce(self, pipe: Pipeline, messages: list[Message],
-                  sent_at: datetime) -> None:
+    def _announce(
+        self, pipe: Pipeline, messages: list[Message], sent_at: datetime
+    ) -> None:
         for message in messages:
             for run_id, data in message.source.announce(message, sent_at):
-                add_packet(pipe, data, run_id=run_id, run_stream=True,
-                           maxlen=self._maxlen)
+                add_packet(
+                    pipe, data, run_id=run_id, run_stream=True, maxlen=self._maxlen
+                )
 
-    async def _mark_sent(self, session: AsyncSession, messages: list[Message],
-                         now: datetime) -> None:
+    async def _mark_sent(
+        self, session: AsyncSession, messages: list[Message], now: datetime
+    ) -> None:
         # Each source's conditional UPDATEs, evaluated under the write lock: a
         # worker's ack may already have been applied, and a read-then-write
         # here would overwrite `applied` with `dispatched`.
         connection = await session.connection()
         for source in dict.fromkeys(m.source for m in messages):
-            await source.record(connection, [m for m in messages if m.source is source],
-                                now)
+            await source.record(
+                connection, [m for m in messages if m.source is source], now
+            )

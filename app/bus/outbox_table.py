@@ -17,10 +17,15 @@ from app.models import Outbox
 _OUTBOX = Outbox.__table__  # type: ignore[attr-defined]
 
 # A send's record: only over a row still unsent.
-_MARK_ROW = (update(_OUTBOX)
-             .where(_OUTBOX.c.id == bindparam("row_id"), _OUTBOX.c.sent_at.is_(None))
-             .values(sent_at=bindparam("now"), message_id=bindparam("message"),
-                     attempts=_OUTBOX.c.attempts + 1))
+_MARK_ROW = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"), _OUTBOX.c.sent_at.is_(None))
+    .values(
+        sent_at=bindparam("now"),
+        message_id=bindparam("message"),
+        attempts=_OUTBOX.c.attempts + 1,
+    )
+)
 
 
 class OutboxRows:
@@ -37,23 +42,36 @@ class OutboxRows:
     def message(self, row: Outbox) -> Message:
         return Message(row.stream, row.data, self, row)
 
-    async def claim(self, session: AsyncSession,
-                    cutoff: dict[str, datetime]) -> list[Message]:
-        query = (select(Outbox).where(self._due).order_by(col(Outbox.id))
-                 .limit(BATCH).with_for_update(skip_locked=True))
-        return [self.message(r)
-                for r in (await session.exec(query, params=cutoff)).all()]
+    async def claim(
+        self, session: AsyncSession, cutoff: dict[str, datetime]
+    ) -> list[Message]:
+        query = (
+            select(Outbox)
+            .where(self._due)
+            .order_by(col(Outbox.id))
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )
+        return [
+            self.message(r) for r in (await session.exec(query, params=cutoff)).all()
+        ]
 
     def announce(self, message: Message, sent_at: datetime) -> list[Packet]:
         return []  # the row's owner announces nothing of its send
 
-    async def record(self, connection: AsyncConnection, sent: list[Message],
-                     sent_at: datetime) -> None:
-        await connection.execute(_MARK_ROW, [
-            {"row_id": m.row.id, "now": sent_at, "message": m.message_id}
-            for m in sent])
+    async def record(
+        self, connection: AsyncConnection, sent: list[Message], sent_at: datetime
+    ) -> None:
+        await connection.execute(
+            _MARK_ROW,
+            [
+                {"row_id": m.row.id, "now": sent_at, "message": m.message_id}
+                for m in sent
+            ],
+        )
         await self.sent(connection, sent, sent_at)
 
-    async def sent(self, connection: AsyncConnection, sent: list[Message],
-                   sent_at: datetime) -> None:
+    async def sent(
+        self, connection: AsyncConnection, sent: list[Message], sent_at: datetime
+    ) -> None:
         """The owner's record of its rows' send, in the same transaction."""

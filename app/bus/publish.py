@@ -45,8 +45,9 @@ async def publish(redis: Redis, data: str, **where: Any) -> None:
     await pipe.execute()
 
 
-async def publish_to_runs(redis: Redis, packets: Sequence[Packet],
-                          maxlen: int = 100_000) -> None:
+async def publish_to_runs(
+    redis: Redis, packets: Sequence[Packet], maxlen: int = 100_000
+) -> None:
     """(run id, packet) pairs, each to the fleet and its run's stream, in one
     pipeline (one round trip, however many)."""
     if not packets:

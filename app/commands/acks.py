@@ -46,8 +46,13 @@ class CommandWaiters:
 class CommandAcks:
     """Applies `command_ack` events (the event consumer's hot lane)."""
 
-    def __init__(self, maker: SessionFactory, redis: Redis, waiters: CommandWaiters,
-                 telemetry_maxlen: int = 100_000) -> None:
+    def __init__(
+        self,
+        maker: SessionFactory,
+        redis: Redis,
+        waiters: CommandWaiters,
+        telemetry_maxlen: int = 100_000,
+    ) -> None:
         self._maker = maker
         self._redis = redis
         self._waiters = waiters
@@ -62,8 +67,12 @@ class CommandAcks:
                 return
             first = not CommandState(command.state).final
             if not record_ack(command, event, received_at):
-                log.info("ack %s for command %s, already %s, ignored",
-                         event.state.value, command.id, command.state)
+                log.info(
+                    "ack %s for command %s, already %s, ignored",
+                    event.state.value,
+                    command.id,
+                    command.state,
+                )
                 return
             session.add(command)
             await session.commit()
@@ -72,5 +81,10 @@ class CommandAcks:
         self._waiters.notify(event.command_id, read)
         if first:
             observe_ack(command, event)
-        await publish(self._redis, data, run_id=command.run_id, run_stream=True,
-                      maxlen=self._maxlen)
+        await publish(
+            self._redis,
+            data,
+            run_id=command.run_id,
+            run_stream=True,
+            maxlen=self._maxlen,
+        )

@@ -62,8 +62,7 @@ def command_packet(command: Command, read: CommandRead | None = None) -> str:
     )
 
 
-def record_ack(command: Command, event: CommandAckEvent,
-               received_at: datetime) -> bool:
+def record_ack(command: Command, event: CommandAckEvent, received_at: datetime) -> bool:
     """Record a worker's ack; returns whether the ledger changed.
 
     Broadcast commands collect one ack per worker; the first settles the
@@ -101,8 +100,9 @@ def observe_ack(command: Command, event: CommandAckEvent) -> None:
         metrics.COMMAND_ACK_SECONDS.labels(command.type).observe(max(0.0, seconds))
 
 
-async def expire_commands(session: AsyncSession, query: SelectOfScalar[Command],
-                          reason: str) -> list[Command]:
+async def expire_commands(
+    session: AsyncSession, query: SelectOfScalar[Command], reason: str
+) -> list[Command]:
     """Expire, with `reason`, the open commands among those `query` selects."""
     open_only = query.where(col(Command.state).in_(OPEN_COMMAND_STATES))
     expired = list((await session.exec(open_only)).all())
@@ -114,8 +114,9 @@ async def expire_commands(session: AsyncSession, query: SelectOfScalar[Command],
     return expired
 
 
-async def expire_unackable(session: AsyncSession,
-                           command_expire: timedelta) -> list[Packet]:
+async def expire_unackable(
+    session: AsyncSession, command_expire: timedelta
+) -> list[Packet]:
     """Expire the open commands that will never be acked; returns their packets:
     - those on a run that ended a while ago (`run_ended`; the grace lets
       the worker's own acks, sent as the run ends, arrive first);
@@ -125,12 +126,19 @@ async def expire_unackable(session: AsyncSession,
       default like this), so the ledger cannot call applied one expired.
     """
     now = utcnow()
-    ended = (select(Command).join(Run, col(Run.id) == col(Command.run_id))
-             .where(col(Run.state).in_(TERMINAL_RUN_STATE_VALUES),
-                    col(Run.finished_at) < now - timedelta(seconds=SETTLE_GRACE_S)))
+    ended = (
+        select(Command)
+        .join(Run, col(Run.id) == col(Command.run_id))
+        .where(
+            col(Run.state).in_(TERMINAL_RUN_STATE_VALUES),
+            col(Run.finished_at) < now - timedelta(seconds=SETTLE_GRACE_S),
+        )
+    )
     unacked = select(Command).where(col(Command.issued_at) < now - command_expire)
     packets: list[Packet] = []
     for query, reason in ((ended, RUN_ENDED), (unacked, NOT_ACKED)):
-        packets += [(c.run_id, command_packet(c))
-                    for c in await expire_commands(session, query, reason)]
+        packets += [
+            (c.run_id, command_packet(c))
+            for c in await expire_commands(session, query, reason)
+        ]
     return packets

@@ -27,19 +27,25 @@ _UNSENT = and_(_COMMAND.c.state == PENDING, _COMMAND.c.envelope.is_not(None))
 _DUE = and_(_UNSENT, _COMMAND.c.issued_at < bindparam("cutoff"))
 # The first dispatch time, and `dispatched` only over `pending`: a worker's ack
 # may already have been applied (it can beat this commit).
-_MARK_DISPATCHED = (update(_COMMAND)
-                    .where(_COMMAND.c.id == bindparam("command_id"))
-                    .values(dispatched_at=func.coalesce(_COMMAND.c.dispatched_at,
-                                                        bindparam("now")),
-                            state=case((_COMMAND.c.state == PENDING,
-                                        CommandState.dispatched.value),
-                                       else_=_COMMAND.c.state)))
+_MARK_DISPATCHED = (
+    update(_COMMAND)
+    .where(_COMMAND.c.id == bindparam("command_id"))
+    .values(
+        dispatched_at=func.coalesce(_COMMAND.c.dispatched_at, bindparam("now")),
+        state=case(
+            (_COMMAND.c.state == PENDING, CommandState.dispatched.value),
+            else_=_COMMAND.c.state,
+        ),
+    )
+)
 
 
-async def _mark_dispatched(connection: AsyncConnection, command_ids: list[str],
-                           now: datetime) -> None:
-    await connection.execute(_MARK_DISPATCHED,
-                             [{"command_id": i, "now": now} for i in command_ids])
+async def _mark_dispatched(
+    connection: AsyncConnection, command_ids: list[str], now: datetime
+) -> None:
+    await connection.execute(
+        _MARK_DISPATCHED, [{"command_id": i, "now": now} for i in command_ids]
+    )
 
 
 class CommandEnvelopes:
@@ -54,25 +60,36 @@ class CommandEnvelopes:
         stream = command_stream(command.run_id) if command.run_id else BROADCAST_STREAM
         return Message(stream, command.envelope, self, command)
 
-    async def claim(self, session: AsyncSession,
-                    cutoff: dict[str, datetime]) -> list[Message]:
-        query = (select(Command).where(_DUE).order_by(col(Command.issued_at))
-                 .limit(BATCH).with_for_update(skip_locked=True))
-        return [self.message(c)
-                for c in (await session.exec(query, params=cutoff)).all()]
+    async def claim(
+        self, session: AsyncSession, cutoff: dict[str, datetime]
+    ) -> list[Message]:
+        query = (
+            select(Command)
+            .where(_DUE)
+            .order_by(col(Command.issued_at))
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )
+        return [
+            self.message(c) for c in (await session.exec(query, params=cutoff)).all()
+        ]
 
     def announce(self, message: Message, sent_at: datetime) -> list[Packet]:
         """The command's `pending` and `dispatched` packets: on the streams
         before any worker can read it, so its outcome packet comes after."""
         command: Command = message.row
         read = command_read(command)
-        dispatched = read.model_copy(update={"state": CommandState.dispatched,
-                                             "dispatched_at": sent_at})
-        return [(command.run_id, command_packet(command, announced))
-                for announced in (read, dispatched)]
+        dispatched = read.model_copy(
+            update={"state": CommandState.dispatched, "dispatched_at": sent_at}
+        )
+        return [
+            (command.run_id, command_packet(command, announced))
+            for announced in (read, dispatched)
+        ]
 
-    async def record(self, connection: AsyncConnection, sent: list[Message],
-                     sent_at: datetime) -> None:
+    async def record(
+        self, connection: AsyncConnection, sent: list[Message], sent_at: datetime
+    ) -> None:
         await _mark_dispatched(connection, [m.row.id for m in sent], sent_at)
 
 
@@ -83,8 +100,9 @@ class LegacyCommandRows(OutboxRows):
     def __init__(self) -> None:
         super().__init__(_OUTBOX.c.command_id.is_not(None))
 
-    async def sent(self, connection: AsyncConnection, sent: list[Message],
-                   sent_at: datetime) -> None:
+    async def sent(
+        self, connection: AsyncConnection, sent: list[Message], sent_at: datetime
+    ) -> None:
         await _mark_dispatched(connection, [m.row.command_id for m in sent], sent_at)
 
 

@@ -56,9 +56,13 @@ async def create_run_command(
     # No RunDep: the run's existence and state are checked by the INSERT
     # (one statement fewer on an emergency halt's path).
     command, _ = await issue(
-        writes.session, settings, run_id=run_id, body=body,
+        writes.session,
+        settings,
+        run_id=run_id,
+        body=body,
         issued_by=principal.key_id,
-        idem_key=scoped_key(principal.key_id, idempotency_key))
+        idem_key=scoped_key(principal.key_id, idempotency_key),
+    )
     if wait <= 0:
         return command_read(command)
     read = await relay_and_wait(request, command, writes, wait)
@@ -161,7 +165,11 @@ async def registry_reset(
     principal: Admin, settings: SettingsDep, writes: WritesDep
 ) -> CommandRead:
     """Broadcast: every worker clears its blueprint cache and nonce ledger."""
-    command, _ = await issue(writes.session, settings, run_id=None,
-                             body=RegistryReset(type="registry_reset"),
-                             issued_by=principal.key_id)
+    command, _ = await issue(
+        writes.session,
+        settings,
+        run_id=None,
+        body=RegistryReset(type="registry_reset"),
+        issued_by=principal.key_id,
+    )
     return command_read(command)

@@ -35,10 +35,12 @@ _RUN = Run.__table__  # type: ignore[attr-defined]
 # of every command on the 2-core VM, and no window between check and write).
 _INSERT_IF_LIVE = insert(_COMMAND).from_select(
     [column.name for column in _COMMAND.columns],
-    core_select(*(bindparam(column.name, type_=column.type)
-                  for column in _COMMAND.columns))
-    .where(_RUN.c.id == bindparam("target_run"),
-           _RUN.c.state.not_in(TERMINAL_RUN_STATE_VALUES)),
+    core_select(
+        *(bindparam(column.name, type_=column.type) for column in _COMMAND.columns)
+    ).where(
+        _RUN.c.id == bindparam("target_run"),
+        _RUN.c.state.not_in(TERMINAL_RUN_STATE_VALUES),
+    ),
 )
 
 
@@ -110,8 +112,9 @@ async def create_command(
         run = await run_or_404(session, run_id)
         ensure_live(run)
         validate_command(run, body)
-    command, created = await _replayed_or_new(session, run_id, body, issued_by,
-                                              idem_key)
+    command, created = await _replayed_or_new(
+        session, run_id, body, issued_by, idem_key
+    )
     if not created:
         return command, False
     command.envelope = sign_envelope(command, keys, key_id)
@@ -124,23 +127,37 @@ async def create_command(
     return command, True
 
 
-async def issue(session: AsyncSession, settings: Settings, *, run_id: str | None,
-                body: BaseModel, issued_by: str,
-                idem_key: str | None = None) -> tuple[Command, bool]:
+async def issue(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    run_id: str | None,
+    body: BaseModel,
+    issued_by: str,
+    idem_key: str | None = None,
+) -> tuple[Command, bool]:
     """`create_command` signed with the gateway's current key."""
     return await create_command(
-        session, run_id=run_id, body=body, issued_by=issued_by,
-        keys=keyring(settings), key_id=settings.leyline_key_id, idem_key=idem_key)
+        session,
+        run_id=run_id,
+        body=body,
+        issued_by=issued_by,
+        keys=keyring(settings),
+        key_id=settings.leyline_key_id,
+        idem_key=idem_key,
+    )
 
 
-async def halt_all(session: AsyncSession, settings: Settings,
-                   issued_by: str) -> list[Command]:
+async def halt_all(
+    session: AsyncSession, settings: Settings, issued_by: str
+) -> list[Command]:
     """One `emergency_halt` for every run not yet terminal."""
     body = EmergencyHalt(type="emergency_halt", reason="fleet emergency halt")
     commands = []
     for run in await _live_runs(session):
-        command, _ = await issue(session, settings, run_id=run.id, body=body,
-                                 issued_by=issued_by)
+        command, _ = await issue(
+            session, settings, run_id=run.id, body=body, issued_by=issued_by
+        )
         commands.append(command)
     return commands
 
@@ -148,8 +165,9 @@ async def halt_all(session: AsyncSession, settings: Settings,
 async def _insert_if_live(session: AsyncSession, command: Command, run_id: str) -> None:
     values = {column.name: getattr(command, column.name) for column in _COMMAND.columns}
     connection = await session.connection()  # Core: no ORM work around it
-    inserted = await connection.execute(_INSERT_IF_LIVE,
-                                        {**values, "target_run": run_id})
+    inserted = await connection.execute(
+        _INSERT_IF_LIVE, {**values, "target_run": run_id}
+    )
     if inserted.rowcount != 1:
         ensure_live(await run_or_404(session, run_id))  # raises 404 or 409
         # A terminal state is final, so the run cannot have become live since.
@@ -157,7 +175,10 @@ async def _insert_if_live(session: AsyncSession, command: Command, run_id: str) 
 
 
 async def _replayed_or_new(
-    session: AsyncSession, run_id: str | None, body: BaseModel, issued_by: str,
+    session: AsyncSession,
+    run_id: str | None,
+    body: BaseModel,
+    issued_by: str,
     idem_key: str | None,
 ) -> tuple[Command, bool]:
     """The command an earlier request with this Idempotency-Key made (False),

@@ -25,7 +25,8 @@ from app.settings import Settings
 log = logging.getLogger("esper.keys")
 _KEYS = ApiKey.__table__  # type: ignore[attr-defined]
 _LIVE_KEYS = select(_KEYS.c.id, _KEYS.c.role, _KEYS.c.token_hash).where(
-    _KEYS.c.revoked_at.is_(None))
+    _KEYS.c.revoked_at.is_(None)
+)
 
 
 class KeyCache:
@@ -49,11 +50,13 @@ class KeyCache:
 
     def forget(self, key_id: str) -> None:
         self._generation += 1
-        self._by_digest = {d: p for d, p in self._by_digest.items()
-                           if p.key_id != key_id}
+        self._by_digest = {
+            d: p for d, p in self._by_digest.items() if p.key_id != key_id
+        }
 
-    async def principal(self, session: AsyncSession, token: str,
-                        settings: Settings) -> Principal | None:
+    async def principal(
+        self, session: AsyncSession, token: str, settings: Settings
+    ) -> Principal | None:
         """The live key the token belongs to: held, or looked up (then held)."""
         digest = hash_token(token, settings)
         if (held := self.get(digest)) is not None:
@@ -71,8 +74,9 @@ class KeyCache:
         generation = self._generation
         rows = (await session.execute(_LIVE_KEYS)).all()
         if generation == self._generation:
-            self._by_digest = {r.token_hash: Principal(key_id=r.id, role=Role(r.role))
-                               for r in rows}
+            self._by_digest = {
+                r.token_hash: Principal(key_id=r.id, role=Role(r.role)) for r in rows
+            }
 
     async def reload_forever(self, maker: SessionFactory, interval_s: float) -> None:
         while True:

@@ -51,8 +51,9 @@ async def list_keys(session: SessionDep, _: Admin) -> list[ApiKeyRead]:
 @router.delete(
     "/keys/{key_id}", status_code=204, operation_id="revoke_key", responses=ERRORS
 )
-async def revoke_key(key_id: str, request: Request, session: SessionDep,
-                     _: Admin) -> Response:
+async def revoke_key(
+    key_id: str, request: Request, session: SessionDep, _: Admin
+) -> Response:
     """Revoke a key; its token stops working at once (on other gateway
     replicas within ESPER_KEY_RELOAD_S)."""
     key = await session.get(ApiKey, key_id)

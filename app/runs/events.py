@@ -19,18 +19,26 @@ from app.runs.transitions import can_transition
 log = logging.getLogger("esper.runs")
 
 
-def state_packet(run_id: str, state: RunState, level: Level,
-                 attrs: dict[str, str | None]) -> str:
+def state_packet(
+    run_id: str, state: RunState, level: Level, attrs: dict[str, str | None]
+) -> str:
     """The `run.state` packet of a run's transition (ends its stream if terminal)."""
-    return packet_json(PacketKind.state, "run.state", run_id=run_id,
-                       value=state.value, level=level, attrs=attrs)
+    return packet_json(
+        PacketKind.state,
+        "run.state",
+        run_id=run_id,
+        value=state.value,
+        level=level,
+        attrs=attrs,
+    )
 
 
 def fail_run(run: Run, error: str) -> Packet:
     """End a live run as failed (its worker is gone); returns its state packet."""
     run.state, run.error, run.finished_at = RunState.failed.value, error, utcnow()
-    return run.id, state_packet(run.id, RunState.failed, Level.critical,
-                                {"error": error})
+    return run.id, state_packet(
+        run.id, RunState.failed, Level.critical, {"error": error}
+    )
 
 
 class RunEvents:
@@ -73,10 +81,17 @@ class RunEvents:
     async def checkpoint(self, event: CheckpointEvent) -> None:
         async with self._maker() as session:
             if await session.get(Checkpoint, event.checkpoint_id) is None:
-                session.add(Checkpoint(
-                    id=event.checkpoint_id, run_id=event.run_id, path=event.path,
-                    step=event.step, epoch=event.epoch, bytes=event.bytes,
-                    good=event.good))
+                session.add(
+                    Checkpoint(
+                        id=event.checkpoint_id,
+                        run_id=event.run_id,
+                        path=event.path,
+                        step=event.step,
+                        epoch=event.epoch,
+                        bytes=event.bytes,
+                        good=event.good,
+                    )
+                )
                 await session.commit()
 
 

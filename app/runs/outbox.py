@@ -14,8 +14,11 @@ from app.models import Outbox, Run
 
 _OUTBOX = Outbox.__table__  # type: ignore[attr-defined]
 _RUN = Run.__table__  # type: ignore[attr-defined]
-_REMEMBER_ASSIGNMENT = (update(_RUN).where(_RUN.c.id == bindparam("run"))
-                        .values(assignment_id=bindparam("message")))
+_REMEMBER_ASSIGNMENT = (
+    update(_RUN)
+    .where(_RUN.c.id == bindparam("run"))
+    .values(assignment_id=bindparam("message"))
+)
 
 
 class RunAssignments(OutboxRows):
@@ -25,10 +28,12 @@ class RunAssignments(OutboxRows):
     def __init__(self) -> None:
         super().__init__(_OUTBOX.c.stream == RUNS_STREAM)
 
-    async def sent(self, connection: AsyncConnection, sent: list[Message],
-                   sent_at: datetime) -> None:
-        params = [{"run": m.row.run_id, "message": m.message_id}
-                  for m in sent if m.row.run_id]
+    async def sent(
+        self, connection: AsyncConnection, sent: list[Message], sent_at: datetime
+    ) -> None:
+        params = [
+            {"run": m.row.run_id, "message": m.message_id} for m in sent if m.row.run_id
+        ]
         if params:
             await connection.execute(_REMEMBER_ASSIGNMENT, params)
 
@@ -39,7 +44,8 @@ RUN_ASSIGNMENTS = RunAssignments()
 def enqueue_assignment(session: AsyncSession, assignment: RunAssignment) -> None:
     """Write the run's assignment in this transaction, to send once it commits
     (the request sends it before it answers, not after the relay's grace)."""
-    row = Outbox(stream=RUNS_STREAM, data=assignment.model_dump_json(),
-                 run_id=assignment.run_id)
+    row = Outbox(
+        stream=RUNS_STREAM, data=assignment.model_dump_json(), run_id=assignment.run_id
+    )
     session.add(row)
     enqueue(session, RUN_ASSIGNMENTS.message(row))

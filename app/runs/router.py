@@ -84,8 +84,13 @@ async def cancel_run(
     principal: Operator, run_id: str, settings: SettingsDep, writes: WritesDep
 ) -> CommandRead:
     """Stop the run cleanly at its next step boundary (a `stop` command)."""
-    command, _ = await issue(writes.session, settings, run_id=run_id,
-                             body=Stop(type="stop"), issued_by=principal.key_id)
+    command, _ = await issue(
+        writes.session,
+        settings,
+        run_id=run_id,
+        body=Stop(type="stop"),
+        issued_by=principal.key_id,
+    )
     return command_read(command)
 
 

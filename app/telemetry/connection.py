@@ -50,8 +50,10 @@ class Connection:
         metrics.WS_CLIENTS.labels(self.stream).inc()
         try:
             sub, upto = await self.hub.subscribe(
-                self.replayer.key, stop_on_final=self.replayer.run_id is not None,
-                match=match)
+                self.replayer.key,
+                stop_on_final=self.replayer.run_id is not None,
+                match=match,
+            )
             self.last = after or upto
             await self._run(sub, after, upto)
         except CLOSED:
@@ -63,8 +65,9 @@ class Connection:
     async def _run(self, sub: Subscriber, after: str | None, upto: str) -> None:
         pump = asyncio.create_task(self._pump(sub, after, upto))
         receiver = asyncio.create_task(self._receive(sub))
-        done, pending = await asyncio.wait({pump, receiver},
-                                           return_when=asyncio.FIRST_COMPLETED)
+        done, pending = await asyncio.wait(
+            {pump, receiver}, return_when=asyncio.FIRST_COMPLETED
+        )
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -99,8 +102,9 @@ class Connection:
                 return await self._finish()
         await self._close_slow()
 
-    async def _drain(self, sub: Subscriber,
-                     skip: str | None) -> tuple[int, bool, str | None]:
+    async def _drain(
+        self, sub: Subscriber, skip: str | None
+    ) -> tuple[int, bool, str | None]:
         """Send what is queued; stops at the final frame or on overflow."""
         send, frames, sent = self.websocket.send_text, sub.frames, 0
         while frames and not sub.overflowed.is_set():
@@ -132,11 +136,20 @@ class Connection:
         async with self.websocket.app.state.sessionmaker() as session:
             run = await session.get(Run, self.replayer.run_id)
         state = run.state if run else "failed"
-        return dump_frame({
-            "cursor": self.last, "run_id": self.replayer.run_id,
-            "ts": datetime.now(UTC).isoformat(),
-            "kind": "state", "name": "run.state", "value": state, "step": None,
-            "epoch": None, "level": "info", "attrs": {"source": "database"}})
+        return dump_frame(
+            {
+                "cursor": self.last,
+                "run_id": self.replayer.run_id,
+                "ts": datetime.now(UTC).isoformat(),
+                "kind": "state",
+                "name": "run.state",
+                "value": state,
+                "step": None,
+                "epoch": None,
+                "level": "info",
+                "attrs": {"source": "database"},
+            }
+        )
 
     async def _finish(self, frame: str | None = None) -> None:
         """After the final state packet: a normal close, never a dropped socket."""

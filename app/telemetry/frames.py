@@ -20,7 +20,7 @@ def to_frame(cursor: str, data: str) -> str:
     body = data[1:]
     for null in _NULL_CURSOR:
         if body.startswith(null):
-            body = body[len(null):]
+            body = body[len(null) :]
             break
     if body.lstrip() == "}":
         return '{"cursor":"' + cursor + '"}'
@@ -42,12 +42,15 @@ def is_final_state(data: str) -> bool:
     if '"state"' not in data or not _STATE_KIND.search(data):
         return False
     packet = json.loads(data)
-    return (packet.get("kind") == "state"
-            and packet.get("value") in TERMINAL_RUN_STATE_VALUES)
+    return (
+        packet.get("kind") == "state"
+        and packet.get("value") in TERMINAL_RUN_STATE_VALUES
+    )
 
 
-def decode_entry(message_id: bytes | str,
-                 fields: dict[bytes, bytes]) -> tuple[str, str]:
+def decode_entry(
+    message_id: bytes | str, fields: dict[bytes, bytes]
+) -> tuple[str, str]:
     cursor = message_id.decode() if isinstance(message_id, bytes) else message_id
     return cursor, fields[b"data"].decode()
 
@@ -66,10 +69,20 @@ def _default(value: object) -> str:
 def gap_frame(run_id: str | None, after: str, to: str, ts: str) -> str:
     """The explicit `telemetry.gap` event: packets strictly between `from` and `to`
     are gone (trimmed from Redis and absent from the database)."""
-    return dump_frame({
-        "cursor": after, "run_id": run_id, "ts": ts, "kind": "event",
-        "name": "telemetry.gap", "value": None, "step": None, "epoch": None,
-        "level": "warning", "attrs": {"from": after, "to": to}})
+    return dump_frame(
+        {
+            "cursor": after,
+            "run_id": run_id,
+            "ts": ts,
+            "kind": "event",
+            "name": "telemetry.gap",
+            "value": None,
+            "step": None,
+            "epoch": None,
+            "level": "warning",
+            "attrs": {"from": after, "to": to},
+        }
+    )
 
 
 def pong_frame(cursor: str | None) -> str:

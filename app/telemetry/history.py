@@ -15,8 +15,11 @@ from app.telemetry.store import COLUMNS, C, after_cursor, to_row
 def glob_to_like(glob: str) -> str:
     """fnmatch `*`/`?` as SQL LIKE (portable); character classes are refused."""
     if "[" in glob:
-        raise Unprocessable("History filters support `*` and `?` only.",
-                            code="unsupported_glob", details={"glob": glob})
+        raise Unprocessable(
+            "History filters support `*` and `?` only.",
+            code="unsupported_glob",
+            details={"glob": glob},
+        )
     escaped = glob.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped.replace("*", "%").replace("?", "_")
 
@@ -25,13 +28,18 @@ def _filtered(query: Select[Any], names: str | None) -> Select[Any]:
     globs = [g.strip() for g in (names or "").split(",") if g.strip()]
     if not globs:
         return query
-    return query.where(or_(*[C.name.like(glob_to_like(g), escape="\\")
-                             for g in globs]))
+    return query.where(or_(*[C.name.like(glob_to_like(g), escape="\\") for g in globs]))
 
 
-async def page(session: AsyncSession, run_id: str, *, after: str | None,
-               names: str | None, kind: PacketKind | None,
-               limit: int) -> TelemetryPage:
+async def page(
+    session: AsyncSession,
+    run_id: str,
+    *,
+    after: str | None,
+    names: str | None,
+    kind: PacketKind | None,
+    limit: int,
+) -> TelemetryPage:
     """Packets after `after`, oldest first; `next_cursor` resumes the listing."""
     query = select(*COLUMNS).where(C.run_id == run_id, after_cursor(after or "0-0"))
     if kind is not None:
@@ -43,27 +51,33 @@ async def page(session: AsyncSession, run_id: str, *, after: str | None,
     return TelemetryPage(items=items, next_cursor=items[-1].cursor if more else None)
 
 
-async def series(session: AsyncSession, run_id: str, *, names: str | None,
-                 resolution: int) -> TelemetrySeries:
+async def series(
+    session: AsyncSession, run_id: str, *, names: str | None, resolution: int
+) -> TelemetrySeries:
     """Per metric name, its step range split into `resolution` equal-width
     buckets, each with min, max, count and the last value by cursor."""
     query = select(C.name, C.step, C.value, C.cursor_ms, C.cursor_seq).where(
-        C.run_id == run_id, C.kind == PacketKind.metric.value,
-        C.value.is_not(None), C.step.is_not(None))
+        C.run_id == run_id,
+        C.kind == PacketKind.metric.value,
+        C.value.is_not(None),
+        C.step.is_not(None),
+    )
     query = _filtered(query, names).order_by(C.name, C.cursor_ms, C.cursor_seq)
     by_name: dict[str, list[tuple[int, float]]] = defaultdict(list)
     highest: tuple[int, int] | None = None
     for name, step, value, ms, seq in (await session.execute(query)).all():
         by_name[name].append((step, value))
         highest = max(highest or (ms, seq), (ms, seq))
-    buckets = [b for name in sorted(by_name)
-               for b in _buckets(name, by_name[name], resolution)]
+    buckets = [
+        b for name in sorted(by_name) for b in _buckets(name, by_name[name], resolution)
+    ]
     cursor = f"{highest[0]}-{highest[1]}" if highest else None
     return TelemetrySeries(resolution=resolution, buckets=buckets, cursor=cursor)
 
 
-def _buckets(name: str, points: list[tuple[int, float]],
-             resolution: int) -> list[TelemetryBucket]:
+def _buckets(
+    name: str, points: list[tuple[int, float]], resolution: int
+) -> list[TelemetryBucket]:
     """`points` in cursor order; empty buckets are omitted."""
     lo = min(step for step, _ in points)
     hi = max(step for step, _ in points)
@@ -75,8 +89,14 @@ def _buckets(name: str, points: list[tuple[int, float]],
         if bucket is None:
             start = lo + index * width
             found[index] = TelemetryBucket(
-                name=name, step_start=start, step_end=min(hi, start + width - 1),
-                min=value, max=value, last=value, count=1)
+                name=name,
+                step_start=start,
+                step_end=min(hi, start + width - 1),
+                min=value,
+                max=value,
+                last=value,
+                count=1,
+            )
             continue
         bucket.min, bucket.max = min(bucket.min, value), max(bucket.max, value)
         bucket.last, bucket.count = value, bucket.count + 1

@@ -67,8 +67,9 @@ class Subscriber:
 class Feed:
     """The single reader of one stream in this process."""
 
-    def __init__(self, redis: Redis, key: str, stop_on_final: bool,
-                 read_count: int = READ_COUNT) -> None:
+    def __init__(
+        self, redis: Redis, key: str, stop_on_final: bool, read_count: int = READ_COUNT
+    ) -> None:
         self.key = key
         self.read_count = read_count
         self.last = "0-0"
@@ -98,8 +99,9 @@ class Feed:
 
     async def _read_once(self) -> None:
         try:
-            reply = await self._redis.xread({self.key: self.last},
-                                            count=self.read_count, block=BLOCK_MS)
+            reply = await self._redis.xread(
+                {self.key: self.last}, count=self.read_count, block=BLOCK_MS
+            )
         except RedisError as exc:
             log.warning("feed %s read failed, retrying: %s", self.key, exc)
             await asyncio.sleep(0.5)
@@ -142,8 +144,9 @@ class Hub:
     def feeds(self) -> int:
         return len(self._feeds)
 
-    async def subscribe(self, key: str, *, stop_on_final: bool,
-                        match: Matcher | None = None) -> tuple[Subscriber, str]:
+    async def subscribe(
+        self, key: str, *, stop_on_final: bool, match: Matcher | None = None
+    ) -> tuple[Subscriber, str]:
         """A new subscriber and the cursor its live frames start after.
 
         Everything after that cursor reaches the subscriber's queue, so a replay
@@ -154,8 +157,7 @@ class Hub:
             # A burst never exceeds half a queue, so an idle client that keeps
             # up is never closed for one large read.
             read_count = max(1, min(READ_COUNT, self._limit // 2))
-            feed = self._feeds[key] = Feed(self._redis, key, stop_on_final,
-                                           read_count)
+            feed = self._feeds[key] = Feed(self._redis, key, stop_on_final, read_count)
             feed.start()
             metrics.WS_FEEDS.set(len(self._feeds))
         sub = Subscriber(self._limit, match)

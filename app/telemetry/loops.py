@@ -10,14 +10,23 @@ from app.telemetry.hub import Hub
 from app.telemetry.persister import Persister, prune_forever
 
 
-def start_telemetry(app: FastAPI,
-                    settings: Settings) -> list[Coroutine[Any, Any, None]]:
+def start_telemetry(
+    app: FastAPI, settings: Settings
+) -> list[Coroutine[Any, Any, None]]:
     """Set `app.state.hub`; return the persister and retention loops to run."""
     maker, redis = app.state.writes, app.state.redis
     app.state.hub = Hub(redis, settings.ws_queue_frames)
-    app.state.persister = Persister(maker, redis,
-                                    batch=settings.telemetry_persist_batch,
-                                    interval_s=settings.telemetry_persist_interval_s)
-    return [app.state.persister.run_forever(),
-            prune_forever(maker, settings.telemetry_retention_days,
-                          settings.telemetry_prune_interval_s)]
+    app.state.persister = Persister(
+        maker,
+        redis,
+        batch=settings.telemetry_persist_batch,
+        interval_s=settings.telemetry_persist_interval_s,
+    )
+    return [
+        app.state.persister.run_forever(),
+        prune_forever(
+            maker,
+            settings.telemetry_retention_days,
+            settings.telemetry_prune_interval_s,
+        ),
+    ]

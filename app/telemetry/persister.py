@@ -37,9 +37,16 @@ LINGER = timedelta(minutes=2)
 
 
 class Persister:
-    def __init__(self, maker: SessionFactory, redis: Redis, *,
-                 batch: int = 2000, chunk: int = 50, interval_s: float = 0.25,
-                 discover_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        maker: SessionFactory,
+        redis: Redis,
+        *,
+        batch: int = 2000,
+        chunk: int = 50,
+        interval_s: float = 0.25,
+        discover_s: float = 1.0,
+    ) -> None:
         self._maker = maker
         self._redis = redis
         self._batch = batch
@@ -71,13 +78,18 @@ class Persister:
         """Follow live runs and runs that ended a moment ago."""
         self._discovered_at = time.monotonic()
         recent = datetime.now(UTC) - LINGER
-        query = select(Run.id).where(or_(col(Run.state).in_(LIVE_RUN_STATE_VALUES),
-                                         col(Run.finished_at) >= recent))
+        query = select(Run.id).where(
+            or_(
+                col(Run.state).in_(LIVE_RUN_STATE_VALUES),
+                col(Run.finished_at) >= recent,
+            )
+        )
         async with self._maker() as session:
             wanted = set((await session.exec(query)).all())
             for run_id in wanted - self.positions.keys() - self._finished:
-                self.positions[run_id] = await store.last_cursor(session, run_id) \
-                    or "0-0"
+                self.positions[run_id] = (
+                    await store.last_cursor(session, run_id) or "0-0"
+                )
         for run_id in set(self.positions) - wanted:
             del self.positions[run_id]
         self._finished &= wanted
@@ -87,8 +99,9 @@ class Persister:
         insert it chunk by chunk; returns the rows written."""
         if not self.positions:
             return 0
-        streams: dict[KeyT, StreamIdT] = {telemetry_stream(r): c
-                                          for r, c in self.positions.items()}
+        streams: dict[KeyT, StreamIdT] = {
+            telemetry_stream(r): c for r, c in self.positions.items()
+        }
         reply = await self._redis.xread(streams, count=self._batch)
         written = 0
         for chunk in self._chunks(read_reply(reply, bytes)):
@@ -96,8 +109,10 @@ class Persister:
             await asyncio.sleep(0)  # let requests and acks through
         return written
 
-    def _chunks(self, reply: list[tuple[bytes, Entries[bytes]]],
-                ) -> list[list[tuple[str, str, str]]]:
+    def _chunks(
+        self,
+        reply: list[tuple[bytes, Entries[bytes]]],
+    ) -> list[list[tuple[str, str, str]]]:
         """(run id, cursor, packet JSON) in stream order, `chunk` at a time."""
         entries: list[tuple[str, str, str]] = []
         for key, messages in reply:
@@ -106,7 +121,7 @@ class Persister:
                 cursor, data = decode_entry(message_id, fields)
                 entries.append((run_id, cursor, data))
         size = self._chunk
-        return [entries[i:i + size] for i in range(0, len(entries), size)]
+        return [entries[i : i + size] for i in range(0, len(entries), size)]
 
     async def _write(self, chunk: list[tuple[str, str, str]]) -> int:
         rows, ends, finished = self._rows(chunk)
@@ -123,8 +138,9 @@ class Persister:
         return len(rows)
 
     @staticmethod
-    def _rows(chunk: list[tuple[str, str, str]],
-              ) -> tuple[list[dict], dict[str, str], set[str]]:  # type: ignore[type-arg]
+    def _rows(
+        chunk: list[tuple[str, str, str]],
+    ) -> tuple[list[dict], dict[str, str], set[str]]:  # type: ignore[type-arg]
         rows: list[dict] = []  # type: ignore[type-arg]
         ends: dict[str, str] = {}
         finished: set[str] = set()
@@ -139,8 +155,9 @@ class Persister:
         return rows, ends, finished
 
 
-async def prune_forever(maker: SessionFactory, days: float,
-                        interval_s: float, batch: int = 10_000) -> None:
+async def prune_forever(
+    maker: SessionFactory, days: float, interval_s: float, batch: int = 10_000
+) -> None:
     """Retention: delete history rows older than `days` (0 keeps everything)."""
     while days > 0:
         try:
@@ -154,8 +171,7 @@ async def prune_forever(maker: SessionFactory, days: float,
         await asyncio.sleep(interval_s)
 
 
-async def prune_once(maker: SessionFactory, days: float,
-                     batch: int = 10_000) -> int:
+async def prune_once(maker: SessionFactory, days: float, batch: int = 10_000) -> int:
     cutoff = datetime.now(UTC) - timedelta(days=days)
     total = 0
     while True:

@@ -61,8 +61,9 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-async def redis_range(redis: Redis, key: str, after: str,
-                      upto: str) -> AsyncIterator[Frame]:
+async def redis_range(
+    redis: Redis, key: str, after: str, upto: str
+) -> AsyncIterator[Frame]:
     """Entries in (after, upto], oldest first, in pages."""
     cursor = after
     while cursor_key(cursor) < cursor_key(upto):
@@ -111,8 +112,9 @@ class Replayer:
         async with self.maker() as session:
             return await store.rows_between(session, self.run_id, after, before, PAGE)
 
-    async def _gap_to(self, after: str, bounds: StreamBounds,
-                      rows: list[store.Row]) -> str | None:
+    async def _gap_to(
+        self, after: str, bounds: StreamBounds, rows: list[store.Row]
+    ) -> str | None:
         """The cursor that follows a hole after `after`, or None if none is known."""
         if not rows:
             lost = bounds.known_trim or after != "0-0"

@@ -15,19 +15,32 @@ from app.telemetry.ws import CursorParam, NamesParam
 router = APIRouter(prefix="/api/v1/runs", tags=["telemetry"])
 
 
-@router.get("/{run_id}/telemetry", operation_id="list_run_telemetry",
-            responses=error_responses(401, 403, 404, 422))
+@router.get(
+    "/{run_id}/telemetry",
+    operation_id="list_run_telemetry",
+    responses=error_responses(401, 403, 404, 422),
+)
 async def list_run_telemetry(
-    run: RunDep, session: SessionDep, _: Viewer, after: CursorParam = None,
-    names: NamesParam = None, kind: PacketKind | None = None,
+    run: RunDep,
+    session: SessionDep,
+    _: Viewer,
+    after: CursorParam = None,
+    names: NamesParam = None,
+    kind: PacketKind | None = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="Page size.")] = 500,
-    resolution: Annotated[int | None, Query(
-        ge=1, le=5000, description="Buckets per metric: returns min/max/last "
-        "buckets over step ranges instead of packets.")] = None,
+    resolution: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=5000,
+            description="Buckets per metric: returns min/max/last "
+            "buckets over step ranges instead of packets.",
+        ),
+    ] = None,
 ) -> TelemetryPage | TelemetrySeries:
     """The run's persisted telemetry, oldest first, or bucketed for charts."""
     if resolution is not None:
-        return await history.series(session, run.id, names=names,
-                                    resolution=resolution)
-    return await history.page(session, run.id, after=after, names=names,
-                              kind=kind, limit=limit)
+        return await history.series(session, run.id, names=names, resolution=resolution)
+    return await history.page(
+        session, run.id, after=after, names=names, kind=kind, limit=limit
+    )

@@ -41,20 +41,50 @@ class Row:
 
     def packet(self) -> dict[str, Any]:
         ts = self.ts if self.ts.tzinfo else self.ts.replace(tzinfo=UTC)
-        return {"cursor": self.cursor, "run_id": self.run_id, "ts": ts.isoformat(),
-                "kind": self.kind, "name": self.name, "value": self.value,
-                "step": self.step, "epoch": self.epoch, "level": self.level,
-                "attrs": self.attrs}
+        return {
+            "cursor": self.cursor,
+            "run_id": self.run_id,
+            "ts": ts.isoformat(),
+            "kind": self.kind,
+            "name": self.name,
+            "value": self.value,
+            "step": self.step,
+            "epoch": self.epoch,
+            "level": self.level,
+            "attrs": self.attrs,
+        }
 
 
-COLUMNS = (C.run_id, C.cursor_ms, C.cursor_seq, C.kind, C.name, C.value,
-           C.value_text, C.step, C.epoch, C.level, C.attrs, C.ts)
+COLUMNS = (
+    C.run_id,
+    C.cursor_ms,
+    C.cursor_seq,
+    C.kind,
+    C.name,
+    C.value,
+    C.value_text,
+    C.step,
+    C.epoch,
+    C.level,
+    C.attrs,
+    C.ts,
+)
 
 
 def to_row(r: Any) -> Row:
     value = r.value if r.value is not None else r.value_text
-    return Row(r.run_id, f"{r.cursor_ms}-{r.cursor_seq}", r.kind, r.name, value,
-               r.step, r.epoch, r.level, r.attrs or {}, r.ts)
+    return Row(
+        r.run_id,
+        f"{r.cursor_ms}-{r.cursor_seq}",
+        r.kind,
+        r.name,
+        value,
+        r.step,
+        r.epoch,
+        r.level,
+        r.attrs or {},
+        r.ts,
+    )
 
 
 def row_frame(row: Row) -> tuple[str, str, bool]:
@@ -73,8 +103,9 @@ def before_cursor(cursor: str, inclusive: bool = False) -> ColumnElement[bool]:
     return or_(C.cursor_ms < ms, and_(C.cursor_ms == ms, last))
 
 
-async def rows_between(session: AsyncSession, run_id: str, after: str,
-                       before: str | None, limit: int) -> list[Row]:
+async def rows_between(
+    session: AsyncSession, run_id: str, after: str, before: str | None, limit: int
+) -> list[Row]:
     """Rows with after < cursor (< before), oldest first."""
     query = select(*COLUMNS).where(C.run_id == run_id, after_cursor(after))
     if before is not None:
@@ -83,16 +114,22 @@ async def rows_between(session: AsyncSession, run_id: str, after: str,
     return [to_row(r) for r in (await session.execute(query)).all()]
 
 
-async def has_row_at_or_before(session: AsyncSession, run_id: str,
-                               cursor: str) -> bool:
-    query = select(C.id).where(C.run_id == run_id,
-                               before_cursor(cursor, inclusive=True)).limit(1)
+async def has_row_at_or_before(session: AsyncSession, run_id: str, cursor: str) -> bool:
+    query = (
+        select(C.id)
+        .where(C.run_id == run_id, before_cursor(cursor, inclusive=True))
+        .limit(1)
+    )
     return (await session.execute(query)).first() is not None
 
 
 async def last_cursor(session: AsyncSession, run_id: str) -> str | None:
-    query = (select(C.cursor_ms, C.cursor_seq).where(C.run_id == run_id)
-             .order_by(C.cursor_ms.desc(), C.cursor_seq.desc()).limit(1))
+    query = (
+        select(C.cursor_ms, C.cursor_seq)
+        .where(C.run_id == run_id)
+        .order_by(C.cursor_ms.desc(), C.cursor_seq.desc())
+        .limit(1)
+    )
     found = (await session.execute(query)).first()
     return f"{found[0]}-{found[1]}" if found else None
 
@@ -103,14 +140,20 @@ def record(run_id: str, cursor: str, data: str) -> dict[str, Any]:
     ms, seq = cursor_key(cursor)
     value = packet.get("value")
     number = isinstance(value, int | float) and not isinstance(value, bool)
-    return {"run_id": run_id, "cursor_ms": ms, "cursor_seq": seq,
-            "kind": str(packet.get("kind", "event"))[:16],
-            "name": str(packet.get("name", ""))[:TEXT_MAX],
-            "value": float(value) if number else None,
-            "value_text": None if number or value is None else str(value)[:TEXT_MAX],
-            "step": packet.get("step"), "epoch": packet.get("epoch"),
-            "level": str(packet.get("level") or "info")[:16],
-            "attrs": packet.get("attrs") or {}, "ts": _ts(packet.get("ts"))}
+    return {
+        "run_id": run_id,
+        "cursor_ms": ms,
+        "cursor_seq": seq,
+        "kind": str(packet.get("kind", "event"))[:16],
+        "name": str(packet.get("name", ""))[:TEXT_MAX],
+        "value": float(value) if number else None,
+        "value_text": None if number or value is None else str(value)[:TEXT_MAX],
+        "step": packet.get("step"),
+        "epoch": packet.get("epoch"),
+        "level": str(packet.get("level") or "info")[:16],
+        "attrs": packet.get("attrs") or {},
+        "ts": _ts(packet.get("ts")),
+    }
 
 
 def _ts(value: Any) -> datetime:

@@ -25,8 +25,10 @@ from app.telemetry.replay import Replayer
 
 router = APIRouter(tags=["telemetry"])
 CursorParam = Annotated[str | None, Query(max_length=64, pattern=r"^\d+(-\d+)?$")]
-NamesParam = Annotated[str | None, Query(
-    max_length=2000, description="Comma-separated fnmatch globs on `name`.")]
+NamesParam = Annotated[
+    str | None,
+    Query(max_length=2000, description="Comma-separated fnmatch globs on `name`."),
+]
 
 
 def name_matcher(names: str | None) -> Matcher | None:
@@ -43,8 +45,9 @@ async def _authorise(websocket: WebSocket, token: str | None) -> bool:
     token = token or bearer_token(websocket.headers.get("authorization"))
     async with app.state.sessionmaker() as session:
         try:
-            principal = await authenticate(token, session, app.state.settings,
-                                           app.state.keys)
+            principal = await authenticate(
+                token, session, app.state.settings, app.state.keys
+            )
         except AppError:
             await websocket.close(code=4401, reason="unauthorised")
             return False
@@ -55,9 +58,13 @@ async def _authorise(websocket: WebSocket, token: str | None) -> bool:
 
 
 @router.websocket("/ws/runs/{run_id}")
-async def stream_run_telemetry(websocket: WebSocket, run_id: str,
-                               after: CursorParam = None, names: NamesParam = None,
-                               token: str | None = None) -> None:
+async def stream_run_telemetry(
+    websocket: WebSocket,
+    run_id: str,
+    after: CursorParam = None,
+    names: NamesParam = None,
+    token: str | None = None,
+) -> None:
     """Replays a run's telemetry after `after` (default: from the start), then
     streams it live; closes 1000 after the final state packet."""
     await websocket.accept()
@@ -69,16 +76,22 @@ async def stream_run_telemetry(websocket: WebSocket, run_id: str,
         await websocket.close(code=4404, reason="unknown run")
         return
     state = websocket.app.state
-    replayer = Replayer(state.redis, state.sessionmaker, telemetry_stream(run_id),
-                        run_id)
-    connection = Connection(websocket, replayer, "runs",
-                            run_ended=RunState(run.state).terminal)
+    replayer = Replayer(
+        state.redis, state.sessionmaker, telemetry_stream(run_id), run_id
+    )
+    connection = Connection(
+        websocket, replayer, "runs", run_ended=RunState(run.state).terminal
+    )
     await connection.serve(after or "0-0", name_matcher(names))
 
 
 @router.websocket("/ws/fleet")
-async def stream_fleet(websocket: WebSocket, after: CursorParam = None,
-                       names: NamesParam = None, token: str | None = None) -> None:
+async def stream_fleet(
+    websocket: WebSocket,
+    after: CursorParam = None,
+    names: NamesParam = None,
+    token: str | None = None,
+) -> None:
     """Run state changes, command outcomes, worker changes, for every run;
     live only unless `after` is given."""
     await websocket.accept()

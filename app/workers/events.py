@@ -11,8 +11,14 @@ from app.models import Worker
 from app.models._types import utcnow
 
 # What a worker reports about itself, copied onto its row as sent.
-_REPORTED = ("hostname", "device", "device_name", "torch_version", "run_id",
-             "capabilities")
+_REPORTED = (
+    "hostname",
+    "device",
+    "device_name",
+    "torch_version",
+    "run_id",
+    "capabilities",
+)
 
 
 class WorkerEvents:
@@ -23,14 +29,19 @@ class WorkerEvents:
     async def apply(self, event: WorkerEvent) -> None:
         async with self._maker() as session:
             worker = await session.get(Worker, event.worker_id) or Worker(
-                id=event.worker_id)
+                id=event.worker_id
+            )
             for field in _REPORTED:
                 setattr(worker, field, getattr(event, field))
             worker.state = event.state.value
             worker.last_heartbeat = utcnow()
             session.add(worker)
             await session.commit()
-        packet = packet_json(PacketKind.event, "fleet.worker", run_id=None,
-                             value=event.state.value,
-                             attrs=event.model_dump(mode="json"))
+        packet = packet_json(
+            PacketKind.event,
+            "fleet.worker",
+            run_id=None,
+            value=event.state.value,
+            attrs=event.model_dump(mode="json"),
+        )
         await publish(self._redis, packet, run_id=None)

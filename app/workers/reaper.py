@@ -103,8 +103,9 @@ class Reaper:
         metrics.WORKERS_LOST_TOTAL.inc()
         worker.state, worker.run_id = WorkerState.lost.value, None
         session.add(worker)
-        query = select(Run).where(Run.worker_id == worker.id,
-                                  col(Run.state).in_(LIVE_RUN_STATE_VALUES))
+        query = select(Run).where(
+            Run.worker_id == worker.id, col(Run.state).in_(LIVE_RUN_STATE_VALUES)
+        )
         packets: list[Packet] = []
         for run in (await session.exec(query)).all():
             packets += await self._fail_run(session, run)
@@ -114,7 +115,8 @@ class Reaper:
         state = fail_run(run, WORKER_LOST)
         session.add(run)
         expired = await expire_commands(
-            session, select(Command).where(Command.run_id == run.id), WORKER_LOST)
+            session, select(Command).where(Command.run_id == run.id), WORKER_LOST
+        )
         if run.assignment_id:
             await self._redis.xack(RUNS_STREAM, RUNS_GROUP, run.assignment_id)
         return [(run.id, command_packet(c)) for c in expired] + [state]

@@ -23,8 +23,12 @@ TARGETS = {
     "create_run": ("POST", "/api/v1/runs"),
 }
 # Runs the load creates must never train: a device no CPU worker serves.
-IDLE_SPEC = {"task": "digits", "epochs": 1, "device": "cuda:9",
-             "labels": {"bench": "api-throughput"}}
+IDLE_SPEC = {
+    "task": "digits",
+    "epochs": 1,
+    "device": "cuda:9",
+    "labels": {"bench": "api-throughput"},
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,12 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=16)
 
 
-async def _hammer(url: str, method: str, path: str, seconds: float,
-                  concurrency: int) -> list[float]:
+async def _hammer(
+    url: str, method: str, path: str, seconds: float, concurrency: int
+) -> list[float]:
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+
         async def lane() -> None:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
@@ -45,20 +51,29 @@ async def _hammer(url: str, method: str, path: str, seconds: float,
                 response = await client.request(method, path, json=body)
                 response.raise_for_status()
                 latencies.append((time.perf_counter() - started) * 1000)
+
         await asyncio.gather(*(lane() for _ in range(concurrency)))
     return latencies
 
 
-def _load_process(url: str, method: str, path: str, seconds: float,
-                  concurrency: int, out: "mp.Queue[list[float]]") -> None:
+def _load_process(
+    url: str,
+    method: str,
+    path: str,
+    seconds: float,
+    concurrency: int,
+    out: "mp.Queue[list[float]]",
+) -> None:
     out.put(asyncio.run(_hammer(url, method, path, seconds, concurrency)))
 
 
-def measure(url: str, method: str, path: str, seconds: float,
-            concurrency: int) -> dict[str, float]:
+def measure(
+    url: str, method: str, path: str, seconds: float, concurrency: int
+) -> dict[str, float]:
     queue: mp.Queue[list[float]] = mp.Queue()
-    proc = mp.Process(target=_load_process, args=(url, method, path, seconds,
-                                                  concurrency, queue))
+    proc = mp.Process(
+        target=_load_process, args=(url, method, path, seconds, concurrency, queue)
+    )
     proc.start()
     latencies = queue.get(timeout=seconds + 120)
     proc.join(30)
@@ -73,20 +88,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         run_id = client.post("/api/v1/runs", json=IDLE_SPEC).json()["id"]
         for _ in range(100):
             client.post("/api/v1/runs", json=IDLE_SPEC)
-        results = {name: measure(stack.url, method, path.format(run=run_id), seconds,
-                                 args.concurrency)
-                   for name, (method, path) in TARGETS.items()}
+        results = {
+            name: measure(
+                stack.url, method, path.format(run=run_id), seconds, args.concurrency
+            )
+            for name, (method, path) in TARGETS.items()
+        }
     rows = [{"target": name, **r} for name, r in results.items()]
-    print_table(f"api-throughput: {args.concurrency} connections from a second "
-                f"process, {seconds:.0f} s each; latency ms",
-                rows, ["target", "rps", "n", "p50", "p99"])
+    print_table(
+        f"api-throughput: {args.concurrency} connections from a second "
+        f"process, {seconds:.0f} s each; latency ms",
+        rows,
+        ["target", "rps", "n", "p50", "p99"],
+    )
     bare = results["bare"]["rps"]
     ratios = {f"ratio_{name}_to_bare": r["rps"] / bare for name, r in results.items()}
     for name, ratio in ratios.items():
         print(f"{name}: {ratio:.2f}")
-    return summary("api-throughput", "cpu", sum(int(r["n"]) for r in results.values()),
-                   {"bare_rps": bare, "get_run_rps": results["get_run"]["rps"],
-                    "list_runs_rps": results["list_runs"]["rps"],
-                    "create_run_rps": results["create_run"]["rps"],
-                    **{f"{k}_p99_ms": r["p99"] for k, r in results.items()},
-                    **ratios})
+    return summary(
+        "api-throughput",
+        "cpu",
+        sum(int(r["n"]) for r in results.values()),
+        {
+            "bare_rps": bare,
+            "get_run_rps": results["get_run"]["rps"],
+            "list_runs_rps": results["list_runs"]["rps"],
+            "create_run_rps": results["create_run"]["rps"],
+            **{f"{k}_p99_ms": r["p99"] for k, r in results.items()},
+            **ratios,
+        },
+    )

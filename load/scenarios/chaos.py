@@ -59,37 +59,49 @@ def kill_worker_round(stack: LocalStack, client: httpx.Client) -> dict[str, Any]
     stack.wait_state(client, run_id, {"running"})
     wait_training(client, run_id)
     pid = stack.worker_pid(client, run_id)
-    command = client.post(f"/api/v1/runs/{run_id}/commands",
-                          json={"type": "pause"}).json()
+    command = client.post(
+        f"/api/v1/runs/{run_id}/commands", json={"type": "pause"}
+    ).json()
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
-    run = poll(lambda: client.get(f"/api/v1/runs/{run_id}").json(),
-               lambda r: r["state"] in TERMINAL_RUN_STATE_VALUES, STUCK_AFTER_S,
-               every=0.1)
+    run = poll(
+        lambda: client.get(f"/api/v1/runs/{run_id}").json(),
+        lambda r: r["state"] in TERMINAL_RUN_STATE_VALUES,
+        STUCK_AFTER_S,
+        every=0.1,
+    )
     detect_s = time.monotonic() - killed
-    ledger = poll(lambda: client.get(f"/api/v1/commands/{command['id']}").json(),
-                  lambda c: c["state"] in FINAL_COMMAND, 30)
+    ledger = poll(
+        lambda: client.get(f"/api/v1/commands/{command['id']}").json(),
+        lambda c: c["state"] in FINAL_COMMAND,
+        30,
+    )
     poll(lambda: idle_workers(client), lambda n: n >= stack.workers, 60, every=0.2)
-    return {"stuck": run["state"] not in TERMINAL_RUN_STATE_VALUES,
-            "run_state": run["state"],
-            "error": run.get("error"), "detect_s": detect_s,
-            "command_lost": ledger["state"] not in FINAL_COMMAND,
-            "command": f"{ledger['state']} ({ledger.get('reason') or '-'})"}
+    return {
+        "stuck": run["state"] not in TERMINAL_RUN_STATE_VALUES,
+        "run_state": run["state"],
+        "error": run.get("error"),
+        "detect_s": detect_s,
+        "command_lost": ledger["state"] not in FINAL_COMMAND,
+        "command": f"{ledger['state']} ({ledger.get('reason') or '-'})",
+    }
 
 
 def history_ids(client: httpx.Client, run_id: str, after: str) -> list[str]:
     ids, cursor = [], after
     while True:
-        page = client.get(f"/api/v1/runs/{run_id}/telemetry",
-                          params={"after": cursor, "limit": 5000}).json()
+        page = client.get(
+            f"/api/v1/runs/{run_id}/telemetry", params={"after": cursor, "limit": 5000}
+        ).json()
         ids += [p["cursor"] for p in page["items"]]
         if not page["next_cursor"]:
             return ids
         cursor = page["next_cursor"]
 
 
-def kill_gateway_round(stack: LocalStack, client: httpx.Client,
-                       bus: "redis.Redis[bytes]") -> dict[str, Any]:
+def kill_gateway_round(
+    stack: LocalStack, client: httpx.Client, bus: "redis.Redis[bytes]"
+) -> dict[str, Any]:
     run_id = stack.submit(client)
     stack.wait_state(client, run_id, {"running"})
     wait_training(client, run_id)
@@ -102,10 +114,12 @@ def kill_gateway_round(stack: LocalStack, client: httpx.Client,
     time.sleep(1.0)  # the worker keeps writing; take a target after the restart
     target = bus.xrevrange(stream, count=1)[0][0].decode()
     written = [i.decode() for i, _ in bus.xrange(stream, min=f"({before}", max=target)]
-    seen: list[str] = poll(lambda: history_ids(client, run_id, before),
-                           lambda ids: bool(ids)
-                           and cursor_key(ids[-1]) >= cursor_key(target),
-                           30, every=0.5)
+    seen: list[str] = poll(
+        lambda: history_ids(client, run_id, before),
+        lambda ids: bool(ids) and cursor_key(ids[-1]) >= cursor_key(target),
+        30,
+        every=0.5,
+    )
     seen_set = set(seen)
     lost = sum(1 for i in written if i not in seen_set)
     client.post(f"/api/v1/runs/{run_id}/cancel")
@@ -122,31 +136,51 @@ def _answers(client: httpx.Client) -> bool:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     rounds = 1 if args.quick else args.rounds
-    with (LocalStack(workers=1) as stack,
-          httpx.Client(base_url=stack.url, timeout=30) as client):
+    with (
+        LocalStack(workers=1) as stack,
+        httpx.Client(base_url=stack.url, timeout=30) as client,
+    ):
         bus = redis.Redis.from_url(stack.redis_url())
         workers = [kill_worker_round(stack, client) for _ in range(rounds)]
         gateways = [kill_gateway_round(stack, client, bus) for _ in range(rounds)]
     for w in workers:
-        print(f"worker killed: run {w['run_state']} ({w['error']}) after "
-              f"{w['detect_s']:.2f} s; its command {w['command']}")
+        print(
+            f"worker killed: run {w['run_state']} ({w['error']}) after "
+            f"{w['detect_s']:.2f} s; its command {w['command']}"
+        )
     for g in gateways:
-        print(f"gateway killed: back in {g['back_s']:.2f} s; {g['lost']} of "
-              f"{g['written']} packets written meanwhile missing from the replay")
+        print(
+            f"gateway killed: back in {g['back_s']:.2f} s; {g['lost']} of "
+            f"{g['written']} packets written meanwhile missing from the replay"
+        )
     detect = [w["detect_s"] for w in workers]
     back = [g["back_s"] for g in gateways]
-    print_table(f"chaos: {rounds} worker kills, {rounds} gateway kills; s",
-                [{"what": "worker kill -> its run failed (detection)",
-                  **summarize(detect), "max": max(detect)},
-                 {"what": "gateway kill -> answering again",
-                  **summarize(back), "max": max(back)}],
-                ["what", "n", "min", "p50", "max"])
-    figures = {"runs_stuck": sum(w["stuck"] for w in workers),
-               "commands_lost": sum(w["command_lost"] for w in workers),
-               "packets_lost": sum(g["lost"] for g in gateways),
-               "detect_s_max": max(detect),
-               "requeue_s_max": None}  # a lost worker's run fails; no requeue
-    print(f"runs stuck {figures['runs_stuck']}, commands lost "
-          f"{figures['commands_lost']}, packets lost {figures['packets_lost']}; "
-          "requeue: not supported (the run fails with the worker)")
+    print_table(
+        f"chaos: {rounds} worker kills, {rounds} gateway kills; s",
+        [
+            {
+                "what": "worker kill -> its run failed (detection)",
+                **summarize(detect),
+                "max": max(detect),
+            },
+            {
+                "what": "gateway kill -> answering again",
+                **summarize(back),
+                "max": max(back),
+            },
+        ],
+        ["what", "n", "min", "p50", "max"],
+    )
+    figures = {
+        "runs_stuck": sum(w["stuck"] for w in workers),
+        "commands_lost": sum(w["command_lost"] for w in workers),
+        "packets_lost": sum(g["lost"] for g in gateways),
+        "detect_s_max": max(detect),
+        "requeue_s_max": None,
+    }  # a lost worker's run fails; no requeue
+    print(
+        f"runs stuck {figures['runs_stuck']}, commands lost "
+        f"{figures['commands_lost']}, packets lost {figures['packets_lost']}; "
+        "requeue: not supported (the run fails with the worker)"
+    )
     return summary("chaos", "cpu", 2 * rounds, figures)

@@ -24,8 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="the worker's and the run's")
     add_auth_argument(parser)
     parser.add_argument("--commands", type=int, default=200)
-    parser.add_argument("--type", default="registry_reset",
-                        help="command type sent (applies at the next step boundary)")
+    parser.add_argument(
+        "--type",
+        default="registry_reset",
+        help="command type sent (applies at the next step boundary)",
+    )
 
 
 def redis_rtt_ms(url: str, samples: int) -> list[float]:
@@ -54,46 +57,60 @@ def stream_ms(entry_id: str) -> float:
     return float(entry_id.split("-")[0])
 
 
-def legs(url: str, run_id: str,
-         ledger: dict[str, dict[str, Any]]) -> dict[str, list[float]]:
+def legs(
+    url: str, run_id: str, ledger: dict[str, dict[str, Any]]
+) -> dict[str, list[float]]:
     """Where each command's time went, from the entry ids of its two XADDs: the
     gateway's relay onto the run's command stream and the worker's ack on the
     events stream (millisecond resolution, one clock: one machine)."""
     client = redis.Redis.from_url(url, decode_responses=True)
-    sent = {json.loads(f[DATA_FIELD])["id"]: stream_ms(i)
-            for i, f in client.xrange(command_stream(run_id))}
+    sent = {
+        json.loads(f[DATA_FIELD])["id"]: stream_ms(i)
+        for i, f in client.xrange(command_stream(run_id))
+    }
     acked: dict[str, float] = {}
     for entry_id, fields in client.xrange(EVENTS_STREAM):
         event = json.loads(fields[DATA_FIELD])
         if event.get("type") == "command_ack":
             acked.setdefault(event["command_id"], stream_ms(entry_id))
-    out: dict[str, list[float]] = {"commit + relay": [], "worker (read, step "
-                                   "boundary, ack)": [], "ack -> ledger": []}
+    out: dict[str, list[float]] = {
+        "commit + relay": [],
+        "worker (read, step boundary, ack)": [],
+        "ack -> ledger": [],
+    }
     slowest = sorted(ledger, key=lambda c: -(ledger_ack_ms(ledger[c]) or 0))[:5]
     for command_id, row in ledger.items():
         if command_id not in sent or command_id not in acked:
             continue
         issued, done = (unix_s(row[key]) * 1000 for key in ("issued_at", "acked_at"))
         out["commit + relay"].append(sent[command_id] - issued)
-        out["worker (read, step boundary, ack)"].append(acked[command_id]
-                                                        - sent[command_id])
+        out["worker (read, step boundary, ack)"].append(
+            acked[command_id] - sent[command_id]
+        )
         out["ack -> ledger"].append(done - acked[command_id])
         if command_id in slowest:
-            print(f"slow: ack {done - issued:.1f} ms = relay "
-                  f"{sent[command_id] - issued:.1f} + worker "
-                  f"{acked[command_id] - sent[command_id]:.0f} + ledger "
-                  f"{done - acked[command_id]:.1f}")
+            print(
+                f"slow: ack {done - issued:.1f} ms = relay "
+                f"{sent[command_id] - issued:.1f} + worker "
+                f"{acked[command_id] - sent[command_id]:.0f} + ledger "
+                f"{done - acked[command_id]:.1f}"
+            )
     return out
 
 
-def send_commands(client: httpx.Client, run_id: str, count: int, kind: str,
-                  ledger: dict[str, dict[str, Any]] | None = None,
-                  ) -> tuple[list[float], list[float], int]:
+def send_commands(
+    client: httpx.Client,
+    run_id: str,
+    count: int,
+    kind: str,
+    ledger: dict[str, dict[str, Any]] | None = None,
+) -> tuple[list[float], list[float], int]:
     acks, round_trips, unacked = [], [], 0
     for _ in range(count):
         started = time.perf_counter()
-        response = client.post(f"/api/v1/runs/{run_id}/commands?wait=5",
-                               json={"type": kind})
+        response = client.post(
+            f"/api/v1/runs/{run_id}/commands?wait=5", json={"type": kind}
+        )
         round_trips.append((time.perf_counter() - started) * 1000)
         body = response.json()
         ack = ledger_ack_ms(body)
@@ -119,8 +136,10 @@ def wait_training(client: httpx.Client, run_id: str, steps: int = 20) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     count = 30 if args.quick else args.commands
-    with (LocalStack(device=args.device, auth=args.auth) as stack,
-          stack.client() as client):
+    with (
+        LocalStack(device=args.device, auth=args.auth) as stack,
+        stack.client() as client,
+    ):
         run_id = stack.submit(client, device=args.device)
         training = stack.wait_state(client, run_id, {"running"})
         wait_training(client, run_id)
@@ -129,26 +148,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         send_commands(client, run_id, 3, args.type)
         floor = redis_rtt_ms(stack.redis_url(), 200)
         ledger: dict[str, dict[str, Any]] = {}
-        acks, round_trips, unacked = send_commands(client, run_id, count, args.type,
-                                                   ledger)
+        acks, round_trips, unacked = send_commands(
+            client, run_id, count, args.type, ledger
+        )
         breakdown = legs(stack.redis_url(), run_id, ledger)
-        step_ms = client.get(f"/api/v1/runs/{run_id}").json()["metrics"][
-            "step_time_ms"]
+        step_ms = client.get(f"/api/v1/runs/{run_id}").json()["metrics"]["step_time_ms"]
         client.post(f"/api/v1/runs/{run_id}/cancel")
-    rows = [{"what": f"{args.type} ack (ledger)", **summarize(acks)},
-            {"what": "POST ?wait round trip", **summarize(round_trips)},
-            *({"what": f"  leg: {name}", **summarize(values)}
-              for name, values in breakdown.items()),
-            {"what": "Redis PING (floor)", **summarize(floor)}]
-    print_table(f"command-latency: {count} commands to a training run "
-                f"(state {training['state']}, step {step_ms:.2f} ms, "
-                f"auth {'on' if args.auth else 'off'}); ms",
-                rows, ["what", "n", "min", "p50", "p95", "p99", "mean"])
+    rows = [
+        {"what": f"{args.type} ack (ledger)", **summarize(acks)},
+        {"what": "POST ?wait round trip", **summarize(round_trips)},
+        *(
+            {"what": f"  leg: {name}", **summarize(values)}
+            for name, values in breakdown.items()
+        ),
+        {"what": "Redis PING (floor)", **summarize(floor)},
+    ]
+    print_table(
+        f"command-latency: {count} commands to a training run "
+        f"(state {training['state']}, step {step_ms:.2f} ms, "
+        f"auth {'on' if args.auth else 'off'}); ms",
+        rows,
+        ["what", "n", "min", "p50", "p95", "p99", "mean"],
+    )
     ack, rtt = summarize(acks), summarize(floor)
     print(f"unacked within 5 s: {unacked}")
-    return summary("command-latency", args.device, len(acks), {
-        "ack_ms_p50": ack.get("p50"), "ack_ms_p99": ack.get("p99"),
-        "redis_rtt_ms_p50": rtt.get("p50"), "post_wait_ms_p99":
-        summarize(round_trips).get("p99"), "unacked": unacked,
-        "step_ms": step_ms, "auth": args.auth, "ratio_ack_p50_to_redis_rtt":
-        (ack.get("p50") or 0) / (rtt.get("p50") or 1)})
+    return summary(
+        "command-latency",
+        args.device,
+        len(acks),
+        {
+            "ack_ms_p50": ack.get("p50"),
+            "ack_ms_p99": ack.get("p99"),
+            "redis_rtt_ms_p50": rtt.get("p50"),
+            "post_wait_ms_p99": summarize(round_trips).get("p99"),
+            "unacked": unacked,
+            "step_ms": step_ms,
+            "auth": args.auth,
+            "ratio_ack_p50_to_redis_rtt": (ack.get("p50") or 0) / (rtt.get("p50") or 1),
+        },
+    )

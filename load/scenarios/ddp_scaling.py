@@ -70,16 +70,24 @@ def _spec(args: argparse.Namespace, world: int, steps: int) -> Any:
     )
 
 
-def runner(args: argparse.Namespace, world: int, steps: int, hooks: Hooks,
-           folder: Any) -> Trainer | DistributedRun:
+def runner(
+    args: argparse.Namespace, world: int, steps: int, hooks: Hooks, folder: Any
+) -> Trainer | DistributedRun:
     """The plain single-device Trainer for one rank, a DistributedRun for more."""
     spec = _spec(args, world, steps)
     device = "cuda:0" if args.device == "cuda" else "cpu"
     if world == 1:
-        return Trainer(spec, hooks, run_id="bench", checkpoint_dir=folder,
-                       device=device)
-    return DistributedRun(spec, hooks, run_id="bench", checkpoint_dir=folder,
-                          device=device, backend=args.backend)
+        return Trainer(
+            spec, hooks, run_id="bench", checkpoint_dir=folder, device=device
+        )
+    return DistributedRun(
+        spec,
+        hooks,
+        run_id="bench",
+        checkpoint_dir=folder,
+        device=device,
+        backend=args.backend,
+    )
 
 
 def _timed_run(args: argparse.Namespace, world: int, steps: int) -> list[float]:

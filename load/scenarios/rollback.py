@@ -86,8 +86,9 @@ def _measure(
         disk_n = max(3, repeats // 4) if disk_repeats is None else disk_repeats
         info = trainer.recovery.checkpoint(good=True) if disk_n else None
         nbytes = state_bytes(trainer.recovery.core())
-        fast = [trainer.rollback(snap_id, "bench")["latency_ms"]
-                for _ in range(repeats)]
+        fast = [
+            trainer.rollback(snap_id, "bench")["latency_ms"] for _ in range(repeats)
+        ]
         disk = [
             trainer.rollback(info.id, "bench")["latency_ms"]
             for _ in range(disk_n)

@@ -61,8 +61,11 @@ class ClientChurn(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            path = (f"/ws/runs/{self.run_id}" if self.run_id and random.random() < 0.7
-                    else "/ws/fleet")
+            path = (
+                f"/ws/runs/{self.run_id}"
+                if self.run_id and random.random() < 0.7
+                else "/ws/fleet"
+            )
             try:
                 self._session(path, random.uniform(1, 4))
                 self.endings["left"] += 1
@@ -75,8 +78,12 @@ class ClientChurn(threading.Thread):
 
     def _session(self, path: str, seconds: float) -> None:
         end = time.monotonic() + seconds
-        with connect(f"ws://127.0.0.1:{self.port}{path}", compression=None,
-                     max_size=None, open_timeout=5) as ws:
+        with connect(
+            f"ws://127.0.0.1:{self.port}{path}",
+            compression=None,
+            max_size=None,
+            open_timeout=5,
+        ) as ws:
             self.sessions += 1
             while time.monotonic() < end and not self.stopping.is_set():
                 try:
@@ -98,8 +105,9 @@ def command_ms(client: httpx.Client, run_id: str) -> float:
     return (time.perf_counter() - started) * 500
 
 
-def next_run(stack: LocalStack, client: httpx.Client, old: str | None,
-             endings: list[str]) -> str:
+def next_run(
+    stack: LocalStack, client: httpx.Client, old: str | None, endings: list[str]
+) -> str:
     """End `old` (a run may also have ended on its own: a long digits run can
     trip the emergency ladder's loss-explosion halt) and start the next one."""
     if old:
@@ -112,8 +120,9 @@ def next_run(stack: LocalStack, client: httpx.Client, old: str | None,
     return run_id
 
 
-def soak(stack: LocalStack, client: httpx.Client,
-         args: argparse.Namespace, minutes: float) -> list[dict[str, float]]:
+def soak(
+    stack: LocalStack, client: httpx.Client, args: argparse.Namespace, minutes: float
+) -> list[dict[str, float]]:
     churn, endings = ClientChurn(stack.port), []
     run_id = next_run(stack, client, None, endings)
     churn.run_id = run_id
@@ -125,22 +134,29 @@ def soak(stack: LocalStack, client: httpx.Client,
         if time.monotonic() - run_started > args.run_seconds:
             run_id = churn.run_id = next_run(stack, client, run_id, endings)
             run_started = time.monotonic()
-        samples.append({"t_s": elapsed, "gateway_mb": rss_mb(gateway),
-                        "worker_mb": rss_mb(worker),
-                        "command_ms": command_ms(client, run_id),
-                        "ws_sessions": churn.sessions})
+        samples.append(
+            {
+                "t_s": elapsed,
+                "gateway_mb": rss_mb(gateway),
+                "worker_mb": rss_mb(worker),
+                "command_ms": command_ms(client, run_id),
+                "ws_sessions": churn.sessions,
+            }
+        )
         time.sleep(args.sample_s)
     churn.stopping.set()
     churn.join(10)
-    print(f"runs ended: {dict(Counter(endings))}; websocket sessions "
-          f"{churn.sessions}, packets {churn.packets}, client errors {churn.errors}; "
-          f"sessions ended: {dict(churn.endings)}")
+    print(
+        f"runs ended: {dict(Counter(endings))}; websocket sessions "
+        f"{churn.sessions}, packets {churn.packets}, client errors {churn.errors}; "
+        f"sessions ended: {dict(churn.endings)}"
+    )
     return samples
 
 
 def growth(samples: list[dict[str, float]], key: str) -> tuple[float, float, float]:
     """(after warm-up median, last-quarter median, growth %)."""
-    steady = samples[len(samples) // 5:]
+    steady = samples[len(samples) // 5 :]
     quarter = max(1, len(steady) // 4)
     first = statistics.median(s[key] for s in steady[:quarter])
     last = statistics.median(s[key] for s in steady[-quarter:])
@@ -149,22 +165,34 @@ def growth(samples: list[dict[str, float]], key: str) -> tuple[float, float, flo
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     minutes = 1.0 if args.quick else args.minutes
-    with (LocalStack(workers=1) as stack,
-          httpx.Client(base_url=stack.url, timeout=30) as client):
+    with (
+        LocalStack(workers=1) as stack,
+        httpx.Client(base_url=stack.url, timeout=30) as client,
+    ):
         samples = soak(stack, client, args, minutes)
     step = max(1, len(samples) // 8)
     shown = samples[::step] + ([samples[-1]] if (len(samples) - 1) % step else [])
-    print_table(f"soak: {minutes:g} min, runs of {args.run_seconds:g} s, a sample "
-                f"every {args.sample_s:g} s", shown,
-                ["t_s", "gateway_mb", "worker_mb", "command_ms", "ws_sessions"])
+    print_table(
+        f"soak: {minutes:g} min, runs of {args.run_seconds:g} s, a sample "
+        f"every {args.sample_s:g} s",
+        shown,
+        ["t_s", "gateway_mb", "worker_mb", "command_ms", "ws_sessions"],
+    )
     rows, figures = [], {}
-    for key, name in (("gateway_mb", "gateway"), ("worker_mb", "worker"),
-                      ("command_ms", "command")):
+    for key, name in (
+        ("gateway_mb", "gateway"),
+        ("worker_mb", "worker"),
+        ("command_ms", "command"),
+    ):
         first, last, pct = growth(samples, key)
-        rows.append({"what": key, "after warm-up": first, "last quarter": last,
-                     "growth %": pct})
+        rows.append(
+            {"what": key, "after warm-up": first, "last quarter": last, "growth %": pct}
+        )
         figures[f"{name}_{'rss' if key.endswith('mb') else 'latency'}_growth_pct"] = pct
-    print_table("growth: median of the last quarter against the first quarter "
-                "after the warm-up (goal: RSS <= 5%)", rows,
-                ["what", "after warm-up", "last quarter", "growth %"])
+    print_table(
+        "growth: median of the last quarter against the first quarter "
+        "after the warm-up (goal: RSS <= 5%)",
+        rows,
+        ["what", "after warm-up", "last quarter", "growth %"],
+    )
     return summary("soak", "cpu", len(samples), figures)

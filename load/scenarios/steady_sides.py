@@ -93,8 +93,11 @@ def engine_run(args: argparse.Namespace, steps: int) -> list[float]:
 def fossils(trainer: Trainer) -> list[str]:
     """The slots whose seed the engine fossilised (the others were culled)."""
     assert trainer.parts.seeds is not None
-    return sorted(name for name, slot in trainer.parts.seeds.slots.items()
-                  if slot.stage is SeedStage.FOSSILIZED)
+    return sorted(
+        name
+        for name, slot in trainer.parts.seeds.slots.items()
+        if slot.stage is SeedStage.FOSSILIZED
+    )
 
 
 def morph(args: argparse.Namespace) -> dict[str, Any]:
@@ -136,8 +139,9 @@ def plain_model(args: argparse.Namespace, device: torch.device) -> Any:
                 continue
             # Placed as a restore places a fossil (SeedManager.load_state).
             slot.stage = SeedStage.FOSSILIZED
-            slot.attach(build_seed(SEED_BLUEPRINT[slot.kind], slot.shape,
-                                   str(device)).module)
+            slot.attach(
+                build_seed(SEED_BLUEPRINT[slot.kind], slot.shape, str(device)).module
+            )
             slot.alpha = 1.0
     return task
 

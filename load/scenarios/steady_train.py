@@ -55,7 +55,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-
 class _Utilisation:
     """Samples torch.cuda.utilization() (NVML) every 50 ms while running."""
 
@@ -111,8 +110,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         sides.engine_run(args, steps)
         args.warmup_s = now() - started
         if args.compile:
-            print(f"compile warm-up: pilot engine run of {steps} steps took "
-                  f"{args.warmup_s:.1f} s (graphs then shared by both sides)")
+            print(
+                f"compile warm-up: pilot engine run of {steps} steps took "
+                f"{args.warmup_s:.1f} s (graphs then shared by both sides)"
+            )
     if sides.cuda(args):
         return _run_cuda(args, steps, repeats)
     engine_all, plain_all, ratios, mean_ratios = [], [], [], []

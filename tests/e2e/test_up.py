@@ -16,8 +16,14 @@ from api_schemas.enums import TERMINAL_RUN_STATE_VALUES
 from tests.fixtures.gateway import ROOT
 from tests.fixtures.services import free_port
 
-SMALL_RUN = {"name": "e2e", "task": "digits", "epochs": 1, "device": "cpu",
-             "model": {"width": 16, "depth": 1}, "morphogenesis": {"enabled": False}}
+SMALL_RUN = {
+    "name": "e2e",
+    "task": "digits",
+    "epochs": 1,
+    "device": "cpu",
+    "model": {"width": 16, "depth": 1},
+    "morphogenesis": {"enabled": False},
+}
 
 
 class Up:
@@ -33,10 +39,23 @@ class Up:
         env["ESPER_REDIS_URL"] = redis_url
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "up", "--port", str(self.port),
-                 "--data-dir", str(self.data_dir), *args],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL)
+                [
+                    sys.executable,
+                    "-m",
+                    "app.cli",
+                    "up",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(self.data_dir),
+                    *args,
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
 
     def output(self) -> str:
         text = self.log_path.read_text(errors="replace")
@@ -67,7 +86,8 @@ class Up:
 
     def children(self) -> list[psutil.Process]:
         children: list[psutil.Process] = psutil.Process(self.proc.pid).children(
-            recursive=True)
+            recursive=True
+        )
         return children
 
     def interrupt(self, timeout: float = 45) -> int:
@@ -98,13 +118,15 @@ def wait_for_run(client: httpx.Client, run_id: str, timeout: float) -> dict[str,
 
 
 def assert_all_gone(processes: list[psutil.Process]) -> None:
-    alive = [p for p in processes if p.is_running()
-             and p.status() != psutil.STATUS_ZOMBIE]
+    alive = [
+        p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    ]
     assert not alive, f"still running: {[p.cmdline() for p in alive]}"
 
 
 def test_up_serves_the_api_runs_a_submitted_run_and_stops_everything_on_ctrl_c(
-        tmp_path: Path, redis_url: str, up_factory: list[Up]) -> None:
+    tmp_path: Path, redis_url: str, up_factory: list[Up]
+) -> None:
     up = Up(tmp_path, redis_url, "--no-demo")
     up_factory.append(up)
     up.wait_healthy()
@@ -127,7 +149,8 @@ def test_up_serves_the_api_runs_a_submitted_run_and_stops_everything_on_ctrl_c(
 
 
 def test_up_with_the_demo_trains_it_to_completion_on_a_bundled_redis(
-        tmp_path: Path, up_factory: list[Up]) -> None:
+    tmp_path: Path, up_factory: list[Up]
+) -> None:
     # Nothing listens on this port, so `esper up` starts its bundled Redis.
     up = Up(tmp_path, f"redis://127.0.0.1:{free_port()}/0")
     up_factory.append(up)
@@ -141,10 +164,17 @@ def test_up_with_the_demo_trains_it_to_completion_on_a_bundled_redis(
     assert (tmp_path / "var" / "leyline.secret").exists()
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_version_and_migrate(tmp_path: Path) -> None:
@@ -156,7 +186,8 @@ def test_version_and_migrate(tmp_path: Path) -> None:
 
 
 def test_esper_worker_runs_the_worker_and_refuses_a_device_it_lacks(
-        redis_url: str) -> None:
+    redis_url: str,
+) -> None:
     env = {**os.environ, "ESPER_REDIS_URL": redis_url, "ESPER_LOCAL_MODE": "1"}
     done = run_cli("worker", "--device", "cuda:63", env=env)
     assert done.returncode == 2
@@ -164,7 +195,8 @@ def test_esper_worker_runs_the_worker_and_refuses_a_device_it_lacks(
 
 
 def test_a_worker_without_a_secret_refuses_to_start_outside_local_mode(
-        redis_url: str) -> None:
+    redis_url: str,
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESPER_")}
     env["ESPER_REDIS_URL"] = redis_url
     done = run_cli("worker", "--device", "cpu", env=env)

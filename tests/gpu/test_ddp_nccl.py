@@ -14,9 +14,7 @@ from tests.unit.engine.helpers import spec
 
 pytestmark = [
     pytest.mark.gpu,
-    pytest.mark.skipif(
-        torch.cuda.device_count() < 2, reason="needs two CUDA devices"
-    ),
+    pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices"),
 ]
 STEP_FUNCTIONS = {"_forward_backward", "_step_exchange", "_exchange"}
 

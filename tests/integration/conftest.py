@@ -35,11 +35,13 @@ def spawn_worker(redis_url: str, tmp_path: Path) -> Iterator[SpawnWorker]:
     """
     started: list[WorkerProcess] = []
 
-    def spawn(device: str = "cpu", worker_id: str | None = None,
-              **env: str) -> WorkerProcess:
+    def spawn(
+        device: str = "cpu", worker_id: str | None = None, **env: str
+    ) -> WorkerProcess:
         log = tmp_path / f"worker-{len(started)}.log"
-        handle = WorkerProcess(worker_env(redis_url, tmp_path / "data", **env), log,
-                               device, worker_id).start()
+        handle = WorkerProcess(
+            worker_env(redis_url, tmp_path / "data", **env), log, device, worker_id
+        ).start()
         started.append(handle)
         return handle
 
@@ -56,15 +58,19 @@ def migrated_database(request: pytest.FixtureRequest, tmp_path: Path) -> Setting
     """Settings on a fresh database at head, SQLite and PostgreSQL (skipped
     without ESPER_TEST_POSTGRES_URL). Migrated here, outside the test's event
     loop: alembic runs one of its own."""
-    url = (sqlite_url(tmp_path) if request.param == "sqlite"
-           else request.getfixturevalue("postgres_db_url"))
+    url = (
+        sqlite_url(tmp_path)
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_db_url")
+    )
     upgrade(url)
     return Settings(database_url=url)
 
 
 @pytest_asyncio.fixture(loop_scope="function")
-async def sessions(migrated_database: Settings,
-                   ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def sessions(
+    migrated_database: Settings,
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """A session factory on `migrated_database`, as the gateway makes it."""
     engine = create_engine(migrated_database)
     yield create_sessionmaker(engine)

@@ -40,8 +40,10 @@ def table_names(url: str) -> set[str]:
 
 def model_drift(url: str) -> list[Any]:
     """What autogenerate would write: where head differs from the models."""
-    return inspected(url, lambda c: compare_metadata(MigrationContext.configure(c),
-                                                     SQLModel.metadata))
+    return inspected(
+        url,
+        lambda c: compare_metadata(MigrationContext.configure(c), SQLModel.metadata),
+    )
 
 
 def round_trip(url: str) -> None:

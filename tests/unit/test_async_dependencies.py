@@ -44,10 +44,16 @@ def test_the_gateways_dependencies_and_endpoints_run_on_the_event_loop() -> None
         app = create_app(Settings(local_mode=True, leyline_secret="s" * 32))
     finally:
         sys.setswitchinterval(interval)
-    ours = {call for route in api_routes(app.router.routes)
-            for call in callables(route.dependant)
-            if getattr(call, "__module__", "").startswith("app.")}
+    ours = {
+        call
+        for route in api_routes(app.router.routes)
+        for call in callables(route.dependant)
+        if getattr(call, "__module__", "").startswith("app.")
+    }
     assert len(ours) > 20  # the walk reached the routers' endpoints and dependencies
-    on_threads = sorted(f"{c.__module__}.{getattr(c, '__qualname__', c)}"
-                        for c in ours if not runs_on_the_loop(c))
+    on_threads = sorted(
+        f"{c.__module__}.{getattr(c, '__qualname__', c)}"
+        for c in ours
+        if not runs_on_the_loop(c)
+    )
     assert on_threads == []

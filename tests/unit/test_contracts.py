@@ -17,9 +17,15 @@ KEYS = {"k1": "secret-one", "k2": "secret-two"}
 
 
 def signed(**overrides: object) -> SignedCommand:
-    fields: dict[str, object] = {"id": "c1", "run_id": "r1", "type": "pause",
-                                 "params": {}, "nonce": "n1",
-                                 "issued_at": time.time(), "key_id": "k1"}
+    fields: dict[str, object] = {
+        "id": "c1",
+        "run_id": "r1",
+        "type": "pause",
+        "params": {},
+        "nonce": "n1",
+        "issued_at": time.time(),
+        "key_id": "k1",
+    }
     fields.update(overrides)
     return sign(SignedCommand.model_validate(fields), KEYS)
 
@@ -35,7 +41,8 @@ def test_run_spec_defaults_and_unknown_fields() -> None:
 
 def test_command_union_is_discriminated_by_type() -> None:
     body = command_create_adapter.validate_python(
-        {"type": "seed_enable", "slot": "block0", "blueprint": "low_rank"})
+        {"type": "seed_enable", "slot": "block0", "blueprint": "low_rank"}
+    )
     assert isinstance(body, SeedEnable)
     with pytest.raises(ValidationError):
         command_create_adapter.validate_python({"type": "explode"})
@@ -59,8 +66,11 @@ def test_signature_round_trip_and_every_rejection_reason() -> None:
 
 
 def test_keyring_parses_rotation_keys() -> None:
-    assert parse_keyring("a", "k2=b, k3=c,bad", "k1") == {"k1": "a", "k2": "b",
-                                                          "k3": "c"}
+    assert parse_keyring("a", "k2=b, k3=c,bad", "k1") == {
+        "k1": "a",
+        "k2": "b",
+        "k3": "c",
+    }
 
 
 def test_roles_are_ordered() -> None:

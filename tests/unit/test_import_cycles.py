@@ -26,7 +26,8 @@ def module_name(path: Path, root: Path) -> str:
 def is_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def module_level_imports(body: list[ast.stmt]) -> Iterator[ast.Import | ast.ImportFrom]:
@@ -40,13 +41,15 @@ def module_level_imports(body: list[ast.stmt]) -> Iterator[ast.Import | ast.Impo
         elif isinstance(node, ast.Try):
             handlers = [s for h in node.handlers for s in h.body]
             yield from module_level_imports(
-                node.body + handlers + node.orelse + node.finalbody)
+                node.body + handlers + node.orelse + node.finalbody
+            )
         elif isinstance(node, ast.With | ast.AsyncWith):
             yield from module_level_imports(node.body)
 
 
-def named_modules(node: ast.Import | ast.ImportFrom, module: str,
-                  is_package: bool) -> set[str]:
+def named_modules(
+    node: ast.Import | ast.ImportFrom, module: str, is_package: bool
+) -> set[str]:
     """What an import statement names: `from a import b` names `a.b` (if
     that is a module) and `a` (if `b` is a name in it)."""
     if isinstance(node, ast.Import):
@@ -77,9 +80,12 @@ def import_graph(root: Path, package: str) -> Graph:
     for module, path in files.items():
         tree = ast.parse(path.read_text(), filename=str(path))
         is_package = path.name == "__init__.py"
-        graph[module] = {target for node in module_level_imports(tree.body)
-                         for name in named_modules(node, module, is_package)
-                         for target in loaded(name, module, known)}
+        graph[module] = {
+            target
+            for node in module_level_imports(tree.body)
+            for name in named_modules(node, module, is_package)
+            for target in loaded(name, module, known)
+        }
     return graph
 
 
@@ -143,7 +149,7 @@ def test_the_checker_finds_cycles_and_skips_what_does_not_run(tmp_path: Path) ->
         "sub/__init__.py": "",
         "sub/c.py": "from ..a import thing\n",
         "d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                "    from pkg import a\n\n\ndef f() -> None:\n    from pkg import b\n",
+        "    from pkg import a\n\n\ndef f() -> None:\n    from pkg import b\n",
     }
     for name, text in sources.items():
         (tmp_path / "pkg" / name).parent.mkdir(parents=True, exist_ok=True)

@@ -23,8 +23,11 @@ def imported_roots(path: Path) -> set[str]:
 
 def package_imports(package: str, exclude: str | None = None) -> dict[str, set[str]]:
     files = sorted((ROOT / package).rglob("*.py"))
-    return {str(f.relative_to(ROOT)): imported_roots(f) for f in files
-            if exclude is None or exclude not in f.parts}
+    return {
+        str(f.relative_to(ROOT)): imported_roots(f)
+        for f in files
+        if exclude is None or exclude not in f.parts
+    }
 
 
 def offenders(imports: dict[str, set[str]], forbidden: set[str]) -> dict[str, set[str]]:
@@ -33,8 +36,11 @@ def offenders(imports: dict[str, set[str]], forbidden: set[str]) -> dict[str, se
 
 def test_api_schemas_imports_only_pydantic_and_stdlib() -> None:
     allowed = STDLIB | {"pydantic", "api_schemas", "typing_extensions"}
-    bad = {f: roots - allowed for f, roots in package_imports("api_schemas").items()
-           if roots - allowed}
+    bad = {
+        f: roots - allowed
+        for f, roots in package_imports("api_schemas").items()
+        if roots - allowed
+    }
     assert bad == {}
 
 
@@ -47,10 +53,21 @@ def test_workers_never_import_app() -> None:
 
 
 def test_engine_is_pure_torch() -> None:
-    forbidden = {"redis", "sqlalchemy", "sqlmodel", "fastapi", "starlette", "app",
-                 "httpx", "uvicorn"}
-    imports = {f: r for f, r in package_imports("workers").items()
-               if f.startswith("workers/engine/")}
+    forbidden = {
+        "redis",
+        "sqlalchemy",
+        "sqlmodel",
+        "fastapi",
+        "starlette",
+        "app",
+        "httpx",
+        "uvicorn",
+    }
+    imports = {
+        f: r
+        for f, r in package_imports("workers").items()
+        if f.startswith("workers/engine/")
+    }
     assert imports, "workers/engine has no modules"
     assert offenders(imports, forbidden) == {}
 

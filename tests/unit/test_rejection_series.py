@@ -11,8 +11,13 @@ def test_each_rejection_reason_starts_with_a_series() -> None:
     # The hand-kept list this replaced had `replayed_nonce` (the worker says
     # `nonce_replayed`) and no `wrong_run`.
     for reason in ("nonce_replayed", "wrong_run", *RejectionReason):
-        value = REGISTRY.get_sample_value("esper_command_rejections_total",
-                                          {"reason": str(reason)})
+        value = REGISTRY.get_sample_value(
+            "esper_command_rejections_total", {"reason": str(reason)}
+        )
         assert value is not None, reason
-    assert REGISTRY.get_sample_value("esper_command_rejections_total",
-                                     {"reason": "replayed_nonce"}) is None
+    assert (
+        REGISTRY.get_sample_value(
+            "esper_command_rejections_total", {"reason": "replayed_nonce"}
+        )
+        is None
+    )

@@ -11,6 +11,7 @@ from app.db import SerialWrites
 
 SESSION = object()  # what the fake maker hands out in place of a session
 
+
 def recording_maker(log: list[str]) -> Any:
     @contextlib.asynccontextmanager
     async def maker() -> AsyncIterator[object]:
@@ -18,6 +19,7 @@ def recording_maker(log: list[str]) -> Any:
         await asyncio.sleep(0.01)  # a transaction in flight
         yield SESSION
         log.append("close")
+
     return maker
 
 

@@ -9,8 +9,9 @@ from tests.fixtures.stack import LiveStack
 
 
 @pytest.fixture(scope="module")
-def stack(module_redis_url: str,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+def stack(
+    module_redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveStack]:
     tmp = tmp_path_factory.mktemp("commands")
     live = LiveStack(sqlite_url(tmp), module_redis_url, tmp, workers=1)
     yield live

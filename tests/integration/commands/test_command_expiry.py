@@ -21,20 +21,27 @@ EXPIRE_S = 1.5
 
 
 @pytest.fixture
-def gateway(redis_url: str, tmp_path_factory: pytest.TempPathFactory,
-            ) -> Iterator[GatewayProcess]:
+def gateway(
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[GatewayProcess]:
     tmp = tmp_path_factory.mktemp("expiry")
-    with running_gateway(sqlite_url(tmp), redis_url, tmp,
-                         ESPER_COMMAND_EXPIRE_S=str(EXPIRE_S),
-                         ESPER_REAPER_INTERVAL_S="0.2") as gateway:
+    with running_gateway(
+        sqlite_url(tmp),
+        redis_url,
+        tmp,
+        ESPER_COMMAND_EXPIRE_S=str(EXPIRE_S),
+        ESPER_REAPER_INTERVAL_S="0.2",
+    ) as gateway:
         yield gateway
 
 
 def test_a_command_to_a_run_no_worker_takes_expires(gateway: GatewayProcess) -> None:
     with gateway.client() as client:
         run = client.post("/api/v1/runs", json={"task": "digits", "epochs": 1}).json()
-        issued = client.post(f"/api/v1/runs/{run['id']}/commands",
-                             json={"type": "pause"}).json()
+        issued = client.post(
+            f"/api/v1/runs/{run['id']}/commands", json={"type": "pause"}
+        ).json()
         path = f"/api/v1/commands/{issued['id']}"
         time.sleep(EXPIRE_S / 2)
         assert client.get(path).json()["state"] in ("pending", "dispatched")
@@ -47,18 +54,27 @@ def test_a_command_to_a_run_no_worker_takes_expires(gateway: GatewayProcess) -> 
 
 @pytest.mark.asyncio(loop_scope="function")
 async def test_the_reaper_expires_only_commands_that_cannot_be_acked(
-        redis_url: str, sessions: async_sessionmaker[AsyncSession]) -> None:
+    redis_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     bus = Redis.from_url(redis_url)
     now = utcnow()
     ended = Run(spec={}, state="cancelled", finished_at=now - timedelta(seconds=30))
     live = Run(spec={}, state="running")
     commands = {
         "on_ended_run": Command(run_id=ended.id, type="pause", issued_at=now),
-        "old_on_live_run": Command(run_id=live.id, type="pause", state="dispatched",
-                                   issued_at=now - timedelta(seconds=120)),
+        "old_on_live_run": Command(
+            run_id=live.id,
+            type="pause",
+            state="dispatched",
+            issued_at=now - timedelta(seconds=120),
+        ),
         "fresh_on_live_run": Command(run_id=live.id, type="pause", issued_at=now),
-        "old_but_applied": Command(run_id=live.id, type="pause", state="applied",
-                                   issued_at=now - timedelta(seconds=120)),
+        "old_but_applied": Command(
+            run_id=live.id,
+            type="pause",
+            state="applied",
+            issued_at=now - timedelta(seconds=120),
+        ),
     }
     try:
         async with sessions() as session:
@@ -66,8 +82,9 @@ async def test_the_reaper_expires_only_commands_that_cannot_be_acked(
             await session.commit()
         await Reaper(sessions, bus, ttl_s=8, command_expire_s=60).sweep()
         async with sessions() as session:
-            found = {name: await session.get(Command, c.id)
-                     for name, c in commands.items()}
+            found = {
+                name: await session.get(Command, c.id) for name, c in commands.items()
+            }
         assert {name: (c.state, c.reason) for name, c in found.items() if c} == {
             "on_ended_run": ("expired", "run_ended"),
             "old_on_live_run": ("expired", "not_acked"),
@@ -76,7 +93,8 @@ async def test_the_reaper_expires_only_commands_that_cannot_be_acked(
         }
         fleet = range_reply(await bus.xrange(FLEET_STREAM), bytes)
         packets = [json.loads(f[DATA_FIELD.encode()]) for _, f in fleet]
-        assert sorted(p["attrs"]["reason"] for p in packets
-                      if p["kind"] == "command") == ["not_acked", "run_ended"]
+        assert sorted(
+            p["attrs"]["reason"] for p in packets if p["kind"] == "command"
+        ) == ["not_acked", "run_ended"]
     finally:
         await bus.aclose()

@@ -6,8 +6,14 @@ import httpx
 
 from tests.fixtures.stack import LiveStack
 
-LONG_RUN = {"task": "digits", "epochs": 2000, "batch_size": 32, "device": "cpu",
-            "morphogenesis": {"enabled": False}, "checkpoint_every": 20}
+LONG_RUN = {
+    "task": "digits",
+    "epochs": 2000,
+    "batch_size": 32,
+    "device": "cpu",
+    "morphogenesis": {"enabled": False},
+    "checkpoint_every": 20,
+}
 
 
 def start_run(stack: LiveStack, **overrides: Any) -> str:
@@ -18,10 +24,15 @@ def start_run(stack: LiveStack, **overrides: Any) -> str:
     return run_id
 
 
-def command(stack: LiveStack, run_id: str, body: dict[str, Any],
-            wait: float = 10) -> dict[str, Any]:
-    response = stack.client.post(f"/api/v1/runs/{run_id}/commands",
-                                 params={"wait": wait}, json=body, timeout=wait + 10)
+def command(
+    stack: LiveStack, run_id: str, body: dict[str, Any], wait: float = 10
+) -> dict[str, Any]:
+    response = stack.client.post(
+        f"/api/v1/runs/{run_id}/commands",
+        params={"wait": wait},
+        json=body,
+        timeout=wait + 10,
+    )
     assert response.status_code == 200, response.text  # acked within the wait
     result: dict[str, Any] = response.json()
     # The answer is the full ledger row, dispatch included, even when the ack
@@ -30,7 +41,8 @@ def command(stack: LiveStack, run_id: str, body: dict[str, Any],
     assert result["issued_at"] <= result["dispatched_at"] <= result["acked_at"]
     stored = stack.client.get(f"/api/v1/commands/{result['id']}").json()
     assert {k: stored[k] for k in ("state", "acked_at", "dispatched_at")} == {
-        k: result[k] for k in ("state", "acked_at", "dispatched_at")}
+        k: result[k] for k in ("state", "acked_at", "dispatched_at")
+    }
     return result
 
 
@@ -68,8 +80,11 @@ def test_seed_enable_then_disable(stack: LiveStack) -> None:
     # Paused, the run still applies commands but the seed cannot pass its gates
     # (on digits a seed may fossilise, and so become uncullable, within 0.5 s).
     assert command(stack, run_id, {"type": "pause"})["state"] == "applied"
-    enabled = command(stack, run_id, {"type": "seed_enable", "slot": "block0",
-                                      "blueprint": "low_rank"})
+    enabled = command(
+        stack,
+        run_id,
+        {"type": "seed_enable", "slot": "block0", "blueprint": "low_rank"},
+    )
     assert enabled["state"] == "applied", enabled
     seed_id = enabled["result"]["seed_id"]
     disabled = command(stack, run_id, {"type": "seed_disable", "seed_id": seed_id})
@@ -77,8 +92,11 @@ def test_seed_enable_then_disable(stack: LiveStack) -> None:
     unknown = command(stack, run_id, {"type": "seed_disable", "seed_id": "nope"})
     assert unknown["state"] == "rejected" and unknown["reason"]
     seeds = stack.client.get(f"/api/v1/runs/{run_id}/seeds").json()
-    assert [s["stage"] for s in seeds if s["seed_id"] == seed_id] in ([], ["CULLED"],
-                                                                     ["EMBARGOED"])
+    assert [s["stage"] for s in seeds if s["seed_id"] == seed_id] in (
+        [],
+        ["CULLED"],
+        ["EMBARGOED"],
+    )
     stack.client.post(f"/api/v1/runs/{run_id}/cancel")
     stack.wait_for_run(run_id, {"cancelled"})
 
@@ -107,8 +125,11 @@ def test_emergency_halt_stops_within_one_step(stack: LiveStack) -> None:
     assert run["result"]["steps_after_halt"] <= 1
     assert run["result"].get("forced") is not True
     metrics = stack.client.get("/metrics").text
-    count = [line for line in metrics.splitlines()
-             if line.startswith("esper_halt_seconds_count")]
+    count = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("esper_halt_seconds_count")
+    ]
     assert count and float(count[0].split()[-1]) >= 1  # halt latency observed
 
 

@@ -15,26 +15,43 @@ TTL_S = 4.0
 
 
 @pytest.fixture
-def short_ttl_stack(module_redis_url: str, tmp_path_factory: pytest.TempPathFactory,
-                    ) -> Iterator[LiveStack]:
+def short_ttl_stack(
+    module_redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LiveStack]:
     tmp = tmp_path_factory.mktemp("lost")
-    live = LiveStack(sqlite_url(tmp), module_redis_url, tmp, workers=1,
-                     ESPER_WORKER_TTL_S=str(TTL_S), ESPER_REAPER_INTERVAL_S="0.5")
+    live = LiveStack(
+        sqlite_url(tmp),
+        module_redis_url,
+        tmp,
+        workers=1,
+        ESPER_WORKER_TTL_S=str(TTL_S),
+        ESPER_REAPER_INTERVAL_S="0.5",
+    )
     yield live
     live.stop()
 
 
 def test_killed_worker_fails_its_run_and_expires_commands(
-        short_ttl_stack: LiveStack) -> None:
+    short_ttl_stack: LiveStack,
+) -> None:
     stack = short_ttl_stack
-    run = stack.client.post("/api/v1/runs", json={
-        "task": "digits", "epochs": 2000, "batch_size": 32, "device": "cpu",
-        "morphogenesis": {"enabled": False}}).json()
+    run = stack.client.post(
+        "/api/v1/runs",
+        json={
+            "task": "digits",
+            "epochs": 2000,
+            "batch_size": 32,
+            "device": "cpu",
+            "morphogenesis": {"enabled": False},
+        },
+    ).json()
     stack.wait_for_run(run["id"], {"running"})
     stack.kill_worker(stack.workers[0], signal.SIGKILL)
     killed_at = time.monotonic()
-    pending = stack.client.post(f"/api/v1/runs/{run['id']}/commands",
-                                json={"type": "pause"}).json()
+    pending = stack.client.post(
+        f"/api/v1/runs/{run['id']}/commands", json={"type": "pause"}
+    ).json()
     failed = stack.wait_for_run(run["id"], {"failed"}, timeout=20)
     detected_s = time.monotonic() - killed_at
     assert failed["error"] == "worker_lost"

@@ -10,8 +10,9 @@ from tests.fixtures.gateway import GatewayProcess, running_gateway, sqlite_url
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest,
-                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     if request.param == "sqlite":
         yield sqlite_url(tmp_path_factory.mktemp("sqlite"))
     else:
@@ -19,8 +20,9 @@ def database_url(request: pytest.FixtureRequest,
 
 
 @pytest.fixture(scope="module")
-def gateway(database_url: str, module_redis_url: str,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+def gateway(
+    database_url: str, module_redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
     tmp = tmp_path_factory.mktemp("gateway")
     with running_gateway(database_url, module_redis_url, tmp) as gateway:
         yield gateway

@@ -38,18 +38,27 @@ ENDPOINTS = [
 
 
 @pytest.fixture(scope="module")
-def secured(module_redis_url: str,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+def secured(
+    module_redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
     tmp = tmp_path_factory.mktemp("auth")
-    with running_gateway(sqlite_url(tmp), module_redis_url, tmp, ESPER_AUTH="on",
-                         ESPER_LOCAL_MODE="0",
-                         ESPER_ADMIN_TOKEN=ADMIN_TOKEN) as gateway:
+    with running_gateway(
+        sqlite_url(tmp),
+        module_redis_url,
+        tmp,
+        ESPER_AUTH="on",
+        ESPER_LOCAL_MODE="0",
+        ESPER_ADMIN_TOKEN=ADMIN_TOKEN,
+    ) as gateway:
         yield gateway
 
 
 def make_key(client: httpx.Client, role: str) -> dict[str, str]:
-    response = client.post("/api/v1/keys", json={"name": role, "role": role},
-                           headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    response = client.post(
+        "/api/v1/keys",
+        json={"name": role, "role": role},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
     assert response.status_code == 201
     key: dict[str, str] = response.json()
     return key
@@ -60,8 +69,10 @@ def tokens(secured: GatewayProcess) -> dict[str, str | None]:
     with secured.client() as client:
         made = {role: make_key(client, role)["token"] for role in ORDER}
         revoked = make_key(client, "admin")
-        client.delete(f"/api/v1/keys/{revoked['id']}",
-                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        client.delete(
+            f"/api/v1/keys/{revoked['id']}",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
     return {**made, "none": None, "revoked": revoked["token"]}
 
 
@@ -83,9 +94,9 @@ def fill(path: str, client: httpx.Client) -> str:
 
 
 @pytest.mark.parametrize("who", ["none", "revoked", "viewer", "operator", "admin"])
-def test_every_endpoint_answers_as_api_md_says(secured: GatewayProcess,
-                                               tokens: dict[str, str | None],
-                                               who: str) -> None:
+def test_every_endpoint_answers_as_api_md_says(
+    secured: GatewayProcess, tokens: dict[str, str | None], who: str
+) -> None:
     with secured.client() as client:
         token = tokens[who]
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -94,8 +105,11 @@ def test_every_endpoint_answers_as_api_md_says(secured: GatewayProcess,
             path = fill(template, client) if "{" in template else template
             response = client.request(method, path, json=body, headers=headers)
             want = expected(least, who)
-            ok = (200 <= response.status_code < 300) if want is None \
+            ok = (
+                (200 <= response.status_code < 300)
+                if want is None
                 else response.status_code == want
+            )
             if not ok:
                 wrong.append(f"{method} {template}: {response.status_code}")
             if want in (401, 403):
@@ -103,8 +117,9 @@ def test_every_endpoint_answers_as_api_md_says(secured: GatewayProcess,
     assert wrong == []
 
 
-def test_websocket_requires_a_token(secured: GatewayProcess,
-                                    tokens: dict[str, str | None]) -> None:
+def test_websocket_requires_a_token(
+    secured: GatewayProcess, tokens: dict[str, str | None]
+) -> None:
     from websockets.exceptions import ConnectionClosed  # noqa: PLC0415
     from websockets.sync.client import connect  # noqa: PLC0415
 
@@ -114,17 +129,24 @@ def test_websocket_requires_a_token(secured: GatewayProcess,
     assert info.value.rcvd is not None and info.value.rcvd.code == 4401
     with connect(f"{ws_url}?token={tokens['viewer']}") as ws:
         ws.ping().wait(5)
-    with connect(ws_url, additional_headers={
-            "Authorization": f"Bearer {tokens['viewer']}"}) as ws:
+    with connect(
+        ws_url, additional_headers={"Authorization": f"Bearer {tokens['viewer']}"}
+    ) as ws:
         ws.ping().wait(5)
 
 
 def test_refuses_to_start_without_a_secret_outside_local_mode(
-        module_redis_url: str, tmp_path: Path) -> None:
+    module_redis_url: str, tmp_path: Path
+) -> None:
     from tests.fixtures.gateway import gateway_env  # noqa: PLC0415
 
-    env = gateway_env(sqlite_url(tmp_path), module_redis_url, tmp_path,
-                      ESPER_LOCAL_MODE="0", ESPER_AUTH="on")
+    env = gateway_env(
+        sqlite_url(tmp_path),
+        module_redis_url,
+        tmp_path,
+        ESPER_LOCAL_MODE="0",
+        ESPER_AUTH="on",
+    )
     env.pop("ESPER_LEYLINE_SECRET")
     gateway = GatewayProcess(env, tmp_path / "gw.log")
     with pytest.raises(RuntimeError, match="gateway exited"):

@@ -12,12 +12,24 @@ CASES = [
     ("missing task", {"epochs": 1}, 422, "validation_error"),
     ("unknown task", {"task": "mnist-of-doom"}, 422, "unknown_task"),
     ("bad device", {"task": "digits", "device": "tpu"}, 422, "validation_error"),
-    ("unknown blueprint", {"task": "digits", "morphogenesis": {"blueprints": ["x"]}},
-     422, "unknown_blueprint"),
-    ("unknown slot", {"task": "digits", "morphogenesis": {"slots": ["block9"]}},
-     422, "unknown_slot"),
-    ("nested unknown field", {"task": "digits", "model": {"widht": 3}}, 422,
-     "validation_error"),
+    (
+        "unknown blueprint",
+        {"task": "digits", "morphogenesis": {"blueprints": ["x"]}},
+        422,
+        "unknown_blueprint",
+    ),
+    (
+        "unknown slot",
+        {"task": "digits", "morphogenesis": {"slots": ["block9"]}},
+        422,
+        "unknown_slot",
+    ),
+    (
+        "nested unknown field",
+        {"task": "digits", "model": {"widht": 3}},
+        422,
+        "validation_error",
+    ),
     ("not an object", [1, 2, 3], 422, "validation_error"),
 ]
 
@@ -29,49 +41,76 @@ def assert_error(response: httpx.Response, status: int, code: str) -> None:
     assert "Traceback" not in response.text
 
 
-@pytest.mark.parametrize(("name", "body", "status", "code"), CASES,
-                         ids=[c[0] for c in CASES])
-def test_bad_run_bodies_are_rejected(client: httpx.Client, name: str, body: object,
-                                     status: int, code: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "body", "status", "code"), CASES, ids=[c[0] for c in CASES]
+)
+def test_bad_run_bodies_are_rejected(
+    client: httpx.Client, name: str, body: object, status: int, code: str
+) -> None:
     assert_error(client.post("/api/v1/runs", json=body), status, code)
 
 
 def test_non_json_body_is_400(client: httpx.Client) -> None:
-    response = client.post("/api/v1/runs", content=b"{not json",
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        "/api/v1/runs",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
     assert_error(response, 400, "invalid_json")
 
 
 def test_oversized_body_is_413(client: httpx.Client) -> None:
-    response = client.post("/api/v1/runs", content=b"{" + b" " * 2_000_000 + b"}",
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        "/api/v1/runs",
+        content=b"{" + b" " * 2_000_000 + b"}",
+        headers={"content-type": "application/json"},
+    )
     assert_error(response, 413, "payload_too_large")
 
 
 def test_malformed_cursor_and_limit(client: httpx.Client) -> None:
-    assert_error(client.get("/api/v1/runs", params={"cursor": "%%%"}), 400,
-                 "invalid_cursor")
-    assert_error(client.get("/api/v1/runs", params={"limit": 0}), 422,
-                 "validation_error")
-    assert_error(client.get("/api/v1/runs", params={"limit": 501}), 422,
-                 "validation_error")
-    assert_error(client.get("/api/v1/runs", params={"state": "sleeping"}), 422,
-                 "validation_error")
+    assert_error(
+        client.get("/api/v1/runs", params={"cursor": "%%%"}), 400, "invalid_cursor"
+    )
+    assert_error(
+        client.get("/api/v1/runs", params={"limit": 0}), 422, "validation_error"
+    )
+    assert_error(
+        client.get("/api/v1/runs", params={"limit": 501}), 422, "validation_error"
+    )
+    assert_error(
+        client.get("/api/v1/runs", params={"state": "sleeping"}),
+        422,
+        "validation_error",
+    )
 
 
 def test_unknown_command_type_and_bad_params(client: httpx.Client) -> None:
     run = client.post("/api/v1/runs", json={"task": "digits"}).json()
     url = f"/api/v1/runs/{run['id']}/commands"
-    assert_error(client.post(url, json={"type": "self_destruct"}), 422,
-                 "validation_error")
-    assert_error(client.post(url, json={"type": "seed_enable", "slot": "block0",
-                                        "blueprint": "nope"}), 422, "unknown_blueprint")
-    assert_error(client.post(url, json={"type": "seed_enable", "slot": "block7",
-                                        "blueprint": "low_rank"}), 422, "unknown_slot")
-    assert_error(client.post(url, json={"type": "pause", "extra": 1}), 422,
-                 "validation_error")
-    assert_error(client.post(url + "?wait=31", json={"type": "pause"}), 422,
-                 "validation_error")
+    assert_error(
+        client.post(url, json={"type": "self_destruct"}), 422, "validation_error"
+    )
+    assert_error(
+        client.post(
+            url, json={"type": "seed_enable", "slot": "block0", "blueprint": "nope"}
+        ),
+        422,
+        "unknown_blueprint",
+    )
+    assert_error(
+        client.post(
+            url, json={"type": "seed_enable", "slot": "block7", "blueprint": "low_rank"}
+        ),
+        422,
+        "unknown_slot",
+    )
+    assert_error(
+        client.post(url, json={"type": "pause", "extra": 1}), 422, "validation_error"
+    )
+    assert_error(
+        client.post(url + "?wait=31", json={"type": "pause"}), 422, "validation_error"
+    )
 
 
 def test_commands_to_an_unknown_run_are_404_and_write_nothing(
@@ -80,13 +119,17 @@ def test_commands_to_an_unknown_run_are_404_and_write_nothing(
     # The command route checks the run inside its INSERT (no lookup before it):
     # the error must still be the run's own, and no ledger row may be left.
     url = "/api/v1/runs/no-such-run/commands"
-    for body in ({"type": "emergency_halt", "reason": "x"}, {"type": "pause"},
-                 {"type": "seed_enable", "slot": "block0", "blueprint": "low_rank"}):
+    for body in (
+        {"type": "emergency_halt", "reason": "x"},
+        {"type": "pause"},
+        {"type": "seed_enable", "slot": "block0", "blueprint": "low_rank"},
+    ):
         assert_error(client.post(url, json=body), 404, "run_not_found")
     assert_error(client.get(url), 404, "run_not_found")
     live = client.post("/api/v1/runs", json={"task": "digits"}).json()["id"]
-    halt = client.post(f"/api/v1/runs/{live}/commands",
-                       json={"type": "emergency_halt", "reason": "x"})
+    halt = client.post(
+        f"/api/v1/runs/{live}/commands", json={"type": "emergency_halt", "reason": "x"}
+    )
     assert halt.status_code == 202, halt.text
     assert halt.json()["run_id"] == live and halt.json()["state"] == "pending"
 

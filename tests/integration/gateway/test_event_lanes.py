@@ -44,13 +44,20 @@ def no_database() -> AbstractAsyncContextManager[AsyncSession]:
 
 
 def checkpoint(n: int) -> CheckpointEvent:
-    return CheckpointEvent(run_id="r1", worker_id="w1", checkpoint_id=f"ckpt-{n}",
-                           path="/tmp/x", step=n, epoch=n)
+    return CheckpointEvent(
+        run_id="r1",
+        worker_id="w1",
+        checkpoint_id=f"ckpt-{n}",
+        path="/tmp/x",
+        step=n,
+        epoch=n,
+    )
 
 
 def ack(n: int) -> CommandAckEvent:
-    return CommandAckEvent(command_id=f"cmd-{n}", run_id="r1", worker_id="w1",
-                           state=CommandState.applied)
+    return CommandAckEvent(
+        command_id=f"cmd-{n}", run_id="r1", worker_id="w1", state=CommandState.applied
+    )
 
 
 async def until(predicate: Any, timeout: float = 5.0) -> None:

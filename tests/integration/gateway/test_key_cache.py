@@ -27,21 +27,33 @@ RELOAD_S = 0.3
 
 
 @pytest.fixture(scope="module")
-def replicas(module_redis_url: str, tmp_path_factory: pytest.TempPathFactory,
-             ) -> Iterator[list[GatewayProcess]]:
+def replicas(
+    module_redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[list[GatewayProcess]]:
     """Two gateways on one database and one Redis."""
     database = sqlite_url(tmp_path_factory.mktemp("shared-db"))
     with ExitStack() as running:
-        yield [running.enter_context(running_gateway(
-                   database, module_redis_url, tmp_path_factory.mktemp(f"replica{i}"),
-                   ESPER_AUTH="on", ESPER_LOCAL_MODE="0", ESPER_ADMIN_TOKEN=ADMIN_TOKEN,
-                   ESPER_KEY_RELOAD_S=str(RELOAD_S)))
-               for i in range(2)]
+        yield [
+            running.enter_context(
+                running_gateway(
+                    database,
+                    module_redis_url,
+                    tmp_path_factory.mktemp(f"replica{i}"),
+                    ESPER_AUTH="on",
+                    ESPER_LOCAL_MODE="0",
+                    ESPER_ADMIN_TOKEN=ADMIN_TOKEN,
+                    ESPER_KEY_RELOAD_S=str(RELOAD_S),
+                )
+            )
+            for i in range(2)
+        ]
 
 
 @pytest.fixture
-def clients(replicas: list[GatewayProcess],
-            ) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+def clients(
+    replicas: list[GatewayProcess],
+) -> Iterator[tuple[httpx.Client, httpx.Client]]:
     """Clients of replicas A and B."""
     with replicas[0].client() as a, replicas[1].client() as b:
         yield a, b
@@ -49,13 +61,15 @@ def clients(replicas: list[GatewayProcess],
 
 def new_key(client: httpx.Client, role: str) -> tuple[dict[str, str], dict[str, str]]:
     """A key made through `client`, and its bearer header."""
-    key: dict[str, str] = client.post("/api/v1/keys", json={"name": role, "role": role},
-                                      headers=ADMIN).json()
+    key: dict[str, str] = client.post(
+        "/api/v1/keys", json={"name": role, "role": role}, headers=ADMIN
+    ).json()
     return key, {"Authorization": f"Bearer {key['token']}"}
 
 
 def test_a_revoked_key_stops_working_on_every_replica(
-        clients: tuple[httpx.Client, httpx.Client]) -> None:
+    clients: tuple[httpx.Client, httpx.Client],
+) -> None:
     a, b = clients
     key, bearer = new_key(a, "operator")
     for client in (a, b):  # B never saw it made: its miss is looked up
@@ -73,10 +87,13 @@ def test_a_revoked_key_stops_working_on_every_replica(
 
 
 def auth_counts(client: httpx.Client) -> dict[str, float]:
-    return {sample.labels["outcome"]: sample.value
-            for family in text_string_to_metric_families(client.get("/metrics").text)
-            if family.name == "esper_auth"
-            for sample in family.samples if sample.name == "esper_auth_total"}
+    return {
+        sample.labels["outcome"]: sample.value
+        for family in text_string_to_metric_families(client.get("/metrics").text)
+        if family.name == "esper_auth"
+        for sample in family.samples
+        if sample.name == "esper_auth_total"
+    }
 
 
 def accepted(counts: dict[str, float]) -> float:
@@ -84,7 +101,8 @@ def accepted(counts: dict[str, float]) -> float:
 
 
 def test_authentications_are_counted_by_outcome(
-        clients: tuple[httpx.Client, httpx.Client]) -> None:
+    clients: tuple[httpx.Client, httpx.Client],
+) -> None:
     a, b = clients
     _key, bearer = new_key(a, "viewer")
     before = auth_counts(b)
@@ -92,8 +110,12 @@ def test_authentications_are_counted_by_outcome(
     assert b.get("/api/v1/whoami", headers=bearer).status_code == 200  # looked up
     assert b.get("/api/v1/whoami", headers=bearer).status_code == 200  # held
     assert b.get("/api/v1/whoami").status_code == 401
-    assert b.get("/api/v1/whoami", headers={
-        "Authorization": "Bearer esk_not_a_token"}).status_code == 401
+    assert (
+        b.get(
+            "/api/v1/whoami", headers={"Authorization": "Bearer esk_not_a_token"}
+        ).status_code
+        == 401
+    )
     after = auth_counts(b)
     # The key may already be held if B's reload ran in between: one of the
     # two was then `held` too.
@@ -104,16 +126,18 @@ def test_authentications_are_counted_by_outcome(
 
 @pytest.mark.asyncio(loop_scope="function")
 async def test_a_held_key_is_served_from_memory_until_the_reload(
-        sessions: async_sessionmaker[AsyncSession],
-        migrated_database: Settings) -> None:
+    sessions: async_sessionmaker[AsyncSession], migrated_database: Settings
+) -> None:
     settings, cache, token = migrated_database, KeyCache(), new_token()
     async with sessions() as session:
-        key = ApiKey(name="k", role=Role.viewer.value,
-                     token_hash=hash_token(token, settings))
+        key = ApiKey(
+            name="k", role=Role.viewer.value, token_hash=hash_token(token, settings)
+        )
         session.add(key)
         await session.commit()
         assert await cache.principal(session, token, settings) == Principal(
-            key_id=key.id, role=Role.viewer)
+            key_id=key.id, role=Role.viewer
+        )
         # Gone from the database (not through this gateway): still held ...
         await session.execute(delete(ApiKey).where(col(ApiKey.id) == key.id))
         await session.commit()

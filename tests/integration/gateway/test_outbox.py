@@ -37,25 +37,31 @@ def entries(url: str, stream: str) -> list[dict[bytes, bytes]]:
 
 
 def test_a_run_is_on_the_bus_when_its_201_arrives(
-        gateway: GatewayProcess, module_redis_url: str) -> None:
+    gateway: GatewayProcess, module_redis_url: str
+) -> None:
     # The assignment used to wait for the relay loop's 2 s grace.
     with httpx.Client(base_url=gateway.url, timeout=10) as client:
         run = client.post("/api/v1/runs", json=SPEC)
         assert run.status_code == 201, run.text
         run_id = run.json()["id"]
-        assigned = [f for f in entries(module_redis_url, RUNS_STREAM)
-                    if run_id.encode() in f[DATA_FIELD.encode()]]
+        assigned = [
+            f
+            for f in entries(module_redis_url, RUNS_STREAM)
+            if run_id.encode() in f[DATA_FIELD.encode()]
+        ]
         assert len(assigned) == 1
         issued = client.post(f"/api/v1/runs/{run_id}/commands", json={"type": "pause"})
         assert issued.status_code == 202, issued.text
         sent = entries(module_redis_url, command_stream(run_id))
-        assert [SignedCommand.model_validate_json(f[DATA_FIELD.encode()]).id
-                for f in sent] == [issued.json()["id"]]
+        assert [
+            SignedCommand.model_validate_json(f[DATA_FIELD.encode()]).id for f in sent
+        ] == [issued.json()["id"]]
 
 
 @pytest.mark.asyncio(loop_scope="function")
 async def test_the_loop_sends_what_the_fast_path_left_behind(
-        sessions: SessionMaker, redis_url: str) -> None:
+    sessions: SessionMaker, redis_url: str
+) -> None:
     bus = Redis.from_url(redis_url)
     relay = OutboxRelay(sessions, bus, grace_s=0.3)
     try:
@@ -67,13 +73,17 @@ async def test_the_loop_sends_what_the_fast_path_left_behind(
         assert await relay.relay_once() == 2
         assert metrics.OUTBOX_BACKLOG._value.get() == 0
         assert await relay.relay_once() == 0  # sent once only
-        (message_id, fields), = range_reply(
-            await bus.xrange(command_stream(run.id)), bytes)
+        ((message_id, fields),) = range_reply(
+            await bus.xrange(command_stream(run.id)), bytes
+        )
         signed = SignedCommand.model_validate_json(fields[DATA_FIELD.encode()])
         verify(signed, KEYS)  # the envelope committed with the row, intact
         assert (signed.id, signed.type, signed.nonce) == (
-            command.id, "pause", command.nonce)
-        (assignment_id, _), = range_reply(await bus.xrange(RUNS_STREAM), bytes)
+            command.id,
+            "pause",
+            command.nonce,
+        )
+        ((assignment_id, _),) = range_reply(await bus.xrange(RUNS_STREAM), bytes)
         async with sessions() as session:
             stored = await session.get(Command, command.id)
             stored_run = await session.get(Run, run.id)
@@ -87,7 +97,8 @@ async def test_the_loop_sends_what_the_fast_path_left_behind(
 
 @pytest.mark.asyncio(loop_scope="function")
 async def test_an_idle_tick_does_not_wait_for_the_write_turn(
-        sessions: SessionMaker, redis_url: str) -> None:
+    sessions: SessionMaker, redis_url: str
+) -> None:
     # Five ticks a second that find nothing due: none of them may queue for
     # the turn every request's commit on SQLite waits for.
     writes = SerialWrites(sessions, serial=True)
@@ -106,7 +117,8 @@ async def blocked_clients(bus: Redis) -> int:
 
 @pytest.mark.asyncio(loop_scope="function")
 async def test_a_command_is_never_readable_before_its_packets(
-        sessions: SessionMaker, redis_url: str) -> None:
+    sessions: SessionMaker, redis_url: str
+) -> None:
     # Whoever reads the command (and later acks it) finds `pending` and
     # `dispatched` already on the run's stream, so the outcome packet cannot
     # come before them. The reader pipelines its XRANGE behind a blocked
@@ -126,11 +138,14 @@ async def test_a_command_is_never_readable_before_its_packets(
         assert await relay.send(messages) is not None
         woken, packets = await asyncio.wait_for(read, 10)
         assert woken, "the reader saw no command"
-        seen = [TelemetryPacket.model_validate_json(f[DATA_FIELD.encode()])
-                for _, f in range_reply(packets, bytes)]
+        seen = [
+            TelemetryPacket.model_validate_json(f[DATA_FIELD.encode()])
+            for _, f in range_reply(packets, bytes)
+        ]
         assert [(p.kind, p.value, p.attrs["id"]) for p in seen] == [
             (PacketKind.command, "pending", command.id),
-            (PacketKind.command, "dispatched", command.id)]
+            (PacketKind.command, "dispatched", command.id),
+        ]
     finally:
         await bus.aclose()
         await reader.aclose()
@@ -138,9 +153,11 @@ async def test_a_command_is_never_readable_before_its_packets(
 
 @pytest.mark.asyncio(loop_scope="function")
 async def test_a_redis_that_never_answers_does_not_hold_the_request(
-        sessions: SessionMaker) -> None:
-    async def swallow(reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> None:
+    sessions: SessionMaker,
+) -> None:
+    async def swallow(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         while await reader.read(1 << 16):  # takes every command, answers none
             pass
         writer.close()

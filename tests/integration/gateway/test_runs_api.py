@@ -9,8 +9,9 @@ import httpx
 SPEC = {"task": "digits", "epochs": 1, "labels": {"suite": "runs-api"}}
 
 
-def create(client: httpx.Client, body: dict[str, Any] | None = None,
-           **headers: str) -> httpx.Response:
+def create(
+    client: httpx.Client, body: dict[str, Any] | None = None, **headers: str
+) -> httpx.Response:
     return client.post("/api/v1/runs", json=body or SPEC, headers=headers)
 
 
@@ -26,8 +27,10 @@ def test_create_then_get_returns_queued_run_with_spec(client: httpx.Client) -> N
 
 def test_pagination_walks_every_run_once_newest_first(client: httpx.Client) -> None:
     label = f"page-{uuid.uuid4().hex[:6]}"
-    made = [create(client, {**SPEC, "labels": {"batch": label}}).json()["id"]
-            for _ in range(5)]
+    made = [
+        create(client, {**SPEC, "labels": {"batch": label}}).json()["id"]
+        for _ in range(5)
+    ]
     seen: list[str] = []
     cursor = None
     while True:
@@ -46,8 +49,9 @@ def test_state_filter_only_returns_that_state(client: httpx.Client) -> None:
     create(client)
     items = client.get("/api/v1/runs", params={"state": "queued"}).json()["items"]
     assert items and all(r["state"] == "queued" for r in items)
-    assert client.get("/api/v1/runs", params={"state": "completed"}).json()[
-        "items"] == []
+    assert (
+        client.get("/api/v1/runs", params={"state": "completed"}).json()["items"] == []
+    )
 
 
 def test_idempotency_key_repeats_return_the_original(client: httpx.Client) -> None:
@@ -95,5 +99,6 @@ def test_health_and_readiness(client: httpx.Client) -> None:
 def test_openapi_names_every_operation(client: httpx.Client) -> None:
     spec = client.get("/openapi.json").json()
     operations = [op for path in spec["paths"].values() for op in path.values()]
-    assert operations and all(op.get("operationId") and op.get("tags")
-                              for op in operations)
+    assert operations and all(
+        op.get("operationId") and op.get("tags") for op in operations
+    )

@@ -22,8 +22,11 @@ def alert_exprs() -> dict[str, str]:
 
 def panel_exprs() -> dict[str, list[str]]:
     panels = json.loads(DASHBOARD.read_text())["panels"]
-    return {p["title"]: [t["expr"] for t in p.get("targets", [])]
-            for p in panels if p.get("type") != "row"}
+    return {
+        p["title"]: [t["expr"] for t in p.get("targets", [])]
+        for p in panels
+        if p.get("type") != "row"
+    }
 
 
 def series_names(expr: str) -> set[str]:

@@ -24,7 +24,8 @@ from tests.integration.prometheus.promql import (
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.skipif(
     PROMETHEUS is None,
-    reason="prometheus missing: apt-get install -y prometheus (the Makefile does)")
+    reason="prometheus missing: apt-get install -y prometheus (the Makefile does)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,23 +34,31 @@ def prometheus_redis_url(redis_server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory,
-            prometheus_redis_url: str) -> Iterator[GatewayProcess]:
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory, prometheus_redis_url: str
+) -> Iterator[GatewayProcess]:
     tmp = tmp_path_factory.mktemp("gateway")
     with running_gateway(sqlite_url(tmp), prometheus_redis_url, tmp) as gateway:
         yield gateway
 
 
 @pytest.fixture(scope="module")
-def scraped(tmp_path_factory: pytest.TempPathFactory,
-            gateway: GatewayProcess) -> Iterator[str]:
+def scraped(
+    tmp_path_factory: pytest.TempPathFactory, gateway: GatewayProcess
+) -> Iterator[str]:
     """Gateway + worker endpoint + Prometheus; yields Prometheus's URL once both
     targets were scraped at least three times."""
     tmp: Path = tmp_path_factory.mktemp("prom")
     worker_port, prom_port = free_port(), free_port()
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.prometheus.worker_metrics",
-         str(worker_port)], cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.prometheus.worker_metrics",
+            str(worker_port),
+        ],
+        cwd=ROOT,
+    )
     prom = _start_prometheus(tmp, gateway, worker_port, prom_port)
     url = f"http://127.0.0.1:{prom_port}"
     try:
@@ -61,8 +70,9 @@ def scraped(tmp_path_factory: pytest.TempPathFactory,
             proc.wait(10)
 
 
-def _start_prometheus(tmp: Path, gateway: GatewayProcess, worker_port: int,
-                      port: int) -> subprocess.Popen[bytes]:
+def _start_prometheus(
+    tmp: Path, gateway: GatewayProcess, worker_port: int, port: int
+) -> subprocess.Popen[bytes]:
     config = tmp / "prometheus.yml"
     config.write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
@@ -70,12 +80,18 @@ def _start_prometheus(tmp: Path, gateway: GatewayProcess, worker_port: int,
         f"  - job_name: esper-gateway\n    static_configs: [{{targets: "
         f"['127.0.0.1:{gateway.port}']}}]\n"
         f"  - job_name: esper-worker\n    static_configs: [{{targets: "
-        f"['127.0.0.1:{worker_port}']}}]\n")
+        f"['127.0.0.1:{worker_port}']}}]\n"
+    )
     return subprocess.Popen(
-        [PROMETHEUS or "prometheus", f"--config.file={config}",
-         f"--storage.tsdb.path={tmp / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=(tmp / "prometheus.log").open("wb"))
+        [
+            PROMETHEUS or "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / "prometheus.log").open("wb"),
+    )
 
 
 def _wait_for_scrapes(url: str, timeout: float = 60) -> None:
@@ -98,8 +114,9 @@ def _query(url: str, expr: str) -> list[dict[str, object]]:
 
 
 def _exists(url: str, name: str) -> bool:
-    body = httpx.get(url + "/api/v1/series", params={"match[]": name},
-                     timeout=10).json()
+    body = httpx.get(
+        url + "/api/v1/series", params={"match[]": name}, timeout=10
+    ).json()
     return body["status"] == "success" and bool(body["data"])
 
 

@@ -10,12 +10,18 @@ from tests.integration.prometheus.promql import PROMETHEUS
 PROMTOOL = shutil.which("promtool")
 pytestmark = pytest.mark.skipif(
     PROMTOOL is None,
-    reason="promtool missing: apt-get install -y prometheus (the Makefile does)")
+    reason="promtool missing: apt-get install -y prometheus (the Makefile does)",
+)
 
 
 def promtool(*args: str) -> str:
-    result = subprocess.run([PROMTOOL or "promtool", *args], cwd=PROMETHEUS,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [PROMTOOL or "promtool", *args],
+        cwd=PROMETHEUS,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout + result.stderr
 
@@ -37,8 +43,12 @@ def test_every_alert_is_unit_tested_and_has_a_runbook_section() -> None:
 
     from tests.integration.prometheus.promql import ROOT, alert_exprs  # noqa: PLC0415
 
-    tested = {test["alert_rule_test"][0]["alertname"] for test in yaml.safe_load(
-        (PROMETHEUS / "alerts.test.yml").read_text())["tests"]}
+    tested = {
+        test["alert_rule_test"][0]["alertname"]
+        for test in yaml.safe_load((PROMETHEUS / "alerts.test.yml").read_text())[
+            "tests"
+        ]
+    }
     assert tested == set(alert_exprs())
     runbook = (ROOT / "docs" / "RUNBOOK.md").read_text()
     groups = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())["groups"]

@@ -30,12 +30,19 @@ def telemetry_db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(telemetry_db_url: str, telemetry_redis_url: str,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+def gateway(
+    telemetry_db_url: str,
+    telemetry_redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[GatewayProcess]:
     tmp = tmp_path_factory.mktemp("gateway")
-    with running_gateway(telemetry_db_url, telemetry_redis_url, tmp,
-                         ESPER_WS_QUEUE_FRAMES=str(QUEUE_FRAMES),
-                         ESPER_TELEMETRY_PERSIST_INTERVAL_S="0.05") as gateway:
+    with running_gateway(
+        telemetry_db_url,
+        telemetry_redis_url,
+        tmp,
+        ESPER_WS_QUEUE_FRAMES=str(QUEUE_FRAMES),
+        ESPER_TELEMETRY_PERSIST_INTERVAL_S="0.05",
+    ) as gateway:
         yield gateway
 
 
@@ -47,8 +54,9 @@ async def aredis(telemetry_redis_url: str) -> AsyncIterator[Redis]:
 
 
 @pytest_asyncio.fixture
-async def maker(telemetry_db_url: str) -> AsyncIterator[
-        async_sessionmaker[AsyncSession]]:
+async def maker(
+    telemetry_db_url: str,
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = create_async_engine(telemetry_db_url)
     yield async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
     await engine.dispose()
@@ -58,8 +66,9 @@ NewRun = Callable[..., Coroutine[Any, Any, str]]
 
 
 @pytest_asyncio.fixture
-async def new_run(gateway: GatewayProcess,
-                  maker: async_sessionmaker[AsyncSession]) -> NewRun:
+async def new_run(
+    gateway: GatewayProcess, maker: async_sessionmaker[AsyncSession]
+) -> NewRun:
     """POST a run, then mark it `running` as a worker's state event would."""
 
     async def create(state: str = "running") -> str:
@@ -68,8 +77,9 @@ async def new_run(gateway: GatewayProcess,
         assert response.status_code == 201, response.text
         run_id: str = response.json()["id"]
         async with maker() as session:
-            await session.execute(update(Run).where(col(Run.id) == run_id)
-                                  .values(state=state))
+            await session.execute(
+                update(Run).where(col(Run.id) == run_id).values(state=state)
+            )
             await session.commit()
         return run_id
 

@@ -17,19 +17,36 @@ from websockets.exceptions import ConnectionClosed
 
 from api_schemas.bus import telemetry_stream
 
-NAMES = ("tolaria.training.loss", "tolaria.training.accuracy",
-         "tolaria.step.latency_ms", "kasmina.seed.alpha")
+NAMES = (
+    "tolaria.training.loss",
+    "tolaria.training.accuracy",
+    "tolaria.step.latency_ms",
+    "kasmina.seed.alpha",
+)
 
 
 def packet(step: int, *, name: str | None = None, pad: int = 0) -> dict[str, Any]:
-    return {"kind": "metric", "name": name or NAMES[step % len(NAMES)],
-            "value": float(step % 97) / 10, "step": step, "epoch": step // 100,
-            "level": "info", "attrs": {"pad": "x" * pad} if pad else {}}
+    return {
+        "kind": "metric",
+        "name": name or NAMES[step % len(NAMES)],
+        "value": float(step % 97) / 10,
+        "step": step,
+        "epoch": step // 100,
+        "level": "info",
+        "attrs": {"pad": "x" * pad} if pad else {},
+    }
 
 
-async def produce(redis: Redis, run_id: str, steps: range, *, pad: int = 0,
-                  maxlen: int = 100_000, batch: int = 500,
-                  pause_s: float = 0.0) -> list[str]:
+async def produce(
+    redis: Redis,
+    run_id: str,
+    steps: range,
+    *,
+    pad: int = 0,
+    maxlen: int = 100_000,
+    batch: int = 500,
+    pause_s: float = 0.0,
+) -> list[str]:
     """Pipelined XADDs of metric packets (a pause between batches paces a
     producer that clients in this test process must keep up with)."""
     cursors: list[str] = []
@@ -38,17 +55,30 @@ async def produce(redis: Redis, run_id: str, steps: range, *, pad: int = 0,
             await asyncio.sleep(pause_s)
         pipe = redis.pipeline(transaction=False)
         for step in range(start, min(start + batch, steps.stop)):
-            pipe.xadd(telemetry_stream(run_id), {"data": _data(run_id, packet(
-                step, pad=pad))}, maxlen=maxlen, approximate=True)
+            pipe.xadd(
+                telemetry_stream(run_id),
+                {"data": _data(run_id, packet(step, pad=pad))},
+                maxlen=maxlen,
+                approximate=True,
+            )
         cursors += [i.decode() for i in await pipe.execute()]
     return cursors
 
 
 async def finish(redis: Redis, run_id: str, state: str = "completed") -> str:
     """The worker's final `run.state` packet."""
-    data = _data(run_id, {"kind": "state", "name": "run.state", "value": state,
-                          "step": None, "epoch": None, "level": "info",
-                          "attrs": {}})
+    data = _data(
+        run_id,
+        {
+            "kind": "state",
+            "name": "run.state",
+            "value": state,
+            "step": None,
+            "epoch": None,
+            "level": "info",
+            "attrs": {},
+        },
+    )
     entry_id = await redis.xadd(telemetry_stream(run_id), {"data": data})
     assert isinstance(entry_id, bytes)  # a bytes client (no decode_responses)
     return entry_id.decode()
@@ -56,8 +86,7 @@ async def finish(redis: Redis, run_id: str, state: str = "completed") -> str:
 
 def _data(run_id: str, body: dict[str, Any]) -> str:
     # json.dumps defaults (", " and ": "), as the worker's publisher writes.
-    return json.dumps({**body, "run_id": run_id,
-                       "ts": datetime.now(UTC).isoformat()})
+    return json.dumps({**body, "run_id": run_id, "ts": datetime.now(UTC).isoformat()})
 
 
 @dataclass
@@ -75,8 +104,9 @@ class Received:
         return [f["step"] for f in self.frames if f["kind"] == "metric"]
 
 
-async def receive_all(ws_url: str, *, timeout: float = 30.0,
-                      stop_after: int | None = None, **options: Any) -> Received:
+async def receive_all(
+    ws_url: str, *, timeout: float = 30.0, stop_after: int | None = None, **options: Any
+) -> Received:
     """Frames until the server closes (or `stop_after` frames, then disconnect)."""
     got = Received()
     # No permessage-deflate: per-client compression would undo serialise-once
@@ -85,8 +115,9 @@ async def receive_all(ws_url: str, *, timeout: float = 30.0,
     async with connect(ws_url, **options) as ws:
         try:
             while stop_after is None or len(got.frames) < stop_after:
-                got.frames.append(json.loads(await asyncio.wait_for(ws.recv(),
-                                                                    timeout)))
+                got.frames.append(
+                    json.loads(await asyncio.wait_for(ws.recv(), timeout))
+                )
         except ConnectionClosed as exc:
             got.code = exc.rcvd.code if exc.rcvd else None
             got.reason = exc.rcvd.reason if exc.rcvd else ""
@@ -128,10 +159,14 @@ class StalledClient:
         await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", self.port))
         self.reader, writer = await asyncio.open_connection(sock=sock, limit=16_384)
         key = base64.b64encode(os.urandom(16)).decode()
-        writer.write((f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13"
-                      "\r\n\r\n").encode())
+        writer.write(
+            (
+                f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13"
+                "\r\n\r\n"
+            ).encode()
+        )
         await writer.drain()
         self._writer = writer
         head = await self.reader.readuntil(b"\r\n\r\n")

@@ -27,7 +27,8 @@ def ws_url(gateway: GatewayProcess, path: str) -> str:
 
 
 async def test_many_clients_get_every_packet_in_order_then_a_clean_close(
-        gateway: GatewayProcess, aredis: Redis, new_run: NewRun) -> None:
+    gateway: GatewayProcess, aredis: Redis, new_run: NewRun
+) -> None:
     run_id = await new_run()
     url = ws_url(gateway, f"/ws/runs/{run_id}")
     clients = [asyncio.create_task(receive_all(url)) for _ in range(12)]
@@ -46,7 +47,8 @@ async def test_many_clients_get_every_packet_in_order_then_a_clean_close(
 
 
 async def test_stalled_client_is_closed_4408_with_its_cursor_and_resumes(
-        gateway: GatewayProcess, aredis: Redis, new_run: NewRun) -> None:
+    gateway: GatewayProcess, aredis: Redis, new_run: NewRun
+) -> None:
     run_id = await new_run()
     url = ws_url(gateway, f"/ws/runs/{run_id}")
     closes_before = await metric_value(gateway.url, "esper_ws_slow_client_closes_total")
@@ -55,8 +57,9 @@ async def test_stalled_client_is_closed_4408_with_its_cursor_and_resumes(
     others = [asyncio.create_task(receive_all(url)) for _ in range(3)]
     await eventually(lambda: _clients_at_least(gateway, 4))
     count = 12 * QUEUE_FRAMES  # ~6 MB: more than the kernel buffers absorb
-    cursors = await produce(aredis, run_id, range(count), pad=1000, batch=128,
-                            pause_s=0.02)
+    cursors = await produce(
+        aredis, run_id, range(count), pad=1000, batch=128, pause_s=0.02
+    )
     final = await finish(aredis, run_id)
     for got in await asyncio.gather(*others):  # the others kept up
         assert got.cursors == [*cursors, final]
@@ -66,14 +69,15 @@ async def test_stalled_client_is_closed_4408_with_its_cursor_and_resumes(
     assert code == 4408
     assert frames, "the stalled client got some frames before it stalled"
     assert reason == frames[-1]["cursor"]
-    assert [f["cursor"] for f in frames] == cursors[:len(frames)]
+    assert [f["cursor"] for f in frames] == cursors[: len(frames)]
     resumed = await receive_all(url + f"?after={reason}")
-    assert resumed.cursors == [*cursors[len(frames):], final]
+    assert resumed.cursors == [*cursors[len(frames) :], final]
     assert resumed.code == 1000
 
 
 async def test_names_filter_and_ping_pong(
-        gateway: GatewayProcess, aredis: Redis, new_run: NewRun) -> None:
+    gateway: GatewayProcess, aredis: Redis, new_run: NewRun
+) -> None:
     run_id = await new_run()
     url = ws_url(gateway, f"/ws/runs/{run_id}?names=tolaria.training.*,kasmina.*")
     async with connect(url, compression=None) as ws:
@@ -85,8 +89,11 @@ async def test_names_filter_and_ping_pong(
         names = []
         async for message in ws:
             names.append(json.loads(message)["name"])
-    wanted = {"tolaria.training.loss", "tolaria.training.accuracy",
-              "kasmina.seed.alpha"}
+    wanted = {
+        "tolaria.training.loss",
+        "tolaria.training.accuracy",
+        "kasmina.seed.alpha",
+    }
     assert names[:-1] and set(names[:-1]) == wanted
     assert len(names) - 1 == sum(1 for s in range(400) if s % 4 != 2)
     assert names[-1] == "run.state"  # the final state passes any filter
@@ -100,17 +107,25 @@ async def test_unknown_run_is_closed_4404(gateway: GatewayProcess) -> None:
 async def test_fleet_stream_is_live(gateway: GatewayProcess, aredis: Redis) -> None:
     async with connect(ws_url(gateway, "/ws/fleet"), compression=None) as ws:
         await eventually(lambda: _clients_at_least(gateway, 1, "fleet"))
-        await aredis.xadd("esper:fleet", {"data": json.dumps(
-            {"kind": "event", "name": "fleet.worker", "value": "idle"})})
+        await aredis.xadd(
+            "esper:fleet",
+            {
+                "data": json.dumps(
+                    {"kind": "event", "name": "fleet.worker", "value": "idle"}
+                )
+            },
+        )
         frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
     assert frame["name"] == "fleet.worker"
     assert cursor_key(frame["cursor"]) > (0, 0)
 
 
-async def _clients_at_least(gateway: GatewayProcess, n: int,
-                            stream: str = "runs") -> bool:
-    return await metric_value(gateway.url,
-                              f'esper_ws_clients{{stream="{stream}"}}') >= n
+async def _clients_at_least(
+    gateway: GatewayProcess, n: int, stream: str = "runs"
+) -> bool:
+    return (
+        await metric_value(gateway.url, f'esper_ws_clients{{stream="{stream}"}}') >= n
+    )
 
 
 async def _feeds_are(gateway: GatewayProcess, n: int) -> bool:

@@ -27,7 +27,8 @@ def ws_url(gateway: GatewayProcess, run_id: str, after: str | None = None) -> st
 
 
 async def test_resume_from_redis_gets_exactly_the_missing_packets(
-        gateway: GatewayProcess, aredis: Redis, new_run: NewRun) -> None:
+    gateway: GatewayProcess, aredis: Redis, new_run: NewRun
+) -> None:
     run_id = await new_run()
     cursors = await produce(aredis, run_id, range(1000))
     first = await receive_all(ws_url(gateway, run_id), stop_after=400)
@@ -35,7 +36,8 @@ async def test_resume_from_redis_gets_exactly_the_missing_packets(
     # More arrives while the client is away; it resumes from its last cursor.
     cursors += await produce(aredis, run_id, range(1000, 1500))
     resumed_task = asyncio.create_task(
-        receive_all(ws_url(gateway, run_id, first.cursors[-1])))
+        receive_all(ws_url(gateway, run_id, first.cursors[-1]))
+    )
     await asyncio.sleep(0.3)
     cursors += await produce(aredis, run_id, range(1500, 1600))  # live part
     final = await finish(aredis, run_id)
@@ -46,7 +48,8 @@ async def test_resume_from_redis_gets_exactly_the_missing_packets(
 
 
 async def test_resume_from_the_database_after_redis_trimmed(
-        gateway: GatewayProcess, aredis: Redis, new_run: NewRun) -> None:
+    gateway: GatewayProcess, aredis: Redis, new_run: NewRun
+) -> None:
     run_id = await new_run()
     cursors = await produce(aredis, run_id, range(1000))
     await eventually(lambda: _persisted(gateway, run_id, 1000))
@@ -60,7 +63,8 @@ async def test_resume_from_the_database_after_redis_trimmed(
 
 
 async def test_a_gap_is_announced_when_history_is_missing(
-        gateway: GatewayProcess, aredis: Redis, new_run: NewRun) -> None:
+    gateway: GatewayProcess, aredis: Redis, new_run: NewRun
+) -> None:
     # A queued run is not persisted, so once trimmed its head is gone for good.
     run_id = await new_run(state="queued")
     cursors = await produce(aredis, run_id, range(300))
@@ -69,14 +73,18 @@ async def test_a_gap_is_announced_when_history_is_missing(
     resumed = await receive_all(ws_url(gateway, run_id, cursors[9]))
     gap = resumed.frames[0]
     assert (gap["kind"], gap["name"], gap["level"]) == (
-        "event", "telemetry.gap", "warning")
+        "event",
+        "telemetry.gap",
+        "warning",
+    )
     assert gap["attrs"] == {"from": cursors[9], "to": cursors[200]}
     assert resumed.cursors[1:101] == cursors[200:]
     assert resumed.code == 1000
 
 
 async def test_connecting_after_the_run_ended_replays_and_closes(
-        gateway: GatewayProcess, aredis: Redis, new_run: NewRun) -> None:
+    gateway: GatewayProcess, aredis: Redis, new_run: NewRun
+) -> None:
     run_id = await new_run(state="completed")
     cursors = await produce(aredis, run_id, range(50))
     final = await finish(aredis, run_id)
@@ -87,13 +95,15 @@ async def test_connecting_after_the_run_ended_replays_and_closes(
 
 async def _persisted(gateway: GatewayProcess, run_id: str, n: int) -> bool:
     async with httpx.AsyncClient(base_url=gateway.url) as client:
-        page = (await client.get(f"/api/v1/runs/{run_id}/telemetry",
-                                 params={"limit": 5000})).json()
+        page = (
+            await client.get(f"/api/v1/runs/{run_id}/telemetry", params={"limit": 5000})
+        ).json()
     return len(page["items"]) >= n
 
 
 async def test_history_pages_filters_and_buckets(
-        gateway: GatewayProcess, aredis: Redis, new_run: NewRun) -> None:
+    gateway: GatewayProcess, aredis: Redis, new_run: NewRun
+) -> None:
     run_id = await new_run()
     cursors = await produce(aredis, run_id, range(600))
     await eventually(lambda: _persisted(gateway, run_id, 600))
@@ -106,10 +116,21 @@ async def test_history_pages_filters_and_buckets(
             seen += [item["cursor"] for item in page["items"]]
             if not (after := page["next_cursor"]):
                 break
-        losses = (await client.get(path, params={
-            "names": "tolaria.training.l*", "kind": "metric", "limit": 5000})).json()
-        series = (await client.get(path, params={
-            "names": "tolaria.training.loss", "resolution": 3})).json()
+        losses = (
+            await client.get(
+                path,
+                params={
+                    "names": "tolaria.training.l*",
+                    "kind": "metric",
+                    "limit": 5000,
+                },
+            )
+        ).json()
+        series = (
+            await client.get(
+                path, params={"names": "tolaria.training.loss", "resolution": 3}
+            )
+        ).json()
     assert seen == cursors  # 3 pages, in order, nothing twice
     assert [i["step"] for i in losses["items"]] == list(range(0, 600, 4))
     steps = list(range(0, 600, 4))  # loss steps 0..596 -> width 199
@@ -117,11 +138,17 @@ async def test_history_pages_filters_and_buckets(
     expected = []
     for start in (0, 199, 398):
         inside = [s for s in steps if start <= s <= start + 198]
-        expected.append({"name": "tolaria.training.loss", "step_start": start,
-                         "step_end": min(596, start + 198),
-                         "min": min(values[s] for s in inside),
-                         "max": max(values[s] for s in inside),
-                         "last": values[inside[-1]], "count": len(inside)})
+        expected.append(
+            {
+                "name": "tolaria.training.loss",
+                "step_start": start,
+                "step_end": min(596, start + 198),
+                "min": min(values[s] for s in inside),
+                "max": max(values[s] for s in inside),
+                "last": values[inside[-1]],
+                "count": len(inside),
+            }
+        )
     cursor = series.pop("cursor")  # the highest cursor the buckets cover
     assert isinstance(cursor, str) and cursor_key(cursor) > (0, 0)
     assert series == {"resolution": 3, "buckets": expected}

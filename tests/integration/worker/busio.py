@@ -24,9 +24,14 @@ from api_schemas.signing import sign
 from tests.fixtures.gateway import TEST_SECRET
 
 Client = redis.Redis  # decode_responses=True: fields are str
-TINY: dict[str, Any] = {"task": "digits", "epochs": 1, "batch_size": 64,
-                        "device": "cpu", "model": {"width": 16, "depth": 1},
-                        "morphogenesis": {"enabled": False}}
+TINY: dict[str, Any] = {
+    "task": "digits",
+    "epochs": 1,
+    "batch_size": 64,
+    "device": "cpu",
+    "model": {"width": 16, "depth": 1},
+    "morphogenesis": {"enabled": False},
+}
 # Long enough that it ends only when a test stops it.
 ENDLESS: dict[str, Any] = {**TINY, "epochs": 100000}
 
@@ -44,16 +49,21 @@ def events(client: Client) -> list[dict[str, Any]]:
 
 
 def run_events(client: Client, run_id: str, kind: str) -> list[dict[str, Any]]:
-    return [e for e in events(client)
-            if e.get("run_id") == run_id and e["type"] == kind]
+    return [
+        e for e in events(client) if e.get("run_id") == run_id and e["type"] == kind
+    ]
 
 
 def states(client: Client, run_id: str) -> list[str]:
     return [e["state"] for e in run_events(client, run_id, "run_state")]
 
 
-def wait_for(client: Client, predicate: Callable[[dict[str, Any]], bool],
-             timeout: float = 30.0, what: str = "event") -> dict[str, Any]:
+def wait_for(
+    client: Client,
+    predicate: Callable[[dict[str, Any]], bool],
+    timeout: float = 30.0,
+    what: str = "event",
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for event in events(client):
@@ -63,21 +73,31 @@ def wait_for(client: Client, predicate: Callable[[dict[str, Any]], bool],
     raise AssertionError(f"no {what} within {timeout} s; events: {events(client)}")
 
 
-def wait_state(client: Client, run_id: str, state: str,
-               timeout: float = 30.0) -> dict[str, Any]:
+def wait_state(
+    client: Client, run_id: str, state: str, timeout: float = 30.0
+) -> dict[str, Any]:
     """The run's `state` event; fails at once if it ends in another state."""
-    event = wait_for(client, lambda e: e["type"] == "run_state"
-                     and e["run_id"] == run_id
-                     and (e["state"] == state
-                          or e["state"] in TERMINAL_RUN_STATE_VALUES),
-                     timeout, f"run_state {state}")
+    event = wait_for(
+        client,
+        lambda e: (
+            e["type"] == "run_state"
+            and e["run_id"] == run_id
+            and (e["state"] == state or e["state"] in TERMINAL_RUN_STATE_VALUES)
+        ),
+        timeout,
+        f"run_state {state}",
+    )
     assert event["state"] == state, f"run ended {event['state']}: {event}"
     return event
 
 
 def wait_ack(client: Client, command_id: str, timeout: float = 15.0) -> dict[str, Any]:
-    return wait_for(client, lambda e: e["type"] == "command_ack"
-                    and e["command_id"] == command_id, timeout, f"ack {command_id}")
+    return wait_for(
+        client,
+        lambda e: e["type"] == "command_ack" and e["command_id"] == command_id,
+        timeout,
+        f"ack {command_id}",
+    )
 
 
 def telemetry(client: Client, run_id: str) -> list[dict[str, Any]]:
@@ -85,13 +105,24 @@ def telemetry(client: Client, run_id: str) -> list[dict[str, Any]]:
     return [json.loads(f[DATA_FIELD]) for _, f in entries]
 
 
-def signed(run_id: str | None, kind: str, params: dict[str, Any] | None = None, *,
-           key_id: str = "k1", secret: str = TEST_SECRET,
-           issued_at: float | None = None) -> SignedCommand:
-    command = SignedCommand(id=str(uuid.uuid4()), run_id=run_id, type=kind,
-                            params=params or {}, nonce=uuid.uuid4().hex,
-                            issued_at=time.time() if issued_at is None else issued_at,
-                            key_id=key_id)
+def signed(
+    run_id: str | None,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    *,
+    key_id: str = "k1",
+    secret: str = TEST_SECRET,
+    issued_at: float | None = None,
+) -> SignedCommand:
+    command = SignedCommand(
+        id=str(uuid.uuid4()),
+        run_id=run_id,
+        type=kind,
+        params=params or {},
+        nonce=uuid.uuid4().hex,
+        issued_at=time.time() if issued_at is None else issued_at,
+        key_id=key_id,
+    )
     return sign(command, {key_id: secret})
 
 
@@ -100,8 +131,9 @@ def send(client: Client, command: SignedCommand, stream: str | None = None) -> N
     client.xadd(target, {DATA_FIELD: command.model_dump_json()})
 
 
-def eventually(check: Callable[[], bool], timeout: float = 10.0,
-               what: str = "condition") -> None:
+def eventually(
+    check: Callable[[], bool], timeout: float = 10.0, what: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():

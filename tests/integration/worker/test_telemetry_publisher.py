@@ -9,8 +9,15 @@ from workers.telemetry import TelemetryPublisher
 
 
 def packet(step: int) -> dict[str, object]:
-    return {"kind": "metric", "name": "tolaria.training.loss", "value": 1.0 / step,
-            "step": step, "epoch": 0, "level": "info", "attrs": {}}
+    return {
+        "kind": "metric",
+        "name": "tolaria.training.loss",
+        "value": 1.0 / step,
+        "step": step,
+        "epoch": 0,
+        "level": "info",
+        "attrs": {},
+    }
 
 
 def test_every_packet_arrives_in_order_with_run_id_and_ts(bus: Client) -> None:

@@ -23,13 +23,21 @@ STEP_METRIC = "tolaria.training.loss"
 
 
 def wait_registered(bus: Client, worker_id: str) -> dict[str, object]:
-    return wait_for(bus, lambda e: e["type"] == "worker"
-                    and e["worker_id"] == worker_id and e["state"] == "idle",
-                    timeout=30, what=f"registration of {worker_id}")
+    return wait_for(
+        bus,
+        lambda e: (
+            e["type"] == "worker"
+            and e["worker_id"] == worker_id
+            and e["state"] == "idle"
+        ),
+        timeout=30,
+        what=f"registration of {worker_id}",
+    )
 
 
-def test_worker_registers_with_a_liveness_key(bus: Client,
-                                              spawn_worker: SpawnWorker) -> None:
+def test_worker_registers_with_a_liveness_key(
+    bus: Client, spawn_worker: SpawnWorker
+) -> None:
     spawn_worker(worker_id="w-reg")
     event = wait_registered(bus, "w-reg")
     assert event["device"] == "cpu"
@@ -41,15 +49,19 @@ def test_worker_registers_with_a_liveness_key(bus: Client,
 
 
 def test_a_run_is_claimed_trained_reported_in_order_and_acked(
-        bus: Client, spawn_worker: SpawnWorker) -> None:
+    bus: Client, spawn_worker: SpawnWorker
+) -> None:
     spawn_worker(worker_id="w-run")
     run_id = assign(bus, TINY)
     final = wait_state(bus, run_id, "completed", timeout=60)
     assert final["worker_id"] == "w-run"
     assert states(bus, run_id) == ["assigned", "running", "completed"]
 
-    ordered = [e for e in events(bus) if e.get("run_id") == run_id
-               and e["type"] in ("run_state", "progress")]
+    ordered = [
+        e
+        for e in events(bus)
+        if e.get("run_id") == run_id and e["type"] in ("run_state", "progress")
+    ]
     kinds = [e.get("state", e["type"]) for e in ordered]
     assert kinds[:2] == ["assigned", "running"] and kinds[-1] == "completed"
     progress = [e for e in ordered if e["type"] == "progress"]
@@ -60,22 +72,33 @@ def test_a_run_is_claimed_trained_reported_in_order_and_acked(
     assert progress[-1]["metrics"]["loss"] is not None
 
     # The assignment is acked right after the terminal event is out.
-    eventually(lambda: bus.xpending(RUNS_STREAM, RUNS_GROUP)["pending"] == 0,
-               what="assignment acked")
-    eventually(lambda: [e["state"] for e in events(bus) if e["type"] == "worker"]
-               == ["idle", "busy", "idle"], what="worker idle again")
+    eventually(
+        lambda: bus.xpending(RUNS_STREAM, RUNS_GROUP)["pending"] == 0,
+        what="assignment acked",
+    )
+    eventually(
+        lambda: (
+            [e["state"] for e in events(bus) if e["type"] == "worker"]
+            == ["idle", "busy", "idle"]
+        ),
+        what="worker idle again",
+    )
     assert bus.hget(worker_key("w-run"), "state") == "idle"
 
 
 def test_telemetry_is_ordered_without_gaps_and_ends_with_the_final_state(
-        bus: Client, spawn_worker: SpawnWorker) -> None:
+    bus: Client, spawn_worker: SpawnWorker
+) -> None:
     spawn_worker()
     run_id = assign(bus, TINY)
     wait_state(bus, run_id, "completed", timeout=60)
     packets = telemetry(bus, run_id)
     assert all(p["run_id"] == run_id and p["ts"] for p in packets)
     assert [p["value"] for p in packets if p["name"] == "run.state"] == [
-        "assigned", "running", "completed"]
+        "assigned",
+        "running",
+        "completed",
+    ]
     assert packets[-1]["name"] == "run.state" and packets[-1]["value"] == "completed"
     steps = [p["step"] for p in packets if p["name"] == STEP_METRIC]
     assert len(steps) > 10
@@ -85,7 +108,8 @@ def test_telemetry_is_ordered_without_gaps_and_ends_with_the_final_state(
 
 
 def test_a_run_for_a_device_it_lacks_is_left_for_another_worker(
-        bus: Client, spawn_worker: SpawnWorker) -> None:
+    bus: Client, spawn_worker: SpawnWorker
+) -> None:
     worker = spawn_worker()
     gpu_run = assign(bus, {**TINY, "device": "cuda:0"})
     cpu_run = assign(bus, TINY)
@@ -93,18 +117,24 @@ def test_a_run_for_a_device_it_lacks_is_left_for_another_worker(
     worker.send(signal.SIGTERM)
     assert worker.wait(15) == 0
     assert states(bus, gpu_run) == []
-    reply = read_reply(bus.xreadgroup(RUNS_GROUP, "gpu-worker", {RUNS_STREAM: ">"},
-                                      count=10), str)
+    reply = read_reply(
+        bus.xreadgroup(RUNS_GROUP, "gpu-worker", {RUNS_STREAM: ">"}, count=10), str
+    )
     claimed = [fields["data"] for _, entries in reply for _, fields in entries]
     assert len(claimed) == 1 and gpu_run in claimed[0]
 
 
 def test_sigterm_mid_run_cancels_the_run_and_exits_zero(
-        bus: Client, spawn_worker: SpawnWorker) -> None:
+    bus: Client, spawn_worker: SpawnWorker
+) -> None:
     worker = spawn_worker(worker_id="w-term")
     run_id = assign(bus, ENDLESS, run_id=str(uuid.uuid4()))
-    wait_for(bus, lambda e: e["type"] == "progress" and e["run_id"] == run_id
-             and e["step"] > 0, timeout=60, what="progress")
+    wait_for(
+        bus,
+        lambda e: e["type"] == "progress" and e["run_id"] == run_id and e["step"] > 0,
+        timeout=60,
+        what="progress",
+    )
     worker.send(signal.SIGTERM)
     assert worker.wait(20) == 0
     final = run_events(bus, run_id, "run_state")[-1]
@@ -119,7 +149,8 @@ def test_sigterm_mid_run_cancels_the_run_and_exits_zero(
 
 
 def test_the_worker_survives_its_runs_stream_vanishing(
-        bus: Client, spawn_worker: SpawnWorker) -> None:
+    bus: Client, spawn_worker: SpawnWorker
+) -> None:
     worker = spawn_worker(worker_id="w-flush")
     wait_registered(bus, "w-flush")
     bus.delete(RUNS_STREAM)  # stream and group gone, as after a Redis restart

@@ -64,7 +64,9 @@ def test_g2_signals_settle_one_decision_later() -> None:
     from workers.engine.seeds.signals import settle_signals, start_readback
 
     signals: dict[str, list[float | torch.Tensor]] = {
-        "probe": [0.5, torch.tensor(0.4)], "host": [0.6, torch.tensor(0.7)]}
+        "probe": [0.5, torch.tensor(0.4)],
+        "host": [0.6, torch.tensor(0.7)],
+    }
     first = start_readback(signals, "probe", "host")
     signals["probe"].append(torch.tensor(0.3))  # queued after the copy started
     signals["host"].append(torch.tensor(0.8))

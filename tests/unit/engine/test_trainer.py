@@ -71,6 +71,7 @@ def test_pause_waits_until_resumed_from_another_thread(tmp_path: Path) -> None:
     script.at(2, "pause")
     t = trainer(script, spec(epochs=1), tmp_path)
     done = threading.Event()
+
     def run_then_signal() -> None:
         t.run()
         done.set()

@@ -47,9 +47,13 @@ def test_dispatch_serialises_once_and_filters_by_name() -> None:
         feed = Feed(unused, "k", stop_on_final=True)
         every, losses = Subscriber(10), Subscriber(10, name_matcher("*.loss"))
         feed.subscribers |= {every, losses}
-        feed.dispatch([(b"1-0", {b"data": b'{"kind":"metric","name":"a.loss"}'}),
-                       (b"2-0", {b"data": b'{"kind":"metric","name":"a.acc"}'}),
-                       (b"3-0", {b"data": GATEWAY.encode()})])
+        feed.dispatch(
+            [
+                (b"1-0", {b"data": b'{"kind":"metric","name":"a.loss"}'}),
+                (b"2-0", {b"data": b'{"kind":"metric","name":"a.acc"}'}),
+                (b"3-0", {b"data": GATEWAY.encode()}),
+            ]
+        )
         await unused.aclose()
         assert feed.last == "3-0"
         return every, losses
@@ -57,7 +61,9 @@ def test_dispatch_serialises_once_and_filters_by_name() -> None:
     every, losses = asyncio.run(scenario())
     assert [c for c, _, _ in every.frames] == ["1-0", "2-0", "3-0"]
     assert [(c, final) for c, _, final in losses.frames] == [
-        ("1-0", False), ("3-0", True)]  # the final state passes any filter
+        ("1-0", False),
+        ("3-0", True),
+    ]  # the final state passes any filter
     assert every.frames[0][1] is losses.frames[0][1]  # one string, shared
 
 
@@ -65,7 +71,11 @@ def test_buckets_are_deterministic_min_max_last() -> None:
     points = [(step, float(step % 7)) for step in range(100)] + [(5, -1.0)]
     buckets = _buckets("loss", points, 4)
     assert [(b.step_start, b.step_end) for b in buckets] == [
-        (0, 24), (25, 49), (50, 74), (75, 99)]
+        (0, 24),
+        (25, 49),
+        (50, 74),
+        (75, 99),
+    ]
     first = buckets[0]
     assert (first.min, first.max, first.last, first.count) == (-1.0, 6.0, -1.0, 26)
     assert buckets == _buckets("loss", points, 4)
@@ -84,11 +94,11 @@ def test_worker_packets_map_to_series() -> None:
     before = value("esper_kasmina_isolation_violations_total")
     observe_packet({"kind": "state", "name": "run.state", "value": "assigned"})
     for total in (1.0, 2.0, 2.0, 5.0):
-        observe_packet({"kind": "metric", "name": "kasmina.isolation.violations",
-                        "value": total})
+        observe_packet(
+            {"kind": "metric", "name": "kasmina.isolation.violations", "value": total}
+        )
     assert value("esper_kasmina_isolation_violations_total") == before + 5
-    observe_packet({"kind": "metric", "name": "tolaria.step.latency_ms",
-                    "value": 20.0})
+    observe_packet({"kind": "metric", "name": "tolaria.step.latency_ms", "value": 20.0})
     assert value("esper_tolaria_step_latency_seconds_sum") >= 0.02
     seed = {"kind": "seed", "name": "kasmina.seed.stage", "attrs": {"seed_id": "s"}}
     observe_packet({**seed, "value": "TRAINING"})

@@ -17,17 +17,28 @@ NOW = 1_700_000_000.0
 
 def command(**changes: object) -> SignedCommand:
     fields: dict[str, object] = {
-        "id": str(uuid.uuid4()), "run_id": "run-1", "type": "pause", "params": {},
-        "nonce": uuid.uuid4().hex, "issued_at": NOW, "key_id": "k1"}
+        "id": str(uuid.uuid4()),
+        "run_id": "run-1",
+        "type": "pause",
+        "params": {},
+        "nonce": uuid.uuid4().hex,
+        "issued_at": NOW,
+        "key_id": "k1",
+    }
     fields.update(changes)
     return sign(SignedCommand.model_validate(fields), KEYS)
 
 
-def check(cmd: SignedCommand, ledger: NonceLedger | None = None,
-          keys: dict[str, str] = KEYS, run_id: str | None = "run-1") -> None:
+def check(
+    cmd: SignedCommand,
+    ledger: NonceLedger | None = None,
+    keys: dict[str, str] = KEYS,
+    run_id: str | None = "run-1",
+) -> None:
     ledger = NonceLedger(100, 600) if ledger is None else ledger
-    check_command(cmd, keys, ledger, run_id=run_id,
-                  max_age_s=300, max_skew_s=5, now=NOW)
+    check_command(
+        cmd, keys, ledger, run_id=run_id, max_age_s=300, max_skew_s=5, now=NOW
+    )
 
 
 class CheckArgs(TypedDict, total=False):
@@ -101,5 +112,6 @@ def test_a_forged_command_does_not_burn_its_nonce() -> None:
 
 def test_the_real_clock_is_used_by_default() -> None:
     fresh = command(issued_at=time.time())
-    check_command(fresh, KEYS, NonceLedger(10, 600), run_id="run-1",
-                  max_age_s=300, max_skew_s=5)
+    check_command(
+        fresh, KEYS, NonceLedger(10, 600), run_id="run-1", max_age_s=300, max_skew_s=5
+    )

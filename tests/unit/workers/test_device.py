@@ -46,11 +46,20 @@ def test_describe_cpu() -> None:
     assert describe("cpu")["device_name"] == "cpu"
 
 
-@pytest.mark.parametrize(("worker", "wanted", "ok"), [
-    ("cpu", "cpu", True), ("cpu", "auto", True), ("cpu", "cuda", False),
-    ("cpu", "cuda:0", False), ("cuda:0", "cuda", True), ("cuda:0", "cuda:0", True),
-    ("cuda:1", "cuda:0", False), ("cuda:1", "cpu", True), ("cuda:1", "auto", True),
-])
+@pytest.mark.parametrize(
+    ("worker", "wanted", "ok"),
+    [
+        ("cpu", "cpu", True),
+        ("cpu", "auto", True),
+        ("cpu", "cuda", False),
+        ("cpu", "cuda:0", False),
+        ("cuda:0", "cuda", True),
+        ("cuda:0", "cuda:0", True),
+        ("cuda:1", "cuda:0", False),
+        ("cuda:1", "cpu", True),
+        ("cuda:1", "auto", True),
+    ],
+)
 def test_can_serve(worker: str, wanted: str, ok: bool) -> None:
     assert can_serve(worker, wanted) is ok
 
@@ -60,11 +69,12 @@ def test_a_cpu_run_trains_on_the_cpu_even_on_a_gpu_worker() -> None:
     assert train_device("cuda:0", "auto") == "cuda:0"
 
 
-@pytest.mark.parametrize(("cores", "configured", "threads"),
-                         [(2, None, 1), (16, None, 8), (3, None, 1), (1, None, 1),
-                          (16, 4, 4), (16, 0, 1)])
+@pytest.mark.parametrize(
+    ("cores", "configured", "threads"),
+    [(2, None, 1), (16, None, 8), (3, None, 1), (1, None, 1), (16, 4, 4), (16, 0, 1)],
+)
 def test_cpu_training_leaves_half_the_cores_unless_told_otherwise(
-        monkeypatch: pytest.MonkeyPatch, cores: int, configured: int | None,
-        threads: int) -> None:
+    monkeypatch: pytest.MonkeyPatch, cores: int, configured: int | None, threads: int
+) -> None:
     monkeypatch.setattr("os.cpu_count", lambda: cores)
     assert cpu_threads(configured) == threads

@@ -9,8 +9,9 @@ import pytest
 
 from workers.priority import lower_this_thread
 
-linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                reason="per-thread nice values are Linux's")
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's"
+)
 
 
 def _nice_of(tid: int) -> int:
@@ -26,8 +27,9 @@ def test_only_the_calling_thread_is_lowered() -> None:
     def train() -> None:
         seen["returned"] = lower_this_thread(max(before, 15))
         seen["own"] = _nice_of(threading.get_native_id())
-        child = threading.Thread(target=lambda: seen.update(
-            child=_nice_of(threading.get_native_id())))
+        child = threading.Thread(
+            target=lambda: seen.update(child=_nice_of(threading.get_native_id()))
+        )
         child.start()  # started by the training thread: inherits its value
         child.join()
 

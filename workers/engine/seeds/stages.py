@@ -284,4 +284,3 @@ class StageDriver:
         self.moves.move(slot, S.FOSSILIZED, reason, figures=result.figures)
         self.groups.fossilize(slot.info.seed_id)
         self.registry.counts["fossilized"] += 1
-
