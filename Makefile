@@ -11,9 +11,11 @@ TORCH_VERSION ?= 2.13.0
 SYSTEM_PACKAGES ?= chromium prometheus
 PYTEST_ARGS ?=
 UP_ARGS ?=
+# Every Python tree that ruff lints and formats.
+PY_SOURCES := app workers api_schemas tests load experiments
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run test lint bench-quick clean
+.PHONY: help install system-deps run test lint format bench-quick clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -46,9 +48,13 @@ run: install ## Start the all-in-one local stack (esper up): Redis, gateway, a w
 test: install system-deps ## Run the whole test suite (unit, integration, end-to-end)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: install ## Ruff and mypy (strict, files in pyproject [tool.mypy]) over the code and the tests
-	$(VENV)/bin/ruff check app workers api_schemas tests $(wildcard load)
+lint: install ## Ruff (lint, and the format check) and mypy (strict, files in pyproject [tool.mypy]) over the code and the tests
+	$(VENV)/bin/ruff check $(PY_SOURCES)
+	$(VENV)/bin/ruff format --check $(PY_SOURCES)
 	$(VENV)/bin/mypy
+
+format: install ## Rewrite the code and the tests in the house format (ruff format)
+	$(VENV)/bin/ruff format $(PY_SOURCES)
 
 bench-quick: install ## Short runs of the load/ benchmarks that print their figures
 	@for s in $$($(PY) -c 'from load.__main__ import SCENARIOS; print(*SCENARIOS)'); do \
