@@ -1,0 +1,24 @@
+"""checkpoint keyed by (run_id, id)
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-06 04:20:00
+
+Placeholder reserved for issue 19's checkpoint table change (being written);
+it changes nothing yet, so later revisions can chain after it.
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    return None
+
+
+def downgrade() -> None:
+    return None
