@@ -98,6 +98,7 @@ class DDPStrategy:
             ack=hooks.ack,
             on_state=hooks.on_state,
             on_checkpoint=hooks.on_checkpoint,
+            on_artifact=hooks.on_artifact,
             halt=self._halt,
             halt_info=hooks.halt_info,
         )

@@ -35,6 +35,18 @@ class CheckpointInfo:
     good: bool = True
 
 
+@dataclass(frozen=True)
+class ArtifactFile:
+    """A file the engine finished writing on local disk for the run's artifact
+    store (a model bundle's parts, a report). The worker uploads it off the
+    training thread; `name` is its name among the run's artifacts."""
+
+    name: str
+    path: str
+    kind: str  # api_schemas artifact kind: checkpoint | model | report
+    step: int
+
+
 @dataclass
 class Progress:
     """A cheap snapshot the runner reads from another thread for progress events."""
@@ -79,6 +91,10 @@ def _no_checkpoint(info: CheckpointInfo) -> None:
     return None
 
 
+def _no_artifact(artifact: ArtifactFile) -> None:
+    return None
+
+
 @dataclass
 class Hooks:
     """Everything the engine may call out to.
@@ -88,6 +104,7 @@ class Hooks:
     - ack: outcome of a command: state "applied" or "rejected", reason, result.
     - on_state: "running" | "paused" transitions while training.
     - on_checkpoint: after a checkpoint is durably written.
+    - on_artifact: after another file for the artifact store is written.
     - halt: set by the runner's command-reader thread the moment an
       emergency_halt arrives; the engine checks it between micro-batches and
       before each optimizer step, so no further update happens.
@@ -99,5 +116,6 @@ class Hooks:
     ack: Callable[[str, str, str | None, dict[str, Any]], None] = _no_ack
     on_state: Callable[[str, dict[str, Any]], None] = _no_state
     on_checkpoint: Callable[[CheckpointInfo], None] = _no_checkpoint
+    on_artifact: Callable[[ArtifactFile], None] = _no_artifact
     halt: threading.Event = field(default_factory=threading.Event)
     halt_info: dict[str, Any] = field(default_factory=dict)
