@@ -80,6 +80,15 @@ class Morphogenesis(Strict):
     )
 
 
+class ResumeFrom(Strict):
+    """Another run's checkpoint to start from (its grown seeds included)."""
+
+    run_id: ShortStr = Field(description="The run whose checkpoint to start from.")
+    checkpoint_id: ShortStr | None = Field(
+        default=None, description="Its checkpoint; null: the latest good one."
+    )
+
+
 class RunCreate(Strict):
     """The RunSpec: what to train and how (POST /api/v1/runs)."""
 
@@ -144,6 +153,19 @@ class RunCreate(Strict):
     restart_policy: RestartPolicy = Field(
         default=RestartPolicy.fail, description="On worker loss: resume or fail."
     )
+    max_restarts: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="With `restart_policy: resume`, how many times the run may "
+        "resume after losing its worker before it fails.",
+    )
+    resume_from: ResumeFrom | None = Field(
+        default=None,
+        description="Start from another run's checkpoint (continue or fork): its "
+        "model, seeds and optimizer state, with this spec's epochs, learning "
+        "rate and labels; steps count from 0.",
+    )
     labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict, max_length=32, description="Free labels for filtering."
     )
@@ -186,6 +208,12 @@ class RunRead(BaseModel):
     result: dict[str, Any] = Field(
         default_factory=dict, description="Final figures and flags."
     )
+    attempt: int = Field(
+        default=1,
+        description="1 for the first attempt, +1 each time the run resumes after "
+        "losing its worker.",
+    )
+    restarts: int = Field(default=0, description="Times the run has resumed so far.")
 
 
 class RunPage(Page[RunRead]):

@@ -30,4 +30,5 @@ class Run(SQLModel, table=True):
     idempotency_key: str | None = Field(default=None, unique=True, max_length=300)
     request_hash: str | None = Field(default=None, max_length=64)
     assignment_id: str | None = Field(default=None, max_length=64)
-    attempt: int = 1
+    attempt: int = 1  # +1 each time the run resumes after losing its worker
+    restarts: int = 0

@@ -131,6 +131,8 @@ def run_read(run: Run) -> RunRead:
         "error": run.error,
         "halt_reason": run.halt_reason,
         "result": run.result or {},
+        "attempt": run.attempt,
+        "restarts": run.restarts,
     }
     return RunRead.model_validate(data)
 
