@@ -54,13 +54,47 @@ def worker_key(worker_id: str) -> str:
     return f"esper:worker:{worker_id}"
 
 
+def run_fence_key(run_id: str) -> str:
+    """The run's current attempt, set when it is requeued: a worker training
+    an earlier attempt stops when it reads a higher one."""
+    return f"esper:run:{run_id}:attempt"
+
+
+# The attempt of the run a worker trains, on each of its run's events: the
+# gateway refuses an event of an earlier attempt than the run's (fencing), so
+# a worker presumed lost that comes back cannot change a resumed run.
+Attempt = Annotated[int, Field(ge=1, description="The run attempt it is from.")]
+
+
+class ResumePoint(BaseModel):
+    """A checkpoint in the artifact store that a run starts from."""
+
+    run_id: str = Field(description="The run whose checkpoint it is.")
+    checkpoint_id: str | None = Field(
+        default=None, description="None: that run's latest good checkpoint."
+    )
+    fork: bool = Field(
+        default=False,
+        description="Another run's checkpoint: its model, seeds and optimizer "
+        "state, with this run's spec; steps count from 0. Otherwise the run "
+        "resumes itself: position, data order and RNG restored too.",
+    )
+
+
 class RunAssignment(BaseModel):
     """On `esper:runs`: a run for some worker to claim."""
 
     run_id: str
     spec: RunCreate
-    attempt: int = 1
-    resume_from: str | None = Field(default=None, description="Checkpoint path.")
+    attempt: int = Field(default=1, description="The run's attempt (fencing).")
+    resume: ResumePoint | None = Field(
+        default=None, description="Start from this checkpoint (None: from scratch)."
+    )
+    lost_at_step: int | None = Field(
+        default=None,
+        description="A resumed attempt: the step the lost attempt had reached "
+        "(the run.resumed event reports the steps lost).",
+    )
 
 
 class SignedCommand(BaseModel):
@@ -80,6 +114,7 @@ class RunStateEvent(BaseModel):
     type: Literal["run_state"] = "run_state"
     run_id: str
     worker_id: str
+    attempt: Attempt = 1
     state: RunState
     error: str | None = None
     halt_reason: str | None = None
@@ -91,6 +126,7 @@ class ProgressEvent(BaseModel):
     type: Literal["progress"] = "progress"
     run_id: str
     worker_id: str
+    attempt: Attempt = 1
     epoch: int
     step: int
     metrics: RunMetrics
@@ -107,6 +143,7 @@ class CommandAckEvent(BaseModel):
     command_id: str
     run_id: str | None
     worker_id: str
+    attempt: Attempt = 1
     state: CommandState
     reason: str | None = None
     result: dict[str, Any] = Field(default_factory=dict)
@@ -129,12 +166,20 @@ class CheckpointEvent(BaseModel):
     type: Literal["checkpoint"] = "checkpoint"
     run_id: str
     worker_id: str
+    attempt: Attempt = 1
     checkpoint_id: str
-    path: str
+    path: str = Field(description="Its content's path in the artifact store.")
     step: int
     epoch: int
     bytes: int = 0
     good: bool = True
+    sha256: str | None = Field(default=None, description="Its manifest's sha256.")
+    val_accuracy: float | None = None
+    pruned: list[str] = Field(
+        default_factory=list,
+        description="Checkpoint ids of the run deleted from the store (retention) "
+        "before this event: their rows go too.",
+    )
 
 
 BusEvent = Annotated[

@@ -66,6 +66,7 @@ def _start_background(app: FastAPI, settings: Settings) -> list[asyncio.Task[Non
             settings.reaper_interval_s,
             command_expire_s=settings.command_expire_s,
             telemetry_maxlen=settings.telemetry_maxlen,
+            relay=app.state.relay,
         ).run_forever(),
     ]
     loops += start_telemetry(app, settings)

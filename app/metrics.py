@@ -21,6 +21,16 @@ WORKERS_BY_STATE = Gauge("esper_workers", "Workers by state.", ["state"])
 WORKERS_LOST_TOTAL = Counter(
     "esper_workers_lost_total", "Workers whose liveness key expired."
 )
+# Runs (app.workers.reaper and app.runs.events).
+RUNS_REQUEUED_TOTAL = Counter(
+    "esper_runs_requeued_total",
+    "Runs put back in the queue to resume after losing their worker.",
+)
+EVENTS_FENCED_TOTAL = Counter(
+    "esper_events_fenced_total",
+    "Worker events refused because they came from an earlier attempt of the run.",
+    ["type"],
+)
 
 # Commands (app.commands.acks on every first ack).
 COMMANDS_TOTAL = Counter(

@@ -34,6 +34,7 @@ from workers.engine.hooks import (
     Progress,
     RunOutcome,
 )
+from workers.fence import AttemptFence
 from workers.metrics import observe_packet
 from workers.priority import name_os_thread
 from workers.telemetry import TelemetryPublisher
@@ -77,6 +78,9 @@ class RunSession:
             on_checkpoint=self._on_checkpoint,
         )
         self.trainer: Any = None
+        self.fence = AttemptFence(ctx.client, self.run_id, assignment.attempt)
+        # A local copy of the checkpoint the run starts from (None: from scratch).
+        self.resume_path: str | None = None
         self.progress = Progress()
         self.state: RunState | None = None
         self._finish_lock = threading.Lock()
@@ -122,7 +126,7 @@ class RunSession:
                     run_id=self.run_id,
                     checkpoint_dir=checkpoint_dir,
                     device=self.ctx.device,
-                    resume_from=self.assignment.resume_from,
+                    resume_from=self.resume_path,
                 )
         return Trainer(
             spec,
@@ -130,7 +134,7 @@ class RunSession:
             run_id=self.run_id,
             checkpoint_dir=checkpoint_dir,
             device=train_device(self.ctx.device, spec.device),
-            resume_from=self.assignment.resume_from,
+            resume_from=self.resume_path,
         )
 
     def request_shutdown(self) -> None:
@@ -142,6 +146,11 @@ class RunSession:
             self.commands.put(EngineCommand(stop_id, CommandType.stop.value))
         else:
             self._set_halt(SHUTDOWN_REASON, None)
+
+    def _stand_down(self) -> None:
+        """A later attempt of this run exists: stop training now (the halt flag
+        stops it between micro-batches); nothing more is published."""
+        self._set_halt("superseded by a later attempt", None)
 
     # -- the end -------------------------------------------------------------
     def finish(
@@ -267,6 +276,8 @@ class RunSession:
 
     # -- engine hooks (training thread) --------------------------------------
     def _emit(self, packet: dict[str, Any]) -> None:
+        if self.fence.stale:  # another worker trains this run now
+            return
         self.telemetry.emit(packet)
         observe_packet(packet)  # the worker's own /metrics; about a microsecond
 
@@ -288,11 +299,11 @@ class RunSession:
             self._set_state(RunState(state), result=dict(info))
 
     def _on_checkpoint(self, info: CheckpointInfo) -> None:
-        bus.publish_event(
-            self.ctx.client,
+        self._publish(
             CheckpointEvent(
                 run_id=self.run_id,
                 worker_id=self.ctx.worker_id,
+                attempt=self.assignment.attempt,
                 checkpoint_id=info.id,
                 path=info.path,
                 step=info.step,
@@ -303,6 +314,11 @@ class RunSession:
         )
 
     # -- publishing ----------------------------------------------------------
+    def _publish(self, event: Any) -> None:
+        """Every event of this run on `esper:events` (none once stale)."""
+        if not self.fence.stale:
+            bus.publish_event(self.ctx.client, event)
+
     def _set_state(
         self, state: RunState, *, final: bool = False, **fields: Any
     ) -> None:
@@ -325,11 +341,11 @@ class RunSession:
         )
         if final:
             self.telemetry.flush()
-        bus.publish_event(
-            self.ctx.client,
+        self._publish(
             RunStateEvent(
                 run_id=self.run_id,
                 worker_id=self.ctx.worker_id,
+                attempt=self.assignment.attempt,
                 state=state,
                 at=bus.utcnow(),
                 **fields,
@@ -344,12 +360,12 @@ class RunSession:
         result: dict[str, Any],
     ) -> None:
         self._acked.add(command_id)
-        bus.publish_event(
-            self.ctx.client,
+        self._publish(
             CommandAckEvent(
                 command_id=command_id,
                 run_id=self.run_id,
                 worker_id=self.ctx.worker_id,
+                attempt=self.assignment.attempt,
                 state=state,
                 reason=reason,
                 result=result,
@@ -361,6 +377,8 @@ class RunSession:
         name_os_thread("esper-progress")
         interval = self.ctx.settings.progress_interval_s
         while not self._finished.wait(interval):
+            if self.fence.check():
+                self._stand_down()
             self._snapshot()
             self._publish_progress()
 
@@ -387,11 +405,11 @@ class RunSession:
             return
         self._last_sent = key
         metrics = {k: v for k, v in p.metrics.items() if k in RunMetrics.model_fields}
-        bus.publish_event(
-            self.ctx.client,
+        self._publish(
             ProgressEvent(
                 run_id=self.run_id,
                 worker_id=self.ctx.worker_id,
+                attempt=self.assignment.attempt,
                 epoch=p.epoch,
                 step=p.step,
                 metrics=RunMetrics(**metrics),

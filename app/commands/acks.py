@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from api_schemas import CommandRead, CommandState
 from api_schemas.bus import CommandAckEvent
+from app import metrics
 from app.bus.publish import publish
 from app.commands.ledger import command_packet, command_read, observe_ack, record_ack
 from app.db import SessionFactory
@@ -43,6 +44,21 @@ class CommandWaiters:
                 future.set_result(command)
 
 
+def _fenced(command: Command, event: CommandAckEvent) -> bool:
+    """An ack from an earlier attempt of the command's run than the one it was
+    issued to: its worker was presumed lost and came back. Refused."""
+    if command.run_id is None or event.attempt >= command.attempt:
+        return False
+    log.warning(
+        "refusing the ack of command %s from attempt %d (issued to attempt %d)",
+        command.id,
+        event.attempt,
+        command.attempt,
+    )
+    metrics.EVENTS_FENCED_TOTAL.labels(event.type).inc()
+    return True
+
+
 class CommandAcks:
     """Applies `command_ack` events (the event consumer's hot lane)."""
 
@@ -63,7 +79,7 @@ class CommandAcks:
         command's `acked_at` is that moment, not when its row got written."""
         async with self._maker() as session:
             command = await session.get(Command, event.command_id)
-            if command is None:
+            if command is None or _fenced(command, event):
                 return
             first = not CommandState(command.state).final
             if not record_ack(command, event, received_at):

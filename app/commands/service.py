@@ -33,10 +33,16 @@ _RUN = Run.__table__  # type: ignore[attr-defined]
 # The ledger row, inserted only while its run exists and is not terminal: the
 # run check rides on the INSERT instead of a SELECT before it (about 0.6 ms
 # of every command on the 2-core VM, and no window between check and write).
+# The row's attempt is the run's, read by the same statement.
 _INSERT_IF_LIVE = insert(_COMMAND).from_select(
     [column.name for column in _COMMAND.columns],
     core_select(
-        *(bindparam(column.name, type_=column.type) for column in _COMMAND.columns)
+        *(
+            _RUN.c.attempt
+            if column.name == "attempt"
+            else bindparam(column.name, type_=column.type)
+            for column in _COMMAND.columns
+        )
     ).where(
         _RUN.c.id == bindparam("target_run"),
         _RUN.c.state.not_in(TERMINAL_RUN_STATE_VALUES),

@@ -33,3 +33,6 @@ class Command(SQLModel, table=True):
     # The signed SignedCommand JSON put on the bus (None: relayed by an outbox
     # row, as every command was before revision 0002).
     envelope: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The run's attempt when the command was issued: an ack from an earlier
+    # attempt's worker (one presumed lost that came back) is refused.
+    attempt: int = 1

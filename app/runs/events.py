@@ -10,35 +10,32 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api_schemas import CommandType, Level, PacketKind, RunState, WorkerState
 from api_schemas.bus import CheckpointEvent, ProgressEvent, RunStateEvent
 from app import metrics
-from app.bus.publish import Packet, packet_json, publish
+from app.bus.publish import packet_json, publish, publish_to_runs
+from app.commands.ledger import command_packet, expire_commands
 from app.db import SessionFactory
 from app.models import Checkpoint, Command, Run, Worker
 from app.models._types import as_utc, utcnow
+from app.runs.packets import state_packet
+from app.runs.requeue import WORKER_LOST, end_or_requeue, fence, may_resume
 from app.runs.transitions import can_transition
 
 log = logging.getLogger("esper.runs")
 
 
-def state_packet(
-    run_id: str, state: RunState, level: Level, attrs: dict[str, str | None]
-) -> str:
-    """The `run.state` packet of a run's transition (ends its stream if terminal)."""
-    return packet_json(
-        PacketKind.state,
-        "run.state",
-        run_id=run_id,
-        value=state.value,
-        level=level,
-        attrs=attrs,
+def fenced(run: Run, event: RunStateEvent | ProgressEvent | CheckpointEvent) -> bool:
+    """Whether the event comes from an earlier attempt than the run's: a worker
+    presumed lost that came back. Refused, and counted."""
+    if event.attempt >= run.attempt:
+        return False
+    log.warning(
+        "refusing %s for run %s from attempt %d (the run is at attempt %d)",
+        event.type,
+        run.id,
+        event.attempt,
+        run.attempt,
     )
-
-
-def fail_run(run: Run, error: str) -> Packet:
-    """End a live run as failed (its worker is gone); returns its state packet."""
-    run.state, run.error, run.finished_at = RunState.failed.value, error, utcnow()
-    return run.id, state_packet(
-        run.id, RunState.failed, Level.critical, {"error": error}
-    )
+    metrics.EVENTS_FENCED_TOTAL.labels(event.type).inc()
+    return True
 
 
 class RunEvents:
@@ -50,7 +47,12 @@ class RunEvents:
         """A transition the state machine allows; any other is ignored."""
         async with self._maker() as session:
             run = await session.get(Run, event.run_id)
-            if run is None or not can_transition(RunState(run.state), event.state):
+            if run is None or fenced(run, event):
+                return
+            if _restarted_worker_lost(run, event):
+                await self._requeue(session, run)
+                return
+            if not can_transition(RunState(run.state), event.state):
                 log.info("ignoring run_state %s for %s", event.state, event.run_id)
                 return
             _set_state(run, event)
@@ -64,10 +66,24 @@ class RunEvents:
         packet = state_packet(event.run_id, event.state, level, attrs)
         await publish(self._redis, packet, run_id=event.run_id)
 
+    async def _requeue(self, session: AsyncSession, run: Run) -> None:
+        """A worker restarted (its supervisor brought it back after a crash or
+        an OOM kill) and reported the run it had as lost: with `resume`, the
+        run goes back to the queue as when the reaper finds a worker lost.
+        The relay loop sends the new assignment."""
+        packet = end_or_requeue(session, run, WORKER_LOST)
+        expired = await expire_commands(
+            session, select(Command).where(Command.run_id == run.id), WORKER_LOST
+        )
+        await session.commit()
+        await fence(self._redis, run.id, run.attempt)
+        packets = [(run.id, command_packet(c)) for c in expired] + [packet]
+        await publish_to_runs(self._redis, packets)
+
     async def progress(self, event: ProgressEvent) -> None:
         async with self._maker() as session:
             run = await session.get(Run, event.run_id)
-            if run is None or RunState(run.state).terminal:
+            if run is None or RunState(run.state).terminal or fenced(run, event):
                 return
             run.epoch, run.step = event.epoch, max(run.step, event.step)
             run.metrics = event.metrics.model_dump(mode="json")
@@ -93,6 +109,16 @@ class RunEvents:
                     )
                 )
                 await session.commit()
+
+
+def _restarted_worker_lost(run: Run, event: RunStateEvent) -> bool:
+    """A restarted worker's report that it lost a run that may resume."""
+    return (
+        event.state == RunState.failed
+        and event.error == WORKER_LOST
+        and RunState(run.state).live
+        and may_resume(run)
+    )
 
 
 def _set_state(run: Run, event: RunStateEvent) -> None:

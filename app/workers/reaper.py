@@ -1,9 +1,11 @@
 """Worker liveness: a worker whose `esper:worker:{id}` key expired is lost.
 
-Its live run fails with reason `worker_lost` (resume from checkpoint is the
-reliability work's), the run's open commands expire with `worker_lost`, and its
-assignment is acked so no other worker picks the dead run up. Each sweep also
-expires the open commands nobody will ack, and refreshes the state gauges.
+Its live run goes back to the queue to resume on another worker (policy
+`resume`, restarts left: app/runs/requeue.py) or fails with reason
+`worker_lost`; either way the run's open commands expire with `worker_lost`
+and its old assignment is acked so no worker picks the dead attempt up. Each
+sweep also expires the open commands nobody will ack, and refreshes the state
+gauges.
 """
 
 import asyncio
@@ -20,15 +22,15 @@ from api_schemas import RunState, WorkerState
 from api_schemas.bus import RUNS_GROUP, RUNS_STREAM, worker_key
 from api_schemas.enums import LIVE_RUN_STATE_VALUES
 from app import metrics
+from app.bus.outbox import Relay, pending
 from app.bus.publish import Packet, publish_to_runs
 from app.commands.ledger import command_packet, expire_commands, expire_unackable
 from app.db import SessionFactory
 from app.models import Command, Run, Worker
 from app.models._types import as_utc, utcnow
-from app.runs.events import fail_run
+from app.runs.requeue import WORKER_LOST, end_or_requeue, fence
 
 log = logging.getLogger("esper.reaper")
-WORKER_LOST = "worker_lost"
 
 
 class Reaper:
@@ -40,6 +42,7 @@ class Reaper:
         interval_s: float = 1.0,
         command_expire_s: float = 300.0,
         telemetry_maxlen: int = 100_000,
+        relay: Relay | None = None,
     ) -> None:
         self._maker = maker
         self._maxlen = telemetry_maxlen
@@ -47,6 +50,9 @@ class Reaper:
         self._ttl = ttl_s
         self._interval = interval_s
         self._command_expire = timedelta(seconds=command_expire_s)
+        # Sends a requeued run's new assignment at once (else the relay loop
+        # sends it after its grace: seconds more before the run resumes).
+        self._relay = relay
 
     async def run_forever(self) -> None:
         while True:
@@ -74,8 +80,15 @@ class Reaper:
                 if ok:
                     worker.last_heartbeat = now
                     session.add(worker)
-            packets = [p for w in lost for p in await self._lose(session, w)]
+            requeued: list[Run] = []
+            packets = [p for w in lost for p in await self._lose(session, w, requeued)]
+            fences = [(run.id, run.attempt) for run in requeued]
             await session.commit()
+            assignments = pending(session)
+        for run_id, attempt in fences:  # before a worker can claim the new attempt
+            await fence(self._redis, run_id, attempt)
+        if assignments and self._relay is not None:
+            await self._relay.send_now(assignments)
         await self._expire_unackable()
         await self._refresh_gauges()
         await publish_to_runs(self._redis, packets, self._maxlen)
@@ -98,7 +111,9 @@ class Reaper:
         grace = timedelta(seconds=self._ttl)
         return registered is None or utcnow() - registered > grace
 
-    async def _lose(self, session: AsyncSession, worker: Worker) -> list[Packet]:
+    async def _lose(
+        self, session: AsyncSession, worker: Worker, requeued: list[Run]
+    ) -> list[Packet]:
         log.warning("worker %s lost", worker.id)
         metrics.WORKERS_LOST_TOTAL.inc()
         worker.state, worker.run_id = WorkerState.lost.value, None
@@ -108,17 +123,23 @@ class Reaper:
         )
         packets: list[Packet] = []
         for run in (await session.exec(query)).all():
-            packets += await self._fail_run(session, run)
+            packets += await self._release_run(session, run, requeued)
         return packets
 
-    async def _fail_run(self, session: AsyncSession, run: Run) -> list[Packet]:
-        state = fail_run(run, WORKER_LOST)
+    async def _release_run(
+        self, session: AsyncSession, run: Run, requeued: list[Run]
+    ) -> list[Packet]:
+        """Requeue or fail the lost worker's run; its commands expire."""
+        old_assignment = run.assignment_id
+        state = end_or_requeue(session, run, WORKER_LOST)
+        if run.state == RunState.queued.value:
+            requeued.append(run)
         session.add(run)
         expired = await expire_commands(
             session, select(Command).where(Command.run_id == run.id), WORKER_LOST
         )
-        if run.assignment_id:
-            await self._redis.xack(RUNS_STREAM, RUNS_GROUP, run.assignment_id)
+        if old_assignment:
+            await self._redis.xack(RUNS_STREAM, RUNS_GROUP, old_assignment)
         return [(run.id, command_packet(c)) for c in expired] + [state]
 
     async def _expire_unackable(self) -> None:

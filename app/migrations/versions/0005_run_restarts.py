@@ -1,4 +1,5 @@
-"""run.restarts: how many times a run resumed after losing its worker
+"""run.restarts (times a run resumed after losing its worker) and
+command.attempt (the run attempt a command was issued to, for fencing acks)
 
 Revision ID: 0005
 Revises: 0004
@@ -21,8 +22,14 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("restarts", sa.Integer(), nullable=False, server_default="0")
         )
+    with op.batch_alter_table("command", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("attempt", sa.Integer(), nullable=False, server_default="1")
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("command", schema=None) as batch_op:
+        batch_op.drop_column("attempt")
     with op.batch_alter_table("run", schema=None) as batch_op:
         batch_op.drop_column("restarts")
