@@ -15,6 +15,7 @@ from api_schemas.enums import (
     RestartPolicy,
     Role,
     RunState,
+    SeedOutcome,
     SeedStage,
     WorkerState,
 )
@@ -30,8 +31,8 @@ from api_schemas.runs import (
     RunPage,
     RunRead,
     RunSpec,
-    SeedRead,
 )
+from api_schemas.seeds import SeedGate, SeedRead, SeedStageEntry
 from api_schemas.telemetry import TelemetryPacket, TelemetryPage
 from api_schemas.workers import WorkerRead
 
@@ -65,8 +66,11 @@ __all__ = [
     "RunRead",
     "RunSpec",
     "RunState",
+    "SeedGate",
+    "SeedOutcome",
     "SeedRead",
     "SeedStage",
+    "SeedStageEntry",
     "TaskRead",
     "TelemetryPacket",
     "TelemetryPage",

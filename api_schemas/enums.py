@@ -118,6 +118,14 @@ class SeedStage(StrEnum):
     TERMINATED = "TERMINATED"
 
 
+class SeedOutcome(StrEnum):
+    """How a seed's life ended, or that it has not (API.md, Seed)."""
+
+    live = "live"
+    fossilised = "fossilised"
+    culled = "culled"
+
+
 class Role(StrEnum):
     viewer = "viewer"
     operator = "operator"

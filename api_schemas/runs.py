@@ -220,17 +220,6 @@ class RunPage(Page[RunRead]):
     """A page of runs."""
 
 
-class SeedRead(BaseModel):
-    seed_id: str = Field(description="Seed id.")
-    slot: str = Field(description="Slot it lives in.")
-    blueprint: str = Field(description="Blueprint name.")
-    stage: str = Field(description="Lifecycle stage.")
-    alpha: float = Field(default=0.0, description="Blend alpha.")
-    params: int = Field(default=0, description="Trainable parameters.")
-    germinated_step: int | None = Field(default=None, description="Germination step.")
-    reason: str | None = Field(default=None, description="Last transition's reason.")
-
-
 class CheckpointRead(BaseModel):
     id: str = Field(description="Checkpoint id.")
     step: int = Field(description="Optimizer step.")

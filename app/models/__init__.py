@@ -5,6 +5,7 @@ from app.models.checkpoint import Checkpoint
 from app.models.command import Command
 from app.models.outbox import Outbox
 from app.models.run import Run
+from app.models.seed import Seed
 from app.models.telemetry import TelemetryRecord
 from app.models.worker import Worker
 
@@ -14,6 +15,7 @@ __all__ = [
     "Command",
     "Outbox",
     "Run",
+    "Seed",
     "TelemetryRecord",
     "Worker",
 ]

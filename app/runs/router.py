@@ -25,6 +25,7 @@ from app.models._types import as_utc
 from app.pagination import CursorQuery, LimitQuery
 from app.runs import service
 from app.runs.deps import RunDep
+from app.seeds import service as seeds
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 
@@ -95,9 +96,9 @@ async def cancel_run(
 
 
 @router.get("/{run_id}/seeds", operation_id="list_run_seeds", responses=ERRORS)
-async def list_run_seeds(_: Viewer, run: RunDep) -> list[SeedRead]:
-    """The run's seeds as its worker last reported them."""
-    return [SeedRead.model_validate(s) for s in run.seed_list or []]
+async def list_run_seeds(_: Viewer, run: RunDep, session: SessionDep) -> list[SeedRead]:
+    """Every seed the run germinated, live or ended, with its lineage."""
+    return await seeds.list_seeds(session, run.id)
 
 
 @router.get(

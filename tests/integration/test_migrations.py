@@ -19,7 +19,16 @@ from app.migrate import downgrade, upgrade
 from app.settings import Settings
 
 T = TypeVar("T")
-TABLES = {"run", "command", "worker", "outbox", "checkpoint", "apikey", "telemetry"}
+TABLES = {
+    "run",
+    "command",
+    "worker",
+    "outbox",
+    "checkpoint",
+    "apikey",
+    "telemetry",
+    "seed",
+}
 
 
 def inspected(url: str, look: Callable[[Connection], T]) -> T:

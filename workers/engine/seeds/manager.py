@@ -145,6 +145,8 @@ class SeedManager:
     def after_step(
         self, step: int, loss: float | Tensor | None, step_ms: float
     ) -> None:
+        if self._moves.restored:
+            self._moves.emit_restored()
         self._driver.after_step(step, loss, step_ms)
 
     def on_epoch_end(
@@ -200,7 +202,7 @@ class SeedManager:
         if not result.passed or built is None:
             self._moves.gate_failure(slot, result, blueprint)
             return result
-        self._plant(slot, blueprint, built, forced, reason)
+        self._plant(slot, blueprint, built, forced, reason, result.figures)
         result.figures["seed_id"] = self._registry.seq
         return result
 
@@ -229,7 +231,13 @@ class SeedManager:
         return result
 
     def _plant(
-        self, slot: SeedSlot, blueprint: str, built: BuiltSeed, forced: bool, why: str
+        self,
+        slot: SeedSlot,
+        blueprint: str,
+        built: BuiltSeed,
+        forced: bool,
+        why: str,
+        figures: dict[str, float],
     ) -> None:
         """A new seed in the slot, with fresh signals and its optimizer group."""
         seed_id = self._registry.next_seed_id()
@@ -238,7 +246,8 @@ class SeedManager:
         slot.embargo_until = -1
         # Fresh signals; a culled predecessor's readback in flight goes with its own.
         self._registry.signals[slot.name] = SlotSignals()
-        self._moves.move(slot, S.GERMINATED, f"G0 passed ({why})")
+        reason = f"G0 passed ({why})"
+        self._moves.move(slot, S.GERMINATED, reason, figures=dict(figures), gate="G0")
         self._groups.add(seed_id, slot.seed_parameters())
         self.counts["germinated"] += 1
 
@@ -280,6 +289,7 @@ class SeedManager:
     def load_state(self, state: dict[str, Any], seed: int = 0) -> None:
         """Rebuild modules so the model's state_dict can be loaded over them."""
         self._registry.load_state(state)
+        self._moves.restored = True
         for name in state["slots"]:
             slot = self.slots[name]
             alpha = slot.alpha  # detach_seed zeroes it

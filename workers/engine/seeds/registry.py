@@ -94,7 +94,9 @@ class SeedRegistry:
     def load_state(self, state: dict[str, Any]) -> None:
         """The registry as `state` saved it; the caller rebuilds the modules.
         Readings in flight belong to the state rolled back from: dropped."""
-        self.seq = int(state["seq"])
+        # Never back: a seed planted after the restored state keeps its id to
+        # itself, so the lineage never merges two seeds under one id.
+        self.seq = max(self.seq, int(state["seq"]))
         saved = state.get("signals", {})
         self.signals = {name: SlotSignals.from_dict(s) for name, s in saved.items()}
         self.counts = Counter(state["counts"])

@@ -203,7 +203,7 @@ class StageDriver:
             )
             slot.info.blend_step = 0
             reason = f"G2 passed: {result.reason}"
-            self.moves.move(slot, S.BLENDING, reason, figures=result.figures)
+            self.moves.move(slot, S.BLENDING, reason, figures=result.figures, gate="G2")
         elif not result.retry or in_stage >= self.config.max_training_steps:
             self._fail(slot, result)
 
@@ -228,7 +228,9 @@ class StageDriver:
         )
         if result.passed:
             reason = f"G3 passed: {result.reason}"
-            self.moves.move(slot, S.SHADOWING, reason, figures=result.figures)
+            self.moves.move(
+                slot, S.SHADOWING, reason, figures=result.figures, gate="G3"
+            )
         else:
             self._fail(slot, result)
 
@@ -244,7 +246,8 @@ class StageDriver:
             state_clear=True,
         )
         if result.passed:
-            self.moves.move(slot, S.DORMANT, f"G5 passed: {result.reason}")
+            reason = f"G5 passed: {result.reason}"
+            self.moves.move(slot, S.DORMANT, reason, figures=result.figures, gate="G5")
         else:
             self.moves.gate_failure(slot, result)
 
@@ -273,7 +276,9 @@ class StageDriver:
                 self._fail(slot, result)
             elif slot.stage is S.SHADOWING:
                 reason = f"G4 passed: {result.reason}"
-                self.moves.move(slot, S.PROBATIONARY, reason, figures=result.figures)
+                self.moves.move(
+                    slot, S.PROBATIONARY, reason, figures=result.figures, gate="G4"
+                )
             else:
                 self._fossilize(slot, result)
 
@@ -281,6 +286,6 @@ class StageDriver:
         assert slot.info is not None
         slot.alpha = 1.0
         reason = f"G4 passed: {result.reason}"
-        self.moves.move(slot, S.FOSSILIZED, reason, figures=result.figures)
+        self.moves.move(slot, S.FOSSILIZED, reason, figures=result.figures, gate="G4")
         self.groups.fossilize(slot.info.seed_id)
         self.registry.counts["fossilized"] += 1

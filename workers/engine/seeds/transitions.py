@@ -35,6 +35,8 @@ class Transitions:
         # Called whenever the set of live or embargoed slots may have changed
         # (the trainer refreshes its progress view of the seeds).
         self.on_change: Callable[[], None] = lambda: None
+        # Set when the registry is restored; the next step tells (emit_restored).
+        self.restored = False
 
     def move(
         self,
@@ -43,9 +45,11 @@ class Transitions:
         reason: str,
         level: str = "info",
         figures: dict[str, float] | None = None,
+        gate: str | None = None,
     ) -> None:
         """Change the stage (raises on an illegal move), note it in the seed's
-        history and tell: a stage_changed event and a stage packet."""
+        history and tell: a stage_changed event and a stage packet. `gate`
+        names the gate whose pass made the move (the lineage's gate record)."""
         previous = slot.set_stage(target)
         change = {"from": previous.value, "to": target.value, "reason": reason}
         info = slot.info
@@ -53,7 +57,7 @@ class Transitions:
             info.stage_step = self.tm.step
             info.reason = reason
             info.history.append({"step": self.tm.step, **change})
-        attrs = {**self.attrs(slot), **change, "figures": figures or {}}
+        attrs = {**self.attrs(slot), **change, "figures": figures or {}, "gate": gate}
         self.tm.event("kasmina.seed.stage_changed", level, attrs, value=target.value)
         self.tm.seed("kasmina.seed.stage", target.value, self.attrs(slot))
         self.refresh_active()
@@ -85,7 +89,9 @@ class Transitions:
         self.on_change()
 
     def attrs(self, slot: SeedSlot) -> dict[str, Any]:
-        """The seed's identity as every seed packet and event carries it."""
+        """The seed's identity as every seed packet and event carries it; with
+        its size and steps, one packet is enough for the gateway's lineage to
+        start a seed it never saw germinate (a forked run's grown seeds)."""
         info = slot.info
         return {
             "seed_id": info.seed_id if info else None,
@@ -93,7 +99,20 @@ class Transitions:
             "blueprint": info.blueprint if info else None,
             "stage": slot.stage.value,
             "alpha": slot.alpha,
+            "params": info.params if info else 0,
+            "germinated_step": info.germinated_step if info else None,
+            "stage_step": info.stage_step if info else None,
+            "reason": info.reason if info else None,
         }
+
+    def emit_restored(self) -> None:
+        """After a rollback or a resume, the seeds the model holds now, sent at
+        the first step after it (when the step counter is the run's again):
+        the lineage ends seeds planted after the restored state, and revives
+        those it brought back."""
+        self.restored = False
+        held = [self.attrs(s) for s in self.registry.slots.values() if s.info]
+        self.tm.event("kasmina.seeds.restored", "info", {"seeds": held})
 
     def emit_seed_packets(self) -> None:
         for slot in self.registry.slots.values():
