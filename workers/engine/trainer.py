@@ -51,12 +51,16 @@ class Trainer:
         resume_from: str | None = None,
         options: EngineOptions | None = None,
         strategy: Strategy | None = None,
+        fork: bool = False,
     ) -> None:
         self.spec = spec
         self.run_id = run_id
         self.checkpoint_dir = Path(checkpoint_dir)
         self.device_name = device
         self.resume_from = resume_from
+        # resume_from is another run's checkpoint: start from its model, not
+        # its position (a fork or a continuation with a new spec).
+        self.fork = fork
         self.opt = options or EngineOptions()
         self.strategy: Strategy = strategy or OneDevice()
         self.state = TrainState()
@@ -154,10 +158,20 @@ class Trainer:
             self.state, self.hooks, self.tm, self.strategy, parts, self.recovery
         )
         if self.resume_from:
-            saved = ckpt.load_checkpoint(self.resume_from, parts.device)
-            self.recovery.restore(saved, full=True)
-            self.tm.event("tolaria.resumed", "info", {"from": self.resume_from})
+            self._start_from(self.resume_from)
         self.recovery.snapshot(good=True)
+
+    def _start_from(self, path: str) -> None:
+        """Resume this run from its checkpoint (position, data order and RNG
+        too), or fork: another run's model, seeds and optimizer state with this
+        run's learning rate, counting steps from 0."""
+        parts = self.parts
+        saved = ckpt.load_checkpoint(path, parts.device)
+        self.recovery.restore(saved, full=not self.fork)
+        if self.fork:
+            for group in parts.optimizer.param_groups:
+                group["lr"] = self.spec.learning_rate
+        self.tm.event("tolaria.resumed", "info", {"from": path, "fork": self.fork})
 
     def _close(self) -> None:
         try:
