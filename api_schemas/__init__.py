@@ -4,6 +4,7 @@ Imports only pydantic and the standard library, so clients can install it
 without torch, SQLModel or FastAPI.
 """
 
+from api_schemas.artifacts import ArtifactKind, ArtifactRead
 from api_schemas.catalogue import BLUEPRINTS, TASKS, BlueprintRead, TaskRead
 from api_schemas.commands import CommandBatch, CommandCreate, CommandPage, CommandRead
 from api_schemas.enums import (
@@ -42,6 +43,8 @@ __all__ = [
     "ApiKeyCreate",
     "ApiKeyCreated",
     "ApiKeyRead",
+    "ArtifactKind",
+    "ArtifactRead",
     "BlendMode",
     "BlueprintRead",
     "CheckpointRead",

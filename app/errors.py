@@ -24,12 +24,14 @@ class AppError(Exception):
         code: str | None = None,
         status_code: int | None = None,
         details: Any = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code or self.code
         self.status_code = status_code or self.status_code
         self.details = details
+        self.headers = headers  # e.g. a 416's Content-Range
 
 
 class NotFound(AppError):
@@ -90,7 +92,9 @@ def _render(
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    headers = dict(exc.headers or {})
+    if exc.status_code == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return _render(exc.status_code, exc.code, exc.message, exc.details, headers)
 
 

@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
 from redis.asyncio import Redis
 
+from app.artifacts.router import router as artifacts_router
+from app.artifacts.store import ArtifactReader
 from app.auth import ensure_bootstrap_admin
 from app.bus.consumer import EventConsumer
 from app.catalogue.router import router as catalogue_router
@@ -143,11 +145,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Control plane for training morphogenetic networks.",
     )
     app.state.settings = settings
+    # Opened here, so a store the gateway cannot use stops it at start.
+    app.state.artifacts = ArtifactReader(
+        settings.artifact_store_url, settings.artifact_options
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     for router in (
         health_router,
         runs_router,
+        artifacts_router,
         commands_router,
         workers_router,
         catalogue_router,

@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +17,15 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field(default="redis://127.0.0.1:6379/0")
     data_dir: Path = Field(default=Path("./var"))
+    artifact_url: str | None = Field(
+        default=None,
+        description="The artifact store, an fsspec URL (`s3://bucket/prefix`, "
+        "a directory); default `{data_dir}/artifacts`.",
+    )
+    artifact_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="fsspec storage options of the store (JSON).",
+    )
     local_mode: bool = Field(
         default=False,
         description="All-in-one `esper up`: auth may be off, "
@@ -70,6 +80,10 @@ class Settings(BaseSettings):
     @property
     def auth_enabled(self) -> bool:
         return not (self.local_mode and self.auth.lower() == "off")
+
+    @property
+    def artifact_store_url(self) -> str:
+        return self.artifact_url or str((self.data_dir / "artifacts").resolve())
 
     @property
     def async_database_url(self) -> str:

@@ -8,6 +8,7 @@ import pytest
 
 from tests.fixtures import services
 from tests.fixtures.redis_dbs import RedisDb, fresh_redis_db
+from tests.fixtures.s3 import S3Server, StoreLocation, moto_server
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -42,3 +43,18 @@ def postgres_db_url() -> Iterator[str]:
 def module_redis_url(redis_server_url: str) -> Iterator[str]:
     """A Redis database shared by one test module, flushed before and after it."""
     yield from fresh_redis_db(redis_server_url, RedisDb.MODULE)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3-compatible server, one per session (tests/fixtures/s3.py)."""
+    yield from moto_server(tmp_path_factory.mktemp("moto") / "moto.log")
+
+
+@pytest.fixture(params=["local", "s3"])
+def artifact_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreLocation:
+    """An empty artifact store: a local directory, then a bucket on `s3_server`."""
+    if request.param == "local":
+        return StoreLocation(str(tmp_path / "artifacts"), {})
+    server: S3Server = request.getfixturevalue("s3_server")
+    return StoreLocation(server.new_bucket(), server.options)

@@ -55,6 +55,14 @@ EMERGENCY_HALTS = Counter(
 TAMIYO_TIMEOUTS = Counter(
     "esper_tamiyo_timeouts_total", "Policy decisions that missed their deadline."
 )
+ARTIFACT_UPLOADS = Counter(
+    "esper_artifact_uploads_total",
+    "Uploads to the artifact store by outcome: stored, failed, or dropped "
+    "(the upload queue was full).",
+    ["outcome"],
+)
+for _outcome in ("stored", "failed", "dropped"):
+    ARTIFACT_UPLOADS.labels(_outcome)
 for _stage in SeedStage:
     SEEDS_BY_STAGE.labels(_stage.value)
 

@@ -1,6 +1,7 @@
 """Worker settings: the same ESPER_ environment names the gateway reads."""
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,6 +14,23 @@ class WorkerSettings(BaseSettings):
 
     redis_url: str = Field(default="redis://127.0.0.1:6379/0")
     data_dir: Path = Field(default=Path("./var"))
+    artifact_url: str | None = Field(
+        default=None,
+        description="The artifact store, an fsspec URL (`s3://bucket/prefix`, "
+        "a directory); default `{data_dir}/artifacts`.",
+    )
+    artifact_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="fsspec storage options of the store (JSON), e.g. "
+        '`{"endpoint_url": "http://minio:9000"}`.',
+    )
+    upload_queue: int = Field(
+        default=4, ge=1, le=1000, description="Uploads a run may have queued."
+    )
+    upload_drain_s: float = Field(
+        default=120.0,
+        description="How long a run's end waits for its queued uploads.",
+    )
     local_mode: bool = Field(default=False)
     leyline_secret: str | None = Field(default=None)
     leyline_key_id: str = Field(default="k1")
@@ -57,3 +75,13 @@ class WorkerSettings(BaseSettings):
     @property
     def checkpoint_root(self) -> Path:
         return self.data_dir / "checkpoints"
+
+    @property
+    def artifact_store_url(self) -> str:
+        return self.artifact_url or str((self.data_dir / "artifacts").resolve())
+
+    @property
+    def upload_staging(self) -> Path:
+        """Hard links to files waiting for upload (beside the checkpoints, so
+        on the same file system)."""
+        return self.data_dir / "uploads"

@@ -56,23 +56,54 @@ def write_checkpoint(
     torch.save(state, tmp / STATE_FILE)
     _fsync_file(tmp / STATE_FILE)
     size = (tmp / STATE_FILE).stat().st_size
-    manifest = {
+    manifest = _manifest(ckpt_id, step, epoch, good, _sha256(tmp / STATE_FILE), size)
+    return ckpt_id, _seal(root, tmp, manifest), size
+
+
+def adopt_checkpoint(
+    root: Path, folder: Path, *, step: int, epoch: int, good: bool, sha256: str
+) -> Path:
+    """A folder holding a verified `state.pt` (fetched from the artifact
+    store) made the checkpoint `ckpt-<step>` under root. If another thread or
+    rank adopted the same checkpoint first, theirs is kept."""
+    ckpt_id = f"ckpt-{step:09d}"
+    size = (folder / STATE_FILE).stat().st_size
+    manifest = _manifest(ckpt_id, step, epoch, good, sha256, size)
+    try:
+        return _seal(root, folder, manifest, replace=False)
+    except OSError:
+        if not (root / ckpt_id / MANIFEST).is_file():
+            raise
+        shutil.rmtree(folder, ignore_errors=True)
+        return root / ckpt_id
+
+
+def _manifest(
+    ckpt_id: str, step: int, epoch: int, good: bool, sha256: str, size: int
+) -> dict[str, Any]:
+    return {
         "id": ckpt_id,
         "step": step,
         "epoch": epoch,
         "good": good,
         "created": time.time(),
-        "files": {STATE_FILE: {"sha256": _sha256(tmp / STATE_FILE), "bytes": size}},
+        "files": {STATE_FILE: {"sha256": sha256, "bytes": size}},
     }
+
+
+def _seal(
+    root: Path, tmp: Path, manifest: dict[str, Any], replace: bool = True
+) -> Path:
+    """Write the manifest into `tmp`, then rename it to `root/<id>`."""
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
     _fsync_file(tmp / MANIFEST)
     _fsync_dir(tmp)
-    final = root / ckpt_id
-    if final.exists():
+    final = root / manifest["id"]
+    if final.exists() and replace:
         shutil.rmtree(final)
-    os.replace(tmp, final)
+    os.replace(tmp, final)  # onto an existing, non-empty folder: OSError
     _fsync_dir(root)
-    return ckpt_id, final, size
+    return final
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

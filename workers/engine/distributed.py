@@ -99,6 +99,7 @@ class DDPStrategy:
             on_state=hooks.on_state,
             on_checkpoint=hooks.on_checkpoint,
             on_artifact=hooks.on_artifact,
+            fetch_checkpoint=hooks.fetch_checkpoint,
             halt=self._halt,
             halt_info=hooks.halt_info,
         )

@@ -33,6 +33,7 @@ class CheckpointInfo:
     epoch: int
     bytes: int
     good: bool = True
+    val_accuracy: float | None = None  # the latest validation's, at this step
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,10 @@ def _no_artifact(artifact: ArtifactFile) -> None:
     return None
 
 
+def _no_fetch(target: str | None) -> str | None:
+    return None
+
+
 @dataclass
 class Hooks:
     """Everything the engine may call out to.
@@ -105,6 +110,9 @@ class Hooks:
     - on_state: "running" | "paused" transitions while training.
     - on_checkpoint: after a checkpoint is durably written.
     - on_artifact: after another file for the artifact store is written.
+    - fetch_checkpoint: a checkpoint no longer on local disk (an id, a step,
+      or None for the latest good), fetched from the artifact store into a
+      local checkpoint folder; its path, or None when the store lacks it.
     - halt: set by the runner's command-reader thread the moment an
       emergency_halt arrives; the engine checks it between micro-batches and
       before each optimizer step, so no further update happens.
@@ -117,5 +125,6 @@ class Hooks:
     on_state: Callable[[str, dict[str, Any]], None] = _no_state
     on_checkpoint: Callable[[CheckpointInfo], None] = _no_checkpoint
     on_artifact: Callable[[ArtifactFile], None] = _no_artifact
+    fetch_checkpoint: Callable[[str | None], str | None] = _no_fetch
     halt: threading.Event = field(default_factory=threading.Event)
     halt_info: dict[str, Any] = field(default_factory=dict)

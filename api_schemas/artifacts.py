@@ -1,0 +1,112 @@
+"""The artifact store's contract (API.md, Runs: Artifact; ARCHITECTURE.md,
+Artifact store): where a run's artifacts live and the manifest that marks one
+complete. Workers write by it, gateways read by it; neither imports the other.
+
+Layout, under the store's root (ESPER_ARTIFACT_URL):
+
+    runs/{run_id}/files/{name}             the content
+    runs/{run_id}/manifests/{name}.json    its manifest, written after the content
+
+An artifact exists once its manifest does: the content is uploaded first and
+the manifest (with the content's sha256) last, so a reader never lists half an
+upload, and a deletion removes the manifest first. A checkpoint's artifact is
+named `{checkpoint id}.pt` (`ckpt-000000050.pt`), its content the engine's
+`state.pt` (a `torch.save` dict, loadable with `weights_only=True`).
+"""
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+# One path segment: no slash, no leading dot, so a name never escapes its run.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
+_NAME = re.compile(NAME_PATTERN)
+CHECKPOINT_SUFFIX = ".pt"
+MANIFEST_SUFFIX = ".json"
+
+
+class ArtifactKind(StrEnum):
+    checkpoint = "checkpoint"
+    model = "model"
+    report = "report"
+
+
+class ArtifactRead(BaseModel):
+    """One of a run's artifacts in the store (API.md's Artifact)."""
+
+    name: str = Field(description="Its name among the run's artifacts.")
+    kind: ArtifactKind = Field(description="`checkpoint`, `model` or `report`.")
+    bytes: int = Field(ge=0, description="Size of the content.")
+    sha256: str = Field(description="Hex sha256 of the content (the download's ETag).")
+    step: int | None = Field(default=None, description="Optimizer step it is from.")
+    created_at: datetime = Field(description="When it was stored (UTC).")
+
+
+class ArtifactManifest(ArtifactRead):
+    """`manifests/{name}.json`: written after the content, it marks the
+    artifact complete. Checkpoints also carry what retention and rollback
+    need (epoch, good, validation accuracy)."""
+
+    format: Literal[1] = Field(default=1, description="Manifest format version.")
+    run_id: str = Field(description="The run it belongs to.")
+    epoch: int | None = Field(default=None, description="Epoch (checkpoints).")
+    good: bool | None = Field(
+        default=None,
+        description="Checkpoints: taken while the run was healthy, and the upload "
+        "verified against this sha256.",
+    )
+    val_accuracy: float | None = Field(
+        default=None, description="Checkpoints: the latest validation accuracy."
+    )
+
+    def public(self) -> ArtifactRead:
+        return ArtifactRead.model_validate(self.model_dump(include=_PUBLIC))
+
+    @property
+    def checkpoint_id(self) -> str | None:
+        return (
+            checkpoint_id(self.name) if self.kind is ArtifactKind.checkpoint else None
+        )
+
+
+_PUBLIC = set(ArtifactRead.model_fields)
+
+
+def valid_name(name: str) -> bool:
+    return bool(_NAME.fullmatch(name)) and ".." not in name
+
+
+def run_dir(run_id: str) -> str:
+    return f"runs/{run_id}"
+
+
+def content_path(run_id: str, name: str) -> str:
+    return f"{run_dir(run_id)}/files/{name}"
+
+
+def manifest_dir(run_id: str) -> str:
+    return f"{run_dir(run_id)}/manifests"
+
+
+def manifest_path(run_id: str, name: str) -> str:
+    return f"{manifest_dir(run_id)}/{name}{MANIFEST_SUFFIX}"
+
+
+def name_of_manifest(path: str) -> str | None:
+    """The artifact name a manifest's file name (or path) stands for."""
+    base = path.rstrip("/").rsplit("/", 1)[-1]
+    if not base.endswith(MANIFEST_SUFFIX):
+        return None
+    name = base[: -len(MANIFEST_SUFFIX)]
+    return name if valid_name(name) else None
+
+
+def checkpoint_name(ckpt_id: str) -> str:
+    return f"{ckpt_id}{CHECKPOINT_SUFFIX}"
+
+
+def checkpoint_id(name: str) -> str:
+    return name.removesuffix(CHECKPOINT_SUFFIX)
