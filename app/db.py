@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import background
 from app.settings import Settings
 
 
@@ -35,15 +36,15 @@ log = logging.getLogger("esper.db")
 async def checkpoint_forever(engine: AsyncEngine, interval_s: float = 1.0) -> None:
     """SQLite only: copy the WAL into the database once a second, off every
     request's path. PASSIVE never blocks readers or writers."""
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            async with engine.connect() as connection:
-                await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("WAL checkpoint failed")
+
+    async def checkpoint() -> None:
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+    await asyncio.sleep(interval_s)
+    await background.run_forever(
+        checkpoint, log=log, error="WAL checkpoint failed", every_s=interval_s
+    )
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

@@ -14,6 +14,8 @@ from app import metrics
 
 
 async def watch_loop_lag(interval_s: float = 0.05) -> None:
+    # Not background.run_forever: the sleep is what is measured, and nothing
+    # here fails (no Redis, no database) to be retried.
     while True:
         started = time.perf_counter()
         await asyncio.sleep(interval_s)

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from pydantic import TypeAdapter, ValidationError
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from api_schemas.bus import (
     DATA_FIELD,
@@ -29,7 +29,7 @@ from api_schemas.bus import (
     BusEvent,
     read_reply,
 )
-from app import metrics
+from app import background, metrics
 from app.db import SessionFactory
 from app.models._types import utcnow
 
@@ -72,25 +72,23 @@ class EventConsumer:
     async def run_forever(self) -> None:
         bulk_lane = asyncio.create_task(self._bulk_lane())
         try:
-            await self._read_forever()
+            await background.run_forever(
+                self._read,
+                log=log,
+                lost="event consumer lost Redis, retrying: %s",
+                error="event consumer error",
+                retry_s=0.5,
+            )
         finally:
             bulk_lane.cancel()
 
-    async def _read_forever(self) -> None:
+    async def _read(self) -> None:
+        """Join the group, take over what a dead gateway left, then read until
+        an error (after one, the group may be gone: Redis restarted empty)."""
+        await ensure_group(self._redis, EVENTS_STREAM, EVENTS_GROUP)
+        await self._reclaim_stale()
         while True:
-            try:
-                await ensure_group(self._redis, EVENTS_STREAM, EVENTS_GROUP)
-                await self._reclaim_stale()
-                while True:
-                    await self._read_batch(">", block_ms=1000)
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                log.warning("event consumer lost Redis, retrying: %s", exc)
-                await asyncio.sleep(0.5)
-            except Exception:
-                log.exception("event consumer error")
-                await asyncio.sleep(0.5)
+            await self._read_batch(">", block_ms=1000)
 
     async def _reclaim_stale(self) -> None:
         # Events a dead gateway read but never acked: take them over.
@@ -129,6 +127,9 @@ class EventConsumer:
             await self._redis.xack(EVENTS_STREAM, EVENTS_GROUP, message_id)
 
     async def _bulk_lane(self) -> None:
+        # Not background.run_forever: a failure here is one event's (logged
+        # with its id, left pending for the reclaim), not the lane's, so the
+        # lane goes straight on to the next event, with no pause.
         while True:
             event, message_id, received = await self._bulk.get()
             try:

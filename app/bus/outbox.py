@@ -33,7 +33,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas.bus import DATA_FIELD
-from app import metrics
+from app import background, metrics
 from app.bus.publish import Packet, add_packet
 from app.db import SessionFactory
 from app.models._types import utcnow
@@ -168,14 +168,14 @@ class Relay:
         return sent_at
 
     async def run_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.relay_once()
-            except (RedisError, OSError) as exc:
-                log.warning("outbox relay failed, will retry: %s", exc)
-            except Exception:
-                log.exception("outbox relay error")
+        await asyncio.sleep(self._interval)
+        await background.run_forever(
+            self.relay_once,
+            log=log,
+            lost="outbox relay failed, will retry: %s",
+            error="outbox relay error",
+            every_s=self._interval,
+        )
 
     async def relay_once(self) -> int:
         """Send what the fast path left past its grace; returns how many were sent.

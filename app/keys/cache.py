@@ -9,14 +9,13 @@ key another replica made a moment ago, or a bad token) is looked up in the
 database as before.
 """
 
-import asyncio
 import logging
 
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas.enums import Role
-from app import metrics
+from app import background, metrics
 from app.auth import Principal, hash_token, principal_for_digest
 from app.db import SessionFactory
 from app.models import ApiKey
@@ -79,12 +78,13 @@ class KeyCache:
             }
 
     async def reload_forever(self, maker: SessionFactory, interval_s: float) -> None:
-        while True:
-            try:
-                async with maker() as session:
-                    await self.reload(session)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("reloading API keys failed; keeping the ones held")
-            await asyncio.sleep(interval_s)
+        async def reload() -> None:
+            async with maker() as session:
+                await self.reload(session)
+
+        await background.run_forever(
+            reload,
+            log=log,
+            error="reloading API keys failed; keeping the ones held",
+            every_s=interval_s,
+        )

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from api_schemas.bus import range_reply, read_reply
-from app import metrics
+from app import background, metrics
 from app.telemetry.frames import decode_entry, is_final_state, packet_name, to_frame
 
 log = logging.getLogger("esper.hub")
@@ -84,6 +84,8 @@ class Feed:
         self._task = asyncio.create_task(self._run(), name=f"feed:{self.key}")
 
     async def _run(self) -> None:
+        # The start position is retried until Redis answers; a loop that ends
+        # once it has one, so not background.run_forever.
         while not self.ready.is_set():
             try:
                 newest = await self._redis.xrevrange(self.key, count=1)
@@ -94,18 +96,21 @@ class Feed:
             entries = range_reply(newest, bytes)
             self.last = decode_entry(*entries[0])[0] if entries else "0-0"
             self.ready.set()
-        while True:
-            await self._read_once()
+        await background.run_forever(
+            self._read_once,
+            log=log,
+            lost=f"feed {self.key} read failed, retrying: %s",
+            transient=(RedisError,),
+            # Anything else ends the feed: a batch that failed half dispatched
+            # would be read and sent again, forever.
+            error=None,
+            retry_s=0.5,
+        )
 
     async def _read_once(self) -> None:
-        try:
-            reply = await self._redis.xread(
-                {self.key: self.last}, count=self.read_count, block=BLOCK_MS
-            )
-        except RedisError as exc:
-            log.warning("feed %s read failed, retrying: %s", self.key, exc)
-            await asyncio.sleep(0.5)
-            return
+        reply = await self._redis.xread(
+            {self.key: self.last}, count=self.read_count, block=BLOCK_MS
+        )
         for _key, messages in read_reply(reply, bytes):
             self.dispatch(messages)
 

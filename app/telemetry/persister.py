@@ -18,16 +18,14 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from redis.typing import KeyT, StreamIdT
 from sqlmodel import col, or_, select
 
 from api_schemas.bus import Entries, read_reply, telemetry_stream
 from api_schemas.enums import LIVE_RUN_STATE_VALUES
-from app import metrics
+from app import background, metrics
 from app.db import SessionFactory
 from app.models import Run
-from app.seeds import store as lineage
 from app.telemetry import store
 from app.telemetry.frames import decode_entry, is_final_state
 
@@ -59,21 +57,19 @@ class Persister:
         self._discovered_at = 0.0
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                if time.monotonic() - self._discovered_at >= self._discover_s:
-                    await self.discover()
-                written = await self.persist_once()
-                if not written:
-                    await asyncio.sleep(self._interval)
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                log.warning("persister lost Redis, retrying: %s", exc)
-                await asyncio.sleep(1.0)
-            except Exception:
-                log.exception("persister error")
-                await asyncio.sleep(1.0)
+        await background.run_forever(
+            self._cycle,
+            log=log,
+            lost="persister lost Redis, retrying: %s",
+            error="persister error",
+            retry_s=1.0,
+        )
+
+    async def _cycle(self) -> None:
+        if time.monotonic() - self._discovered_at >= self._discover_s:
+            await self.discover()
+        if not await self.persist_once():
+            await asyncio.sleep(self._interval)  # idle: let packets gather
 
     async def discover(self) -> None:
         """Follow live runs and runs that ended a moment ago."""
@@ -129,9 +125,6 @@ class Persister:
         if rows:
             async with self._maker() as session:
                 await store.insert_batch(session, rows)
-                # Seed lineage in the same transaction: history and seeds
-                # resume together from the newest row after a restart.
-                await lineage.apply_rows(session, rows)
                 await session.commit()
         self.positions.update((r, c) for r, c in ends.items() if r in self.positions)
         for run_id in finished:
@@ -163,16 +156,15 @@ async def prune_forever(
     maker: SessionFactory, days: float, interval_s: float, batch: int = 10_000
 ) -> None:
     """Retention: delete history rows older than `days` (0 keeps everything)."""
-    while days > 0:
-        try:
-            deleted = await prune_once(maker, days, batch)
-            if deleted:
-                log.info("pruned %d telemetry rows older than %s days", deleted, days)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("telemetry pruning failed")
-        await asyncio.sleep(interval_s)
+
+    async def prune() -> None:
+        if deleted := await prune_once(maker, days, batch):
+            log.info("pruned %d telemetry rows older than %s days", deleted, days)
+
+    if days > 0:
+        await background.run_forever(
+            prune, log=log, error="telemetry pruning failed", every_s=interval_s
+        )
 
 
 async def prune_once(maker: SessionFactory, days: float, batch: int = 10_000) -> int:

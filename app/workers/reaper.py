@@ -8,12 +8,10 @@ sweep also expires the open commands nobody will ack, and refreshes the state
 gauges.
 """
 
-import asyncio
 import logging
 from datetime import timedelta
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api_schemas import RunState, WorkerState
 from api_schemas.bus import RUNS_GROUP, RUNS_STREAM, worker_key
 from api_schemas.enums import LIVE_RUN_STATE_VALUES
-from app import metrics
+from app import background, metrics
 from app.bus.outbox import Relay, pending
 from app.bus.publish import Packet, publish_to_runs
 from app.commands.ledger import command_packet, expire_commands, expire_unackable
@@ -55,14 +53,13 @@ class Reaper:
         self._relay = relay
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except (RedisError, OSError) as exc:
-                log.warning("reaper cannot reach Redis: %s", exc)
-            except Exception:
-                log.exception("reaper error")
-            await asyncio.sleep(self._interval)
+        await background.run_forever(
+            self.sweep,
+            log=log,
+            lost="reaper cannot reach Redis: %s",
+            error="reaper error",
+            every_s=self._interval,
+        )
 
     async def sweep(self) -> list[str]:
         """One pass; returns the ids of workers found lost."""
