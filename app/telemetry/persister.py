@@ -26,6 +26,7 @@ from api_schemas.enums import LIVE_RUN_STATE_VALUES
 from app import background, metrics
 from app.db import SessionFactory
 from app.models import Run
+from app.seeds import store as lineage
 from app.telemetry import store
 from app.telemetry.frames import decode_entry, is_final_state
 
@@ -125,6 +126,9 @@ class Persister:
         if rows:
             async with self._maker() as session:
                 await store.insert_batch(session, rows)
+                # Seed lineage in the same transaction: history and seeds
+                # resume together from the newest row after a restart.
+                await lineage.apply_rows(session, rows)
                 await session.commit()
         self.positions.update((r, c) for r, c in ends.items() if r in self.positions)
         for run_id in finished:
