@@ -144,6 +144,13 @@ class RunCreate(Strict):
         le=10**7,
         description="Checkpoint every N steps (0: each epoch).",
     )
+    checkpoint_keep: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="Checkpoints kept in the artifact store: the newest N, plus "
+        "the best by validation accuracy and the newest good one.",
+    )
     max_steps: int | None = Field(
         default=None,
         ge=1,
@@ -221,9 +228,23 @@ class RunPage(Page[RunRead]):
 
 
 class CheckpointRead(BaseModel):
-    id: str = Field(description="Checkpoint id.")
+    """One of the run's checkpoints in the artifact store."""
+
+    id: str = Field(description="Checkpoint id (`rollback`'s `checkpoint_id`).")
     step: int = Field(description="Optimizer step.")
     epoch: int = Field(description="Epoch.")
     created_at: datetime | None = Field(default=None, description="When written.")
-    bytes: int = Field(default=0, description="Size on disk.")
-    good: bool = Field(default=True, description="Taken while healthy.")
+    bytes: int = Field(default=0, description="Size in the artifact store.")
+    good: bool = Field(
+        default=True,
+        description="Taken while the run was healthy, and its upload verified "
+        "against the sha256 of its manifest.",
+    )
+    artifact: str | None = Field(
+        default=None,
+        description="Its name among the run's artifacts (for the download).",
+    )
+    sha256: str | None = Field(default=None, description="sha256 of its content.")
+    val_accuracy: float | None = Field(
+        default=None, description="The run's latest validation accuracy at it."
+    )

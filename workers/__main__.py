@@ -10,6 +10,7 @@ from types import FrameType
 import torch
 
 from workers.device import DeviceError, cpu_threads, resolve
+from workers.run_artifacts import open_store
 from workers.runner import Runner
 from workers.settings import WorkerSettings
 
@@ -54,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         device = resolve(args.device)
     except DeviceError as exc:
         log.error("%s", exc)
+        return 2
+    try:  # a store this worker cannot use stops it here, not each run
+        open_store(settings.artifact_store_url, settings.artifact_options)
+    except (ImportError, ValueError, OSError) as exc:
+        log.error("artifact store %s: %s", settings.artifact_store_url, exc)
         return 2
     torch.set_num_threads(cpu_threads(settings.cpu_threads))
     runner = Runner(settings, device, args.worker_id)

@@ -14,7 +14,6 @@ import redis
 from api_schemas.bus import (
     RUNS_GROUP,
     RUNS_STREAM,
-    CheckpointEvent,
     CommandAckEvent,
     ProgressEvent,
     RunAssignment,
@@ -28,7 +27,6 @@ from workers.commands import CommandReader, check_command
 from workers.context import WorkerContext
 from workers.device import train_device
 from workers.engine.hooks import (
-    CheckpointInfo,
     EngineCommand,
     Hooks,
     Progress,
@@ -37,6 +35,7 @@ from workers.engine.hooks import (
 from workers.fence import AttemptFence
 from workers.metrics import observe_packet
 from workers.priority import name_os_thread
+from workers.run_artifacts import RunArtifacts
 from workers.telemetry import TelemetryPublisher
 
 log = logging.getLogger("esper.worker.run")
@@ -75,10 +74,20 @@ class RunSession:
             next_command=self._next_command,
             ack=self._ack,
             on_state=self._on_state,
-            on_checkpoint=self._on_checkpoint,
         )
         self.trainer: Any = None
         self.fence = AttemptFence(ctx.client, self.run_id, assignment.attempt)
+        self.artifacts = RunArtifacts(
+            ctx,
+            self.run_id,
+            attempt=assignment.attempt,
+            keep=assignment.spec.checkpoint_keep,
+            checkpoint_dir=s.checkpoint_root / self.run_id,
+            emit=self._emit,
+            publish=self._publish,
+            current=lambda: not self.fence.stale,
+        )
+        self.artifacts.bind(self.hooks)  # checkpoints and files go to the store
         # A local copy of the checkpoint the run starts from (None: from scratch).
         self.resume_path: str | None = None
         self.progress = Progress()
@@ -168,6 +177,8 @@ class RunSession:
                 self._snapshot()
             self._publish_progress(force=True)
             self._settle_commands(outcome)
+            # The final checkpoint and the model bundle in the store first.
+            self.artifacts.close(2.0 if forced else self.ctx.settings.upload_drain_s)
             self._set_state(
                 RunState(outcome.state),
                 final=True,
@@ -297,21 +308,6 @@ class RunSession:
     def _on_state(self, state: str, info: dict[str, Any]) -> None:
         if state in (RunState.running, RunState.paused) and state != self.state:
             self._set_state(RunState(state), result=dict(info))
-
-    def _on_checkpoint(self, info: CheckpointInfo) -> None:
-        self._publish(
-            CheckpointEvent(
-                run_id=self.run_id,
-                worker_id=self.ctx.worker_id,
-                attempt=self.assignment.attempt,
-                checkpoint_id=info.id,
-                path=info.path,
-                step=info.step,
-                epoch=info.epoch,
-                bytes=info.bytes,
-                good=info.good,
-            ),
-        )
 
     # -- publishing ----------------------------------------------------------
     def _publish(self, event: Any) -> None:

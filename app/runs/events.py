@@ -13,8 +13,9 @@ from app import metrics
 from app.bus.publish import packet_json, publish, publish_to_runs
 from app.commands.ledger import command_packet, expire_commands
 from app.db import SessionFactory
-from app.models import Checkpoint, Command, Run, Worker
+from app.models import Command, Run, Worker
 from app.models._types import as_utc, utcnow
+from app.runs.checkpoints import apply_checkpoint
 from app.runs.packets import state_packet
 from app.runs.requeue import WORKER_LOST, end_or_requeue, fence, may_resume
 from app.runs.transitions import can_transition
@@ -95,20 +96,13 @@ class RunEvents:
         await publish(self._redis, progress_packet(event), run_id=event.run_id)
 
     async def checkpoint(self, event: CheckpointEvent) -> None:
+        """The checkpoint rows follow the store (app/runs/checkpoints.py)."""
         async with self._maker() as session:
-            if await session.get(Checkpoint, event.checkpoint_id) is None:
-                session.add(
-                    Checkpoint(
-                        id=event.checkpoint_id,
-                        run_id=event.run_id,
-                        path=event.path,
-                        step=event.step,
-                        epoch=event.epoch,
-                        bytes=event.bytes,
-                        good=event.good,
-                    )
-                )
-                await session.commit()
+            run = await session.get(Run, event.run_id)
+            if run is not None and fenced(run, event):
+                return
+            await apply_checkpoint(session, event)
+            await session.commit()
 
 
 def _restarted_worker_lost(run: Run, event: RunStateEvent) -> bool:

@@ -3,7 +3,6 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlmodel import col, select
 
 from api_schemas import (
     CheckpointRead,
@@ -15,15 +14,15 @@ from api_schemas import (
     SeedRead,
 )
 from api_schemas.commands import Stop
+from app.artifacts.deps import ArtifactsDep
 from app.commands.ledger import command_read
 from app.commands.service import issue
 from app.deps import Operator, SessionDep, SettingsDep, Viewer, WritesDep
-from app.errors import ERRORS
+from app.errors import ERRORS, error_responses
 from app.idempotency import IdempotencyKey, scoped_key
-from app.models import Checkpoint
-from app.models._types import as_utc
 from app.pagination import CursorQuery, LimitQuery
 from app.runs import service
+from app.runs.checkpoints import list_checkpoints
 from app.runs.deps import RunDep
 from app.seeds import service as seeds
 
@@ -102,27 +101,15 @@ async def list_run_seeds(_: Viewer, run: RunDep, session: SessionDep) -> list[Se
 
 
 @router.get(
-    "/{run_id}/checkpoints", operation_id="list_run_checkpoints", responses=ERRORS
+    "/{run_id}/checkpoints",
+    operation_id="list_run_checkpoints",
+    responses={**ERRORS, **error_responses(503)},
 )
 async def list_run_checkpoints(
     _: Viewer,
     run: RunDep,
     session: SessionDep,
+    reader: ArtifactsDep,
 ) -> list[CheckpointRead]:
-    """Durable checkpoints of the run, oldest first."""
-    query = (
-        select(Checkpoint)
-        .where(Checkpoint.run_id == run.id)
-        .order_by(col(Checkpoint.step))
-    )
-    return [
-        CheckpointRead(
-            id=c.id,
-            step=c.step,
-            epoch=c.epoch,
-            bytes=c.bytes,
-            good=c.good,
-            created_at=as_utc(c.created_at),
-        )
-        for c in (await session.exec(query)).all()
-    ]
+    """The run's checkpoints that exist in the artifact store, oldest first."""
+    return await list_checkpoints(session, reader, run.id)

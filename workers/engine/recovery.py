@@ -49,6 +49,7 @@ class Recovery:
         guard: EmergencyGuard,
         elapsed_ms: Callable[[float, str], float],
         writer: bool,
+        val_accuracy: Callable[[], float | None] = lambda: None,
     ) -> None:
         self.parts, self.state = parts, state
         self.spec, self.opt = spec, opt
@@ -57,6 +58,7 @@ class Recovery:
         self.writer = writer
         self.guard = guard  # a slow rollback escalates; the loss EWMA is saved
         self.elapsed_ms = elapsed_ms  # the strategy's: every rank's same figure
+        self.val_accuracy = val_accuracy  # carried by each checkpoint (retention)
         self.snapshots = FastRollbackCache(
             opt.rollback_cache_mb, opt.rollback_cache_snapshots
         )
@@ -109,15 +111,20 @@ class Recovery:
         }
 
     def _find_checkpoint(self, target: str | None) -> Path:
+        """On local disk, else fetched from the artifact store (local copies
+        are pruned sooner than the store's)."""
         self.wait()  # one still being written counts
         found = ckpt.list_checkpoints(self.checkpoint_dir)
         if target is not None:
             matches = [m for m in found if target in (m["id"], str(m["step"]))]
         else:
             matches = [m for m in found if m.get("good")]
-        if not matches:
+        if matches:
+            return Path(matches[-1]["path"])
+        fetched = self.hooks.fetch_checkpoint(target)
+        if fetched is None:
             raise LookupError(f"no snapshot or checkpoint {target or '(last good)'}")
-        return Path(matches[-1]["path"])
+        return Path(fetched)
 
     # ---- the state saved and restored ---------------------------------------
 
@@ -183,7 +190,9 @@ class Recovery:
         if not self.writer:
             return self._written_elsewhere(good)
         state = self.state
-        return self._write_checkpoint(self.full(), state.step, state.epoch, good)
+        return self._write_checkpoint(
+            self.full(), state.step, state.epoch, good, self.val_accuracy()
+        )
 
     def checkpoint_soon(self, good: bool) -> None:
         """The periodic checkpoint: the state is copied to host memory here
@@ -198,8 +207,10 @@ class Recovery:
         copy = host_copy(self.full())
         if self._pool is None:
             self._pool = helper_pool(1, "checkpoint")
-        step, epoch = self.state.step, self.state.epoch
-        self._write = self._pool.submit(self._write_checkpoint, copy, step, epoch, good)
+        step, epoch, val = self.state.step, self.state.epoch, self.val_accuracy()
+        self._write = self._pool.submit(
+            self._write_checkpoint, copy, step, epoch, good, val
+        )
 
     def wait(self) -> None:
         """Until the background write (if any) is on disk; re-raises its error."""
@@ -220,13 +231,18 @@ class Recovery:
                 self._pool = None
 
     def _write_checkpoint(
-        self, state: dict[str, Any], step: int, epoch: int, good: bool
+        self,
+        state: dict[str, Any],
+        step: int,
+        epoch: int,
+        good: bool,
+        val_accuracy: float | None,
     ) -> CheckpointInfo:
         ckpt_id, path, size = ckpt.write_checkpoint(
             self.checkpoint_dir, state, step=step, epoch=epoch, good=good
         )
         ckpt.prune_checkpoints(self.checkpoint_dir, self.opt.keep_checkpoints)
-        info = CheckpointInfo(ckpt_id, str(path), step, epoch, size, good)
+        info = CheckpointInfo(ckpt_id, str(path), step, epoch, size, good, val_accuracy)
         self.last_checkpoint = info
         self.hooks.on_checkpoint(info)
         return info

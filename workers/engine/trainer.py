@@ -153,6 +153,7 @@ class Trainer:
             guard=self.guard,
             elapsed_ms=self.strategy.elapsed_ms,
             writer=self.strategy.collective.rank == 0,
+            val_accuracy=lambda: self.metrics.latest["val_accuracy"],
         )
         self._control = RunControl(
             self.state, self.hooks, self.tm, self.strategy, parts, self.recovery
