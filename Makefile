@@ -12,7 +12,7 @@ SYSTEM_PACKAGES ?= chromium prometheus
 PYTEST_ARGS ?=
 UP_ARGS ?=
 # Every Python tree that ruff lints and formats.
-PY_SOURCES := app workers api_schemas tests load experiments
+PY_SOURCES := app workers api_schemas esper tests load experiments
 
 .DEFAULT_GOAL := help
 .PHONY: help install system-deps run test lint format bench-quick clean

@@ -9,8 +9,12 @@ from workers.engine.seeds.slot import SeedSlot
 class MLPHost(nn.Module):
     """Linear -> ReLU blocks, each followed by a slot, then a linear head."""
 
+    kind = "mlp"
+
     def __init__(self, in_dim: int, width: int, depth: int, classes: int) -> None:
         super().__init__()
+        # What a model bundle records to build this host again (bundle.py).
+        self.args = dict(in_dim=in_dim, width=width, depth=depth, classes=classes)
         dims = [in_dim] + [width] * depth
         self.blocks = nn.ModuleList(
             nn.Sequential(nn.Linear(dims[i], width), nn.ReLU()) for i in range(depth)
@@ -30,10 +34,15 @@ class MLPHost(nn.Module):
 class CNNHost(nn.Module):
     """Conv-BN-ReLU blocks (pooling between them), a slot after each, then a head."""
 
+    kind = "cnn"
+
     def __init__(
         self, in_ch: int, width: int, depth: int, classes: int, size: int = 32
     ) -> None:
         super().__init__()
+        self.args = dict(
+            in_ch=in_ch, width=width, depth=depth, classes=classes, size=size
+        )
         blocks, slots, ch = [], [], in_ch
         for i in range(depth):
             layers: list[nn.Module] = [

@@ -27,6 +27,7 @@ from workers.engine.build import Parts, build_parts
 from workers.engine.control import RunControl
 from workers.engine.emergency import EmergencyGuard, Level
 from workers.engine.evaluation import evaluate
+from workers.engine.export import BUNDLE_DIR, RunEnd, export_model
 from workers.engine.forward import HaltObserved
 from workers.engine.hooks import Hooks, Progress, RunOutcome
 from workers.engine.options import EngineOptions
@@ -373,6 +374,7 @@ class Trainer:
     def _finish(self, state: str) -> RunOutcome:
         self.metrics.flush()
         info = self.recovery.checkpoint(self.guard.healthy)
+        self._export(state)
         return RunOutcome(state, result=self._result({"checkpoint_id": info.id}))
 
     def _halt(self) -> RunOutcome:
@@ -385,6 +387,7 @@ class Trainer:
             "tolaria.emergency.halt", "critical", {"reason": reason, "step": state.step}
         )
         info = self.recovery.checkpoint(good=False)
+        self._export("halted")
         seen = state.halt_seen_step if state.halt_seen_step is not None else state.step
         result = {
             "steps_after_halt": state.step - seen,
@@ -393,6 +396,26 @@ class Trainer:
             "checkpoint_id": info.id,
         }
         return RunOutcome("halted", halt_reason=reason, result=self._result(result))
+
+    def _export(self, outcome: str) -> None:
+        """The model bundle (export.py), once, by the writing rank; an export
+        error is a warning event, never the run's outcome."""
+        if self.strategy.collective.rank != 0:
+            return
+        state = self.state
+        end = RunEnd(
+            self.run_id, outcome, state.step, state.epoch, dict(self.metrics.latest)
+        )
+        out = self.checkpoint_dir / BUNDLE_DIR
+        export_model(
+            self.parts,
+            self.spec,
+            end,
+            out,
+            self.tm,
+            self.hooks.on_artifact,
+            val_batch=self.opt.val_batch,
+        )
 
     def _result(self, extra: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = {

@@ -97,6 +97,13 @@ def test_checkpoints_are_written_once_and_restore_on_one_rank(tmp_path: Path) ->
     assert [m["step"] for m in found] == [10, 20, 30]
     assert sorted({c.step for c in script.checkpoints}) == [10, 20, 30]
     assert not list((tmp_path / "ckpt").glob(".tmp-*"))
+    # The model bundle too: written by rank 0, reported once, at the last step.
+    assert [(a.name, a.step) for a in script.artifacts] == [
+        ("model.safetensors", 30),
+        ("model.pt2", 30),
+        ("model.json", 30),
+    ]
+    assert (tmp_path / "ckpt" / "model" / "model.json").is_file()
     state = ckpt.load_checkpoint(found[-1]["path"])
     for name, value in dumps[1]["params"].items():
         assert state["model"][name].cpu().equal(value), name

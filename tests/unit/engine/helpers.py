@@ -5,7 +5,13 @@ from pathlib import Path
 from typing import Any
 
 from api_schemas.runs import RunCreate
-from workers.engine.hooks import CheckpointInfo, EngineCommand, Hooks, RunOutcome
+from workers.engine.hooks import (
+    ArtifactFile,
+    CheckpointInfo,
+    EngineCommand,
+    Hooks,
+    RunOutcome,
+)
 from workers.engine.options import EngineOptions
 from workers.engine.trainer import Trainer
 
@@ -54,12 +60,14 @@ class Script:
         self.acks: list[tuple[str, str, str | None, dict[str, Any]]] = []
         self.states: list[str] = []
         self.checkpoints: list[CheckpointInfo] = []
+        self.artifacts: list[ArtifactFile] = []
         self.hooks = Hooks(
             emit=self.packets.append,
             next_command=self.next_command,
             ack=lambda *a: self.acks.append(a),
             on_state=lambda s, i: self.states.append(s),
             on_checkpoint=self.checkpoints.append,
+            on_artifact=self.artifacts.append,
         )
 
     def at(self, step: int, type_: str, **params: Any) -> str:
