@@ -21,6 +21,7 @@ from app.idempotency import request_hash
 from app.models import Run
 from app.models._types import as_utc
 from app.pagination import decode_cursor, encode_cursor
+from app.runs.forks import starting_point
 from app.runs.outbox import enqueue_assignment
 
 
@@ -73,8 +74,9 @@ async def create_run(
         idempotency_key=idem_key,
         request_hash=digest,
     )
+    start = await starting_point(session, spec)
     session.add(run)
-    enqueue_assignment(session, RunAssignment(run_id=run.id, spec=spec))
+    enqueue_assignment(session, RunAssignment(run_id=run.id, spec=spec, resume=start))
     await session.flush()
     return run, True
 
