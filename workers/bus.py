@@ -2,7 +2,6 @@
 
 import json
 import logging
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,10 +9,11 @@ import redis
 from pydantic import BaseModel
 
 from api_schemas.bus import DATA_FIELD, EVENTS_STREAM, RUNS_GROUP, RUNS_STREAM
+from workers.retry import BLIPS, retrying
 
 log = logging.getLogger("esper.worker")
 
-_RETRIES = 20
+_ATTEMPTS = 20
 
 
 def connect(url: str) -> redis.Redis:
@@ -27,15 +27,17 @@ def connect(url: str) -> redis.Redis:
 def publish_event(client: redis.Redis, event: BaseModel) -> str:
     """XADD one envelope to `esper:events`, retrying through short Redis blips."""
     payload = {DATA_FIELD: event.model_dump_json()}
-    for attempt in range(_RETRIES):
-        try:
-            return str(client.xadd(EVENTS_STREAM, payload))  # type: ignore[arg-type]
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            log.warning(
-                "publish %s failed (%s); retrying", event.__class__.__name__, exc
-            )
-            time.sleep(min(0.1 * 2**attempt, 2.0))
-    raise RuntimeError("Redis did not accept the event")
+    kind = event.__class__.__name__
+    try:
+        return retrying(
+            lambda: str(client.xadd(EVENTS_STREAM, payload)),  # type: ignore[arg-type]
+            attempts=_ATTEMPTS,
+            on_blip=lambda exc: log.warning(
+                "publish %s failed (%s); retrying", kind, exc
+            ),
+        )
+    except BLIPS as exc:
+        raise RuntimeError("Redis did not accept the event") from exc
 
 
 def ensure_runs_group(client: redis.Redis) -> None:

@@ -121,6 +121,8 @@ class CommandReader(threading.Thread):
 
     def run(self) -> None:
         name_os_thread("esper-commands")
+        # Not workers.retry: the loop ends on stop(), and the handler ticks
+        # after every read, failed or not (a retry inside would hold it back).
         while not self._stopping.is_set():
             try:
                 self._read_once()

@@ -37,6 +37,8 @@ class Heartbeat(threading.Thread):
 
     def run(self) -> None:
         name_os_thread("esper-heartbeat")
+        # Not workers.retry: a failed beat is not retried; the next one is due
+        # in heartbeat_s anyway, and the key's TTL outlasts several.
         while not self._stopping.wait(self.ctx.settings.heartbeat_s):
             try:
                 self.beat()

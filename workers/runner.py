@@ -146,6 +146,8 @@ class Runner:
                 block=self.ctx.settings.claim_block_ms,
             )
         except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # Not workers.retry: serve's loop claims again, and a shutdown
+            # must cut the pause short.
             log.warning("claim failed (%s); retrying", exc)
             self.ctx.shutdown.wait(0.5)
             return

@@ -9,8 +9,6 @@ import time
 import uuid
 from typing import Any
 
-import redis
-
 from api_schemas.bus import (
     RUNS_GROUP,
     RUNS_STREAM,
@@ -35,6 +33,7 @@ from workers.engine.hooks import (
 from workers.fence import AttemptFence
 from workers.metrics import observe_packet
 from workers.priority import name_os_thread
+from workers.retry import BLIPS, retrying
 from workers.run_artifacts import RunArtifacts
 from workers.telemetry import TelemetryPublisher
 
@@ -226,13 +225,11 @@ class RunSession:
                 )
 
     def _ack_assignment(self) -> None:
-        for attempt in range(20):
-            try:
-                self.ctx.client.xack(RUNS_STREAM, RUNS_GROUP, self.entry_id)
-                return
-            except (redis.ConnectionError, redis.TimeoutError):
-                time.sleep(min(0.1 * 2**attempt, 2.0))
-        log.error("could not XACK %s", self.entry_id)
+        ack = self.ctx.client.xack
+        try:
+            retrying(lambda: ack(RUNS_STREAM, RUNS_GROUP, self.entry_id), attempts=20)
+        except BLIPS:
+            log.error("could not XACK %s", self.entry_id)
 
     # -- reader thread (CommandHandler) --------------------------------------
     def check(self, command: SignedCommand) -> None:

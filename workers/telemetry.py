@@ -12,6 +12,7 @@ import redis
 
 from api_schemas.bus import DATA_FIELD, telemetry_stream
 from workers.priority import name_os_thread
+from workers.retry import retrying
 
 log = logging.getLogger("esper.worker.telemetry")
 
@@ -99,31 +100,35 @@ class TelemetryPublisher:
 
     def _send(self, batch: list[tuple[float, dict[str, Any]]]) -> None:
         entries = [self._entry(ts, packet) for ts, packet in batch]
-        delay = 0.05
-        while True:
-            try:
-                pipe = self._client.pipeline(transaction=False)
-                for entry in entries:
-                    pipe.xadd(
-                        self.stream,
-                        entry,  # type: ignore[arg-type]  # redis-py: dict is invariant
-                        maxlen=self._maxlen,
-                        approximate=True,
-                    )
-                pipe.execute()
-                self.sent += len(entries)
-                return
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                # Keep the batch and retry: order on the stream must be preserved.
-                log.warning("telemetry pipeline failed (%s); retrying", exc)
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-            except redis.ResponseError as exc:
-                # Redis refused (e.g. out of memory): retrying cannot help, and a
-                # dead publisher thread would let the queue grow without bound.
-                log.error("telemetry batch of %d dropped: %s", len(entries), exc)
-                self.dropped += len(entries)
-                return
+        try:
+            # Keep the batch and retry until it lands: order on the stream must
+            # be preserved.
+            retrying(
+                lambda: self._xadd(entries),
+                attempts=None,
+                first_s=0.05,
+                on_blip=lambda exc: log.warning(
+                    "telemetry pipeline failed (%s); retrying", exc
+                ),
+            )
+        except redis.ResponseError as exc:
+            # Redis refused (e.g. out of memory): retrying cannot help, and a
+            # dead publisher thread would let the queue grow without bound.
+            log.error("telemetry batch of %d dropped: %s", len(entries), exc)
+            self.dropped += len(entries)
+            return
+        self.sent += len(entries)
+
+    def _xadd(self, entries: list[dict[str, str]]) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        for entry in entries:
+            pipe.xadd(
+                self.stream,
+                entry,  # type: ignore[arg-type]  # redis-py: dict is invariant
+                maxlen=self._maxlen,
+                approximate=True,
+            )
+        pipe.execute()
 
     def _entry(self, ts: float, packet: dict[str, Any]) -> dict[str, str]:
         body = dict(packet)
