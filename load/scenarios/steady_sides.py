@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from api_schemas.enums import SeedStage
+from load.scenarios import uploads
 from load.scenarios.common import bench_trainer, make_spec, now
 from workers.engine.blueprints import build_seed
 from workers.engine.hooks import EngineCommand, Hooks
@@ -70,16 +71,21 @@ def engine_run(args: argparse.Namespace, steps: int) -> list[float]:
         steps,
         device=args.device,
         morphogenesis=morph(args),
+        checkpoint_every=getattr(args, "checkpoint_every", None) or 10**7,
     )
     spec.model.options.update(model_options(args))
     if args.seeds:
         commands.extend(seed_commands(args))
-    with bench_trainer(
-        spec,
-        Hooks(next_command=next_command),
-        device=args.device,
-        options=EngineOptions(mixed_precision=args.precision == "bf16"),
-    ) as trainer:
+    hooks = Hooks(next_command=next_command)
+    with (
+        uploads.to_the_store(args, hooks),
+        bench_trainer(
+            spec,
+            hooks,
+            device=args.device,
+            options=EngineOptions(mixed_precision=args.precision == "bf16"),
+        ) as trainer,
+    ):
         outcome = trainer.run()
     grown = fossils(trainer)
     if getattr(args, "grown", grown) != grown:

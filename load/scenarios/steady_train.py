@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from load.scenarios import steady_sides as sides
+from load.scenarios import uploads
 from load.scenarios.common import intervals_ms, now
 from load.stats import device_description, print_table, summarize, summary
 
@@ -52,6 +53,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--compile",
         action="store_true",
         help="torch.compile the host's blocks on both sides",
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the engine checkpoints every N steps to a local artifact store "
+        "(its real uploader); the plain loop does not checkpoint",
     )
 
 
@@ -144,6 +153,8 @@ def _report(
     mean_ratios: list[float],
 ) -> dict[str, Any]:
     name = "steady-train --seeds" if args.seeds else "steady-train"
+    if args.checkpoint_every:
+        name += f" --checkpoint-every {args.checkpoint_every}"
     e, p = summarize(engine), summarize(plain)
     model = _describe(args, steps, repeats)
     print_table(
@@ -152,6 +163,8 @@ def _report(
         ["side", "n", "min", "p50", "p95", "p99", "mean"],
     )
     ratio = statistics.median(ratios)
+    if uploads.summary(args):
+        print(uploads.summary(args))
     print(
         f"ratio engine/plain (per-repeat p50): median {ratio:.4f}  min "
         f"{min(ratios):.4f}  max {max(ratios):.4f}  (goal <= "
@@ -172,6 +185,8 @@ def _report(
         "plain_step_ms": p,
         "model": model,
         "seeds": bool(args.seeds),
+        "checkpoint_every": args.checkpoint_every,
+        "uploads": uploads.summary(args),
     }
     return summary(name, args.device, len(engine) + len(plain), figures)
 
