@@ -22,6 +22,7 @@ ENDPOINTS = [
     ("POST", "/api/v1/runs/{run}/cancel", None, "operator"),
     ("GET", "/api/v1/runs/{run}/seeds", None, "viewer"),
     ("GET", "/api/v1/runs/{run}/checkpoints", None, "viewer"),
+    ("GET", "/api/v1/runs/{run}/artifacts", None, "viewer"),
     ("POST", "/api/v1/runs/{run}/commands", {"type": "pause"}, "operator"),
     ("GET", "/api/v1/runs/{run}/commands", None, "viewer"),
     ("GET", "/api/v1/commands/{command}", None, "viewer"),
@@ -115,6 +116,19 @@ def test_every_endpoint_answers_as_api_md_says(
             if want in (401, 403):
                 assert response.json()["error"]["code"]
     assert wrong == []
+
+
+def test_a_download_needs_a_viewer_token(
+    secured: GatewayProcess, tokens: dict[str, str | None]
+) -> None:
+    """No run has artifacts here: a viewer gets as far as the 404."""
+    with secured.client() as client:
+        url = fill("/api/v1/runs/{run}/artifacts/model.safetensors", client)
+        assert client.get(url).status_code == 401
+        viewer = {"Authorization": f"Bearer {tokens['viewer']}"}
+        response = client.get(url, headers=viewer)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "artifact_not_found"
 
 
 def test_websocket_requires_a_token(

@@ -94,6 +94,7 @@ export const api = {
   workers: async () => items(await request('GET', `${V1}/workers`)),
   seeds: async (id) => items(await request('GET', `${runPath(id)}/seeds`)),
   checkpoints: async (id) => items(await request('GET', `${runPath(id)}/checkpoints`)),
+  artifacts: async (id) => items(await request('GET', `${runPath(id)}/artifacts`)),
   commands: (id, maxPages = 2) => allPages(`${runPath(id)}/commands`, { limit: 200 }, maxPages),
   command: (commandId) => request('GET', `${V1}/commands/${enc(commandId)}`),
   blueprints: async () => items(await request('GET', `${V1}/blueprints`)),
@@ -108,6 +109,11 @@ export const api = {
   sendCommand: (id, body, wait = 5) =>
     request('POST', `${runPath(id)}/commands`, { body, query: { wait } }),
 };
+
+// Where an artifact's bytes are (a link: no token in it).
+export function artifactUrl(runId, name) {
+  return `${runPath(runId)}/artifacts/${enc(name)}`;
+}
 
 // WebSockets cannot carry an Authorization header from a browser, so the token
 // goes in the query string, as API.md allows.

@@ -1,10 +1,11 @@
-// Run view (#/runs/<id>): charts, seed swimlane, events, ledger, checkpoints and
+// Run view (#/runs/<id>): charts, seed swimlane, events, ledger, checkpoints, artifacts and
 // controls for one run. History comes first at a fixed resolution (bounded cost
 // whatever the run's length), then `/ws/runs/{id}` streams live packets; on a
 // reconnect the socket resumes after the last cursor it saw, so nothing is lost.
 
 import { TERMINAL, api } from './api.js';
 import { MetricChart } from './charts.js';
+import { ArtifactsTable } from './artifacts.js';
 import { Controls, canCommand } from './controls.js';
 import { frameScheduler, h, replace, runLabel } from './dom.js';
 import { EventFeed, GAP_EVENT, describe } from './events.js';
@@ -66,6 +67,7 @@ class RunView {
     this.feed = new EventFeed();
     this.ledger = new Ledger();
     this.cpTable = new CheckpointsTable({ onRollback: this.canAct ? (id) => this.controls.chooseRollback(id) : null });
+    this.artifacts = new ArtifactsTable(run.id);
     this.seedsTable = new SeedsTable({ onCull: this.canAct ? (s) => this.controls.cullSeed(s) : null });
     this.controls = this.canAct ? new Controls({ run, ledger: this.ledger,
       getCheckpoints: () => this.checkpoints, getSlots: () => this.slots(),
@@ -99,7 +101,8 @@ class RunView {
             h('div', { class: 'panel-body' }, this.swimlane.el, stageLegend()),
             this.seedsTable.el),
           h('div', { class: 'charts' }, c.time.el)),
-        h('div', { class: 'stack side' }, this.feed.el, this.ledger.el, this.cpTable.el)));
+        h('div', { class: 'stack side' }, this.feed.el, this.ledger.el, this.cpTable.el,
+          this.artifacts.el)));
     if (this.controls) this.root.querySelector('[data-testid="controls"]').classList.add('run-controls');
   }
 
@@ -121,6 +124,7 @@ class RunView {
   // Checkpoints, ledger, seeds and (for operators) the catalogue, in parallel.
   loadSide() {
     api.checkpoints(this.run.id).then((cps) => this.setCheckpoints(cps)).catch(() => {});
+    this.artifacts.load();
     api.commands(this.run.id).then((cmds) => cmds.forEach((c) => this.ledger.upsert(c))).catch(() => {});
     // Stage history first, so the snapshot of seeds only fills in what it lacks.
     this.loadEventHistory().then(() => api.seeds(this.run.id)).then((seeds) => {
@@ -242,6 +246,8 @@ class RunView {
       const to = a.restored_step ?? a.step ?? a.to_step;
       if (Number.isFinite(to)) this.swimlane.truncate(to);
       api.checkpoints(this.run.id).then((cps) => this.setCheckpoints(cps)).catch(() => {});
+    } else if (p.name === 'artifacts.stored' && !fromHistory) {
+      this.artifacts.load();
     } else if (p.level === 'critical' && !fromHistory && Date.now() - Date.parse(p.ts) < 60000) {
       // Only fresh ones: a replay of old criticals is in the feed, not a banner.
       showBanner('critical', 'danger', h('b', {}, `${p.name}: `), describe(p));
@@ -273,6 +279,7 @@ class RunView {
       this.showRunNotes();
     } catch { /* the next poll retries */ }
     api.checkpoints(this.run.id).then((cps) => this.setCheckpoints(cps)).catch(() => {});
+    this.artifacts.load();
     api.commands(this.run.id).then((cmds) => cmds.forEach((c) => this.ledger.upsert(c))).catch(() => {});
   }
 
