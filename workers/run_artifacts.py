@@ -76,8 +76,7 @@ class RunArtifacts:
 
     def fetch_checkpoint(self, target: str | None) -> str | None:
         """The engine's `fetch_checkpoint` (training thread, during a rollback)."""
-        folder = fetch_checkpoint(self.store, self.run_id, target, self.checkpoint_dir)
-        return None if folder is None else str(folder)
+        return fetch_or_refuse(self.store, self.run_id, target, self.checkpoint_dir)
 
     def close(self, timeout: float) -> None:
         """At the run's end: wait (within `timeout`) for its queued uploads,
@@ -121,3 +120,19 @@ class RunArtifacts:
                 "attrs": attrs,
             }
         )
+
+
+def fetch_or_refuse(
+    store: ArtifactStore, run_id: str, target: str | None, root: Path
+) -> str | None:
+    """A checkpoint fetched from the store into `root`. A store that fails is
+    a LookupError: the rollback is refused with the reason, the run goes on."""
+    try:
+        folder = fetch_checkpoint(store, run_id, target, root)
+    except Exception as exc:
+        log.warning("run %s: fetching %s failed: %r", run_id, target, exc)
+        raise LookupError(
+            f"checkpoint {target or '(last good)'} could not be fetched from "
+            f"the artifact store: {type(exc).__name__}: {exc}"
+        ) from exc
+    return None if folder is None else str(folder)

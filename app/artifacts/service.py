@@ -1,6 +1,7 @@
 """A run's artifacts: the list, and a download streamed from the store with
 its `ETag` (the sha256 of its manifest) and byte ranges."""
 
+import logging
 import mimetypes
 from collections.abc import Callable
 from typing import TypeVar
@@ -15,16 +16,19 @@ from app.artifacts.store import ArtifactReader, chunks
 from app.errors import NotFound, Unavailable
 
 T = TypeVar("T")
+log = logging.getLogger("esper.artifacts")
 
 
 async def in_store(call: Callable[..., T], *args: object) -> T:
-    """A blocking store call, on a thread; a store that fails is a 503.
+    """A blocking store call, on a thread; a store that fails is a 503 (an
+    S3 client raises its own errors, not only OSError).
     FileNotFoundError passes through (the caller knows what was missing)."""
     try:
         return await anyio.to_thread.run_sync(call, *args)
     except FileNotFoundError:
         raise
-    except OSError as exc:
+    except Exception as exc:  # OSError, or the client's own (botocore) errors
+        log.warning("artifact store call %s failed", call.__name__, exc_info=True)
         raise Unavailable(
             f"The artifact store did not answer: {type(exc).__name__}.",
             code="artifact_store_unavailable",
