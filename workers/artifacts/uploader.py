@@ -11,6 +11,7 @@ oldest queued checkpoint is dropped (a newer one supersedes it). A drop or a
 failed upload is a warning event and a counter, never a failed step.
 """
 
+import contextlib
 import logging
 import os
 import shutil
@@ -139,7 +140,11 @@ class Uploader:
             self._closed = True
             self._cond.notify_all()
         self._thread.join(timeout)
-        return not self._thread.is_alive()
+        if self._thread.is_alive():
+            return False
+        with contextlib.suppress(OSError):  # empty now, unless a drop raced
+            self.staging.rmdir()
+        return True
 
     def _stage(self, source: Path, name: str) -> Path:
         self.staging.mkdir(parents=True, exist_ok=True)

@@ -74,7 +74,7 @@ def test_checkpoints_go_to_the_store_and_retention_keeps_the_newest_and_best(
     assert {m.name for m in store.manifests(RUN) if m.kind is ArtifactKind.model} == {
         "model.json"
     }
-    assert uploader.counts.stored == 6 and not list((tmp_path / "staging").iterdir())
+    assert uploader.counts.stored == 6 and not (tmp_path / "staging").exists()
     assert all(level == "info" for _, level, _ in reports.events)
 
 
