@@ -76,6 +76,7 @@ class RankJob:
     device: str
     info: RankInfo
     resume_from: str | None
+    fork: bool
     options: EngineOptions | None
     threads: int
     dump_dir: Path | None = None
@@ -94,6 +95,7 @@ def rank_main(job: RankJob) -> None:
         checkpoint_dir=job.checkpoint_dir,
         device=job.device,
         resume_from=job.resume_from,
+        fork=job.fork,
         options=job.options,
         strategy=strategy,
     )
@@ -136,6 +138,7 @@ class DistributedRun:
         checkpoint_dir: Path,
         device: str = "cpu",
         resume_from: str | None = None,
+        fork: bool = False,
         options: EngineOptions | None = None,
         timeout_s: float = 300.0,
         dump_dir: Path | None = None,
@@ -147,6 +150,7 @@ class DistributedRun:
         self.checkpoint_dir = Path(checkpoint_dir)
         self.devices = rank_devices(spec, device)
         self.resume_from = resume_from
+        self.fork = fork
         self.options = options
         self.timeout_s = timeout_s
         self.dump_dir = dump_dir
@@ -184,6 +188,7 @@ class DistributedRun:
                 checkpoint_dir=self.checkpoint_dir,
                 device=self.devices[0],
                 resume_from=self.resume_from,
+                fork=self.fork,
                 options=self.options,
             )
             outcome = self.trainer.run()
@@ -209,6 +214,7 @@ class DistributedRun:
                     rank, info.world, info.init_method, info.backend, info.timeout_s
                 ),
                 self.resume_from,
+                self.fork,
                 self.options,
                 threads,
                 self.dump_dir,

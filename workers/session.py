@@ -33,6 +33,7 @@ from workers.engine.hooks import (
 from workers.fence import AttemptFence
 from workers.metrics import observe_packet
 from workers.priority import name_os_thread
+from workers.resume import Start, starting_point
 from workers.retry import BLIPS, retrying
 from workers.run_artifacts import RunArtifacts
 from workers.telemetry import TelemetryPublisher
@@ -75,6 +76,7 @@ class RunSession:
             on_state=self._on_state,
         )
         self.trainer: Any = None
+        self.start: Start | None = None  # where the run started (set when built)
         self.fence = AttemptFence(ctx.client, self.run_id, assignment.attempt)
         self.artifacts = RunArtifacts(
             ctx,
@@ -87,8 +89,6 @@ class RunSession:
             current=lambda: not self.fence.stale,
         )
         self.artifacts.bind(self.hooks)  # checkpoints and files go to the store
-        # A local copy of the checkpoint the run starts from (None: from scratch).
-        self.resume_path: str | None = None
         self.progress = Progress()
         self.state: RunState | None = None
         self._finish_lock = threading.Lock()
@@ -111,6 +111,8 @@ class RunSession:
         try:
             self.trainer = self._build_trainer()
             self._set_state(RunState.running)
+            if self.start is not None and self.start.event is not None:
+                self._emit(self.start.event)  # run.resumed / run.forked
             self._progress_thread.start()
             outcome = self.trainer.run()
         except Exception as exc:  # the run fails; the worker lives on
@@ -124,6 +126,8 @@ class RunSession:
         spec = self.assignment.spec
         checkpoint_dir = self.ctx.settings.checkpoint_root / self.run_id
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        start = starting_point(self.artifacts.store, self.assignment, checkpoint_dir)
+        self.start = start
         if spec.devices is not None:  # one run over several devices (DDP)
             from workers.distributed import DistributedRun, wants_several  # noqa: PLC0415
 
@@ -134,7 +138,8 @@ class RunSession:
                     run_id=self.run_id,
                     checkpoint_dir=checkpoint_dir,
                     device=self.ctx.device,
-                    resume_from=self.resume_path,
+                    resume_from=start.path,
+                    fork=start.fork,
                 )
         return Trainer(
             spec,
@@ -142,7 +147,8 @@ class RunSession:
             run_id=self.run_id,
             checkpoint_dir=checkpoint_dir,
             device=train_device(self.ctx.device, spec.device),
-            resume_from=self.resume_path,
+            resume_from=start.path,
+            fork=start.fork,
         )
 
     def request_shutdown(self) -> None:

@@ -146,6 +146,10 @@ class Recovery:
                 "torch_rng": torch.get_rng_state(),
                 "py_rng": random.getstate(),
                 "loss_ewma": self.guard.ladder.loss_ewma,
+                # The ladder judges spikes against a floor from the run's first
+                # loss: without it, a resumed run that has nearly fitted its
+                # data would read ordinary noise as loss explosions.
+                "loss_first": self.guard.ladder.first_loss,
                 "spec": self.spec.model_dump(mode="json"),
             }
         )
@@ -179,6 +183,7 @@ class Recovery:
         torch.set_rng_state(saved["torch_rng"].cpu())
         random.setstate(as_tuple(saved["py_rng"]))
         self.guard.ladder.loss_ewma = saved.get("loss_ewma")
+        self.guard.ladder.first_loss = saved.get("loss_first")
         if self.parts.cuda and "cuda_rng" in saved:
             torch.cuda.set_rng_state(saved["cuda_rng"].cpu(), self.parts.device)
 

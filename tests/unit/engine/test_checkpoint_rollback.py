@@ -59,6 +59,25 @@ def test_round_trip_resume_is_bitwise_identical(tmp_path: Path) -> None:
     assert resumed_script.trainer.metrics.losses == first.metrics.losses[steps_epoch1:]
 
 
+def test_resume_keeps_the_emergency_ladders_reference_losses(tmp_path: Path) -> None:
+    """The ladder judges explosions against a floor from the run's first loss;
+    a resumed run that forgot it read a nearly-fitted run's noise as
+    explosions and halted (seen on resumed digits runs)."""
+    script = Script()
+    first, outcome = run(script, spec(epochs=2), tmp_path / "a")
+    assert outcome.state == "completed"
+    epoch1 = next(c for c in script.checkpoints if c.epoch == 1)
+    resumed = trainer(Script(), spec(epochs=2), tmp_path / "b", resume_from=epoch1.path)
+    resumed._setup()
+    try:
+        ladder = resumed.guard.ladder
+        assert ladder.first_loss == first.guard.ladder.first_loss is not None
+        assert ladder.first_loss == pytest.approx(first.metrics.losses[0])
+        assert ladder.loss_ewma is not None
+    finally:
+        resumed._close()
+
+
 def test_rollback_restores_a_chosen_snapshot(tmp_path: Path) -> None:
     script = Script()
     t = trainer(script, spec(epochs=1), tmp_path)
