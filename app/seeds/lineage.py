@@ -4,8 +4,8 @@ Pure: a `Seed` row and one packet in, the row changed in place. The store
 (store.py) picks the rows and writes them back in the persister's transaction.
 
 Packets are applied in stream order, and each row remembers the cursor of the
-last one applied, so a packet seen again (a restarted gateway, a second
-replica) is at or before it and changes nothing.
+last one that changed it, so a packet seen again (a restarted gateway, a
+second replica) is at or before it, or was a no-op then and is one again.
 """
 
 import math
@@ -80,10 +80,16 @@ def new_seed(p: Packet, seed_id: str) -> Seed:
 
 
 def apply(seed: Seed, p: Packet) -> bool:
-    """Apply `p` to `seed` unless it was applied already; True if it was new."""
+    """Apply `p` to `seed` unless it was applied already; True if it changed
+    the seed.
+
+    A packet that changes nothing (most periodic seed packets) leaves the
+    cursor too, so the row is not written: seen again, it still changes
+    nothing, since every packet after the row's cursor was such a no-op.
+    """
     if p.cursor <= (seed.cursor_ms, seed.cursor_seq):
         return False
-    seed.cursor_ms, seed.cursor_seq = p.cursor
+    before = _lineage(seed)
     if p.name == RESTORED:
         held = _attrs_of(p, seed.seed_id)
         if held:
@@ -96,7 +102,27 @@ def apply(seed: Seed, p: Packet) -> bool:
         _gate(seed, p, passed=False)
     else:
         _report(seed, p.step, p.attrs, "reported")
+    if _lineage(seed) == before:
+        return False
+    seed.cursor_ms, seed.cursor_seq = p.cursor
     return True
+
+
+def _lineage(seed: Seed) -> tuple[Any, ...]:
+    """Every column a packet may change, but the cursor."""
+    return (
+        seed.slot,
+        seed.blueprint,
+        seed.stage,
+        seed.alpha,
+        seed.params,
+        seed.germinated_step,
+        seed.ended_step,
+        seed.outcome,
+        seed.reason,
+        seed.history,
+        seed.gates,
+    )
 
 
 def _stage_changed(seed: Seed, p: Packet) -> None:

@@ -26,7 +26,7 @@ from api_schemas.enums import LIVE_RUN_STATE_VALUES
 from app import background, metrics
 from app.db import SessionFactory
 from app.models import Run
-from app.seeds import store as lineage
+from app.seeds.store import SeedLineage
 from app.telemetry import store
 from app.telemetry.frames import decode_entry, is_final_state
 
@@ -56,6 +56,7 @@ class Persister:
         self.positions: dict[str, str] = {}  # run id -> last persisted cursor
         self._finished: set[str] = set()  # saw the final state packet
         self._discovered_at = 0.0
+        self._lineage = SeedLineage()  # seed rows, in the history's transaction
 
     async def run_forever(self) -> None:
         await background.run_forever(
@@ -128,8 +129,9 @@ class Persister:
                 await store.insert_batch(session, rows)
                 # Seed lineage in the same transaction: history and seeds
                 # resume together from the newest row after a restart.
-                await lineage.apply_rows(session, rows)
+                await self._lineage.apply(session, rows)
                 await session.commit()
+            self._lineage.committed()
         self.positions.update((r, c) for r, c in ends.items() if r in self.positions)
         for run_id in finished:
             self.positions.pop(run_id, None)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,7 +18,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api_schemas.bus import DATA_FIELD, telemetry_stream
 from app.models import Run, TelemetryRecord
 from app.seeds.service import list_seeds
+from app.seeds.store import SeedLineage
 from app.telemetry.persister import Persister, prune_once
+from app.telemetry.store import record
 
 Maker = async_sessionmaker[AsyncSession]
 OLD = "2020-01-01T00:00:00+00:00"  # older than any retention: pruning takes it
@@ -136,3 +139,65 @@ async def test_seeds_outlive_the_telemetry_history(
         assert (await session.exec(count)).one() == 0
     assert await lineage(sessions, run_id) == before
     assert [s["seed_id"] for s in before] == ["seed-1", "seed-2"]
+
+
+def history_rows(run_id: str, packets: list[dict[str, Any]], first: int) -> list[Any]:
+    return [
+        record(run_id, f"{first + i}-0", json.dumps(p)) for i, p in enumerate(packets)
+    ]
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_idle_reports_cost_no_query_and_a_rolled_back_chunk_is_not_remembered(
+    sessions: Maker,
+) -> None:
+    async with sessions() as session:
+        run = Run(state="running", spec={"task": "digits"})
+        session.add(run)
+        await session.commit()
+    seeds = SeedLineage()
+    async with sessions() as session:
+        assert await seeds.apply(session, history_rows(run.id, PACKETS[:4], 1)) == 2
+        await session.commit()
+    seeds.committed()
+
+    statements: list[str] = []
+    report = seed_event("kasmina.seed.alpha", 6, "seed-1", stage="TRAINING", alpha=0)
+    moved = history_rows(
+        run.id, [{**report, "attrs": {**report["attrs"], "alpha": 0.25}}], 11
+    )
+    async with sessions() as session:
+        bind = (await session.connection()).sync_connection
+        assert bind is not None
+        event.listen(bind, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        assert await seeds.apply(session, history_rows(run.id, [report], 10)) == 0
+        assert statements == []  # judged against the remembered row
+        assert await seeds.apply(session, moved) == 1
+        assert statements  # a change goes to the database
+        await session.rollback()  # ... whose commit fails
+    async with sessions() as session:
+        assert await seeds.apply(session, moved) == 1  # so it is applied again
+        await session.commit()
+    seeds.committed()
+    (seed,) = [s for s in await lineage(sessions, run.id) if s["seed_id"] == "seed-1"]
+    assert seed["alpha"] == 0.25 and [h["stage"] for h in seed["history"]] == [
+        "GERMINATED",
+        "TRAINING",
+    ]
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_a_restore_holding_no_seed_ends_the_live_ones(sessions: Maker) -> None:
+    async with sessions() as session:
+        run = Run(state="running", spec={"task": "digits"})
+        session.add(run)
+        await session.commit()
+    seeds = SeedLineage()
+    restore = {**seed_event("kasmina.seeds.restored", 30, "-"), "attrs": {"seeds": []}}
+    for first, chunk in ((1, PACKETS[:4]), (10, [restore])):
+        async with sessions() as session:
+            await seeds.apply(session, history_rows(run.id, chunk, first))
+            await session.commit()
+        seeds.committed()
+    (seed,) = await lineage(sessions, run.id)
+    assert (seed["outcome"], seed["ended_step"]) == ("culled", 30)

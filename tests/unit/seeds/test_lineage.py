@@ -203,3 +203,19 @@ def test_a_seed_first_seen_in_a_report_starts_from_what_it_carries() -> None:
         "fossilised",
     )
     assert seed.history == [{"stage": "FOSSILIZED", "step": 120, "reason": "G4 passed"}]
+
+
+def test_a_report_that_changes_nothing_leaves_the_row_unwritten() -> None:
+    s = fossilising()
+    seed = replay(s.packets[:4])  # germinated, then TRAINING
+    cursor = (seed.cursor_ms, seed.cursor_seq)
+    same = s.add(
+        "kasmina.seed.alpha", 30, seed_id="seed-1", stage="TRAINING", alpha=0.0
+    )
+    assert not lineage.apply(seed, same)
+    assert (seed.cursor_ms, seed.cursor_seq) == cursor
+    moved = s.add(
+        "kasmina.seed.alpha", 40, seed_id="seed-1", stage="TRAINING", alpha=0.2
+    )
+    assert lineage.apply(seed, moved) and seed.alpha == 0.2
+    assert not lineage.apply(seed, same)  # older than the row's cursor now
