@@ -17,7 +17,7 @@ import torch
 
 from api_schemas.runs import RunCreate
 from tests.fixtures.gateway import sqlite_url
-from tests.fixtures.stack import LiveStack
+from tests.fixtures.stack import LiveStack, WorkerProcess
 from workers.artifacts.checkpoints import fetch, find
 from workers.artifacts.store import ArtifactStore
 from workers.engine import checkpoints as ckpt
@@ -75,39 +75,65 @@ def _wait(check: Any, timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_a_lost_worker_run_resumes_on_another_host_and_ends_as_uninterrupted(
-    stack: LiveStack, tmp_path: Path
-) -> None:
-    first = stack.start_worker(ESPER_DATA_DIR=str(tmp_path / "host-a"))
-    run = stack.client.post("/api/v1/runs", json=SPEC).json()
-    run_id = run["id"]
+def _started(stack: LiveStack, tmp: Path) -> tuple[WorkerProcess, str]:
+    """A resume run training on its first worker, two checkpoints in the store."""
+    first = stack.start_worker(worker_id="host-a", ESPER_DATA_DIR=str(tmp / "host-a"))
+    run_id = str(stack.client.post("/api/v1/runs", json=SPEC).json()["id"])
     _wait(
         lambda: len(stack.client.get(f"/api/v1/runs/{run_id}/checkpoints").json()) >= 2,
         60,
         "two checkpoints in the store",
     )
-    first.send(signal.SIGSTOP)  # no heartbeat, no progress: lost to the gateway
-    second = stack.start_worker(ESPER_DATA_DIR=str(tmp_path / "host-b"))
-    resumed = _wait(
-        lambda: _telemetry(stack, run_id, "run.resumed"), 40, "run.resumed"
-    )[0]
-    first.send(signal.SIGCONT)  # back from its partition: it must stand down
-    done = stack.wait_for_run(run_id, {"completed", "failed"}, timeout=120)
+    return first, run_id
+
+
+def _ends_as_uninterrupted(stack: LiveStack, run_id: str, tmp: Path) -> dict[str, Any]:
+    """The run completes at attempt 2, its steps continuing from the checkpoint
+    it resumed from, with the parameters of an uninterrupted continuation."""
+    done = stack.wait_for_run(run_id, {"completed", "failed"}, timeout=90)
     assert done["state"] == "completed", done
     assert (done["attempt"], done["restarts"]) == (2, 1)
-    attrs = resumed["attrs"]
+    attrs = _telemetry(stack, run_id, "run.resumed")[-1]["attrs"]
     assert attrs["attempt"] == 2 and attrs["steps_lost"] >= 0
     assert attrs["from_step"] > 0 and attrs["checkpoint_id"]
     _steps_continue_from_the_checkpoint(stack, run_id, attrs["from_step"])
-    assert first.alive()  # it stood down; it did not crash
-    assert "standing down" in first.log()
-    assert second.alive()
-
-    reference = _continued_from(stack, run_id, attrs["checkpoint_id"], tmp_path)
-    final = _final_parameters(stack, run_id, tmp_path)
+    reference = _continued_from(stack, run_id, attrs["checkpoint_id"], tmp)
+    final = _final_parameters(stack, run_id, tmp)
     assert reference.keys() == final.keys()
     for name, tensor in reference.items():
         torch.testing.assert_close(final[name], tensor, atol=1e-6, rtol=0)
+    return done
+
+
+def test_a_killed_workers_run_resumes_on_another_host(
+    stack: LiveStack, tmp_path: Path
+) -> None:
+    """kill -9 while a second worker, on "another host", is up."""
+    first, run_id = _started(stack, tmp_path)
+    second = stack.start_worker(
+        worker_id="host-b", ESPER_DATA_DIR=str(tmp_path / "host-b")
+    )
+    stack.kill_worker(first, signal.SIGKILL)
+    done = _ends_as_uninterrupted(stack, run_id, tmp_path)
+    assert done["worker_id"] == "host-b" and second.alive()
+
+
+def test_a_revived_stale_worker_stands_down_and_changes_nothing(
+    stack: LiveStack, tmp_path: Path
+) -> None:
+    """SIGSTOP stands in for a partition or a hang: the worker is presumed
+    lost, its run resumes elsewhere, and then it comes back."""
+    first, run_id = _started(stack, tmp_path)
+    first.send(signal.SIGSTOP)  # no heartbeat, no progress: lost to the gateway
+    second = stack.start_worker(
+        worker_id="host-b", ESPER_DATA_DIR=str(tmp_path / "host-b")
+    )
+    _wait(lambda: _telemetry(stack, run_id, "run.resumed"), 40, "run.resumed")
+    first.send(signal.SIGCONT)  # back from its partition: it must stand down
+    done = _ends_as_uninterrupted(stack, run_id, tmp_path)
+    assert done["worker_id"] == "host-b"
+    _wait(lambda: "standing down" in first.log(), 10, "the stale worker to stand down")
+    assert first.alive() and second.alive()  # it stood down; it did not crash
 
 
 def _steps_continue_from_the_checkpoint(
