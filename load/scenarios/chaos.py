@@ -1,12 +1,15 @@
 """chaos: kill -9 workers and the gateway mid-run, repeatedly; count what got
 stuck or lost and time the detection (../shared/design/BENCHMARKS.md).
 
-Worker rounds: a run trains; a `pause` is sent and the worker holding the run
+Worker rounds: a run with `restart_policy: resume` trains and checkpoints
+every CHECKPOINT_EVERY steps; a `pause` is sent and the worker holding the run
 is killed with SIGKILL straight after (`esper up` starts a new one). The run
-must end `failed` (Esper does not re-queue a lost worker's run, so requeue is
-reported as not supported), the command must reach a final state (applied
-before the kill, or expired `worker_lost`), and the time from the kill to the
-run's failure is the detection time.
+must go back to the queue with its next attempt (detection: kill -> requeued)
+and train again from its latest good checkpoint in the artifact store
+(requeue: kill -> running again, detection included); its `run.resumed` event
+says how many steps were lost (goal: at most the checkpoint interval). The
+command must reach a final state (applied before the kill, or expired
+`worker_lost`).
 
 Gateway rounds: a run trains; the newest telemetry cursor is noted; the
 gateway is killed with SIGKILL (`esper up` restarts it). Once it answers, every
@@ -33,7 +36,8 @@ from load.scenarios.command_latency import wait_training
 from load.stats import print_table, summarize, summary
 
 FINAL_COMMAND = {"applied", "rejected", "expired"}
-STUCK_AFTER_S = 60.0  # a run not terminal this long after its worker died
+STUCK_AFTER_S = 60.0  # a run not training again this long after its worker died
+CHECKPOINT_EVERY = 50  # steps; the most a resume may lose
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,9 +59,15 @@ def idle_workers(client: httpx.Client) -> int:
 
 
 def kill_worker_round(stack: LocalStack, client: httpx.Client) -> dict[str, Any]:
-    run_id = stack.submit(client)
+    run_id = stack.submit(
+        client,
+        restart_policy="resume",
+        max_restarts=10,
+        checkpoint_every=CHECKPOINT_EVERY,
+    )
     stack.wait_state(client, run_id, {"running"})
     wait_training(client, run_id)
+    poll(lambda: client.get(f"/api/v1/runs/{run_id}/checkpoints").json(), bool, 30)
     pid = stack.worker_pid(client, run_id)
     command = client.post(
         f"/api/v1/runs/{run_id}/commands", json={"type": "pause"}
@@ -66,25 +76,45 @@ def kill_worker_round(stack: LocalStack, client: httpx.Client) -> dict[str, Any]
     killed = time.monotonic()
     run = poll(
         lambda: client.get(f"/api/v1/runs/{run_id}").json(),
-        lambda r: r["state"] in TERMINAL_RUN_STATE_VALUES,
+        lambda r: r["attempt"] >= 2 or r["state"] in TERMINAL_RUN_STATE_VALUES,
         STUCK_AFTER_S,
         every=0.1,
     )
     detect_s = time.monotonic() - killed
+    run = poll(
+        lambda: client.get(f"/api/v1/runs/{run_id}").json(),
+        lambda r: r["attempt"] >= 2 and r["state"] == "running",
+        STUCK_AFTER_S,
+        every=0.1,
+    )
+    requeue_s = time.monotonic() - killed
+    resumed = poll(lambda: _events(client, run_id, "run.resumed"), bool, 30)
     ledger = poll(
         lambda: client.get(f"/api/v1/commands/{command['id']}").json(),
         lambda c: c["state"] in FINAL_COMMAND,
         30,
     )
+    client.post(f"/api/v1/runs/{run_id}/cancel")
+    stack.wait_state(client, run_id, TERMINAL_RUN_STATE_VALUES)
     poll(lambda: idle_workers(client), lambda n: n >= stack.workers, 60, every=0.2)
+    attrs = resumed[-1]["attrs"] if resumed else {}
     return {
-        "stuck": run["state"] not in TERMINAL_RUN_STATE_VALUES,
-        "run_state": run["state"],
-        "error": run.get("error"),
+        "stuck": run["state"] != "running" or run["attempt"] < 2,
+        "attempt": run["attempt"],
         "detect_s": detect_s,
+        "requeue_s": requeue_s,
+        "from_step": attrs.get("from_step"),
+        "steps_lost": attrs.get("steps_lost"),
         "command_lost": ledger["state"] not in FINAL_COMMAND,
         "command": f"{ledger['state']} ({ledger.get('reason') or '-'})",
     }
+
+
+def _events(client: httpx.Client, run_id: str, name: str) -> list[dict[str, Any]]:
+    page = client.get(
+        f"/api/v1/runs/{run_id}/telemetry", params={"names": name, "limit": 100}
+    ).json()
+    return list(page["items"])
 
 
 def history_ids(client: httpx.Client, run_id: str, after: str) -> list[str]:
@@ -145,8 +175,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         gateways = [kill_gateway_round(stack, client, bus) for _ in range(rounds)]
     for w in workers:
         print(
-            f"worker killed: run {w['run_state']} ({w['error']}) after "
-            f"{w['detect_s']:.2f} s; its command {w['command']}"
+            f"worker killed: run requeued after {w['detect_s']:.2f} s, training "
+            f"again (attempt {w['attempt']}, from step {w['from_step']}, "
+            f"{w['steps_lost']} steps lost) after {w['requeue_s']:.2f} s; its "
+            f"command {w['command']}"
         )
     for g in gateways:
         print(
@@ -154,14 +186,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"{g['written']} packets written meanwhile missing from the replay"
         )
     detect = [w["detect_s"] for w in workers]
+    requeue = [w["requeue_s"] for w in workers]
     back = [g["back_s"] for g in gateways]
     print_table(
         f"chaos: {rounds} worker kills, {rounds} gateway kills; s",
         [
             {
-                "what": "worker kill -> its run failed (detection)",
+                "what": "worker kill -> its run requeued (detection)",
                 **summarize(detect),
                 "max": max(detect),
+            },
+            {
+                "what": "worker kill -> training again (requeue)",
+                **summarize(requeue),
+                "max": max(requeue),
             },
             {
                 "what": "gateway kill -> answering again",
@@ -176,11 +214,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "commands_lost": sum(w["command_lost"] for w in workers),
         "packets_lost": sum(g["lost"] for g in gateways),
         "detect_s_max": max(detect),
-        "requeue_s_max": None,
-    }  # a lost worker's run fails; no requeue
+        "requeue_s_max": max(requeue),
+        "steps_lost_max": max(int(w["steps_lost"] or 0) for w in workers),
+        "checkpoint_every": CHECKPOINT_EVERY,
+    }
     print(
         f"runs stuck {figures['runs_stuck']}, commands lost "
         f"{figures['commands_lost']}, packets lost {figures['packets_lost']}; "
-        "requeue: not supported (the run fails with the worker)"
+        f"requeue max {figures['requeue_s_max']:.2f} s (goal <= 15), steps lost "
+        f"max {figures['steps_lost_max']} (goal <= {CHECKPOINT_EVERY})"
     )
     return summary("chaos", "cpu", 2 * rounds, figures)
