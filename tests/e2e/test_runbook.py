@@ -56,6 +56,7 @@ def test_runbook_has_the_operator_situations() -> None:
         "registry/reset",
         "/api/v1/keys",
         "/artifacts/",
+        '"resume_from"',
     ):
         assert needle in joined, needle
 
@@ -92,8 +93,13 @@ def _wait_running() -> str:
 def _assert_outcomes(stack: LiveStack) -> None:
     headers = {"Authorization": f"Bearer {ADMIN}"}
     runs = httpx.get(stack.url + "/api/v1/runs", headers=headers).json()["items"]
-    run = runs[0]
+    named = {r["name"]: r for r in runs}
+    run, fork = named["runbook"], named["runbook-fork"]
     assert run["state"] == "halted" and run["halt_reason"] == "loss diverging"
+    assert fork["state"] == "completed" and fork["spec"]["resume_from"] == {
+        "run_id": run["id"],
+        "checkpoint_id": None,
+    }
     ledger = httpx.get(
         f"{stack.url}/api/v1/runs/{run['id']}/commands", headers=headers
     ).json()["items"]
