@@ -228,12 +228,15 @@ class Runner:
                 self.ctx.client.xrange(RUNS_STREAM, entry_id, entry_id), str
             )
             if entries:
-                run_id = bus.decode(entries[0][1]).get("run_id", "")
+                fields = bus.decode(entries[0][1])
                 bus.publish_event(
                     self.ctx.client,
                     RunStateEvent(
-                        run_id=run_id,
+                        run_id=fields.get("run_id", ""),
                         worker_id=self.worker_id,
+                        # The attempt it held: a resume run is requeued, not
+                        # refused as a stale attempt's event.
+                        attempt=int(fields.get("attempt") or 1),
                         state=RunState.failed,
                         error="worker_lost",
                         at=bus.utcnow(),

@@ -90,16 +90,28 @@ def test_a_worker_restarted_under_its_own_id_requeues_its_resume_run(
     stack: LiveStack,
 ) -> None:
     """Its supervisor brought it back before the reaper noticed: the worker
-    finds its old assignment pending, reports the run lost, and the run goes
-    back to the queue (the same worker then takes the next attempt)."""
+    finds its old assignment pending, reports the run lost (with the attempt
+    it held), and the run goes back to the queue; twice, so the second report
+    comes from attempt 2 and must not be refused as a stale one."""
     stack.workers[0].stop()
     worker = stack.start_worker(worker_id="phoenix")
-    run = stack.client.post("/api/v1/runs", json=SPEC).json()
-    stack.wait_for_run(run["id"], {"running"})
-    stack.kill_worker(worker, signal.SIGKILL)
-    stack.start_worker(worker_id="phoenix")
-    running = _wait_attempt(stack, run["id"], 2)
-    assert running["restarts"] == 1 and running["state"] in ("queued", "running")
+    run = stack.client.post("/api/v1/runs", json={**SPEC, "max_restarts": 2}).json()
+    for attempt in (2, 3):
+        _wait_running(stack, run["id"], attempt - 1)
+        stack.kill_worker(worker, signal.SIGKILL)
+        worker = stack.start_worker(worker_id="phoenix")
+        now = _wait_attempt(stack, run["id"], attempt)
+        assert now["restarts"] == attempt - 1
+
+
+def _wait_running(stack: LiveStack, run_id: str, attempt: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        run = stack.client.get(f"/api/v1/runs/{run_id}").json()
+        if run["attempt"] == attempt and run["state"] == "running":
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"attempt {attempt} of {run_id} never ran")
 
 
 def _wait_attempt(
