@@ -38,9 +38,10 @@ def download_from_the_page(
     wait_state(client, run["id"], {"completed"}, timeout=60)
     listed = client.get(f"/api/v1/runs/{run['id']}/artifacts").json()
     assert listed, "the run stored no artifacts"
-    page = dashboard(stack.url).open()
+    page = dashboard(stack.url)
     if token:
-        page.sign_in(token)
+        page.open().sign_in(token)
+        page.wait_connection("live")  # before leaving the page: no socket cut short
         page.errors.clear()  # the 401s that asked for the token
     page.open_run(run["id"])
     rows = page.page.locator('[data-testid="artifacts"] tr[data-artifact]')
