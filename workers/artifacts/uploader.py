@@ -24,7 +24,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from api_schemas.artifacts import ArtifactKind, ArtifactManifest, checkpoint_name
+from api_schemas.artifacts import (
+    ArtifactKind,
+    ArtifactManifest,
+    checkpoint_name,
+    valid_name,
+)
 from workers.artifacts.checkpoints import checkpoints
 from workers.artifacts.retention import to_prune
 from workers.artifacts.store import ArtifactStore
@@ -113,8 +118,13 @@ class Uploader:
 
     def artifact(self, file: ArtifactFile) -> None:
         """The engine's `on_artifact`: a model bundle's part or a report."""
-        kind = ArtifactKind(file.kind)
-        self.submit(Upload(file.name, kind, Path(file.path), step=file.step))
+        kinds = {k.value: k for k in ArtifactKind}
+        kind = kinds.get(file.kind)
+        upload = Upload(file.name, kind or ArtifactKind.report, Path(file.path))
+        if kind is None or not valid_name(file.name):
+            self._dropped(upload, f"not an artifact: {file.kind} {file.name!r}", False)
+            return
+        self.submit(replace(upload, step=file.step))
 
     def submit(self, upload: Upload) -> None:
         """Stage `upload.staged` (a hard link) and queue its upload."""

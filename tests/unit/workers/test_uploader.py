@@ -9,6 +9,7 @@ from typing import Any, cast
 from api_schemas.artifacts import ArtifactKind, ArtifactManifest
 from workers.artifacts.store import ArtifactStore
 from workers.artifacts.uploader import Upload, Uploader
+from workers.engine.hooks import ArtifactFile
 
 Events = list[tuple[str, str, dict[str, Any]]]
 
@@ -113,3 +114,16 @@ def test_a_stale_attempt_uploads_nothing(tmp_path: Path) -> None:
     up.submit(Upload("c1", ArtifactKind.checkpoint, files(tmp_path, "c1")[0]))
     assert up.close(timeout=10)
     assert store.uploaded == [] and up.counts.dropped == 1
+
+
+def test_a_file_that_is_no_artifact_is_dropped_not_raised(tmp_path: Path) -> None:
+    store, events = GatedStore(), Events()
+    store.gate.set()
+    up = uploader(store, tmp_path, events)
+    source = files(tmp_path, "f")[0]
+    up.artifact(ArtifactFile("model.json", str(source), "weights", 1))
+    up.artifact(ArtifactFile("../model.json", str(source), "model", 1))
+    up.artifact(ArtifactFile("model.json", str(source), "model", 1))
+    assert up.close(timeout=10)
+    assert store.uploaded == ["model.json"] and up.counts.dropped == 2
+    assert source.exists()
