@@ -54,16 +54,20 @@ class ArtifactStore:
         kind: ArtifactKind,
         step: int | None = None,
         expected_sha256: str | None = None,
+        link: bool = False,
         **extra: Any,
     ) -> ArtifactManifest:
         """Stream `source` up as the run's artifact `name`, then its manifest.
-        Raises ArtifactError when the content differs from `expected_sha256`
-        (the engine's own checksum) or the stored size from what was sent."""
+        `link`: the source is never rewritten in place (a checkpoint), so a
+        local store may hard-link it instead of copying. Raises ArtifactError
+        when the content differs from `expected_sha256` (the engine's own
+        checksum) or the stored size from what was sent."""
         if not layout.valid_name(name):
             raise ArtifactError(f"invalid artifact name {name!r}")
         self._unpublish(run_id, name)  # an older one of this name is incomplete now
         remote = self.path(layout.content_path(run_id, name))
-        sha256, size = self._send(source, remote)
+        linked = self._link(source, remote) if link else None
+        sha256, size = linked or self._send(source, remote)
         if expected_sha256 is not None and sha256 != expected_sha256:
             raise ArtifactError(f"{source}: sha256 {sha256} != {expected_sha256}")
         stored = int(self.fs.size(remote))
@@ -106,6 +110,25 @@ class ArtifactStore:
                 size += len(chunk)
         if target != remote:
             os.replace(target, remote)
+        return digest.hexdigest(), size
+
+    def _link(self, source: Path, remote: str) -> tuple[str, int] | None:
+        """A local store on the worker's file system: the file is linked into
+        place, not copied (nor stored twice), and hashed where it now is. None
+        where it cannot be linked (another file system, an object store)."""
+        if not self.local:
+            return None
+        target = self._temporary(remote)
+        try:
+            os.link(source, target)
+        except OSError:
+            return None
+        digest, size = hashlib.sha256(), 0
+        with open(target, "rb") as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+        os.replace(target, remote)
         return digest.hexdigest(), size
 
     def _put_small(self, relative: str, data: bytes) -> None:

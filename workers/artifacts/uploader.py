@@ -229,6 +229,7 @@ class Uploader:
             kind=upload.kind,
             step=upload.step,
             expected_sha256=upload.expected_sha256,
+            link=upload.kind is ArtifactKind.checkpoint,  # written once, renamed
             epoch=upload.epoch,
             good=upload.good,
             val_accuracy=upload.val_accuracy,

@@ -74,6 +74,12 @@ def test_delete_removes_the_manifest_then_the_content(
         source, _ = a_file(tmp_path, name, 1000)
         writer.upload(RUN, source, name=name, kind=ArtifactKind.checkpoint, step=10)
     writer.delete(RUN, "ckpt-000000010.pt")
+    linked = writer.upload(
+        RUN, source, name="ckpt-000000030.pt", kind=ArtifactKind.checkpoint, link=True
+    )
+    assert linked.sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
+    writer.delete(RUN, "ckpt-000000030.pt")
+    assert source.exists()  # the store's name goes, the worker's file stays
     assert reader.names(RUN) == {"ckpt-000000020.pt"}
     assert not writer.fs.exists(
         writer.path(layout.content_path(RUN, "ckpt-000000010.pt"))
@@ -85,14 +91,16 @@ def test_a_file_that_differs_from_the_engines_checksum_is_never_published(
 ) -> None:
     writer, reader = stores(artifact_store)
     source, _ = a_file(tmp_path, "ckpt-000000001.pt", 100)
-    with pytest.raises(ArtifactError, match="sha256"):
-        writer.upload(
-            RUN,
-            source,
-            name="ckpt-000000001.pt",
-            kind=ArtifactKind.checkpoint,
-            expected_sha256="0" * 64,
-        )
+    for link in (False, True):  # copied, or linked into a local store
+        with pytest.raises(ArtifactError, match="sha256"):
+            writer.upload(
+                RUN,
+                source,
+                name="ckpt-000000001.pt",
+                kind=ArtifactKind.checkpoint,
+                expected_sha256="0" * 64,
+                link=link,
+            )
     assert reader.manifests(RUN) == []
 
 
