@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         description="How often a gateway reloads the live API keys "
         "it holds; a key revoked on another replica works here until then.",
     )
+    allowed_origins: str = Field(
+        default="",
+        description="Comma-separated browser origins (`https://ops.example.com`) "
+        "besides the gateway's own that may open WebSockets, send state-changing "
+        "requests and read responses (CORS). No wildcard.",
+    )
     bench_bare: bool = Field(
         default=False,
         description="Mount GET /bench/bare, the "
@@ -80,6 +86,12 @@ class Settings(BaseSettings):
     @property
     def auth_enabled(self) -> bool:
         return not (self.local_mode and self.auth.lower() == "off")
+
+    @property
+    def origins(self) -> frozenset[str]:
+        return frozenset(
+            o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()
+        )
 
     @property
     def artifact_store_url(self) -> str:

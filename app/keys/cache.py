@@ -42,6 +42,12 @@ class KeyCache:
     def get(self, digest: str) -> Principal | None:
         return self._by_digest.get(digest)
 
+    def holds(self, key_id: str) -> bool:
+        """Whether the key is live as of the last reload or revocation: open
+        WebSockets ask this, so a revoked key's sockets close (app/telemetry/
+        connection.py)."""
+        return any(p.key_id == key_id for p in self._by_digest.values())
+
     def add(self, digest: str, principal: Principal, generation: int) -> None:
         """A key found by a miss's lookup, begun at `generation`."""
         if generation == self._generation:

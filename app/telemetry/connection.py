@@ -8,6 +8,10 @@ behind those frames, so the client reads exactly up to that cursor. The pump is
 never cancelled mid-send, because whether a cancelled send reached the socket
 depends on the server implementation. A client that never reads again is
 dropped by uvicorn's keep-alive ping timeout; its queue is already released.
+A third task watches the caller's key: once the key cache no longer holds it
+(revoked here, or on another replica and reloaded, ESPER_KEY_RELOAD_S), the
+socket closes 4401. That close may cut the pump mid-send: a revoked caller is
+owed no exact cursor.
 """
 
 import asyncio
@@ -39,6 +43,7 @@ class Connection:
     replayer: Replayer
     stream: str  # metrics label: "runs" or "fleet"
     run_ended: bool = False
+    key_id: str | None = None  # the caller's key, re-checked while open
     last: str = field(default="0-0")
 
     @property
@@ -64,15 +69,27 @@ class Connection:
 
     async def _run(self, sub: Subscriber, after: str | None, upto: str) -> None:
         pump = asyncio.create_task(self._pump(sub, after, upto))
-        receiver = asyncio.create_task(self._receive(sub))
-        done, pending = await asyncio.wait(
-            {pump, receiver}, return_when=asyncio.FIRST_COMPLETED
-        )
+        watch = asyncio.create_task(self._watch_key(self.key_id))
+        tasks = {pump, watch, asyncio.create_task(self._receive(sub))}
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         if pump in done:
             pump.result()
+        elif watch in done:
+            with contextlib.suppress(*CLOSED):
+                await self.websocket.close(code=4401, reason="key revoked")
+
+    async def _watch_key(self, key_id: str | None) -> None:
+        """Returns once the key is no longer live (never with auth off)."""
+        if key_id is None:
+            await asyncio.Event().wait()
+            return
+        app = self.websocket.app
+        keys, every_s = app.state.keys, app.state.settings.key_reload_s
+        while keys.holds(key_id):
+            await asyncio.sleep(every_s / 2)
 
     async def _pump(self, sub: Subscriber, after: str | None, upto: str) -> None:
         if after is not None:

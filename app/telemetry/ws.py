@@ -3,7 +3,10 @@
 Both are served by the process-wide hub (`app.state.hub`): one Redis reader per
 stream, however many clients watch it. Close codes: 4401/4403 auth, 4404 unknown
 run, 4408 too slow (reason: the last cursor delivered), 1000 after the run's
-final state packet. Keep-alive: the server answers a client's `ping` text with
+final state packet, 4401 once the caller's key is revoked (checked every
+ESPER_KEY_RELOAD_S). Auth: the `Authorization` header or a single-use `?ticket=`
+(tickets.py); a token never travels in the URL, so none reaches an access log.
+Keep-alive: the server answers a client's `ping` text with
 a `{"type":"pong","cursor":...}` frame; protocol-level pings are uvicorn's
 (`--ws-ping-interval`, 20 s by default).
 """
@@ -16,18 +19,24 @@ from fastapi import APIRouter, Query, WebSocket
 
 from api_schemas import Role, RunState
 from api_schemas.bus import FLEET_STREAM, telemetry_stream
+from app.auth import LOCAL_PRINCIPAL, Principal
 from app.deps import authenticate, bearer_token
 from app.errors import AppError
 from app.models import Run
 from app.telemetry.connection import Connection
 from app.telemetry.hub import Matcher
 from app.telemetry.replay import Replayer
+from app.telemetry.tickets import redeem
 
 router = APIRouter(tags=["telemetry"])
 CursorParam = Annotated[str | None, Query(max_length=64, pattern=r"^\d+(-\d+)?$")]
 NamesParam = Annotated[
     str | None,
     Query(max_length=2000, description="Comma-separated fnmatch globs on `name`."),
+]
+TicketParam = Annotated[
+    str | None,
+    Query(max_length=100, description="From POST /api/v1/ws-tickets; single use."),
 ]
 
 
@@ -39,22 +48,35 @@ def name_matcher(names: str | None) -> Matcher | None:
     return re.compile("|".join(fnmatch.translate(g) for g in globs)).match
 
 
-async def _authorise(websocket: WebSocket, token: str | None) -> bool:
-    """Accept, then close with 4401/4403 if the caller may not watch."""
+async def _caller(websocket: WebSocket, ticket: str | None) -> Principal | None:
+    """The ticket's key (used or expired: None), else the header's."""
     app = websocket.app
-    token = token or bearer_token(websocket.headers.get("authorization"))
+    if not app.state.settings.auth_enabled:
+        return LOCAL_PRINCIPAL
+    if ticket is not None:
+        principal = await redeem(app.state.redis, ticket)
+        live = principal is not None and app.state.keys.holds(principal.key_id)
+        return principal if live else None
+    token = bearer_token(websocket.headers.get("authorization"))
     async with app.state.sessionmaker() as session:
         try:
-            principal = await authenticate(
+            return await authenticate(
                 token, session, app.state.settings, app.state.keys
             )
         except AppError:
-            await websocket.close(code=4401, reason="unauthorised")
-            return False
+            return None
+
+
+async def _authorise(websocket: WebSocket, ticket: str | None) -> Principal | None:
+    """Accept, then close with 4401/4403 if the caller may not watch."""
+    principal = await _caller(websocket, ticket)
+    if principal is None:
+        await websocket.close(code=4401, reason="unauthorised")
+        return None
     if not principal.role.allows(Role.viewer):
         await websocket.close(code=4403, reason="forbidden")
-        return False
-    return True
+        return None
+    return principal
 
 
 @router.websocket("/ws/runs/{run_id}")
@@ -63,12 +85,12 @@ async def stream_run_telemetry(
     run_id: str,
     after: CursorParam = None,
     names: NamesParam = None,
-    token: str | None = None,
+    ticket: TicketParam = None,
 ) -> None:
     """Replays a run's telemetry after `after` (default: from the start), then
     streams it live; closes 1000 after the final state packet."""
     await websocket.accept()
-    if not await _authorise(websocket, token):
+    if (principal := await _authorise(websocket, ticket)) is None:
         return
     async with websocket.app.state.sessionmaker() as session:
         run = await session.get(Run, run_id)
@@ -80,7 +102,11 @@ async def stream_run_telemetry(
         state.redis, state.sessionmaker, telemetry_stream(run_id), run_id
     )
     connection = Connection(
-        websocket, replayer, "runs", run_ended=RunState(run.state).terminal
+        websocket,
+        replayer,
+        "runs",
+        run_ended=RunState(run.state).terminal,
+        key_id=_watched(principal),
     )
     await connection.serve(after or "0-0", name_matcher(names))
 
@@ -90,12 +116,18 @@ async def stream_fleet(
     websocket: WebSocket,
     after: CursorParam = None,
     names: NamesParam = None,
-    token: str | None = None,
+    ticket: TicketParam = None,
 ) -> None:
     """Run state changes, command outcomes, worker changes, for every run;
     live only unless `after` is given."""
     await websocket.accept()
-    if not await _authorise(websocket, token):
+    if (principal := await _authorise(websocket, ticket)) is None:
         return
     replayer = Replayer(websocket.app.state.redis, None, FLEET_STREAM, None)
-    await Connection(websocket, replayer, "fleet").serve(after, name_matcher(names))
+    connection = Connection(websocket, replayer, "fleet", key_id=_watched(principal))
+    await connection.serve(after, name_matcher(names))
+
+
+def _watched(principal: Principal) -> str | None:
+    """The key whose revocation closes the socket (none with auth off)."""
+    return principal.key_id if principal.auth else None

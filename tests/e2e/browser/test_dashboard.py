@@ -126,7 +126,7 @@ def test_viewer_sees_no_controls(auth_stack: LiveStack, dashboard: Open) -> None
     page.sign_in(tokens["viewer"])
     assert page.testid("who").get_attribute("data-role") == "viewer"
     page.open_run(run["id"])
-    page.wait_chart_step(1)  # the WebSocket accepted the viewer's ?token=
+    page.wait_chart_step(1)  # the WebSocket accepted the viewer's ticket
     assert page.testid("read-only").is_visible()
     assert page.testid("controls").count() == 0
     actions = page.page.locator('[data-testid^="cmd-"], [data-testid="cull-seed"]')

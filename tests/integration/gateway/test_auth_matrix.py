@@ -32,6 +32,7 @@ ENDPOINTS = [
     ("GET", "/api/v1/blueprints", None, "viewer"),
     ("GET", "/api/v1/tasks", None, "viewer"),
     ("GET", "/api/v1/whoami", None, "viewer"),
+    ("POST", "/api/v1/ws-tickets", None, "viewer"),
     ("POST", "/api/v1/keys", {"name": "k", "role": "viewer"}, "admin"),
     ("GET", "/api/v1/keys", None, "admin"),
     ("DELETE", "/api/v1/keys/{key}", None, "admin"),
@@ -89,7 +90,11 @@ def expected(least: str | None, who: str) -> int | None:
 def fill(path: str, client: httpx.Client) -> str:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     run = client.post("/api/v1/runs", json={"task": "digits"}, headers=admin).json()
-    command = client.post(f"/api/v1/runs/{run['id']}/cancel", headers=admin).json()
+    # A pause, not a cancel: a cancel ends a queued run (no worker here), and
+    # the run's other endpoints would answer 409.
+    command = client.post(
+        f"/api/v1/runs/{run['id']}/commands", json={"type": "pause"}, headers=admin
+    ).json()
     key = make_key(client, "viewer")
     return path.format(run=run["id"], command=command["id"], key=key["id"])
 
@@ -141,8 +146,16 @@ def test_websocket_requires_a_token(
     with connect(ws_url) as ws, pytest.raises(ConnectionClosed) as info:
         ws.recv(timeout=5)
     assert info.value.rcvd is not None and info.value.rcvd.code == 4401
-    with connect(f"{ws_url}?token={tokens['viewer']}") as ws:
+    with secured.client() as client:
+        viewer = {"Authorization": f"Bearer {tokens['viewer']}"}
+        ticket = client.post("/api/v1/ws-tickets", headers=viewer).json()["ticket"]
+    with connect(f"{ws_url}?ticket={ticket}") as ws:
         ws.ping().wait(5)
+    # A token never travels in a URL (API.md): `?token=` is not accepted.
+    token_url = f"{ws_url}?token={tokens['viewer']}"
+    with connect(token_url) as ws, pytest.raises(ConnectionClosed) as info:
+        ws.recv(timeout=5)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 4401
     with connect(
         ws_url, additional_headers={"Authorization": f"Bearer {tokens['viewer']}"}
     ) as ws:

@@ -115,12 +115,16 @@ export function artifactUrl(runId, name) {
   return `${runPath(runId)}/artifacts/${enc(name)}`;
 }
 
-// WebSockets cannot carry an Authorization header from a browser, so the token
-// goes in the query string, as API.md allows.
-export function wsUrl(path, params = {}) {
+// WebSockets cannot carry an Authorization header from a browser, and a token
+// in a URL ends up in access logs: with a token, each connection trades it for
+// a single-use ticket (POST /api/v1/ws-tickets, valid 30 s) that goes in the
+// query string instead (API.md, WebSocket). Without one, auth is off.
+export async function wsUrl(path, params = {}) {
   const url = buildUrl(path, params);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const token = getToken();
-  if (token) url.searchParams.set('token', token);
+  if (getToken()) {
+    const { ticket } = await request('POST', `${V1}/ws-tickets`, { quiet401: true });
+    url.searchParams.set('ticket', ticket);
+  }
   return url.toString();
 }

@@ -60,10 +60,20 @@ export class LiveSocket {
     this.connect();
   }
 
-  connect() {
+  async connect() {
     const params = { ...this.params, after: this.lastCursor ?? undefined };
     this.onStatus(this.everOpened ? 'reconnecting' : 'connecting', { attempt: this.attempt });
-    const ws = new WebSocket(wsUrl(this.path, params));
+    let url;
+    try {
+      url = await wsUrl(this.path, params);
+    } catch (err) {
+      // No ticket: a refused token ends like a 4401; an unreachable gateway
+      // is retried like a dropped socket.
+      this.closed({ code: err?.status === 401 ? 4401 : 1006, reason: '' });
+      return;
+    }
+    if (this.stopped) return;
+    const ws = new WebSocket(url);
     this.ws = ws;
     ws.onopen = () => {
       const resumed = this.everOpened;
