@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, StringConstraints, TypeAdapter
 
 from api_schemas.enums import CommandState, CommandType
 from api_schemas.pages import Page
-from api_schemas.runs import Strict
+from api_schemas.strict import Strict
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 

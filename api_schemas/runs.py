@@ -1,5 +1,6 @@
 """Run submission and run state (API.md, Runs)."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -7,20 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api_schemas.enums import BlendMode, RestartPolicy, RunState
 from api_schemas.pages import Page
+from api_schemas.strict import Strict
 
 ShortStr = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-LabelKey = Annotated[
-    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9_.\-/]+$")
-]
-LabelValue = Annotated[str, StringConstraints(max_length=200)]
+LABEL_KEY = re.compile(r"^[A-Za-z0-9_.\-/]{1,63}$")
+LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY.pattern)]
+# No `|`: it separates labels in the stored text the `?label=` filter matches.
+LabelValue = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^|]*$")]
 DeviceStr = Annotated[str, StringConstraints(pattern=r"^(auto|cpu|cuda|cuda:\d{1,2})$")]
 Scalar = str | int | float | bool
-
-
-class Strict(BaseModel):
-    """Unknown fields are an error (422), never silently dropped."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class ModelOptions(Strict):

@@ -32,12 +32,11 @@ from app.keys.router import router as keys_router
 from app.leyline import keyring
 from app.limits import BodySizeLimit
 from app.loop_lag import watch_loop_lag
-from app.origins import install as install_origin_checks
+from app.nul_guard import NulGuard
 from app.runs.router import router as runs_router
 from app.settings import Settings, get_settings
 from app.telemetry.loops import start_telemetry
 from app.telemetry.router import router as telemetry_router
-from app.telemetry.tickets import router as tickets_router
 from app.telemetry.ws import router as ws_router
 from app.wiring import EventApplier, OutboxRelay
 from app.workers.reaper import Reaper
@@ -152,7 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.artifact_store_url, settings.artifact_options
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    install_origin_checks(app, settings.origins)
+    app.add_middleware(NulGuard)
     install_error_handlers(app)
     for router in (
         health_router,
@@ -164,7 +163,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys_router,
         ws_router,
         telemetry_router,
-        tickets_router,
     ):
         app.include_router(router)
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(

@@ -3,7 +3,6 @@ row (its own outbox entry, sent once the request commits); ledger reads."""
 
 import secrets
 import time
-from datetime import datetime
 
 from pydantic import BaseModel
 from sqlalchemy import and_, bindparam, insert, or_
@@ -24,7 +23,7 @@ from app.idempotency import request_hash
 from app.leyline import keyring
 from app.models import Command, Run
 from app.models._types import as_utc
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import decode_keyset, encode_cursor
 from app.runs.service import ensure_live, run_or_404
 from app.settings import Settings
 
@@ -219,8 +218,7 @@ async def list_commands(
     """Oldest first (a ledger reads forwards), keyset on (issued_at, id)."""
     query = select(Command).where(Command.run_id == run_id)
     if cursor:
-        issued, command_id = decode_cursor(cursor, 2)
-        at = datetime.fromisoformat(issued)
+        at, command_id = decode_keyset(cursor)
         query = query.where(
             or_(
                 col(Command.issued_at) > at,
