@@ -31,3 +31,10 @@ class ApiKeyCreated(BaseModel):
     name: str = Field(description="Name.")
     role: Role = Field(description="Role.")
     token: str = Field(description="Bearer token; shown once, stored hashed.")
+
+
+class WsTicket(BaseModel):
+    """A single-use WebSocket ticket (API.md, WebSocket): `?ticket=` on /ws/..."""
+
+    ticket: str = Field(description="Opaque; valid once, for `expires_in` seconds.")
+    expires_in: int = Field(description="Seconds until the ticket expires unused.")

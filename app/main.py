@@ -33,10 +33,12 @@ from app.leyline import keyring
 from app.limits import BodySizeLimit
 from app.loop_lag import watch_loop_lag
 from app.nul_guard import NulGuard
+from app.origins import install as install_origin_checks
 from app.runs.router import router as runs_router
 from app.settings import Settings, get_settings
 from app.telemetry.loops import start_telemetry
 from app.telemetry.router import router as telemetry_router
+from app.telemetry.tickets import router as tickets_router
 from app.telemetry.ws import router as ws_router
 from app.wiring import EventApplier, OutboxRelay
 from app.workers.reaper import Reaper
@@ -152,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(NulGuard)
+    install_origin_checks(app, settings.origins)
     install_error_handlers(app)
     for router in (
         health_router,
@@ -163,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys_router,
         ws_router,
         telemetry_router,
+        tickets_router,
     ):
         app.include_router(router)
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
