@@ -174,6 +174,17 @@ class Recovery:
         if full:
             self._restore_position(saved)
 
+    def start_from(self, path: str, *, fork: bool) -> None:
+        """Resume the run from its checkpoint (position, data order and RNG
+        too), or fork: another run's model, seeds and optimizer state with this
+        run's learning rate, counting steps from 0."""
+        parts = self.parts
+        self.restore(ckpt.load_checkpoint(path, parts.device), full=not fork)
+        if fork:
+            for group in parts.optimizer.param_groups:
+                group["lr"] = self.spec.learning_rate
+        self.tm.event("tolaria.resumed", "info", {"from": path, "fork": fork})
+
     def _restore_position(self, saved: dict[str, Any]) -> None:
         state = self.state
         state.step, state.epoch = int(saved["step"]), int(saved["epoch"])

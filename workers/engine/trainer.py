@@ -22,7 +22,6 @@ import torch
 from torch import Tensor
 
 from api_schemas.runs import RunCreate
-from workers.engine import checkpoints as ckpt
 from workers.engine.build import Parts, build_parts
 from workers.engine.control import RunControl
 from workers.engine.emergency import EmergencyGuard, Level
@@ -160,20 +159,8 @@ class Trainer:
             self.state, self.hooks, self.tm, self.strategy, parts, self.recovery
         )
         if self.resume_from:
-            self._start_from(self.resume_from)
+            self.recovery.start_from(self.resume_from, fork=self.fork)
         self.recovery.snapshot(good=True)
-
-    def _start_from(self, path: str) -> None:
-        """Resume this run from its checkpoint (position, data order and RNG
-        too), or fork: another run's model, seeds and optimizer state with this
-        run's learning rate, counting steps from 0."""
-        parts = self.parts
-        saved = ckpt.load_checkpoint(path, parts.device)
-        self.recovery.restore(saved, full=not self.fork)
-        if self.fork:
-            for group in parts.optimizer.param_groups:
-                group["lr"] = self.spec.learning_rate
-        self.tm.event("tolaria.resumed", "info", {"from": path, "fork": self.fork})
 
     def _close(self) -> None:
         try:
