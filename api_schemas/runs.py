@@ -1,22 +1,51 @@
 """Run submission and run state (API.md, Runs)."""
 
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from api_schemas.enums import BlendMode, RestartPolicy, RunState
 from api_schemas.pages import Page
-from api_schemas.strict import Strict
 
 ShortStr = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-LABEL_KEY = re.compile(r"^[A-Za-z0-9_.\-/]{1,63}$")
-LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY.pattern)]
-# No `|`: it separates labels in the stored text the `?label=` filter matches.
-LabelValue = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^|]*$")]
+LabelKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9_.\-/]+$")
+]
+LabelValue = Annotated[str, StringConstraints(max_length=200)]
 DeviceStr = Annotated[str, StringConstraints(pattern=r"^(auto|cpu|cuda|cuda:\d{1,2})$")]
-Scalar = str | int | float | bool
+Scalar = Annotated[str, StringConstraints(max_length=200)] | int | float | bool
+
+# One run spans at most one host's devices (ranks are processes of one worker);
+# the gateway bounds it further by what registered workers report (422).
+MAX_DEVICES = 16
+DeviceId = Annotated[int, Field(ge=0, le=63)]
+
+
+def _distinct(ids: list[int]) -> list[int]:
+    if len(set(ids)) != len(ids):
+        raise ValueError("device ids must be distinct")
+    return ids
+
+
+DeviceList = Annotated[
+    list[DeviceId],
+    Field(min_length=1, max_length=MAX_DEVICES),
+    AfterValidator(_distinct),
+]
+DeviceCount = Annotated[int, Field(ge=1, le=MAX_DEVICES)]
+
+
+class Strict(BaseModel):
+    """Unknown fields are an error (422), never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ModelOptions(Strict):
@@ -128,8 +157,11 @@ class RunCreate(Strict):
     device: DeviceStr = Field(
         default="auto", description="`auto`|`cpu`|`cuda`|`cuda:N`."
     )
-    devices: int | list[int] | None = Field(
-        default=None, description="Several GPUs for one run (count or list of ids)."
+    devices: DeviceCount | DeviceList | None = Field(
+        default=None,
+        description="Several devices for one run: a count (1-16) or a list of "
+        "distinct GPU ids. On CPU, a count of gloo ranks on one worker's cores. "
+        "422 `devices_unavailable` when no registered worker has that many.",
     )
     morphogenesis: Morphogenesis = Field(
         default_factory=Morphogenesis, description="Growth settings."

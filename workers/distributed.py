@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from api_schemas.capacity import cpu_rank_limit
 from api_schemas.runs import RunCreate
 from workers.device import DeviceError
 from workers.engine.distributed import DDPStrategy
@@ -26,6 +27,7 @@ from workers.engine.hooks import Hooks, Progress, RunOutcome
 from workers.engine.options import EngineOptions
 from workers.engine.ranks import RankInfo
 from workers.engine.trainer import Trainer
+from workers.rank_lifetime import bind_to_parent, forget, track
 
 log = logging.getLogger("esper.worker.distributed")
 
@@ -53,6 +55,9 @@ def rank_devices(spec: RunCreate, worker_device: str) -> list[str]:
     if spec.device == "cpu" or not worker_device.startswith("cuda"):
         if spec.device.startswith("cuda"):
             raise DeviceError(f"{spec.device} requested but this worker has no GPU")
+        limit = cpu_rank_limit(os.cpu_count())
+        if count > limit:  # the gateway refuses it too; a stale queue may not
+            raise DeviceError(f"{count} CPU ranks requested; this host serves {limit}")
         return ["cpu"] * count
     available = torch.cuda.device_count()
     if isinstance(spec.devices, list):
@@ -81,10 +86,12 @@ class RankJob:
     threads: int
     dump_dir: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
+    parent_pid: int = 0
 
 
 def rank_main(job: RankJob) -> None:
     """Entry point of a spawned rank: train with silent hooks, then exit."""
+    bind_to_parent(job.parent_pid, f"esper-rank-{job.info.rank}")
     os.environ.update(job.env)
     torch.set_num_threads(job.threads)
     strategy = DDPStrategy(job.info)
@@ -219,11 +226,13 @@ class DistributedRun:
                 threads,
                 self.dump_dir,
                 env,
+                os.getpid(),
             )
             child = context.Process(
                 target=rank_main, args=(job,), name=f"esper-rank-{rank}", daemon=True
             )
             child.start()
+            track(child)
             children.append(child)
         return children
 
@@ -236,6 +245,10 @@ class DistributedRun:
                 )
                 child.terminate()
                 child.join(5.0)
+            if child.is_alive():
+                child.kill()
+                child.join(5.0)
+            forget(child)
             self.exit_codes[rank] = child.exitcode
 
     def _merge(self, outcome: RunOutcome) -> RunOutcome:

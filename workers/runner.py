@@ -110,6 +110,9 @@ class Runner:
                 "memory_bytes": info["memory_bytes"],
                 "capability": info["capability"],
                 "pid": os.getpid(),
+                # What one run may ask of this host (api_schemas/capacity.py).
+                "cpu_count": os.cpu_count(),
+                "gpu_count": torch.cuda.device_count(),
             },
         )
         self._set_worker_state(WorkerState.idle)

@@ -20,7 +20,7 @@ from api_schemas.bus import (
 )
 from api_schemas.enums import CommandState, CommandType, RejectionReason, RunState
 from api_schemas.runs import RunMetrics
-from workers import bus
+from workers import bus, rank_lifetime
 from workers.commands import CommandReader, check_command
 from workers.context import WorkerContext
 from workers.device import train_device
@@ -286,6 +286,7 @@ class RunSession:
             log.error("halted step did not return within %.1f s; exiting", deadline)
             reason = self.hooks.halt_info.get("reason")
             if self.finish(RunOutcome("halted", halt_reason=reason), forced=True)[1]:
+                rank_lifetime.kill_all()  # os._exit skips DistributedRun's join
                 os._exit(FORCED_EXIT_CODE)
 
     # -- engine hooks (training thread) --------------------------------------
