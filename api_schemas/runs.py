@@ -1,5 +1,6 @@
 """Run submission and run state (API.md, Runs)."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,12 +14,13 @@ from pydantic import (
 
 from api_schemas.enums import BlendMode, RestartPolicy, RunState
 from api_schemas.pages import Page
+from api_schemas.strict import Strict
 
 ShortStr = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-LabelKey = Annotated[
-    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9_.\-/]+$")
-]
-LabelValue = Annotated[str, StringConstraints(max_length=200)]
+LABEL_KEY = re.compile(r"^[A-Za-z0-9_.\-/]{1,63}$")
+LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY.pattern)]
+# No `|`: it separates labels in the stored text the `?label=` filter matches.
+LabelValue = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^|]*$")]
 DeviceStr = Annotated[str, StringConstraints(pattern=r"^(auto|cpu|cuda|cuda:\d{1,2})$")]
 Scalar = Annotated[str, StringConstraints(max_length=200)] | int | float | bool
 
@@ -40,12 +42,6 @@ DeviceList = Annotated[
     AfterValidator(_distinct),
 ]
 DeviceCount = Annotated[int, Field(ge=1, le=MAX_DEVICES)]
-
-
-class Strict(BaseModel):
-    """Unknown fields are an error (422), never silently dropped."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class ModelOptions(Strict):

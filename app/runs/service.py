@@ -1,10 +1,9 @@
 """The rules for runs: validation beyond the schema, idempotency, the assignment
 committed with the run (sent once the request commits); run reads."""
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,11 +15,12 @@ from api_schemas.catalogue import (
     is_import_path,
     task_slots,
 )
+from api_schemas.runs import LABEL_KEY
 from app.errors import Conflict, NotFound, Unprocessable
 from app.idempotency import request_hash
 from app.models import Run
 from app.models._types import as_utc
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import decode_keyset, encode_cursor
 from app.runs.capacity import check_devices
 from app.runs.forks import starting_point
 from app.runs.outbox import enqueue_assignment
@@ -48,6 +48,18 @@ def validate_spec(spec: RunCreate) -> None:
 
 def labels_text(labels: dict[str, str]) -> str:
     return "|" + "".join(f"{k}={v}|" for k, v in sorted(labels.items()))
+
+
+def label_clause(label: str) -> ColumnElement[bool]:
+    """`key=value`, matched exactly: `|key=value|` in labels_text, with LIKE's
+    `%` and `_` escaped (they are ordinary characters in a label)."""
+    key, sep, value = label.partition("=")
+    if not sep or not LABEL_KEY.fullmatch(key) or "|" in value:
+        raise Unprocessable(
+            f"label must be key=value with a valid key, not {label[:80]!r}.",
+            code="invalid_label_filter",
+        )
+    return col(Run.labels_text).contains(f"|{label}|", autoescape=True)
 
 
 async def create_run(
@@ -96,10 +108,9 @@ async def list_runs(
     if state is not None:
         query = query.where(Run.state == state.value)
     if label:
-        query = query.where(col(Run.labels_text).contains(f"|{label}|"))
+        query = query.where(label_clause(label))
     if cursor:
-        created, run_id = decode_cursor(cursor, 2)
-        at = datetime.fromisoformat(created)
+        at, run_id = decode_keyset(cursor)
         query = query.where(
             or_(
                 col(Run.created_at) < at,
