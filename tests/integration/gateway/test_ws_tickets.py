@@ -188,3 +188,30 @@ def test_a_ticket_needs_a_token(gateway: GatewayProcess) -> None:
         response = client.post("/api/v1/ws-tickets")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "missing_token"
+
+
+@pytest.fixture(scope="module")
+def local_gateway(
+    module_redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
+    """`esper up`'s mode: auth off, so an Origin is the only thing to check."""
+    tmp = tmp_path_factory.mktemp("local")
+    with running_gateway(sqlite_url(tmp), module_redis_url, tmp) as gw:
+        yield gw
+
+
+def test_with_auth_off_a_foreign_page_can_neither_halt_nor_watch(
+    local_gateway: GatewayProcess,
+) -> None:
+    with local_gateway.client() as client:
+        foreign = client.post("/api/v1/emergency/halt", headers={"Origin": FOREIGN})
+        assert foreign.status_code == 403
+        assert foreign.json()["error"]["code"] == "origin_not_allowed"
+        own = {"Origin": local_gateway.url}
+        assert client.post("/api/v1/emergency/halt", headers=own).status_code == 202
+    with pytest.raises(InvalidStatus) as info:
+        connect(ws_url(local_gateway), origin=Origin(FOREIGN)).close()
+    assert info.value.response.status_code == 403
+    assert (
+        close_code(ws_url(local_gateway), timeout=1, origin=local_gateway.url) is None
+    )
