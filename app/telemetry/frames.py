@@ -13,6 +13,7 @@ _NULL_CURSOR = ('"cursor":null,', '"cursor": null, ')
 # TelemetryPacket: run_id, ts, kind, name, ...), so the first match is the packet's.
 _NAME = re.compile(r'"name":\s*"((?:[^"\\]|\\.)*)"')
 _STATE_KIND = re.compile(r'"kind":\s*"state"')
+GAP = "telemetry.gap"  # the event naming packets that are gone
 
 
 def to_frame(cursor: str, data: str) -> str:
@@ -75,7 +76,7 @@ def gap_frame(run_id: str | None, after: str, to: str, ts: str) -> str:
             "run_id": run_id,
             "ts": ts,
             "kind": "event",
-            "name": "telemetry.gap",
+            "name": GAP,
             "value": None,
             "step": None,
             "epoch": None,

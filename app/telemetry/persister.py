@@ -29,6 +29,7 @@ from app.models import Run
 from app.seeds.store import SeedLineage
 from app.telemetry import store
 from app.telemetry.frames import decode_entry, is_final_state
+from app.telemetry.resets import ResetWatch
 
 log = logging.getLogger("esper.persister")
 # A run that ended is still followed this long, for packets written after its
@@ -57,6 +58,7 @@ class Persister:
         self._finished: set[str] = set()  # saw the final state packet
         self._discovered_at = 0.0
         self._lineage = SeedLineage()  # seed rows, in the history's transaction
+        self._resets = ResetWatch(redis)  # Redis restarts: lost ranges as gaps
 
     async def run_forever(self) -> None:
         await background.run_forever(
@@ -70,6 +72,9 @@ class Persister:
     async def _cycle(self) -> None:
         if time.monotonic() - self._discovered_at >= self._discover_s:
             await self.discover()
+        # Before reading: a restarted stream's entries must not be persisted
+        # ahead of the check that compares the history with its first entry.
+        await self._resets.check(self._maker, self.positions)
         if not await self.persist_once():
             await asyncio.sleep(self._interval)  # idle: let packets gather
 

@@ -1,10 +1,15 @@
 """Replay for `?after=`: the database for what Redis has trimmed, then Redis.
 
-Redis is authoritative from the stream's first entry on. If entries were ever
-removed (Redis >= 7: `entries-added` > `length`; older servers: assumed when the
-first entry is past `after`), what precedes it comes from the `telemetry` table.
-If neither holds the range, the first frame is a `telemetry.gap` event naming
-it: history is never silently short.
+Redis is authoritative from the stream's first entry on; whatever precedes it
+comes from the `telemetry` table, whether Redis trimmed it or lost it in a
+restart without persistence (the new stream's counters know nothing of the old
+one, so they are not trusted to say nothing came before). If neither holds the
+range, a `telemetry.gap` event names it: history is never silently short.
+After a restart that the persister has not yet dealt with (its marker key is
+gone), a database part that does not account for what the stream says came
+before its first entry (`entries-added` - `length`, Redis >= 7; older servers:
+assumed) ends with a gap up to that entry; the persister records the same gap
+as a row, so later replays show it from the database.
 """
 
 from collections.abc import AsyncIterator
@@ -19,10 +24,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api_schemas.bus import range_reply
 from api_schemas.telemetry import cursor_key
 from app import metrics
+from app.db import SessionFactory
 from app.telemetry import store
-from app.telemetry.frames import decode_entry, gap_frame, is_final_state, to_frame
+from app.telemetry.frames import (
+    GAP,
+    decode_entry,
+    gap_frame,
+    is_final_state,
+    to_frame,
+)
 
 PAGE = 1000
+# Set by the persister once it has recorded what a Redis restart lost; gone
+# (with everything else) while a restart is not yet dealt with.
+MARKER = "esper:persister:epoch"
 Frame = tuple[str, str, bool]  # cursor, frame text, final
 
 
@@ -31,6 +46,7 @@ class StreamBounds:
     exists: bool
     trimmed: bool | None  # entries were removed; None: unknown (Redis < 7)
     first: str | None
+    before: int | None = None  # entries once held before `first`; None: Redis < 7
 
     @property
     def known_trim(self) -> bool:
@@ -41,9 +57,21 @@ class StreamBounds:
         removes the oldest entries, so those before the first that remains)."""
         if not self.exists:
             return True
-        if self.trimmed is False or self.first is None:
+        if self.first is None:
             return False
+        # Not `trimmed`: a stream recreated after a restart has never been.
         return cursor_key(self.first) > cursor_key(after)
+
+    def lost_after(self, last: str, persisted: int) -> bool:
+        """Whether entries between `last` (the newest row persisted before the
+        first entry) and the first entry may be gone: the stream continued from
+        the history only if it once held exactly the `persisted` packets
+        before its first entry (the persister reads without holes)."""
+        if not self.exists or self.first is None:
+            return False
+        if cursor_key(last) >= cursor_key(self.first):
+            return False
+        return self.before is None or self.before != persisted
 
 
 async def stream_bounds(redis: Redis, key: str) -> StreamBounds:
@@ -54,7 +82,8 @@ async def stream_bounds(redis: Redis, key: str) -> StreamBounds:
     added = info.get("entries-added")  # Redis >= 7
     trimmed = None if added is None else int(added) > int(info["length"])
     first = info.get("first-entry")
-    return StreamBounds(True, trimmed, _text(first[0]) if first else None)
+    before = None if added is None else int(added) - int(info["length"])
+    return StreamBounds(True, trimmed, _text(first[0]) if first else None, before)
 
 
 def _text(value: bytes | str) -> str:
@@ -73,6 +102,19 @@ async def redis_range(
         for message_id, fields in range_reply(page, bytes):
             cursor, data = decode_entry(message_id, fields)
             yield cursor, to_frame(cursor, data), is_final_state(data)
+
+
+async def lost_after(
+    maker: SessionFactory | None,
+    last: store.Row,
+    bounds: StreamBounds,
+) -> bool:
+    """`StreamBounds.lost_after` with the history's count before the first entry."""
+    if maker is None or bounds.first is None:
+        return False
+    async with maker() as session:
+        persisted = await store.count_before(session, last.run_id, bounds.first, GAP)
+    return bounds.lost_after(last.cursor, persisted)
 
 
 @dataclass
@@ -95,16 +137,30 @@ class Replayer:
                 yield item
 
     async def _history(self, after: str, bounds: StreamBounds) -> AsyncIterator[Frame]:
+        # Before the rows: the persister sets the marker after its gap row.
+        restarted = not await self.redis.exists(MARKER)
         rows = await self._page(after, bounds.first)
         gap_to = await self._gap_to(after, bounds, rows)
         if gap_to is not None:
             metrics.REPLAY_GAPS_TOTAL.inc()
             now = datetime.now(UTC).isoformat()
             yield after, gap_frame(self.run_id, after, gap_to, now), False
+        last: store.Row | None = None
         while rows:
             for row in rows:
                 yield store.row_frame(row)
-            rows = await self._page(rows[-1].cursor, bounds.first)
+            last = rows[-1]
+            rows = await self._page(last.cursor, bounds.first)
+        if restarted and last is not None and await self._lost_after(last, bounds):
+            metrics.REPLAY_GAPS_TOTAL.inc()
+            now = datetime.now(UTC).isoformat()
+            to = bounds.first or "+"
+            yield last.cursor, gap_frame(self.run_id, last.cursor, to, now), False
+
+    async def _lost_after(self, last: store.Row, bounds: StreamBounds) -> bool:
+        if last.name == GAP:
+            return False  # the persister recorded it
+        return await lost_after(self.maker, last, bounds)
 
     async def _page(self, after: str, before: str | None) -> list[store.Row]:
         if self.maker is None or self.run_id is None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, or_, select
+from sqlalchemy import Table, and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -121,6 +121,30 @@ async def has_row_at_or_before(session: AsyncSession, run_id: str, cursor: str) 
         .limit(1)
     )
     return (await session.execute(query)).first() is not None
+
+
+async def last_row_before(
+    session: AsyncSession, run_id: str, cursor: str
+) -> Row | None:
+    """The newest row with a cursor below `cursor`."""
+    query = (
+        select(*COLUMNS)
+        .where(C.run_id == run_id, before_cursor(cursor))
+        .order_by(C.cursor_ms.desc(), C.cursor_seq.desc())
+        .limit(1)
+    )
+    found = (await session.execute(query)).first()
+    return to_row(found) if found else None
+
+
+async def count_before(
+    session: AsyncSession, run_id: str, cursor: str, skip_name: str
+) -> int:
+    """Rows below `cursor`, those named `skip_name` (gap rows) aside."""
+    query = select(func.count()).where(
+        C.run_id == run_id, before_cursor(cursor), C.name != skip_name
+    )
+    return int((await session.execute(query)).scalar_one())
 
 
 async def last_cursor(session: AsyncSession, run_id: str) -> str | None:
