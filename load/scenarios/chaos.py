@@ -16,13 +16,20 @@ gateway is killed with SIGKILL (`esper up` restarts it). Once it answers, every
 packet the worker wrote after the cursor (read from the Redis stream itself)
 must come back from the history API, which is what a resuming client replays.
 
-Not covered: Redis restarts (`esper up` does not restart its Redis).
+Redis rounds (load/scenarios/chaos_redis.py): the stack runs on a Redis
+without persistence that is killed and started again empty mid-run; a client
+resuming from before the restart must get every packet or a `telemetry.gap`
+naming its range. `unreported_gaps`: packets neither replayed nor inside a gap
+(Redis rounds) plus packets missing from the history (gateway rounds, whose
+history has no gap to report them).
 """
 
 import argparse
 import os
 import signal
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,6 +39,7 @@ from api_schemas.bus import telemetry_stream
 from api_schemas.enums import TERMINAL_RUN_STATE_VALUES
 from api_schemas.telemetry import cursor_key
 from load.live_stack import LocalStack
+from load.scenarios.chaos_redis import NoPersistRedis, restart_redis_round
 from load.scenarios.command_latency import wait_training
 from load.stats import print_table, summarize, summary
 
@@ -166,13 +174,13 @@ def _answers(client: httpx.Client) -> bool:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     rounds = 1 if args.quick else args.rounds
-    with (
-        LocalStack(workers=1) as stack,
-        httpx.Client(base_url=stack.url, timeout=30) as client,
-    ):
-        bus = redis.Redis.from_url(stack.redis_url())
-        workers = [kill_worker_round(stack, client) for _ in range(rounds)]
-        gateways = [kill_gateway_round(stack, client, bus) for _ in range(rounds)]
+    with tempfile.TemporaryDirectory(prefix="esper-chaos-redis-") as workdir:
+        server = NoPersistRedis(Path(workdir))
+        server.start()
+        try:
+            workers, gateways, restarts = _rounds(server, rounds)
+        finally:
+            server.stop()
     for w in workers:
         print(
             f"worker killed: run requeued after {w['detect_s']:.2f} s, training "
@@ -185,11 +193,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"gateway killed: back in {g['back_s']:.2f} s; {g['lost']} of "
             f"{g['written']} packets written meanwhile missing from the replay"
         )
+    for r in restarts:
+        print(
+            f"Redis restarted empty: {r['missing']} of {r['written']} packets "
+            f"written around it missing from a resume, {r['gaps']} gap frame(s), "
+            f"{r['unreported']} missing outside every gap; telemetry flowing "
+            f"again after {r['resumed_s']:.2f} s; the run then {r['state']}"
+        )
     detect = [w["detect_s"] for w in workers]
     requeue = [w["requeue_s"] for w in workers]
     back = [g["back_s"] for g in gateways]
     print_table(
-        f"chaos: {rounds} worker kills, {rounds} gateway kills; s",
+        f"chaos: {rounds} worker kills, {rounds} gateway kills, "
+        f"{rounds} Redis restarts; s",
         [
             {
                 "what": "worker kill -> its run requeued (detection)",
@@ -210,9 +226,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ["what", "n", "min", "p50", "max"],
     )
     figures = {
-        "runs_stuck": sum(w["stuck"] for w in workers),
+        "runs_stuck": sum(w["stuck"] for w in workers)
+        + sum(r["stuck"] for r in restarts),
         "commands_lost": sum(w["command_lost"] for w in workers),
         "packets_lost": sum(g["lost"] for g in gateways),
+        "unreported_gaps": sum(g["lost"] for g in gateways)
+        + sum(r["unreported"] for r in restarts),
+        "redis_restart_packets_lost_reported": sum(r["missing"] for r in restarts),
         "detect_s_max": max(detect),
         "requeue_s_max": max(requeue),
         "steps_lost_max": max(int(w["steps_lost"] or 0) for w in workers),
@@ -220,8 +240,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     print(
         f"runs stuck {figures['runs_stuck']}, commands lost "
-        f"{figures['commands_lost']}, packets lost {figures['packets_lost']}; "
+        f"{figures['commands_lost']}, packets lost {figures['packets_lost']}, "
+        f"unreported gaps {figures['unreported_gaps']}; "
         f"requeue max {figures['requeue_s_max']:.2f} s (goal <= 15), steps lost "
         f"max {figures['steps_lost_max']} (goal <= {CHECKPOINT_EVERY})"
     )
-    return summary("chaos", "cpu", 2 * rounds, figures)
+    return summary("chaos", "cpu", 3 * rounds, figures)
+
+
+def _rounds(
+    server: NoPersistRedis, rounds: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Worker kills, gateway kills, then Redis restarts (last: after one, the
+    stack runs on an emptied Redis)."""
+    with (
+        LocalStack(workers=1, env={"ESPER_REDIS_URL": server.url}) as stack,
+        httpx.Client(base_url=stack.url, timeout=30) as client,
+    ):
+        bus = redis.Redis.from_url(stack.redis_url())
+        workers = [kill_worker_round(stack, client) for _ in range(rounds)]
+        gateways = [kill_gateway_round(stack, client, bus) for _ in range(rounds)]
+        restarts = [restart_redis_round(stack, client, server) for _ in range(rounds)]
+    return workers, gateways, restarts
