@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 # One path segment: no slash, no leading dot, so a name never escapes its run.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
@@ -36,6 +36,21 @@ class ArtifactKind(StrEnum):
 
 class ArtifactRead(BaseModel):
     """One of a run's artifacts in the store (API.md's Artifact)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "ckpt-000000200.pt",
+                    "kind": "checkpoint",
+                    "bytes": 1842375,
+                    "sha256": "9f2c6e0b" + "0" * 56,
+                    "step": 200,
+                    "created_at": "2026-12-06T04:26:33Z",
+                }
+            ]
+        }
+    )
 
     name: str = Field(description="Its name among the run's artifacts.")
     kind: ArtifactKind = Field(description="`checkpoint`, `model` or `report`.")
