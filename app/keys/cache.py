@@ -11,7 +11,7 @@ database as before.
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas.enums import Role
@@ -26,6 +26,7 @@ _KEYS = ApiKey.__table__  # type: ignore[attr-defined]
 _LIVE_KEYS = select(_KEYS.c.id, _KEYS.c.role, _KEYS.c.token_hash).where(
     _KEYS.c.revoked_at.is_(None)
 )
+_REVOKED_AT = select(_KEYS.c.revoked_at).where(_KEYS.c.id == bindparam("key_id"))
 
 
 class KeyCache:
@@ -47,6 +48,21 @@ class KeyCache:
         WebSockets ask this, so a revoked key's sockets close (app/telemetry/
         connection.py)."""
         return any(p.key_id == key_id for p in self._by_digest.values())
+
+    async def still_live(self, maker: SessionFactory, key_id: str) -> bool:
+        """Held, or live in the database: a miss's lookup that raced a
+        revocation was not held, and its key is live until the next reload.
+        A database that does not answer keeps the key (as a failed reload
+        keeps the ones held)."""
+        if self.holds(key_id):
+            return True
+        try:
+            async with maker() as session:
+                row = (await session.execute(_REVOKED_AT, {"key_id": key_id})).first()
+        except Exception:  # noqa: BLE001 - any failure: keep the socket
+            log.warning("checking key %s failed; keeping its sockets", key_id)
+            return True
+        return row is not None and row.revoked_at is None
 
     def add(self, digest: str, principal: Principal, generation: int) -> None:
         """A key found by a miss's lookup, begun at `generation`."""

@@ -88,7 +88,7 @@ class Connection:
             return
         app = self.websocket.app
         keys, every_s = app.state.keys, app.state.settings.key_reload_s
-        while keys.holds(key_id):
+        while await keys.still_live(app.state.sessionmaker, key_id):
             await asyncio.sleep(every_s / 2)
 
     async def _pump(self, sub: Subscriber, after: str | None, upto: str) -> None:

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query, WebSocket
 
 from api_schemas import Role, RunState
 from api_schemas.bus import FLEET_STREAM, telemetry_stream
+from app import metrics
 from app.auth import LOCAL_PRINCIPAL, Principal
 from app.deps import authenticate, bearer_token
 from app.errors import AppError
@@ -55,8 +56,11 @@ async def _caller(websocket: WebSocket, ticket: str | None) -> Principal | None:
         return LOCAL_PRINCIPAL
     if ticket is not None:
         principal = await redeem(app.state.redis, ticket)
-        live = principal is not None and app.state.keys.holds(principal.key_id)
-        return principal if live else None
+        keys, maker = app.state.keys, app.state.sessionmaker
+        if principal is None or not await keys.still_live(maker, principal.key_id):
+            metrics.AUTH_REJECTED.inc()  # as a refused token: the alert sees it
+            return None
+        return principal
     token = bearer_token(websocket.headers.get("authorization"))
     async with app.state.sessionmaker() as session:
         try:

@@ -55,7 +55,7 @@ export class LiveSocket {
   }
 
   reconnectNow() {
-    if (this.stopped || this.ws?.readyState === WebSocket.OPEN) return;
+    if (this.stopped || this.fetching || this.ws?.readyState === WebSocket.OPEN) return;
     clearTimeout(this.timer);
     this.connect();
   }
@@ -64,14 +64,18 @@ export class LiveSocket {
     const params = { ...this.params, after: this.lastCursor ?? undefined };
     this.onStatus(this.everOpened ? 'reconnecting' : 'connecting', { attempt: this.attempt });
     let url;
+    // While the ticket is on its way, a reconnectNow() must not start a second one.
+    this.fetching = true;
     try {
       url = await wsUrl(this.path, params);
     } catch (err) {
+      this.fetching = false;
       // No ticket: a refused token ends like a 4401; an unreachable gateway
       // is retried like a dropped socket.
       this.closed({ code: err?.status === 401 ? 4401 : 1006, reason: '' });
       return;
     }
+    this.fetching = false;
     if (this.stopped) return;
     const ws = new WebSocket(url);
     this.ws = ws;
