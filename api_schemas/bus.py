@@ -54,10 +54,22 @@ def worker_key(worker_id: str) -> str:
     return f"esper:worker:{worker_id}"
 
 
+def worker_drain_key(worker_id: str) -> str:
+    """Set by `POST /api/v1/workers/{id}/drain`: the worker stops claiming,
+    finishes its run and reports `drained`."""
+    return f"esper:worker:{worker_id}:drain"
+
+
 def run_fence_key(run_id: str) -> str:
     """The run's current attempt, set when it is requeued: a worker training
     an earlier attempt stops when it reads a higher one."""
     return f"esper:run:{run_id}:attempt"
+
+
+def run_ended_stream(run_id: str) -> str:
+    """Written when the gateway ends a run no worker had started (a halt or a
+    cancel of a queued run): a worker that claims the run later skips it."""
+    return f"esper:run:{run_id}:ended"
 
 
 # The attempt of the run a worker trains, on each of its run's events: the

@@ -77,9 +77,13 @@ class RejectionReason(StrEnum):
 
 
 class WorkerState(StrEnum):
+    """draining: asked to drain (or shutting down), finishing its run;
+    drained: it finished and claims nothing until it is restarted."""
+
     idle = "idle"
     busy = "busy"
     draining = "draining"
+    drained = "drained"
     lost = "lost"
 
 

@@ -13,7 +13,7 @@ class WorkerRead(BaseModel):
     hostname: str = Field(description="Host it runs on.")
     device: str = Field(description="Device string, e.g. `cpu`, `cuda:0`.")
     device_name: str | None = Field(default=None, description="e.g. `NVIDIA H100`.")
-    state: WorkerState = Field(description="idle|busy|draining|lost.")
+    state: WorkerState = Field(description="idle|busy|draining|drained|lost.")
     run_id: str | None = Field(default=None, description="Run it holds.")
     last_heartbeat: datetime | None = Field(default=None, description="Last heartbeat.")
     torch_version: str | None = Field(default=None, description="torch.__version__.")

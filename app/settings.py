@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     leyline_keys: str | None = Field(default=None, description="Extra `id=secret,...`.")
     worker_ttl_s: float = Field(default=8.0, description="Liveness key TTL.")
     reaper_interval_s: float = Field(default=1.0)
+    lost_worker_retention_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="A lost worker stays in GET /api/v1/workers this long after "
+        "its last heartbeat, then leaves the list (its row stays).",
+    )
     outbox_interval_s: float = Field(default=0.2)
     telemetry_maxlen: int = Field(default=100_000)
     command_expire_s: float = Field(

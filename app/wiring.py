@@ -22,15 +22,17 @@ from app.bus.outbox import Relay
 from app.commands.acks import CommandAcks, CommandWaiters
 from app.commands.outbox import COMMAND_ENVELOPES, LEGACY_COMMAND_ROWS
 from app.db import SessionFactory
+from app.runs.ending import RUN_ENDINGS
 from app.runs.events import RunEvents
 from app.runs.outbox import RUN_ASSIGNMENTS
 from app.workers.events import WorkerEvents
 
 
 class OutboxRelay(Relay):
-    """The relay over every domain's outbox: run assignments, commands."""
+    """The relay over every domain's outbox: run assignments, commands, the
+    ends of runs no worker started."""
 
-    sources = (RUN_ASSIGNMENTS, COMMAND_ENVELOPES, LEGACY_COMMAND_ROWS)
+    sources = (RUN_ASSIGNMENTS, COMMAND_ENVELOPES, LEGACY_COMMAND_ROWS, RUN_ENDINGS)
 
 
 class EventApplier:

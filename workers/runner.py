@@ -19,12 +19,14 @@ from api_schemas.bus import (
     WorkerEvent,
     range_reply,
     read_reply,
+    worker_drain_key,
 )
 from api_schemas.enums import RunState, WorkerState
 from workers import bus
 from workers.commands import CommandHandler, CommandReader
 from workers.context import WorkerContext
 from workers.device import can_serve, describe
+from workers.fence import ended_by_gateway
 from workers.idle import IdleCommands
 from workers.liveness import Heartbeat
 from workers.metrics import metrics_port, start_metrics_server
@@ -77,7 +79,10 @@ class Runner:
         name_os_thread("esper-train")
         try:
             while not self.ctx.shutdown.is_set():
-                self._claim_once()
+                if self._drain_requested():
+                    self._hold_drained()
+                else:
+                    self._claim_once()
         finally:
             self.reader.stop()
             self._set_worker_state(WorkerState.draining)
@@ -138,6 +143,24 @@ class Runner:
             ),
         )
 
+    # -- draining ------------------------------------------------------------
+    def _drain_requested(self) -> bool:
+        """Whether an operator drained this worker (POST .../drain sets the
+        key). Read before each claim: one EXISTS per claim block."""
+        try:
+            return bool(self.ctx.client.exists(worker_drain_key(self.worker_id)))
+        except redis.RedisError as exc:  # the claim fails too; it retries
+            log.warning("could not read the drain request (%s)", exc)
+            return False
+
+    def _hold_drained(self) -> None:
+        """Claim nothing; say `drained` once, stay alive (heartbeat, commands)
+        so the operator can stop the process when it suits."""
+        if self.ctx.info.get("state") != WorkerState.drained.value:
+            log.info("worker %s drained: claiming no more runs", self.worker_id)
+            self._set_worker_state(WorkerState.drained)
+        self.ctx.shutdown.wait(self.ctx.settings.claim_block_ms / 1000)
+
     # -- claiming ------------------------------------------------------------
     def _claim_once(self) -> None:
         try:
@@ -179,6 +202,11 @@ class Runner:
         if self.ctx.shutdown.is_set():  # signal arrived during the read
             self._requeue(entry_id, fields, assignment.run_id)
             return
+        if ended_by_gateway(self.ctx.client, assignment.run_id):
+            # Halted or cancelled while queued: its row is terminal.
+            log.info("skipping run %s: it ended before it started", assignment.run_id)
+            self.ctx.client.xack(RUNS_STREAM, RUNS_GROUP, entry_id)
+            return
         self._run(assignment, entry_id)
 
     def _requeue(self, entry_id: str, fields: dict[str, str], run_id: str) -> None:
@@ -213,7 +241,8 @@ class Runner:
             self.exit_code = 3
             self.ctx.shutdown.set()
         if not self.ctx.shutdown.is_set():
-            self._set_worker_state(WorkerState.idle)
+            drained = self._drain_requested()
+            self._set_worker_state(WorkerState.drained if drained else WorkerState.idle)
 
     def _fail_own_pending(self) -> None:
         """A restart under the same id: runs this id held died with the old process."""

@@ -24,6 +24,7 @@ from app.leyline import keyring
 from app.models import Command, Run
 from app.models._types import as_utc
 from app.pagination import decode_keyset, encode_cursor
+from app.runs.ending import end_if_queued
 from app.runs.service import ensure_live, run_or_404
 from app.settings import Settings
 
@@ -126,6 +127,8 @@ async def create_command(
     if run_id is None:
         session.add(command)
         await session.flush()
+    elif await end_if_queued(session, command):
+        return command, True  # a run no worker started, ended: nothing to send
     else:
         await _insert_if_live(session, command, run_id)
     enqueue(session, COMMAND_ENVELOPES.message(command))

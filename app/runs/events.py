@@ -145,13 +145,21 @@ async def _observe_halt(session: AsyncSession, run_id: str) -> None:
         metrics.HALT_SECONDS.observe(max(0.0, seconds))
 
 
+# States a run's events leave as they are: the worker's own report ends them.
+_WORKER_STATES_KEPT = frozenset(
+    {WorkerState.lost.value, WorkerState.draining.value, WorkerState.drained.value}
+)
+
+
 async def _sync_worker(session: AsyncSession, event: RunStateEvent) -> None:
-    """The worker is busy while its run is live, idle after (unless lost)."""
+    """The worker is busy while its run is live, idle after (unless lost or
+    draining: a drained worker says so itself)."""
     worker = await session.get(Worker, event.worker_id)
     if worker is None or worker.state == WorkerState.lost.value:
         return
     busy = event.state.live
-    worker.state = WorkerState.busy.value if busy else WorkerState.idle.value
+    if worker.state not in _WORKER_STATES_KEPT:
+        worker.state = WorkerState.busy.value if busy else WorkerState.idle.value
     worker.run_id = event.run_id if busy else None
     session.add(worker)
 

@@ -3,7 +3,7 @@
 
 from redis.asyncio import Redis
 
-from api_schemas import PacketKind
+from api_schemas import PacketKind, WorkerState
 from api_schemas.bus import WorkerEvent
 from app.bus.publish import packet_json, publish
 from app.db import SessionFactory
@@ -21,6 +21,17 @@ _REPORTED = (
 )
 
 
+# A worker asked to drain stays `draining` until it reports `drained`: an
+# `idle` or `busy` it sent before it saw the request does not undo it.
+_KEPT_WHILE_DRAINING = frozenset({WorkerState.idle, WorkerState.busy})
+
+
+def _next_state(current: str | None, reported: WorkerState) -> WorkerState:
+    if current == WorkerState.draining.value and reported in _KEPT_WHILE_DRAINING:
+        return WorkerState.draining
+    return reported
+
+
 class WorkerEvents:
     def __init__(self, maker: SessionFactory, redis: Redis) -> None:
         self._maker = maker
@@ -33,7 +44,7 @@ class WorkerEvents:
             )
             for field in _REPORTED:
                 setattr(worker, field, getattr(event, field))
-            worker.state = event.state.value
+            worker.state = _next_state(worker.state, event.state).value
             worker.last_heartbeat = utcnow()
             session.add(worker)
             await session.commit()

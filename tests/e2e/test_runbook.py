@@ -57,6 +57,7 @@ def test_runbook_has_the_operator_situations() -> None:
         "/api/v1/keys",
         "/artifacts/",
         '"resume_from"',
+        "/drain",
     ):
         assert needle in joined, needle
 

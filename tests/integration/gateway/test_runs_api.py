@@ -71,13 +71,16 @@ def test_unknown_run_is_404_with_error_model(client: httpx.Client) -> None:
     assert response.json()["error"]["code"] == "run_not_found"
 
 
-def test_cancel_creates_a_stop_command_in_the_ledger(client: httpx.Client) -> None:
+def test_cancel_of_a_queued_run_ends_it_in_the_ledger(client: httpx.Client) -> None:
+    """No worker here: the gateway ends the queued run and applies the stop."""
     run = create(client).json()
     response = client.post(f"/api/v1/runs/{run['id']}/cancel")
     assert response.status_code == 202
     command = response.json()
     assert command["type"] == "stop" and command["run_id"] == run["id"]
-    assert command["state"] in ("pending", "dispatched")
+    assert command["state"] == "applied"
+    assert command["result"] == {"ended_by": "gateway", "state": "cancelled"}
+    assert client.get(f"/api/v1/runs/{run['id']}").json()["state"] == "cancelled"
     ledger = client.get(f"/api/v1/runs/{run['id']}/commands").json()["items"]
     assert [c["id"] for c in ledger] == [command["id"]]
 
