@@ -145,6 +145,9 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
                 f"{principal.role.value}.",
                 code="insufficient_role",
             )
+        limiter = getattr(request.app.state, "rate_limit", None)
+        if limiter is not None:  # app/ratelimit.py: 429 past the key's limit
+            await limiter.check(request, principal)
         return principal
 
     return dependency

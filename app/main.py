@@ -34,6 +34,7 @@ from app.limits import BodySizeLimit
 from app.loop_lag import watch_loop_lag
 from app.nul_guard import NulGuard
 from app.origins import install as install_origin_checks
+from app.ratelimit import RateLimiter
 from app.runs.router import router as runs_router
 from app.settings import Settings, get_settings
 from app.telemetry.loops import start_telemetry
@@ -104,6 +105,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.keys = KeyCache()
+    app.state.rate_limit = RateLimiter(settings)
     app.state.redis = Redis.from_url(settings.redis_url, health_check_interval=10)
     await _announce_admin(app, settings)
     tasks = _start_background(app, settings)

@@ -74,6 +74,23 @@ class Settings(BaseSettings):
         description="Mount GET /bench/bare, the "
         "api-throughput benchmark's baseline endpoint.",
     )
+    # Rate limits (app/ratelimit.py): `limits` strings such as `1200/minute`
+    # or `100/second`, per key (per client address with auth off); `off` none.
+    # Unset: off under `esper up` (one user on one machine), else the default.
+    rate_limit: str | None = Field(
+        default=None,
+        description="Reads (GET/HEAD) per key; unset: 1200/minute, off in local mode.",
+    )
+    rate_limit_writes: str | None = Field(
+        default=None,
+        description="Writes per key; unset: 300/minute, off in local mode. "
+        "Emergency halts are never limited.",
+    )
+    rate_limit_storage: str | None = Field(
+        default=None,
+        description="Where counters live: unset, the gateway's Redis (shared by "
+        "replicas); `memory://` counts per gateway process.",
+    )
     # Telemetry (issue 5): fan-out bounds, history persistence and retention.
     ws_queue_frames: int = Field(
         default=4096,
@@ -88,6 +105,19 @@ class Settings(BaseSettings):
         default=30.0, description="History older than this is pruned; 0 keeps all."
     )
     telemetry_prune_interval_s: float = Field(default=3600.0)
+
+    @property
+    def read_limit(self) -> str:
+        return self._limit(self.rate_limit, "1200/minute")
+
+    @property
+    def write_limit(self) -> str:
+        return self._limit(self.rate_limit_writes, "300/minute")
+
+    def _limit(self, value: str | None, default: str) -> str:
+        if value is not None:  # set explicitly: wins, under `esper up` too
+            return value
+        return "off" if self.local_mode else default
 
     @property
     def auth_enabled(self) -> bool:
