@@ -20,7 +20,7 @@ from api_schemas.enums import (
     SeedStage,
     WorkerState,
 )
-from api_schemas.errors import ErrorBody, ErrorResponse
+from api_schemas.errors import ErrorBody, ErrorCode, ErrorResponse
 from api_schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from api_schemas.pages import Page
 from api_schemas.runs import (
@@ -55,6 +55,7 @@ __all__ = [
     "CommandState",
     "CommandType",
     "ErrorBody",
+    "ErrorCode",
     "ErrorResponse",
     "Level",
     "ModelOptions",

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import BackgroundTasks, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -131,13 +132,28 @@ async def authenticate(
     return principal
 
 
+# Declares the bearer scheme in the OpenAPI document (so /docs has Authorize
+# and generated clients send the token); never refuses by itself, so a
+# missing token is still our 401 with its error code, and auth=off still works.
+BEARER = HTTPBearer(
+    auto_error=False, description="An API key's token: `Authorization: Bearer esk_...`."
+)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+# The role each `require` dependency asks for, read by app/openapi.py to
+# declare which operations can answer 403.
+REQUIRED_ROLES: dict[Callable[..., Any], Role] = {}
+
+
 def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """Dependency factory: the caller, who must hold at least `role`."""
 
     async def dependency(
-        request: Request, session: SessionDep, settings: SettingsDep
+        session: SessionDep,
+        settings: SettingsDep,
+        request: Request,
+        credentials: BearerDep,
     ) -> Principal:
-        token = bearer_token(request.headers.get("authorization"))
+        token = (credentials.credentials.strip() or None) if credentials else None
         principal = await authenticate(token, session, settings, request.app.state.keys)
         if not principal.role.allows(role):
             raise Forbidden(
@@ -150,6 +166,7 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
             await limiter.check(request, principal)
         return principal
 
+    REQUIRED_ROLES[dependency] = role
     return dependency
 
 

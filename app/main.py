@@ -33,6 +33,7 @@ from app.leyline import keyring
 from app.limits import BodySizeLimit
 from app.loop_lag import watch_loop_lag
 from app.nul_guard import NulGuard
+from app.openapi import declare_rate_limited, install_contract
 from app.origins import install as install_origin_checks
 from app.ratelimit import RateLimiter
 from app.runs.router import router as runs_router
@@ -171,6 +172,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tickets_router,
     ):
         app.include_router(router)
+    install_contract(app)
+    # app/ratelimit.py limits every authenticated operation but the fleet halt.
+    declare_rate_limited(app, exempt={"emergency_halt_all"})
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
         app, include_in_schema=False
     )

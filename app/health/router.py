@@ -8,22 +8,24 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from api_schemas.health import Liveness, Readiness
 from app.deps import RedisDep, SessionDep
-from app.errors import error_body
+from app.errors import error_body, error_responses
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", operation_id="healthz")
-async def healthz() -> dict[str, str]:
+async def healthz() -> Liveness:
     """200 while the process serves."""
-    return {"status": "ok"}
+    return Liveness(status="ok")
 
 
 @router.get(
     "/readyz",
     operation_id="readyz",
-    responses={503: {"description": "A dependency is down."}},
+    response_model=Readiness,
+    responses=error_responses(503),
 )
 async def readyz(session: SessionDep, redis: RedisDep) -> Any:
     """200 when the database and Redis answer; 503 naming the one that does not."""
@@ -45,4 +47,4 @@ async def readyz(session: SessionDep, redis: RedisDep) -> Any:
             ),
             status_code=503,
         )
-    return {"status": "ready", "database": "ok", "redis": "ok"}
+    return Readiness(status="ready", database="ok", redis="ok")
