@@ -9,7 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
+from tests.fixtures.gateway import GatewayProcess
 from tests.integration.gateway.test_bad_input import assert_error
 
 
@@ -89,6 +92,16 @@ def test_nul_in_paths_and_queries_is_400(client: httpx.Client, run_id: str) -> N
     ):
         response = client.get(url, params=params)
         assert_error(response, 400, "invalid_characters")
+
+
+def test_nul_in_a_websocket_url_is_refused_at_the_handshake(
+    gateway: GatewayProcess, run_id: str
+) -> None:
+    base = gateway.url.replace("http", "ws")
+    for path in (f"/ws/runs/{run_id}?names=a%00", "/ws/runs/a%00b"):
+        with pytest.raises(InvalidStatus) as info:
+            connect(base + path).close()
+        assert info.value.response.status_code == 403
 
 
 NON_FINITE = ["NaN", "Infinity", "-Infinity"]
