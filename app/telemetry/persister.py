@@ -72,9 +72,9 @@ class Persister:
     async def _cycle(self) -> None:
         if time.monotonic() - self._discovered_at >= self._discover_s:
             await self.discover()
-        # Before reading: a restarted stream's entries must not be persisted
-        # ahead of the check that compares the history with its first entry.
-        await self._resets.check(self._maker, self.positions)
+        # Finished runs too: a stream that reappeared between the check and
+        # the read may have been read to its end already.
+        await self._resets.check(self._maker, [*self.positions, *self._finished])
         if not await self.persist_once():
             await asyncio.sleep(self._interval)  # idle: let packets gather
 

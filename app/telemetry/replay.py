@@ -35,8 +35,8 @@ from app.telemetry.frames import (
 )
 
 PAGE = 1000
-# Set by the persister once it has recorded what a Redis restart lost; gone
-# (with everything else) while a restart is not yet dealt with.
+# Gone with everything else in a restart; set again by the persister once it
+# has noticed (it then checks each run as its stream reappears).
 MARKER = "esper:persister:epoch"
 Frame = tuple[str, str, bool]  # cursor, frame text, final
 
@@ -137,7 +137,8 @@ class Replayer:
                 yield item
 
     async def _history(self, after: str, bounds: StreamBounds) -> AsyncIterator[Frame]:
-        # Before the rows: the persister sets the marker after its gap row.
+        # Before the rows: a gap row written meanwhile is then read, or the
+        # replay reports the gap itself.
         restarted = not await self.redis.exists(MARKER)
         rows = await self._page(after, bounds.first)
         gap_to = await self._gap_to(after, bounds, rows)

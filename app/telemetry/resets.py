@@ -28,7 +28,7 @@ log = logging.getLogger("esper.persister")
 
 
 class ResetWatch:
-    """Per-run checks after a restart; one cheap SET NX a round otherwise."""
+    """Per-run checks after a restart; one EXISTS a round otherwise."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
@@ -39,8 +39,12 @@ class ResetWatch:
         A first start also finds no marker: harmless, the check only reports a
         stream that does not continue from the history."""
         followed = set(runs)
-        if not self.pending and not await self._redis.exists(MARKER):
-            self.pending = followed
+        if not await self._redis.exists(MARKER):
+            self.pending |= followed
+            # At once, not once all are checked: a run whose stream never
+            # comes back (queued, its worker gone) must not hide the next
+            # restart. Replays check for themselves only until then.
+            await self._redis.set(MARKER, "1")
         self.pending &= followed
         written = 0
         for run_id in sorted(self.pending):
@@ -49,9 +53,6 @@ class ResetWatch:
                 continue  # nothing written since the restart yet
             self.pending.discard(run_id)
             written += await record_gap(maker, run_id, bounds)
-        if not self.pending:
-            # Only now: until then replays assume a loss (Redis < 7).
-            await self._redis.set(MARKER, "1")
         return written
 
 
