@@ -8,6 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+# Re-exported: it lived here before api_schemas/plugins.py.
+from api_schemas.plugins import is_import_path as is_import_path
+
 Tier = Literal["safe", "experimental", "high_risk"]
 SlotKind = Literal["vector", "image"]
 
@@ -26,10 +29,28 @@ class BlueprintRead(BaseModel):
 class TaskRead(BaseModel):
     name: str = Field(description="Task name.")
     description: str = Field(description="What it is.")
-    input_shape: list[int] = Field(description="One sample's shape.")
-    classes: int = Field(description="Number of classes.")
+    input_shape: list[int] | None = Field(
+        description="One sample's shape (null for a plug-in: known once built)."
+    )
+    classes: int | None = Field(description="Number of classes (null for a plug-in).")
     slots: list[str] = Field(
         default_factory=list, description="Slot names of the default host."
+    )
+    builtin: bool = Field(
+        default=True,
+        description="Built in, or a plug-in installed on registered workers "
+        "(entry point `esper.tasks`).",
+    )
+
+
+def plugin_task(name: str) -> TaskRead:
+    """A plug-in a worker reported: only its name is known to the gateway."""
+    return TaskRead(
+        name=name,
+        description="Plug-in task installed on workers (entry point esper.tasks).",
+        input_shape=None,
+        classes=None,
+        builtin=False,
     )
 
 
@@ -138,12 +159,6 @@ TASKS: list[TaskRead] = [
     ),
 ]
 TASKS_BY_NAME = {t.name: t for t in TASKS}
-
-
-def is_import_path(task: str) -> bool:
-    """A user task is given as `package.module:factory`."""
-    module, sep, attr = task.partition(":")
-    return bool(sep and module and attr.isidentifier())
 
 
 DEFAULT_DEPTH = {"digits": 2, "spirals": 2, "synthetic-images": 3}

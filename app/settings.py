@@ -7,6 +7,8 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api_schemas.plugins import import_prefixes
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ESPER_", extra="ignore")
@@ -30,6 +32,11 @@ class Settings(BaseSettings):
         default=False,
         description="All-in-one `esper up`: auth may be off, "
         "a development signing secret may be generated.",
+    )
+    allow_import_paths: str | None = Field(
+        default=None,
+        description="Module prefixes a run may name by import path (comma-separated, "
+        "`*` any, empty none); unset: `*` in local mode, none elsewhere.",
     )
     auth: str = Field(default="on", description="`on` or `off` (local mode only).")
     admin_token: str | None = Field(default=None)
@@ -118,6 +125,11 @@ class Settings(BaseSettings):
         if value is not None:  # set explicitly: wins, under `esper up` too
             return value
         return "off" if self.local_mode else default
+
+    @property
+    def import_prefixes(self) -> list[str]:
+        """Module prefixes a run spec may name by import path (SECURITY.md)."""
+        return import_prefixes(self.allow_import_paths, self.local_mode)
 
     @property
     def auth_enabled(self) -> bool:

@@ -1,5 +1,6 @@
 """Session-wide fixtures: real Redis and PostgreSQL (see tests/fixtures/services.py)."""
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,9 @@ from tests.fixtures.s3 import S3Server, StoreLocation, moto_server
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+# The suite's own tasks and policies are named by import path (SECURITY.md: only
+# the prefixes a deployment allows); workers and gateways the tests start inherit it.
+os.environ.setdefault("ESPER_ALLOW_IMPORT_PATHS", "tests.,load.")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

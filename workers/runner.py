@@ -32,6 +32,7 @@ from workers.liveness import Heartbeat
 from workers.metrics import metrics_port, start_metrics_server
 from workers.nonce import NonceLedger
 from workers.priority import lower_this_thread, name_os_thread
+from workers.served import served_capabilities
 from workers.session import RunSession, release_frozen
 from workers.settings import WorkerSettings
 
@@ -115,6 +116,7 @@ class Runner:
                 "memory_bytes": info["memory_bytes"],
                 "capability": info["capability"],
                 "pid": os.getpid(),
+                **served_capabilities(self.ctx.settings),
                 # What one run may ask of this host (api_schemas/capacity.py).
                 "cpu_count": os.cpu_count(),
                 "gpu_count": torch.cuda.device_count(),

@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api_schemas.plugins import import_prefixes
 from api_schemas.signing import DEFAULT_MAX_AGE_S, DEFAULT_MAX_SKEW_S, parse_keyring
 
 
@@ -32,6 +33,11 @@ class WorkerSettings(BaseSettings):
         description="How long a run's end waits for its queued uploads.",
     )
     local_mode: bool = Field(default=False)
+    allow_import_paths: str | None = Field(
+        default=None,
+        description="Module prefixes a run may name by import path (comma-separated, "
+        "`*` any, empty none); unset: `*` in local mode, none elsewhere.",
+    )
     leyline_secret: str | None = Field(default=None)
     leyline_key_id: str = Field(default="k1")
     leyline_keys: str | None = Field(default=None, description="Extra `id=secret,...`.")
@@ -59,6 +65,11 @@ class WorkerSettings(BaseSettings):
         description="Nice value of the training thread (0: leave it). `esper up` "
         "sets 15; see workers/priority.py for when not to.",
     )
+
+    @property
+    def import_prefixes(self) -> list[str]:
+        """Module prefixes a run spec may name by import path (SECURITY.md)."""
+        return import_prefixes(self.allow_import_paths, self.local_mode)
 
     @property
     def keyring(self) -> dict[str, str]:

@@ -43,11 +43,14 @@ async def create_run(
     response: Response,
     principal: Operator,
     writes: WritesDep,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> RunRead:
     """Submit a run; it starts `queued` and a worker claims it."""
     key = scoped_key(principal.key_id, idempotency_key)
-    run, created = await service.create_run(writes.session, spec, key)
+    run, created = await service.create_run(
+        writes.session, spec, key, settings.import_prefixes
+    )
     if not created:
         response.status_code = 200
     return service.run_read(run)

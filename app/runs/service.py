@@ -1,6 +1,7 @@
 """The rules for runs: validation beyond the schema, idempotency, the assignment
 committed with the run (sent once the request commits); run reads."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_
@@ -9,12 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_schemas import RunCreate, RunRead, RunState
 from api_schemas.bus import RunAssignment
-from api_schemas.catalogue import (
-    BLUEPRINTS_BY_NAME,
-    TASKS_BY_NAME,
-    is_import_path,
-    task_slots,
-)
+from api_schemas.catalogue import BLUEPRINTS_BY_NAME, task_slots
 from api_schemas.runs import LABEL_KEY
 from app.errors import Conflict, NotFound, Unprocessable
 from app.idempotency import request_hash
@@ -24,16 +20,12 @@ from app.pagination import decode_keyset, encode_cursor
 from app.runs.capacity import check_devices
 from app.runs.forks import starting_point
 from app.runs.outbox import enqueue_assignment
+from app.runs.registry import check_names
 
 
 def validate_spec(spec: RunCreate) -> None:
-    """Checks the schema cannot express: known task, blueprints and slots."""
-    if spec.task not in TASKS_BY_NAME and not is_import_path(spec.task):
-        raise Unprocessable(
-            f"Unknown task {spec.task!r}; use one of "
-            f"{sorted(TASKS_BY_NAME)} or package.module:factory.",
-            code="unknown_task",
-        )
+    """Checks the schema cannot express: known blueprints and slots (the task and
+    policy names: app/runs/registry.py)."""
     morph = spec.morphogenesis
     unknown = [b for b in morph.blueprints or [] if b not in BLUEPRINTS_BY_NAME]
     if unknown:
@@ -63,9 +55,14 @@ def label_clause(label: str) -> ColumnElement[bool]:
 
 
 async def create_run(
-    session: AsyncSession, spec: RunCreate, idem_key: str | None
+    session: AsyncSession,
+    spec: RunCreate,
+    idem_key: str | None,
+    import_prefixes: Sequence[str] = (),
 ) -> tuple[Run, bool]:
-    """Returns (run, created); an idempotent repeat returns the original."""
+    """Returns (run, created); an idempotent repeat returns the original.
+    `import_prefixes`: the modules a task or policy may name by import path."""
+    await check_names(session, spec, import_prefixes)
     validate_spec(spec)
     await check_devices(session, spec)
     body = spec.model_dump(mode="json")

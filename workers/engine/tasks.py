@@ -1,4 +1,5 @@
-"""Tasks: data plus a host with slots. Built-ins and user tasks by import path.
+"""Tasks: data plus a host with slots. Built-ins, entry-point plug-ins and,
+where the deployment allows them, import paths (workers/engine/registry.py).
 
 Data and the host are built once per run; built-in data is moved to the device
 once and batches are cut by index there, so no per-step host-to-device copies.
@@ -6,7 +7,6 @@ A user task with `resident=False` keeps its training set in host memory and the
 trainer copies each batch over (`workers/engine/batches.py`).
 """
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,9 +15,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from api_schemas.catalogue import DEFAULT_DEPTH, is_import_path
+from api_schemas.catalogue import DEFAULT_DEPTH
+from api_schemas.plugins import TASK_GROUP
 from api_schemas.runs import ModelOptions
 from workers.engine.hosts import CNNHost, MLPHost
+from workers.engine.registry import UnknownName, resolve
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -149,28 +151,23 @@ BUILTIN_TASKS: dict[str, Callable[[TaskOptions], Task]] = {
 }
 
 
-def _import_factory(path: str) -> Callable[[TaskOptions], Task]:
-    module_name, _, attr = path.partition(":")
+def _factory(name: str) -> Callable[[TaskOptions], Task]:
     try:
-        module = importlib.import_module(module_name)
-        factory: Callable[[TaskOptions], Task] = getattr(module, attr)
+        factory: Callable[[TaskOptions], Task] = resolve(
+            name, "task", BUILTIN_TASKS, TASK_GROUP
+        )
+    except UnknownName as exc:
+        raise TaskError(str(exc)) from exc
     except (ImportError, AttributeError) as exc:
-        raise TaskError(f"cannot import user task {path!r}: {exc}") from exc
+        raise TaskError(f"cannot import task {name!r}: {exc}") from exc
     return factory
 
 
 def load_task(name: str, model: ModelOptions, seed: int, device: torch.device) -> Task:
-    """Build the named task (or user task `pkg.module:factory`) on `device`."""
+    """Build the named task on `device`: a built-in, a plug-in, or an allowed
+    import path `pkg.module:factory`; anything else is refused unimported."""
     opts = TaskOptions(model.width, model.depth, dict(model.options), seed)
-    if name in BUILTIN_TASKS:
-        factory = BUILTIN_TASKS[name]
-    elif is_import_path(name):
-        factory = _import_factory(name)
-    else:
-        raise TaskError(
-            f"unknown task {name!r} (built in: {sorted(BUILTIN_TASKS)}; "
-            "or give an import path package.module:factory)"
-        )
+    factory = _factory(name)
     task = factory(opts)
     if not isinstance(task, Task):
         raise TaskError(

@@ -38,7 +38,7 @@ def progress_accuracy(t: Trainer) -> float | None:
 def test_unknown_task_and_broken_user_task_fail_clearly(tmp_path: Path) -> None:
     _, outcome = run(Script(), spec(task="nope"), tmp_path)
     assert outcome.state == "failed" and "unknown task" in (outcome.error or "")
-    _, outcome = run(Script(), spec(task="no_such_pkg.mod:factory"), tmp_path)
+    _, outcome = run(Script(), spec(task="tests.no_such_mod:factory"), tmp_path)
     assert outcome.state == "failed" and "cannot import" in (outcome.error or "")
     _, outcome = run(
         Script(), spec(task="tests.unit.engine.user_task:broken_factory"), tmp_path

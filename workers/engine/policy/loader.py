@@ -1,25 +1,24 @@
-"""Finding the policy a run names: the built-in heuristic or a plug-in factory.
+"""Finding the policy a run names: the built-in heuristic, an entry-point
+plug-in (`esper.policies`), or an import path the deployment allows.
 
 Its own module so the interface (base.py) imports no policy: the heuristic
 imports the interface, and a loader inside base.py made the two a cycle.
 """
 
-import importlib
+from collections.abc import Callable
 
+from api_schemas.plugins import POLICY_GROUP
 from workers.engine.policy.base import Policy
 from workers.engine.policy.heuristic import HeuristicPolicy
+from workers.engine.registry import resolve
+
+BUILTIN_POLICIES: dict[str, Callable[[], Policy]] = {"heuristic": HeuristicPolicy}
 
 
 def load_policy(name: str) -> Policy:
-    """`heuristic` or an import path `package.module:factory`."""
-    if name == "heuristic":
-        return HeuristicPolicy()
-    module_name, sep, attr = name.partition(":")
-    if not sep:
-        raise ValueError(
-            f"unknown policy {name!r}: use 'heuristic' or package.module:factory"
-        )
-    factory = getattr(importlib.import_module(module_name), attr)
+    """A served policy by name; registry.UnknownName (a ValueError) for one this
+    worker does not serve, raised before anything is imported."""
+    factory = resolve(name, "policy", BUILTIN_POLICIES, POLICY_GROUP)
     policy: Policy = factory()
     if not callable(getattr(policy, "decide", None)):
         raise TypeError(f"policy from {name!r} has no decide(inputs) method")
