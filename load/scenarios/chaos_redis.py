@@ -79,10 +79,13 @@ def restart_redis_round(
         target = _grown(bus, stream)
         written += [i.decode() for i, _ in bus.xrange(stream, max=target)]
     resumed_s = time.monotonic() - restarted
-    seen, gaps = replay(stack.url, run_id, before, target)
+    seen, gaps, end = replay(stack.url, run_id, before, target)
+    # A run that ended meanwhile (its final state packet) ends the replay too.
+    written = [c for c in written if cursor_key(c) <= cursor_key(end)]
     missing = [c for c in written if c not in seen]
     unreported = [c for c in missing if not any(_inside(c, g) for g in gaps)]
-    state = client.get(f"/api/v1/runs/{run_id}").json()["state"]
+    run = client.get(f"/api/v1/runs/{run_id}").json()
+    state = f"{run['state']}" + (f" ({run['error']})" if run.get("error") else "")
     client.post(f"/api/v1/runs/{run_id}/cancel")
     try:
         stack.wait_state(client, run_id, TERMINAL_RUN_STATE_VALUES)
@@ -115,17 +118,20 @@ def _grown(bus: "redis.Redis[bytes]", stream: str, timeout: float = 60) -> str:
 
 def replay(
     url: str, run_id: str, after: str, target: str, timeout: float = 60
-) -> tuple[set[str], list[tuple[str, str]]]:
-    """Packet cursors and gap ranges of a resume after `after`, up to `target`."""
+) -> tuple[set[str], list[tuple[str, str]], str]:
+    """Packet cursors and gap ranges of a resume after `after`, up to `target`
+    (or the run's final packet, whose cursor then comes third)."""
     ws_url = url.replace("http://", "ws://") + f"/ws/runs/{run_id}?after={after}"
     seen: set[str] = set()
     gaps: list[tuple[str, str]] = []
+    end = target
     with connect(ws_url, compression=None, open_timeout=30) as ws:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 frame = json.loads(ws.recv(timeout=timeout))
             except ConnectionClosed:  # the run ended (1000) before `target`
+                end = max(seen, key=cursor_key, default=after)
                 break
             if frame.get("name") == "telemetry.gap":
                 gaps.append((frame["attrs"]["from"], frame["attrs"]["to"]))
@@ -133,7 +139,7 @@ def replay(
             seen.add(frame["cursor"])
             if cursor_key(frame["cursor"]) >= cursor_key(target):
                 break
-    return seen, gaps
+    return seen, gaps, end
 
 
 def _inside(cursor: str, gap: tuple[str, str]) -> bool:
