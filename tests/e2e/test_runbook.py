@@ -97,10 +97,8 @@ def _assert_outcomes(stack: LiveStack) -> None:
     named = {r["name"]: r for r in runs}
     run, fork = named["runbook"], named["runbook-fork"]
     assert run["state"] == "halted" and run["halt_reason"] == "loss diverging"
-    assert fork["state"] == "completed" and fork["spec"]["resume_from"] == {
-        "run_id": run["id"],
-        "checkpoint_id": None,
-    }
+    assert fork["state"] == "completed"
+    assert fork["spec"]["resume_from"]["run_id"] == run["id"]
     ledger = httpx.get(
         f"{stack.url}/api/v1/runs/{run['id']}/commands", headers=headers
     ).json()["items"]
