@@ -21,6 +21,10 @@ from api_schemas.bus import run_ended_stream, run_fence_key
 
 log = logging.getLogger("esper.worker.fence")
 
+# The halt reason of a worker that stands down: the halt flag stops its
+# training between micro-batches.
+STAND_DOWN_REASON = "superseded by a later attempt"
+
 
 class AttemptFence:
     def __init__(self, client: redis.Redis, run_id: str, attempt: int) -> None:

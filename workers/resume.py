@@ -10,7 +10,9 @@ from typing import Any
 from api_schemas.bus import RunAssignment
 from workers.artifacts.checkpoints import fetch, find
 from workers.artifacts.store import ArtifactStore
-from workers.engine.hooks import Packet
+from workers.context import WorkerContext
+from workers.device import train_device
+from workers.engine.hooks import Hooks, Packet
 
 START_DIR = "start"  # under the run's checkpoint folder: never one of its own
 
@@ -20,6 +22,41 @@ class Start:
     path: str | None  # the local checkpoint folder to load (None: from scratch)
     fork: bool  # another run's checkpoint: its model, not its position
     event: Packet | None  # `run.resumed` or `run.forked`, for the run's stream
+
+
+def build_trainer(
+    ctx: WorkerContext, assignment: RunAssignment, hooks: Hooks, store: ArtifactStore
+) -> tuple[Any, Start]:
+    """The run's engine, from where it starts: a Trainer, or a DistributedRun
+    when the spec asks for several devices."""
+    from workers.engine.trainer import Trainer  # noqa: PLC0415 - torch-heavy
+
+    spec = assignment.spec
+    checkpoint_dir = ctx.settings.checkpoint_root / assignment.run_id
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    start = starting_point(store, assignment, checkpoint_dir)
+    if spec.devices is not None:  # one run over several devices (DDP)
+        from workers.distributed import DistributedRun, wants_several  # noqa: PLC0415
+
+        if wants_several(spec):
+            return DistributedRun(
+                spec,
+                hooks,
+                run_id=assignment.run_id,
+                checkpoint_dir=checkpoint_dir,
+                device=ctx.device,
+                resume_from=start.path,
+                fork=start.fork,
+            ), start
+    return Trainer(
+        spec,
+        hooks,
+        run_id=assignment.run_id,
+        checkpoint_dir=checkpoint_dir,
+        device=train_device(ctx.device, spec.device),
+        resume_from=start.path,
+        fork=start.fork,
+    ), start
 
 
 def starting_point(

@@ -23,17 +23,16 @@ from api_schemas.runs import RunMetrics
 from workers import bus, rank_lifetime
 from workers.commands import CommandReader, check_command
 from workers.context import WorkerContext
-from workers.device import train_device
 from workers.engine.hooks import (
     EngineCommand,
     Hooks,
     Progress,
     RunOutcome,
 )
-from workers.fence import AttemptFence
+from workers.fence import STAND_DOWN_REASON, AttemptFence
 from workers.metrics import observe_packet
 from workers.priority import name_os_thread
-from workers.resume import Start, starting_point
+from workers.resume import Start, build_trainer
 from workers.retry import BLIPS, retrying
 from workers.run_artifacts import RunArtifacts
 from workers.telemetry import TelemetryPublisher
@@ -109,7 +108,9 @@ class RunSession:
         self._set_state(RunState.assigned)
         self.reader.watch_run(self.run_id)
         try:
-            self.trainer = self._build_trainer()
+            self.trainer, self.start = build_trainer(
+                self.ctx, self.assignment, self.hooks, self.artifacts.store
+            )
             self._set_state(RunState.running)
             if self.start is not None and self.start.event is not None:
                 self._emit(self.start.event)  # run.resumed / run.forked
@@ -120,37 +121,6 @@ class RunSession:
             outcome = RunOutcome("failed", error=f"{type(exc).__name__}: {exc}")
         return self.finish(outcome)[0]
 
-    def _build_trainer(self) -> Any:
-        from workers.engine.trainer import Trainer  # noqa: PLC0415 - torch-heavy
-
-        spec = self.assignment.spec
-        checkpoint_dir = self.ctx.settings.checkpoint_root / self.run_id
-        checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        start = starting_point(self.artifacts.store, self.assignment, checkpoint_dir)
-        self.start = start
-        if spec.devices is not None:  # one run over several devices (DDP)
-            from workers.distributed import DistributedRun, wants_several  # noqa: PLC0415
-
-            if wants_several(spec):
-                return DistributedRun(
-                    spec,
-                    self.hooks,
-                    run_id=self.run_id,
-                    checkpoint_dir=checkpoint_dir,
-                    device=self.ctx.device,
-                    resume_from=start.path,
-                    fork=start.fork,
-                )
-        return Trainer(
-            spec,
-            self.hooks,
-            run_id=self.run_id,
-            checkpoint_dir=checkpoint_dir,
-            device=train_device(self.ctx.device, spec.device),
-            resume_from=start.path,
-            fork=start.fork,
-        )
-
     def request_shutdown(self) -> None:
         """SIGTERM/SIGINT: stop at the next step boundary; a second one halts."""
         if self._shutdown_at is None:
@@ -160,11 +130,6 @@ class RunSession:
             self.commands.put(EngineCommand(stop_id, CommandType.stop.value))
         else:
             self._set_halt(SHUTDOWN_REASON, None)
-
-    def _stand_down(self) -> None:
-        """A later attempt of this run exists: stop training now (the halt flag
-        stops it between micro-batches); nothing more is published."""
-        self._set_halt("superseded by a later attempt", None)
 
     # -- the end -------------------------------------------------------------
     def finish(
@@ -377,8 +342,8 @@ class RunSession:
         name_os_thread("esper-progress")
         interval = self.ctx.settings.progress_interval_s
         while not self._finished.wait(interval):
-            if self.fence.check():
-                self._stand_down()
+            if self.fence.check():  # stop training now; nothing more is published
+                self._set_halt(STAND_DOWN_REASON, None)
             self._snapshot()
             self._publish_progress()
 
