@@ -14,18 +14,20 @@ named `{checkpoint id}.pt` (`ckpt-000000050.pt`), its content the engine's
 `state.pt` (a `torch.save` dict, loadable with `weights_only=True`).
 """
 
+import logging
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # One path segment: no slash, no leading dot, so a name never escapes its run.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
 _NAME = re.compile(NAME_PATTERN)
 CHECKPOINT_SUFFIX = ".pt"
 MANIFEST_SUFFIX = ".json"
+log = logging.getLogger("esper.artifacts")
 
 
 class ArtifactKind(StrEnum):
@@ -125,3 +127,45 @@ def checkpoint_name(ckpt_id: str) -> str:
 
 def checkpoint_id(name: str) -> str:
     return name.removesuffix(CHECKPOINT_SUFFIX)
+
+
+# Reading manifests, for the gateway and the workers alike. `fs` is an fsspec
+# file system (duck-typed: clients of this package need not install fsspec).
+
+
+def manifest_files(fs: Any, folder: str) -> list[str]:
+    """The manifest files in a run's manifest folder (none if it does not
+    exist yet), listed afresh: other processes write them."""
+    fs.invalidate_cache(folder)
+    try:
+        paths = fs.ls(folder, detail=False)
+    except FileNotFoundError:
+        return []
+    return [str(p) for p in paths if name_of_manifest(str(p))]
+
+
+def read_manifests(fs: Any, paths: list[str]) -> list[ArtifactManifest]:
+    """The manifests at `paths`; one deleted since it was listed is omitted,
+    one that does not parse is skipped."""
+    blobs = fs.cat(paths, on_error="omit") if paths else {}
+    found = (parse_manifest(data, str(path)) for path, data in blobs.items())
+    return [m for m in found if m is not None]
+
+
+def read_manifest(fs: Any, path: str) -> ArtifactManifest | None:
+    """The manifest at `path`, or None where there is none or it does not parse."""
+    try:
+        data = fs.cat_file(path)
+    except FileNotFoundError:
+        return None
+    return parse_manifest(data, path)
+
+
+def parse_manifest(data: bytes, where: str) -> ArtifactManifest | None:
+    """A manifest, or None (logged) when it does not parse: it is skipped,
+    as an artifact that never completed."""
+    try:
+        return ArtifactManifest.model_validate_json(data)
+    except ValidationError as exc:
+        log.warning("unreadable artifact manifest %s: skipped (%s)", where, exc)
+        return None

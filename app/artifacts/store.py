@@ -5,17 +5,14 @@ manifest exists (workers write the content first, the manifest last).
 The calls block (file or network I/O): the routes run them on a thread.
 """
 
-import logging
 from collections.abc import Iterator
 from typing import Any
 
 import fsspec
-from pydantic import ValidationError
 
 from api_schemas import artifacts as layout
 from api_schemas.artifacts import ArtifactManifest
 
-log = logging.getLogger("esper.artifacts")
 CHUNK = 1 << 20  # bytes per read while streaming a download
 
 
@@ -28,13 +25,7 @@ class ArtifactReader:
         return f"{self.root.rstrip('/')}/{relative}"
 
     def _manifest_paths(self, run_id: str) -> list[str]:
-        folder = self.path(layout.manifest_dir(run_id))
-        self.fs.invalidate_cache(folder)  # workers write from other processes
-        try:
-            paths = self.fs.ls(folder, detail=False)
-        except FileNotFoundError:
-            return []
-        return [str(p) for p in paths if layout.name_of_manifest(str(p))]
+        return layout.manifest_files(self.fs, self.path(layout.manifest_dir(run_id)))
 
     def names(self, run_id: str) -> set[str]:
         """Names of the run's complete artifacts: one listing, nothing read."""
@@ -43,23 +34,18 @@ class ArtifactReader:
 
     def manifests(self, run_id: str) -> list[ArtifactManifest]:
         """The run's complete artifacts, oldest first."""
-        paths = self._manifest_paths(run_id)
-        blobs = self.fs.cat(paths, on_error="omit") if paths else {}
-        found = [_parse(data, str(path)) for path, data in blobs.items()]
+        found = layout.read_manifests(self.fs, self._manifest_paths(run_id))
         return sorted(
-            (m for m in found if m is not None and m.run_id == run_id),
+            (m for m in found if m.run_id == run_id),
             key=lambda m: (m.created_at, m.name),
         )
 
     def manifest(self, run_id: str, name: str) -> ArtifactManifest | None:
         if not layout.valid_name(name):
             return None
-        path = self.path(layout.manifest_path(run_id, name))
-        try:
-            data = self.fs.cat_file(path)
-        except FileNotFoundError:
-            return None
-        found = _parse(data, path)
+        found = layout.read_manifest(
+            self.fs, self.path(layout.manifest_path(run_id, name))
+        )
         return found if found is not None and found.run_id == run_id else None
 
     def open(self, manifest: ArtifactManifest) -> Any:
@@ -81,11 +67,3 @@ def chunks(handle: Any, first: int, length: int) -> Iterator[bytes]:
             yield data
     finally:
         handle.close()
-
-
-def _parse(data: bytes, where: str) -> ArtifactManifest | None:
-    try:
-        return ArtifactManifest.model_validate_json(data)
-    except ValidationError:
-        log.warning("unreadable artifact manifest %s: skipped", where)
-        return None

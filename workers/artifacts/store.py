@@ -8,7 +8,6 @@ an artifact exists once its manifest does. Deleting removes the manifest first.
 """
 
 import hashlib
-import logging
 import os
 import uuid
 from datetime import UTC, datetime
@@ -16,12 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
-from pydantic import ValidationError
 
 from api_schemas import artifacts as layout
 from api_schemas.artifacts import ArtifactKind, ArtifactManifest
 
-log = logging.getLogger("esper.worker.artifacts")
 CHUNK = 8 << 20  # bytes per read and write while streaming
 
 
@@ -153,25 +150,15 @@ class ArtifactStore:
     def manifests(self, run_id: str) -> list[ArtifactManifest]:
         """The run's complete artifacts (those whose manifest exists), by name."""
         folder = self.path(layout.manifest_dir(run_id))
-        self.fs.invalidate_cache(folder)  # another process may have written
-        try:
-            paths = self.fs.ls(folder, detail=False)
-        except FileNotFoundError:
-            return []
-        wanted = [p for p in paths if layout.name_of_manifest(p)]
-        blobs = self.fs.cat(wanted, on_error="omit") if wanted else {}
-        found = [parse_manifest(data, str(path)) for path, data in blobs.items()]
-        return sorted((m for m in found if m is not None), key=lambda m: m.name)
+        found = layout.read_manifests(self.fs, layout.manifest_files(self.fs, folder))
+        return sorted(found, key=lambda m: m.name)
 
     def manifest(self, run_id: str, name: str) -> ArtifactManifest | None:
         if not layout.valid_name(name):
             return None
-        remote = self.path(layout.manifest_path(run_id, name))
-        try:
-            data = self.fs.cat_file(remote)
-        except FileNotFoundError:
-            return None
-        return parse_manifest(data, remote)
+        return layout.read_manifest(
+            self.fs, self.path(layout.manifest_path(run_id, name))
+        )
 
     def download(self, manifest: ArtifactManifest, dest: Path) -> None:
         """The artifact's content to `dest` (written under a temporary name
@@ -195,13 +182,3 @@ class ArtifactStore:
 
 def manifest_bytes(manifest: ArtifactManifest) -> bytes:
     return manifest.model_dump_json(indent=1).encode()
-
-
-def parse_manifest(data: bytes, where: str) -> ArtifactManifest | None:
-    """A manifest, or None (logged) when it does not parse: it is skipped,
-    as an artifact that never completed."""
-    try:
-        return ArtifactManifest.model_validate_json(data)
-    except ValidationError as exc:
-        log.warning("unreadable artifact manifest %s: %s", where, exc)
-        return None
