@@ -38,6 +38,25 @@ def state(step: int) -> dict[str, Any]:
     return {"model": {"w": torch.full((64, 64), float(step))}, "step": step}
 
 
+def uploading(
+    where: StoreLocation, tmp: Path, keep: int, capacity: int = 4
+) -> tuple[ArtifactStore, Uploader, Reports]:
+    """The store, the run's uploader into it (staging under `tmp`) and what
+    the uploader reports."""
+    store = ArtifactStore(where.url, where.options)
+    reports = Reports()
+    uploader = Uploader(
+        store,
+        RUN,
+        tmp / "staging",
+        keep=keep,
+        on_checkpoint=reports.checkpoint,
+        on_event=reports.event,
+        capacity=capacity,
+    )
+    return store, uploader, reports
+
+
 def write(root: Path, step: int) -> CheckpointInfo:
     ckpt_id, path, size = ckpt.write_checkpoint(root, state(step), step=step, epoch=1)
     return CheckpointInfo(ckpt_id, str(path), step, 1, size, True, ACCURACY[step])
@@ -46,17 +65,7 @@ def write(root: Path, step: int) -> CheckpointInfo:
 def test_checkpoints_go_to_the_store_and_retention_keeps_the_newest_and_best(
     artifact_store: StoreLocation, tmp_path: Path
 ) -> None:
-    store = ArtifactStore(artifact_store.url, artifact_store.options)
-    reports = Reports()
-    uploader = Uploader(
-        store,
-        RUN,
-        tmp_path / "staging",
-        keep=2,
-        on_checkpoint=reports.checkpoint,
-        on_event=reports.event,
-        capacity=16,
-    )
+    store, uploader, reports = uploading(artifact_store, tmp_path, keep=2, capacity=16)
     local = tmp_path / "ckpt"
     for step in ACCURACY:
         uploader.checkpoint(write(local, step))
@@ -81,16 +90,7 @@ def test_checkpoints_go_to_the_store_and_retention_keeps_the_newest_and_best(
 def test_a_checkpoint_pruned_locally_is_fetched_back_loadable(
     artifact_store: StoreLocation, tmp_path: Path
 ) -> None:
-    store = ArtifactStore(artifact_store.url, artifact_store.options)
-    reports = Reports()
-    uploader = Uploader(
-        store,
-        RUN,
-        tmp_path / "staging",
-        keep=5,
-        on_checkpoint=reports.checkpoint,
-        on_event=reports.event,
-    )
+    store, uploader, _reports = uploading(artifact_store, tmp_path, keep=5)
     local = tmp_path / "ckpt"
     for step in (10, 20):
         uploader.checkpoint(write(local, step))

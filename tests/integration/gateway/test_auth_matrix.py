@@ -6,7 +6,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.gateway import GatewayProcess, running_gateway, sqlite_url
+from tests.fixtures.gateway import (
+    GatewayProcess,
+    bearer,
+    create_key,
+    secured_gateway,
+    sqlite_url,
+)
 
 ADMIN_TOKEN = "esk_test_admin_token_for_the_matrix"
 ORDER = ["viewer", "operator", "admin"]
@@ -44,26 +50,12 @@ def secured(
     module_redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GatewayProcess]:
     tmp = tmp_path_factory.mktemp("auth")
-    with running_gateway(
-        sqlite_url(tmp),
-        module_redis_url,
-        tmp,
-        ESPER_AUTH="on",
-        ESPER_LOCAL_MODE="0",
-        ESPER_ADMIN_TOKEN=ADMIN_TOKEN,
-    ) as gateway:
+    with secured_gateway(module_redis_url, tmp, ADMIN_TOKEN) as gateway:
         yield gateway
 
 
 def make_key(client: httpx.Client, role: str) -> dict[str, str]:
-    response = client.post(
-        "/api/v1/keys",
-        json={"name": role, "role": role},
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-    )
-    assert response.status_code == 201
-    key: dict[str, str] = response.json()
-    return key
+    return create_key(client, ADMIN_TOKEN, role, role)
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +63,7 @@ def tokens(secured: GatewayProcess) -> dict[str, str | None]:
     with secured.client() as client:
         made = {role: make_key(client, role)["token"] for role in ORDER}
         revoked = make_key(client, "admin")
-        client.delete(
-            f"/api/v1/keys/{revoked['id']}",
-            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        )
+        client.delete(f"/api/v1/keys/{revoked['id']}", headers=bearer(ADMIN_TOKEN))
     return {**made, "none": None, "revoked": revoked["token"]}
 
 
@@ -88,7 +77,7 @@ def expected(least: str | None, who: str) -> int | None:
 
 
 def fill(path: str, client: httpx.Client) -> str:
-    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    admin = bearer(ADMIN_TOKEN)
     run = client.post("/api/v1/runs", json={"task": "digits"}, headers=admin).json()
     # A pause, not a cancel: a cancel ends a queued run (no worker here), and
     # the run's other endpoints would answer 409.
@@ -105,7 +94,7 @@ def test_every_endpoint_answers_as_api_md_says(
 ) -> None:
     with secured.client() as client:
         token = tokens[who]
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = bearer(token) if token else {}
         wrong: list[str] = []
         for method, template, body, least in ENDPOINTS:
             path = fill(template, client) if "{" in template else template

@@ -8,9 +8,15 @@ import httpx
 import pytest
 
 from app.settings import Settings
-from tests.fixtures.gateway import GatewayProcess, running_gateway, sqlite_url
+from tests.fixtures.gateway import (
+    GatewayProcess,
+    bearer,
+    create_key,
+    secured_gateway,
+)
 
-ADMIN = {"Authorization": "Bearer esk_test_admin_token_for_rate_limits"}
+ADMIN_TOKEN = "esk_test_admin_token_for_rate_limits"
+ADMIN = bearer(ADMIN_TOKEN)
 READS, WRITES = 5, 4
 SPEC = {"task": "digits", "epochs": 1}
 
@@ -20,13 +26,10 @@ def limited(
     module_redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GatewayProcess]:
     tmp = tmp_path_factory.mktemp("ratelimit")
-    with running_gateway(
-        sqlite_url(tmp),
+    with secured_gateway(
         module_redis_url,
         tmp,
-        ESPER_AUTH="on",
-        ESPER_LOCAL_MODE="0",
-        ESPER_ADMIN_TOKEN=ADMIN["Authorization"].split()[1],
+        ADMIN_TOKEN,
         ESPER_RATE_LIMIT=f"{READS}/minute",
         ESPER_RATE_LIMIT_WRITES=f"{WRITES}/minute",
     ) as gateway:
@@ -34,11 +37,7 @@ def limited(
 
 
 def key(client: httpx.Client, name: str, role: str = "operator") -> dict[str, str]:
-    response = client.post(
-        "/api/v1/keys", json={"name": name, "role": role}, headers=ADMIN
-    )
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['token']}"}
+    return bearer(create_key(client, ADMIN_TOKEN, name, role)["token"])
 
 
 def assert_limited(response: httpx.Response) -> None:

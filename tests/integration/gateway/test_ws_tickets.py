@@ -15,7 +15,14 @@ from websockets.typing import Origin
 
 from app.server import gateway_argv
 from tests.fixtures import gateway as gateway_fixture
-from tests.fixtures.gateway import GatewayProcess, running_gateway, sqlite_url
+from tests.fixtures.gateway import (
+    GatewayProcess,
+    bearer,
+    create_key,
+    running_gateway,
+    secured_gateway,
+    sqlite_url,
+)
 
 ADMIN_TOKEN = "esk_test_admin_token_for_tickets"
 ALLOWED = "http://ops.example.com"
@@ -35,33 +42,19 @@ def gateway(
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(gateway_fixture, "gateway_argv", verbose)
-        with running_gateway(
-            sqlite_url(tmp),
+        with secured_gateway(
             module_redis_url,
             tmp,
-            ESPER_AUTH="on",
-            ESPER_LOCAL_MODE="0",
-            ESPER_ADMIN_TOKEN=ADMIN_TOKEN,
+            ADMIN_TOKEN,
             ESPER_ALLOWED_ORIGINS=ALLOWED,
             ESPER_KEY_RELOAD_S=str(RELOAD_S),
         ) as gw:
             yield gw
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def new_key(gw: GatewayProcess, role: str = "viewer") -> dict[str, str]:
     with gw.client() as client:
-        response = client.post(
-            "/api/v1/keys",
-            json={"name": role, "role": role},
-            headers=bearer(ADMIN_TOKEN),
-        )
-    assert response.status_code == 201, response.text
-    key: dict[str, str] = response.json()
-    return key
+        return create_key(client, ADMIN_TOKEN, role, role)
 
 
 def ticket(gw: GatewayProcess, token: str) -> str:

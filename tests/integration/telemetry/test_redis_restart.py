@@ -101,9 +101,14 @@ async def _history(gateway: GatewayProcess, run_id: str) -> list[str]:
 
 async def _restart_with_loss(
     gateway: GatewayProcess, own_redis: RestartableRedis, aredis: Redis, run_id: str
-) -> tuple[list[str], list[str], list[str]]:
+) -> tuple[list[str], list[str], list[str], str]:
     """1000 packets persisted, 300 lost with Redis (the gateway is stopped
-    while they are written), then 200 on the new, empty stream."""
+    while they are written), then 200 on the new, empty stream and the final
+    packet; back once the gateway holds every packet it can: the kept, those
+    after, the final one and the gap row between the eras. That is past the
+    persister's next cycle after the stream came back (the window in which a
+    replay can still miss the gap, docs/telemetry.md): under a loaded CI
+    machine that cycle can lag a replay."""
     kept = await produce(aredis, run_id, range(1000))
     await eventually(lambda: _has(gateway, run_id, kept[-1]))
     assert gateway.proc is not None
@@ -117,7 +122,10 @@ async def _restart_with_loss(
     async with Redis.from_url(own_redis.url) as fresh:
         await asyncio.sleep(0.3)  # the gateway reconnects
         after = await produce(fresh, run_id, range(1300, 1500))
-    return kept, lost, after
+        final = await finish(fresh, run_id)
+    expected = len(kept) + len(after) + 2
+    await eventually(lambda: _count(gateway, run_id, expected))
+    return kept, lost, after, final
 
 
 async def _count(gateway: GatewayProcess, run_id: str, expected: int) -> bool:
@@ -132,14 +140,9 @@ async def test_a_replay_after_a_redis_restart_reports_the_lost_range(
     gateway: GatewayProcess, own_redis: RestartableRedis, aredis: Redis, new_run: NewRun
 ) -> None:
     run_id = await new_run()
-    kept, lost, after = await _restart_with_loss(gateway, own_redis, aredis, run_id)
-    async with Redis.from_url(own_redis.url) as fresh:
-        final = await finish(fresh, run_id)
-    # Past the persister's next cycle after the stream came back (the window
-    # in which a replay can still miss the gap, docs/telemetry.md): under a
-    # loaded CI machine that cycle can lag the replay.
-    expected = len(kept) + len(after) + 2
-    await eventually(lambda: _count(gateway, run_id, expected))
+    kept, lost, after, final = await _restart_with_loss(
+        gateway, own_redis, aredis, run_id
+    )
     replay = await receive_all(ws_url(gateway, run_id))
     gaps = [f for f in replay.frames if f["name"] == "telemetry.gap"]
     assert [g["attrs"] for g in gaps] == [{"from": kept[-1], "to": after[0]}]
@@ -158,12 +161,10 @@ async def test_the_gap_is_persisted_and_outlives_the_stream(
     gateway: GatewayProcess, own_redis: RestartableRedis, aredis: Redis, new_run: NewRun
 ) -> None:
     run_id = await new_run()
-    kept, _lost, after = await _restart_with_loss(gateway, own_redis, aredis, run_id)
+    kept, _lost, after, final = await _restart_with_loss(
+        gateway, own_redis, aredis, run_id
+    )
     async with Redis.from_url(own_redis.url) as fresh:
-        final = await finish(fresh, run_id)
-        # Every packet, the final one and the gap row between the eras.
-        expected = len(kept) + len(after) + 2
-        await eventually(lambda: _count(gateway, run_id, expected))
         await fresh.delete(telemetry_stream(run_id))  # expired, say
     replay = await receive_all(ws_url(gateway, run_id))
     names = [f["name"] for f in replay.frames]

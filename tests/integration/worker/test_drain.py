@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.gateway import sqlite_url
-from tests.fixtures.stack import LiveStack
+from tests.fixtures.stack import LiveStack, short_ttl_stack
 
 SPEC: dict[str, Any] = {
     "task": "digits",
@@ -26,19 +25,14 @@ RETENTION_S = 6.0
 def stack(
     module_redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveStack]:
-    tmp = tmp_path_factory.mktemp("drain")
-    live = LiveStack(
-        sqlite_url(tmp),
+    with short_ttl_stack(
         module_redis_url,
-        tmp,
-        workers=1,
-        ESPER_WORKER_TTL_S="3",
-        ESPER_REAPER_INTERVAL_S="0.5",
+        tmp_path_factory.mktemp("drain"),
+        ttl_s=3.0,
         ESPER_LOST_WORKER_RETENTION_S=str(RETENTION_S),
-    )
-    yield live
-    print(live.logs()[-20000:])
-    live.stop()
+    ) as live:
+        yield live
+        print(live.logs()[-20000:])
 
 
 def _workers(stack: LiveStack) -> dict[str, dict[str, Any]]:

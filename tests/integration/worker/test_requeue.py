@@ -21,10 +21,8 @@ from api_schemas.bus import (
 )
 from api_schemas.enums import CommandState
 from api_schemas.runs import RunMetrics
-from tests.fixtures.gateway import sqlite_url
-from tests.fixtures.stack import LiveStack
+from tests.fixtures.stack import LiveStack, short_ttl_stack
 
-TTL_S = 4.0
 SPEC: dict[str, Any] = {
     "task": "digits",
     "epochs": 2000,
@@ -40,17 +38,8 @@ SPEC: dict[str, Any] = {
 def stack(
     module_redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveStack]:
-    tmp = tmp_path_factory.mktemp("requeue")
-    live = LiveStack(
-        sqlite_url(tmp),
-        module_redis_url,
-        tmp,
-        workers=1,
-        ESPER_WORKER_TTL_S=str(TTL_S),
-        ESPER_REAPER_INTERVAL_S="0.5",
-    )
-    yield live
-    live.stop()
+    with short_ttl_stack(module_redis_url, tmp_path_factory.mktemp("requeue")) as live:
+        yield live
 
 
 def _lose_worker(stack: LiveStack, run_id: str) -> dict[str, Any]:

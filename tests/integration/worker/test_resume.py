@@ -16,15 +16,13 @@ import pytest
 import torch
 
 from api_schemas.runs import RunCreate
-from tests.fixtures.gateway import sqlite_url
-from tests.fixtures.stack import LiveStack, WorkerProcess
+from tests.fixtures.stack import LiveStack, WorkerProcess, short_ttl_stack
 from workers.artifacts.checkpoints import fetch, find
 from workers.artifacts.store import ArtifactStore
 from workers.engine import checkpoints as ckpt
 from workers.engine.hooks import Hooks
 from workers.engine.trainer import Trainer
 
-TTL_S = 4.0
 SPEC: dict[str, Any] = {
     "task": "digits",
     "epochs": 30,
@@ -44,18 +42,14 @@ def stack(
     module_redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveStack]:
     tmp = tmp_path_factory.mktemp("resume")
-    live = LiveStack(
-        sqlite_url(tmp),
+    with short_ttl_stack(
         module_redis_url,
         tmp,
         workers=0,
-        ESPER_WORKER_TTL_S=str(TTL_S),
-        ESPER_REAPER_INTERVAL_S="0.5",
         ESPER_ARTIFACT_URL=str(tmp / "store"),  # the one store every host shares
         ESPER_CPU_THREADS="1",  # deterministic sums, as the reference below
-    )
-    yield live
-    live.stop()
+    ) as live:
+        yield live
 
 
 def _telemetry(stack: LiveStack, run_id: str, name: str) -> list[dict[str, Any]]:
