@@ -1,0 +1,1 @@
+"""Growth experiment (issue 21)."""

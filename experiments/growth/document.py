@@ -1,0 +1,130 @@
+"""The JSON summary (BENCHMARKS.md's shape) and the goals of issue 21.
+
+`{"tasks": {TASK: {CONFIG: row}}}` with extra top-level keys: the machine and
+command, the harmful-blueprint runs, each task's germination timing and the
+goals' verdicts.
+"""
+
+from collections import Counter
+from typing import Any
+
+from experiments.growth.experiment import CONFIGS, HARMFUL, PEER, Results
+from experiments.growth.record import RunRecord
+from experiments.growth.summary import TARGET_SLACK, config_row, germination_timing
+
+FLOPS_GOAL, FLOPS_STRETCH = 0.85, 0.75
+ACC_GOAL = 0.003  # grown within 0.3 points of static_final
+SD_GOAL = 2.0  # grown beats static_small by more than this many SDs
+
+
+def build(results: Results, meta: dict[str, Any]) -> dict[str, Any]:
+    """The whole summary: rows per task and config, timing, harmful, goals."""
+    tasks: dict[str, dict[str, Any]] = {}
+    timing: dict[str, Any] = {}
+    for name, configs in results.runs.items():
+        tasks[name] = task_rows(configs)
+        if "grown" in configs:
+            timing[name] = _timing(configs)
+    doc = {**meta, "tasks": tasks, "germination": timing}
+    doc["harmful"] = harmful_rows(results.harmful)
+    doc["goals"] = goals(doc)
+    return doc
+
+
+def task_rows(configs: dict[str, list[RunRecord]]) -> dict[str, Any]:
+    """Each config's row; FLOPs to target where static_final has run."""
+    final = configs.get("static_final")
+    target = None
+    if final:
+        target = config_row(final, None)["val_acc_mean"] - TARGET_SLACK
+    rows = {}
+    for config in CONFIGS:
+        if config in configs:
+            with_target = config in ("grown", "static_final", PEER)
+            rows[config] = config_row(configs[config], target if with_target else None)
+    if target is not None:
+        for row in rows.values():
+            row["target_acc"] = target
+    return rows
+
+
+def _timing(configs: dict[str, list[RunRecord]]) -> dict[str, Any]:
+    grown = configs["grown"]
+    decisions = Counter(
+        f"{d['action']}: {d['reason']}" for r in grown for d in r.decisions
+    )
+    return {
+        "germinations": germination_timing(grown, configs.get("static_small", [])),
+        "decisions": dict(decisions.most_common()),
+        "waits": sum(r.waits for r in grown),
+        "gate_failures": [
+            {"seed": r.seed, **f} for r in grown for f in r.gate_failures
+        ],
+    }
+
+
+def harmful_rows(runs: list[RunRecord]) -> list[dict[str, Any]]:
+    rows = []
+    for r in runs:
+        noise = [p for p in r.stage_paths.values() if p][:1]
+        path = noise[0] if noise else []
+        rows.append(
+            {
+                "seed": r.seed,
+                "path": path,
+                "culled": "CULLED" in path and "FOSSILIZED" not in path,
+                "gate_failures": r.gate_failures,
+                "val_acc": r.val_acc,
+            }
+        )
+    return rows
+
+
+def goals(doc: dict[str, Any]) -> dict[str, Any]:
+    """Issue 21's goals, per task where its configs ran, and overall."""
+    out: dict[str, Any] = {}
+    for name, rows in doc["tasks"].items():
+        out[name] = task_goals(rows, doc["germination"].get(name, {}))
+    harmful = doc["harmful"]
+    out[HARMFUL] = {
+        "culled_every_seed": bool(harmful) and all(h["culled"] for h in harmful),
+        "seeds": len(harmful),
+    }
+    return out
+
+
+def task_goals(rows: dict[str, Any], timing: dict[str, Any]) -> dict[str, Any]:
+    grown, final, small = (
+        rows.get("grown"),
+        rows.get("static_final"),
+        rows.get("static_small"),
+    )
+    if not (grown and final and small):
+        return {}
+    to_target, final_flops = grown.get("flops_to_target"), final["train_flops"]
+    ratio = _ratio(to_target, final_flops)
+    spread = max(grown["val_acc_sd"], small["val_acc_sd"])
+    germs = timing.get("germinations", [])
+    return {
+        "acc_gap_points": 100 * (grown["val_acc_mean"] - final["val_acc_mean"]),
+        "within_0.3_points": grown["val_acc_mean"] >= final["val_acc_mean"] - ACC_GOAL,
+        "flops_to_target_over_final_train_flops": ratio,
+        "flops_goal_85pct": ratio is not None and ratio <= FLOPS_GOAL,
+        "flops_stretch_75pct": ratio is not None and ratio <= FLOPS_STRETCH,
+        "flops_to_target_over_final_flops_to_target": _ratio(
+            to_target, final.get("flops_to_target")
+        ),
+        "beats_small_by_sd": (grown["val_acc_mean"] - small["val_acc_mean"]) / spread
+        if spread > 0
+        else None,
+        "beats_small_2sd": grown["val_acc_mean"] - small["val_acc_mean"]
+        > SD_GOAL * spread,
+        "germinations": len(germs),
+        "germinated_after_convergence": sum(
+            bool(g.get("after_convergence")) for g in germs
+        ),
+    }
+
+
+def _ratio(a: int | None, b: int | None) -> float | None:
+    return None if a is None or not b else a / b

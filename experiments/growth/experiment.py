@@ -1,0 +1,225 @@
+"""Planning the runs and training them, two processes at a time.
+
+Per task: the static small host, the grown one and the static large host run
+first; once a task's grown runs are done, the static host of their median size
+and the peer (grown to that same size) follow. The harmful-blueprint runs
+(spirals, `noise` forced in with an operator `seed_enable`) run alongside.
+"""
+
+import multiprocessing
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from experiments.growth.peer import run_gromo
+from experiments.growth.plans import (
+    PLANS,
+    TaskPlan,
+    host_params,
+    matching_width,
+    scaled_epochs,
+)
+from experiments.growth.record import RunRecord
+from experiments.growth.runner import Job, run_engine
+
+PEER = "peer_gromo"
+CONFIGS = ("static_small", "grown", "static_final", "static_large", PEER)
+HARMFUL = "harmful"
+# This machine is shared and loaded: with --loose-timing the wall-clock signals
+# (the policy's decision deadline, G4's step-time budget) are loosened so that
+# timing noise does not decide growth.
+LOOSE_TIMING = {"decision_deadline_ms": 50.0, "gates": {"g4_max_step_overhead": 3.0}}
+NOISE_FORCE = (20, "seed_enable", {"slot": "block1", "blueprint": "noise"})
+NOISE_EPOCHS = 6
+
+
+@dataclass(frozen=True)
+class Settings:
+    tasks: tuple[str, ...]
+    seeds: tuple[int, ...]
+    epochs_scale: float = 1.0
+    workers: int = 2
+    loose_timing: bool = False
+
+
+@dataclass
+class Results:
+    """Every record, by task and config; the harmful runs apart."""
+
+    runs: dict[str, dict[str, list[RunRecord]]] = field(default_factory=dict)
+    harmful: list[RunRecord] = field(default_factory=list)
+    final_width: dict[str, int] = field(default_factory=dict)
+
+    def add(self, record: RunRecord) -> None:
+        if record.config == HARMFUL:
+            self.harmful.append(record)
+            return
+        configs = self.runs.setdefault(record.task, {})
+        configs.setdefault(record.config, []).append(record)
+
+
+def execute(job: Job, target_params: int | None = None) -> RunRecord:
+    """One run, in whichever process it lands (a pool's worker or this one)."""
+    if job.config == PEER:
+        assert target_params is not None
+        return run_gromo(job, target_params)
+    return run_engine(job)
+
+
+def has_peer(plan: TaskPlan) -> bool:
+    """GroMo 0.1.0 grows linear and 2-D conv layers; the 1-D CNN host has none."""
+    return str(plan.options.get("host", "mlp")) == "mlp"
+
+
+def first_jobs(settings: Settings) -> list[Job]:
+    """The runs that need nothing else: grown first (the others wait on them)."""
+    jobs = []
+    for config in ("grown", "static_small", "static_large"):
+        for name in settings.tasks:
+            plan = PLANS[name]
+            width = plan.large_width if config == "static_large" else plan.small_width
+            epochs = scaled_epochs(plan, settings.epochs_scale)
+            extra = LOOSE_TIMING if settings.loose_timing and config == "grown" else {}
+            jobs += [
+                Job(plan, config, width, s, epochs, config == "grown", dict(extra))
+                for s in settings.seeds
+            ]
+    return jobs + harmful_jobs(settings)
+
+
+def harmful_jobs(settings: Settings) -> list[Job]:
+    plan = PLANS["spirals"]
+    epochs = max(1, round(NOISE_EPOCHS * min(1.0, settings.epochs_scale * 2)))
+    return [
+        Job(plan, HARMFUL, plan.small_width, s, epochs, commands=(NOISE_FORCE,))
+        for s in settings.seeds
+    ]
+
+
+def second_jobs(
+    plan: TaskPlan, grown: list[RunRecord], settings: Settings
+) -> tuple[int, list[tuple[Job, int | None]]]:
+    """The static final-size runs and the peer, sized by the grown runs' median."""
+    params = sorted(r.params for r in grown)[len(grown) // 2]
+    width = matching_width(params, lambda w: host_params(plan, w))
+    epochs = scaled_epochs(plan, settings.epochs_scale)
+    jobs: list[tuple[Job, int | None]] = [
+        (Job(plan, "static_final", width, s, epochs), None) for s in settings.seeds
+    ]
+    if has_peer(plan):
+        target = host_params(plan, width)
+        jobs += [
+            (Job(plan, PEER, plan.small_width, s, epochs), target)
+            for s in settings.seeds
+        ]
+    return width, jobs
+
+
+def warm_up(tasks: Iterable[str]) -> None:
+    """A worker process's start: one thread, and a few steps of each task with
+    growth on, so that no run's wall time includes building the data set or
+    the engine's first-use costs (imports, the blueprint cache)."""
+    torch.set_num_threads(1)
+    for name in tasks:
+        plan = PLANS[name]
+        run_engine(Job(plan, "warm-up", plan.small_width, 0, 1, True, max_steps=3))
+
+
+def run(settings: Settings, say: Callable[[str], None] = print) -> Results:
+    """Train every run of the experiment and return the records."""
+    results = Results()
+    threads = torch.get_num_threads()  # an inline run gives them back after
+    try:
+        warm_up(settings.tasks)
+        with _executor(settings) as pool:
+            _Driver(pool, settings, results, say).drive()
+    finally:
+        torch.set_num_threads(threads)
+    return results
+
+
+def _executor(settings: Settings) -> Executor:
+    if settings.workers <= 1:
+        return _Inline()
+    return ProcessPoolExecutor(
+        settings.workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=warm_up,
+        initargs=(settings.tasks,),
+    )
+
+
+class _Inline(Executor):
+    """Runs each job at submit, in this process (tests, one-core debugging)."""
+
+    def submit(
+        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # handed back as a pool would
+            future.set_exception(exc)
+        return future
+
+
+class _Driver:
+    """Submits the runs, the second wave of a task as soon as its grown runs end."""
+
+    def __init__(
+        self,
+        pool: Executor,
+        settings: Settings,
+        results: Results,
+        say: Callable[[str], None],
+    ):
+        self.pool, self.settings, self.results, self.say = pool, settings, results, say
+        self.pending: set[Future[RunRecord]] = set()
+        self.grown_left = {name: len(settings.seeds) for name in settings.tasks}
+        self.started = time.perf_counter()
+        self.done = 0
+
+    def drive(self) -> None:
+        for job in first_jobs(self.settings):
+            self._submit(job, None)
+        while self.pending:
+            finished, self.pending = wait(self.pending, return_when="FIRST_COMPLETED")
+            for future in finished:
+                self._collect(future.result())
+
+    def _submit(self, job: Job, target: int | None) -> None:
+        future = self.pool.submit(execute, job, target)
+        if future.done():  # inline: collect now, in order
+            self._collect(future.result())
+        else:
+            self.pending.add(future)
+
+    def _collect(self, record: RunRecord) -> None:
+        self.results.add(record)
+        self.done += 1
+        self._report(record)
+        if record.config == "grown":
+            self.grown_left[record.task] -= 1
+            if self.grown_left[record.task] == 0:
+                self._second_wave(record.task)
+
+    def _second_wave(self, name: str) -> None:
+        grown = self.results.runs[name]["grown"]
+        width, jobs = second_jobs(PLANS[name], grown, self.settings)
+        self.results.final_width[name] = width
+        self.say(f"{name}: grown median params -> static_final width {width}")
+        for job, target in jobs:
+            self._submit(job, target)
+
+    def _report(self, r: RunRecord) -> None:
+        flops = "-" if r.train_flops is None else f"{r.train_flops:.3g}"
+        seeds = f" seeds {r.seeds}" if r.seeds else ""
+        self.say(
+            f"[{time.perf_counter() - self.started:6.0f} s] {r.task} {r.config} "
+            f"seed {r.seed}: val {r.val_acc:.3f}, params {r.params}, FLOPs {flops}, "
+            f"{r.wall_s:.1f} s{seeds} ({self.done} done)"
+        )
