@@ -12,7 +12,9 @@ from pydantic import BaseModel, Field
 from api_schemas.plugins import is_import_path as is_import_path
 
 Tier = Literal["safe", "experimental", "high_risk"]
-SlotKind = Literal["vector", "image"]
+# A slot's activation per sample: (width,) a vector, (C, H, W) an image, (C, L)
+# a sequence (a 1-D CNN host's).
+SlotKind = Literal["vector", "image", "sequence"]
 
 
 class BlueprintRead(BaseModel):
@@ -73,8 +75,9 @@ BLUEPRINTS: list[BlueprintRead] = [
         name="low_rank",
         tier="safe",
         risk=0.05,
-        slot_kinds=["vector"],
-        description="Low-rank adapter: Linear(w, r) -> Linear(r, w), r=8.",
+        slot_kinds=["vector", "sequence"],
+        description="Low-rank adapter: Linear(w, r) -> Linear(r, w), r=8 "
+        "(over the channels at each position on a sequence slot).",
         params_min=8,
         params_max=50_000_000,
         params_estimate=2 * 64 * 8 + 64,
@@ -100,10 +103,30 @@ BLUEPRINTS: list[BlueprintRead] = [
         params_estimate=64 * 9 + 64 * 64 + 128,
     ),
     BlueprintRead(
+        name="conv1d",
+        tier="safe",
+        risk=0.2,
+        slot_kinds=["sequence"],
+        description="1-D conv block (kernel 3): Conv1d -> BatchNorm -> ReLU -> Conv1d.",
+        params_min=8,
+        params_max=50_000_000,
+        params_estimate=2 * 64 * 64 * 3 + 4 * 64,
+    ),
+    BlueprintRead(
+        name="depthwise_separable_1d",
+        tier="safe",
+        risk=0.15,
+        slot_kinds=["sequence"],
+        description="Depthwise 1-D conv (kernel 5) then pointwise conv.",
+        params_min=8,
+        params_max=50_000_000,
+        params_estimate=64 * 5 + 64 * 64 + 128,
+    ),
+    BlueprintRead(
         name="squeeze_excite",
         tier="experimental",
         risk=0.3,
-        slot_kinds=["image", "vector"],
+        slot_kinds=["image", "vector", "sequence"],
         description="Squeeze-excitation channel attention (reduction 4).",
         params_min=4,
         params_max=50_000_000,
@@ -113,7 +136,7 @@ BLUEPRINTS: list[BlueprintRead] = [
         name="norm",
         tier="safe",
         risk=0.05,
-        slot_kinds=["vector", "image"],
+        slot_kinds=["vector", "image", "sequence"],
         description="Normalisation block: LayerNorm/GroupNorm with affine.",
         params_min=2,
         params_max=1_000_000,
@@ -123,7 +146,7 @@ BLUEPRINTS: list[BlueprintRead] = [
         name="noise",
         tier="high_risk",
         risk=0.9,
-        slot_kinds=["vector", "image"],
+        slot_kinds=["vector", "image", "sequence"],
         description="Deliberately harmful: random projection that injects "
         "noise. Exists to prove the gates cull bad seeds.",
         params_min=4,
@@ -157,19 +180,53 @@ TASKS: list[TaskRead] = [
         classes=10,
         slots=["block0", "block1", "block2"],
     ),
+    TaskRead(
+        name="mnist1d",
+        description="MNIST-1D: 4000 training and 1000 validation sequences of "
+        "length 40, generated in code (PyPI mnist1d, fixed arguments, no "
+        "download). MLP host (width 32, 2 blocks) by default; "
+        '`model.options.host: "cnn"` picks a 1-D CNN host (width 8, 3 blocks). '
+        "Both default hosts are capacity-limited.",
+        input_shape=[40],
+        classes=10,
+        slots=["block0", "block1"],
+    ),
 ]
 TASKS_BY_NAME = {t.name: t for t in TASKS}
 
 
-DEFAULT_DEPTH = {"digits": 2, "spirals": 2, "synthetic-images": 3}
+# The default host of each built-in task. mnist1d has two hosts
+# (`model.options.host`: "mlp", the default, or "cnn"); "mnist1d-cnn" keys the
+# CNN host's defaults. The small defaults are capacity-limited: a wider host
+# reaches a clearly higher accuracy (docs/tasks.md has the figures).
+DEFAULT_DEPTH = {
+    "digits": 2,
+    "spirals": 2,
+    "synthetic-images": 3,
+    "mnist1d": 2,
+    "mnist1d-cnn": 3,
+}
+DEFAULT_WIDTH = {
+    "digits": 64,
+    "spirals": 32,
+    "synthetic-images": 32,
+    "mnist1d": 32,
+    "mnist1d-cnn": 8,
+}
 
 
-def task_slots(task: str, depth: int | None) -> list[str] | None:
-    """Slot names of a built-in task's host: `block0..block{depth-1}`.
+def host_key(task: str, host: object = None) -> str:
+    """The DEFAULT_DEPTH/DEFAULT_WIDTH key of a built-in task's host."""
+    return "mnist1d-cnn" if task == "mnist1d" and host == "cnn" else task
+
+
+def task_slots(task: str, depth: int | None, host: object = None) -> list[str] | None:
+    """Slot names of a built-in task's host: `block0..block{depth-1}`
+    (`host`: the spec's `model.options.host`, where the task has two).
 
     The engine's hosts name their slots exactly so; None for user tasks (their
     slots are known only once the task is built on a worker).
     """
-    if task not in DEFAULT_DEPTH:
+    if task not in TASKS_BY_NAME:
         return None
-    return [f"block{i}" for i in range(depth or DEFAULT_DEPTH[task])]
+    return [f"block{i}" for i in range(depth or DEFAULT_DEPTH[host_key(task, host)])]

@@ -57,7 +57,9 @@ def validate_command(run: Run, body: BaseModel) -> None:
                 f"Unknown blueprint {body.blueprint!r}.", code="unknown_blueprint"
             )
         spec = run.spec or {}
-        slots = task_slots(spec.get("task", ""), (spec.get("model") or {}).get("depth"))
+        model = spec.get("model") or {}
+        host = (model.get("options") or {}).get("host")
+        slots = task_slots(spec.get("task", ""), model.get("depth"), host)
         if slots is not None and body.slot not in slots:
             raise Unprocessable(
                 f"Unknown slot {body.slot!r}; this run has {slots}.",

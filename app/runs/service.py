@@ -30,7 +30,7 @@ def validate_spec(spec: RunCreate) -> None:
     unknown = [b for b in morph.blueprints or [] if b not in BLUEPRINTS_BY_NAME]
     if unknown:
         raise Unprocessable(f"Unknown blueprints: {unknown}.", code="unknown_blueprint")
-    slots = task_slots(spec.task, spec.model.depth)
+    slots = task_slots(spec.task, spec.model.depth, spec.model.options.get("host"))
     bad_slots = [s for s in morph.slots or [] if slots is not None and s not in slots]
     if bad_slots:
         raise Unprocessable(

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from api_schemas.catalogue import BlueprintRead
 from workers.engine.helper_threads import helper_pool
-from workers.engine.seeds.slot import SeedWrapper
+from workers.engine.seeds.slot import SeedWrapper, slot_kind
 
 Shape = tuple[int, ...]
 
@@ -49,9 +49,24 @@ class SqueezeExcite(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        summary = x.mean(dim=(2, 3)) if x.dim() == 4 else x
+        # Image (N, C, H, W) and sequence (N, C, L) activations are summarised
+        # per channel over their spatial dimensions.
+        summary = x.flatten(2).mean(dim=2) if x.dim() > 2 else x
         gate = self.fc(summary)
-        return x * (gate[:, :, None, None] if x.dim() == 4 else gate)
+        return x * gate.reshape(gate.shape + (1,) * (x.dim() - 2))
+
+
+class PerPosition(nn.Sequential):
+    """Linear layers over the channel dimension at every position, so the same
+    layers serve a vector slot and a sequence slot (as a 1x1 convolution).
+    A Sequential itself, so its parameter names are a plain Sequential's (a
+    low-rank seed's checkpoints from before sequence slots still load)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() == 2:
+            out: Tensor = super().forward(x)
+            return out
+        return super().forward(x.movedim(1, -1)).movedim(-1, 1)
 
 
 class Noise(nn.Module):
@@ -65,9 +80,9 @@ class Noise(nn.Module):
         self.scale = scale
 
     def forward(self, x: Tensor) -> Tensor:
-        moved = x.movedim(1, -1) if x.dim() == 4 else x
+        moved = x.movedim(1, -1) if x.dim() > 2 else x
         mixed = self.proj(moved)
-        mixed = mixed.movedim(-1, 1) if x.dim() == 4 else mixed
+        mixed = mixed.movedim(-1, 1) if x.dim() > 2 else mixed
         return x + mixed + self.scale * torch.randn_like(x)
 
 
@@ -78,7 +93,13 @@ def _small_last(layer: nn.Module) -> nn.Module:
     return layer
 
 
-_CONSTANT_INIT = (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm2d, SeedWrapper)
+_CONSTANT_INIT = (
+    nn.LayerNorm,
+    nn.GroupNorm,
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    SeedWrapper,
+)
 
 
 def _seeded_init(module: nn.Module, gen: torch.Generator) -> None:
@@ -118,9 +139,10 @@ def _residual_mlp(shape: Shape) -> nn.Module:
 
 
 def _low_rank(shape: Shape) -> nn.Module:
+    # On a sequence slot: the same adapter over channels at every position.
     w, r = shape[0], min(8, shape[0])
     return Residual(
-        nn.Sequential(nn.Linear(w, r, bias=False), _small_last(nn.Linear(r, w)))
+        PerPosition(nn.Linear(w, r, bias=False), _small_last(nn.Linear(r, w)))
     )
 
 
@@ -145,6 +167,27 @@ def _depthwise(shape: Shape) -> nn.Module:
     )
 
 
+def _conv1d(shape: Shape) -> nn.Module:
+    c = shape[0]
+    return Residual(
+        nn.Sequential(
+            nn.Conv1d(c, c, 3, padding=1),
+            nn.BatchNorm1d(c),
+            nn.ReLU(),
+            _small_last(nn.Conv1d(c, c, 3, padding=1)),
+        )
+    )
+
+
+def _depthwise1d(shape: Shape) -> nn.Module:
+    c = shape[0]
+    return Residual(
+        nn.Sequential(
+            nn.Conv1d(c, c, 5, padding=2, groups=c), _small_last(nn.Conv1d(c, c, 1))
+        )
+    )
+
+
 def _norm(shape: Shape) -> nn.Module:
     if len(shape) == 1:
         return nn.LayerNorm(shape[0])
@@ -157,14 +200,12 @@ BUILDERS: dict[str, Callable[[Shape], nn.Module]] = {
     "low_rank": _low_rank,
     "conv3x3": _conv3x3,
     "depthwise_separable": _depthwise,
+    "conv1d": _conv1d,
+    "depthwise_separable_1d": _depthwise1d,
     "squeeze_excite": lambda s: SqueezeExcite(s[0]),
     "norm": _norm,
     "noise": Noise,
 }
-
-
-def slot_kind(shape: Shape) -> str:
-    return "image" if len(shape) == 3 else "vector"
 
 
 def fits(blueprint: BlueprintRead, shape: Shape) -> bool:

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from api_schemas.enums import BlendMode, SeedStage
 from api_schemas.runs import ModelOptions
 from workers.engine.blueprints import build_seed
-from workers.engine.hosts import CNNHost, MLPHost
+from workers.engine.hosts import CNNHost, Conv1DHost, MLPHost
 from workers.engine.seeds.lifecycle import LIVE_STAGES
 from workers.engine.seeds.slot import SeedInfo, SeedSlot, find_slots
 from workers.engine.tasks import load_task
@@ -30,7 +30,11 @@ from workers.engine.tasks import load_task
 FORMAT = "esper.model"
 FORMAT_VERSION = 1
 WEIGHTS, MANIFEST, PROGRAM = "model.safetensors", "model.json", "model.pt2"
-HOSTS: dict[str, type[MLPHost] | type[CNNHost]] = {"mlp": MLPHost, "cnn": CNNHost}
+HOSTS: dict[str, type[MLPHost] | type[CNNHost] | type[Conv1DHost]] = {
+    "mlp": MLPHost,
+    "cnn": CNNHost,
+    "cnn1d": Conv1DHost,
+}
 # Stages whose seed module the forward calls, so its tensors are in the
 # model's state_dict: live seeds and fossils (culled ones are released).
 HELD_STAGES = LIVE_STAGES | {SeedStage.FOSSILIZED}
@@ -54,7 +58,7 @@ def file_sha256(path: Path) -> str:
 def describe_host(model: nn.Module) -> dict[str, Any] | None:
     """A built-in host's kind and arguments; None when only the run's task can
     build it (a user task's own host class)."""
-    if isinstance(model, MLPHost | CNNHost):
+    if isinstance(model, MLPHost | CNNHost | Conv1DHost):
         return {"kind": model.kind, "args": dict(model.args)}
     return None
 

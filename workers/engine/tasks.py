@@ -7,18 +7,20 @@ A user task with `resident=False` keeps its training set in host memory and the
 trainer copies each batch over (`workers/engine/batches.py`).
 """
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from api_schemas.catalogue import DEFAULT_DEPTH
+from api_schemas.catalogue import DEFAULT_DEPTH, DEFAULT_WIDTH, host_key
 from api_schemas.plugins import TASK_GROUP
 from api_schemas.runs import ModelOptions
-from workers.engine.hosts import CNNHost, MLPHost
+from workers.engine.hosts import CNNHost, Conv1DHost, MLPHost
 from workers.engine.registry import UnknownName, resolve
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -96,7 +98,8 @@ def digits_task(opts: TaskOptions) -> Task:
     data = load_digits()
     x = (data.data / 16.0 - 0.5) / 0.5
     torch.manual_seed(opts.seed)
-    host = MLPHost(64, opts.width or 64, opts.depth or DEFAULT_DEPTH["digits"], 10)
+    width, depth = opts.width or DEFAULT_WIDTH["digits"], opts.depth
+    host = MLPHost(64, width, depth or DEFAULT_DEPTH["digits"], 10)
     return Task("digits", *_split(x, data.target), host=host)
 
 
@@ -122,7 +125,8 @@ def make_spirals(
 def spirals_task(opts: TaskOptions) -> Task:
     x, y = make_spirals()
     torch.manual_seed(opts.seed)
-    host = MLPHost(2, opts.width or 32, opts.depth or DEFAULT_DEPTH["spirals"], 3)
+    width, depth = opts.width or DEFAULT_WIDTH["spirals"], opts.depth
+    host = MLPHost(2, width, depth or DEFAULT_DEPTH["spirals"], 3)
     return Task("spirals", *_split(x, y), host=host)
 
 
@@ -139,15 +143,68 @@ def synthetic_images_task(opts: TaskOptions) -> Task:
         y = teacher(x).argmax(dim=1)
     torch.manual_seed(opts.seed)
     depth = opts.depth or DEFAULT_DEPTH["synthetic-images"]
-    host = CNNHost(3, opts.width or 32, depth, 10)
+    host = CNNHost(3, opts.width or DEFAULT_WIDTH["synthetic-images"], depth, 10)
     cut = int(n * 0.8)
     return Task("synthetic-images", x[:cut], y[:cut], x[cut:], y[cut:], host=host)
+
+
+@lru_cache(maxsize=1)
+def mnist1d_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """MNIST-1D generated in code with the package's fixed arguments (seed 42:
+    4000 training and 1000 test sequences of length 40); never `get_dataset()`,
+    which downloads. Cached: generating takes about a second and a half.
+
+    The generator reseeds the global `random` and numpy RNGs; their states are
+    put back, so a run's stream does not depend on whether this process had the
+    data cached already."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    saved = random.getstate(), np.random.get_state()
+    try:
+        data = make_dataset(get_dataset_args())
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+    arrays = (data["x"], data["y"], data["x_test"], data["y_test"])
+    for a in arrays:
+        a.setflags(write=False)  # shared by every run in this process
+    return arrays
+
+
+MNIST1D_HOSTS = ("mlp", "cnn")
+
+
+def mnist1d_task(opts: TaskOptions) -> Task:
+    """MNIST-1D: the package's own fixed test split is the validation set (the
+    same for every run seed). `model.options.host`: "mlp" (default) or "cnn"
+    (a 1-D CNN; both hosts read the same (N, 40) inputs)."""
+    kind = str(opts.options.get("host", "mlp"))
+    if kind not in MNIST1D_HOSTS:
+        raise TaskError(f"mnist1d host must be one of {MNIST1D_HOSTS}, not {kind!r}")
+    x, y, vx, vy = mnist1d_arrays()
+    torch.manual_seed(opts.seed)
+    key = host_key("mnist1d", kind)
+    width, depth = opts.width or DEFAULT_WIDTH[key], opts.depth or DEFAULT_DEPTH[key]
+    host: nn.Module = (
+        MLPHost(40, width, depth, 10)
+        if kind == "mlp"
+        else Conv1DHost(1, width, depth, 10, length=40)
+    )
+    return Task(
+        "mnist1d",
+        torch.tensor(x, dtype=torch.float32),
+        torch.tensor(y).long(),
+        torch.tensor(vx, dtype=torch.float32),
+        torch.tensor(vy).long(),
+        host=host,
+    )
 
 
 BUILTIN_TASKS: dict[str, Callable[[TaskOptions], Task]] = {
     "digits": digits_task,
     "spirals": spirals_task,
     "synthetic-images": synthetic_images_task,
+    "mnist1d": mnist1d_task,
 }
 
 

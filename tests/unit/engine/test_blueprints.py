@@ -6,7 +6,7 @@ import torch
 from api_schemas.catalogue import BLUEPRINTS, BlueprintRead
 from workers.engine.blueprints import BlueprintCache, build_seed, fits
 
-SHAPES = {"vector": (16,), "image": (8, 6, 6)}
+SHAPES = {"vector": (16,), "image": (8, 6, 6), "sequence": (8, 12)}
 
 
 @pytest.mark.parametrize("entry", BLUEPRINTS, ids=lambda b: b.name)

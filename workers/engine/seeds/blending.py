@@ -27,10 +27,11 @@ def confidence_gate(h: Tensor) -> Tensor:
     """Per-sample weight in [0, 1]: 1 - (top1 - top2) of softmax over features.
 
     The slot sees activations, not the final logits, so it reads the activation's
-    channel scores as logits (image activations are averaged over space first):
+    channel scores as logits (image and sequence activations are averaged over
+    their spatial dimensions first):
     a sample the host is unsure about gets more of the seed.
     """
-    scores = h.mean(dim=(2, 3)) if h.dim() == 4 else h
+    scores = h.flatten(2).mean(dim=2) if h.dim() > 2 else h
     if scores.shape[1] < 2:
         return torch.ones(scores.shape[0], device=h.device, dtype=h.dtype)
     top2 = torch.topk(scores.softmax(dim=1), 2, dim=1).values

@@ -18,10 +18,18 @@ from workers.engine.seeds.blending import blend
 from workers.engine.seeds.isolation import IsolationSample, straight_through
 from workers.engine.seeds.lifecycle import BLENDED_STAGES, check_transition
 
-SlotKind = Literal["vector", "image"]
+SlotKind = Literal["vector", "image", "sequence"]
 
 # Forward modes, kept as ints so the empty-slot path costs one comparison.
 _BYPASS, _ISOLATED, _BLENDED = 0, 1, 2
+
+
+def slot_kind(shape: tuple[int, ...]) -> SlotKind:
+    """What a blueprint must fit: (C, H, W) an image, (C, L) a sequence (a 1-D
+    CNN's activation), (width,) a vector."""
+    if len(shape) == 3:
+        return "image"
+    return "sequence" if len(shape) == 2 else "vector"
 
 
 @dataclass
@@ -59,7 +67,7 @@ class SeedSlot(nn.Module):
         super().__init__()
         self.name = name
         self.shape = tuple(shape)
-        self.kind: SlotKind = "image" if len(shape) == 3 else "vector"
+        self.kind = slot_kind(self.shape)
         self.seed: SeedWrapper | None = None
         self.stage = SeedStage.UNKNOWN
         self.info: SeedInfo | None = None
