@@ -5,10 +5,11 @@ command, the harmful-blueprint runs, each task's germination timing and the
 goals' verdicts.
 """
 
+import math
 from collections import Counter
 from typing import Any
 
-from experiments.growth.experiment import CONFIGS, HARMFUL, PEER, Results
+from experiments.growth.experiment import CONFIGS, HARMFUL, Results
 from experiments.growth.record import RunRecord
 from experiments.growth.summary import TARGET_SLACK, config_row, germination_timing
 
@@ -40,8 +41,7 @@ def task_rows(configs: dict[str, list[RunRecord]]) -> dict[str, Any]:
     rows = {}
     for config in CONFIGS:
         if config in configs:
-            with_target = config in ("grown", "static_final", PEER)
-            rows[config] = config_row(configs[config], target if with_target else None)
+            rows[config] = config_row(configs[config], target)
     if target is not None:
         for row in rows.values():
             row["target_acc"] = target
@@ -53,13 +53,17 @@ def _timing(configs: dict[str, list[RunRecord]]) -> dict[str, Any]:
     decisions = Counter(
         f"{d['action']}: {d['reason']}" for r in grown for d in r.decisions
     )
+    failures = [{"seed": r.seed, **f} for r in grown for f in r.gate_failures]
     return {
         "germinations": germination_timing(grown, configs.get("static_small", [])),
         "decisions": dict(decisions.most_common()),
         "waits": sum(r.waits for r in grown),
-        "gate_failures": [
-            {"seed": r.seed, **f} for r in grown for f in r.gate_failures
-        ],
+        "gate_failures": failures,
+        # Wall-clock signals that could decide growth on a loaded machine.
+        "tamiyo_timeouts": sum(r.tamiyo_timeouts for r in grown),
+        "g4_step_time_failures": sum(
+            f["gate"] == "G4" and "step time" in str(f["reason"]) for f in failures
+        ),
     }
 
 
@@ -107,6 +111,8 @@ def task_goals(rows: dict[str, Any], timing: dict[str, Any]) -> dict[str, Any]:
     germs = timing.get("germinations", [])
     return {
         "acc_gap_points": 100 * (grown["val_acc_mean"] - final["val_acc_mean"]),
+        # The gap's standard error: how far seed noise alone moves it.
+        "acc_gap_se_points": 100 * _se(grown, final),
         "within_0.3_points": grown["val_acc_mean"] >= final["val_acc_mean"] - ACC_GOAL,
         "flops_to_target_over_final_train_flops": ratio,
         "flops_goal_85pct": ratio is not None and ratio <= FLOPS_GOAL,
@@ -124,6 +130,10 @@ def task_goals(rows: dict[str, Any], timing: dict[str, Any]) -> dict[str, Any]:
             bool(g.get("after_convergence")) for g in germs
         ),
     }
+
+
+def _se(a: dict[str, Any], b: dict[str, Any]) -> float:
+    return math.sqrt(sum(row["val_acc_sd"] ** 2 / len(row["seeds"]) for row in (a, b)))
 
 
 def _ratio(a: int | None, b: int | None) -> float | None:

@@ -29,10 +29,12 @@ from experiments.growth.runner import Job, run_engine
 PEER = "peer_gromo"
 CONFIGS = ("static_small", "grown", "static_final", "static_large", PEER)
 HARMFUL = "harmful"
-# This machine is shared and loaded: with --loose-timing the wall-clock signals
-# (the policy's decision deadline, G4's step-time budget) are loosened so that
-# timing noise does not decide growth.
-LOOSE_TIMING = {"decision_deadline_ms": 50.0, "gates": {"g4_max_step_overhead": 3.0}}
+# The one change from the default spec. On the shared 2-core machine Tamiyo
+# missed its 5 ms decision deadline up to 18 times in a 20-epoch run (each miss
+# means no growth for 50 steps), so wall-clock noise decided growth; at 50 ms
+# it missed none. `--strict-timing` keeps the spec's 5 ms. G4's step-time
+# budget stays at its default (its failures are counted in the report).
+LOOSE_TIMING: dict[str, Any] = {"decision_deadline_ms": 50.0}
 NOISE_FORCE = (20, "seed_enable", {"slot": "block1", "blueprint": "noise"})
 NOISE_EPOCHS = 6
 
@@ -43,7 +45,7 @@ class Settings:
     seeds: tuple[int, ...]
     epochs_scale: float = 1.0
     workers: int = 2
-    loose_timing: bool = False
+    loose_timing: bool = True
 
 
 @dataclass

@@ -4,6 +4,14 @@ from typing import Any
 
 from experiments.growth.document import FLOPS_GOAL, FLOPS_STRETCH
 
+LOOSE = """, except one wall-clock budget: Tamiyo's decision deadline is 50 ms,
+  not 5. On this shared 2-core machine the 5 ms deadline was missed up to 18
+  times in a 20-epoch run (debug runs with one seed; each miss blocks growth for
+  50 steps, so scheduling noise decided when the host grew); at 50 ms none were
+  missed. G4's step-time budget is left at its default; the misses and G4's
+  step-time failures are counted below each task (`--strict-timing` runs the
+  5 ms deadline)"""
+
 METHOD = """\
 ## How it is measured
 
@@ -42,12 +50,7 @@ METHOD = """\
 
 
 def render(doc: dict[str, Any]) -> str:
-    timing = (
-        "; with `--loose-timing`: the decision deadline and G4's step-time budget "
-        "loosened for this loaded machine"
-        if doc["settings"]["loose_timing"]
-        else ""
-    )
+    timing = LOOSE if doc["settings"]["loose_timing"] else ""
     lines = [
         "# Growth experiment",
         "",
@@ -68,7 +71,7 @@ def _goal_lines(doc: dict[str, Any]) -> list[str]:
     lines = [
         "## Goals (issue 21)",
         "",
-        "| task | grown - static_final (points) | within 0.3 | FLOPs to target / "
+        "| task | grown - static_final (points ± SE) | within 0.3 | FLOPs to target / "
         f"static_final's FLOPs (goal <= {FLOPS_GOAL}, stretch {FLOPS_STRETCH}) | "
         "/ static_final's own FLOPs to target | grown - small (SDs; goal > 2) | "
         "germinations after convergence |",
@@ -78,7 +81,8 @@ def _goal_lines(doc: dict[str, Any]) -> list[str]:
         if name == "harmful" or not g:
             continue
         lines.append(
-            f"| {name} | {g['acc_gap_points']:+.2f} | {_yes(g['within_0.3_points'])} "
+            f"| {name} | {g['acc_gap_points']:+.2f} ± {g['acc_gap_se_points']:.2f} "
+            f"| {_yes(g['within_0.3_points'])} "
             f"| {_num(g['flops_to_target_over_final_train_flops'])} "
             f"{_yes(g['flops_goal_85pct'])} "
             f"| {_num(g['flops_to_target_over_final_flops_to_target'])} "
@@ -140,7 +144,13 @@ def _timing_lines(timing: dict[str, Any]) -> list[str]:
     decisions = timing.get("decisions", {})
     lines += ["", "Tamiyo's decisions other than wait (count: action: reason):", ""]
     lines += [f"- {n}: {reason}" for reason, n in list(decisions.items())[:12]]
-    return lines + ["", f"Wait decisions: {timing.get('waits', 0)}.", ""]
+    return lines + [
+        "",
+        f"Wait decisions: {timing.get('waits', 0)}. Policy deadline timeouts: "
+        f"{timing.get('tamiyo_timeouts', 0)}; G4 failures on step time: "
+        f"{timing.get('g4_step_time_failures', 0)}.",
+        "",
+    ]
 
 
 def _harmful_lines(rows: list[dict[str, Any]]) -> list[str]:
