@@ -7,8 +7,9 @@ listed by hand on each route:
 - 401 where a token is checked; 403 where the role needed is above `viewer`
   (every key is at least a viewer) or the method changes state (a foreign
   `Origin` is refused, app/origins.py).
-- 404 where the path names a resource; 422 where a query or body is parsed;
-  413 where the method carries a body (app/limits.py).
+- 404 where the path names a resource; 422 where a query, header or body is
+  parsed, or a path parameter is constrained (an artifact's name: at most 300
+  characters); 413 where the method carries a body (app/limits.py).
 - 409 for the operations in CONFLICTS; other codes a route declares itself
   (416, 503) are kept.
 - 429 on every authenticated operation but the exempt ones, once the rate
@@ -71,12 +72,20 @@ def _role(route: APIRoute) -> Role | None:
     return next((r for r in roles if r is not None), None)
 
 
+def _validated(dependant: Any) -> bool:
+    """Whether FastAPI validates a part of the request here (422 when it fails).
+    Plain string ids in the path cannot fail; a path parameter with a bound can,
+    and so can a bounded header (`Range`): the fuzz run found both undeclared."""
+    constrained = any(p.field_info.metadata for p in dependant.path_params)
+    parts = dependant.query_params or dependant.header_params or dependant.body_params
+    return bool(parts) or constrained
+
+
 def error_codes(route: APIRoute, exempt: frozenset[str] | None) -> set[int]:
     """The error statuses this route can answer with."""
     every, role = list(_dependants(route.dependant)), _role(route)
     in_path = any(d.path_params for d in every)
-    # Path parameters are plain string ids: they never fail validation.
-    parsed = any(d.query_params or d.body_params for d in every)
+    parsed = any(_validated(d) for d in every)
     changes = bool((route.methods or set()) & STATE_CHANGING)
     codes = {400} | {c for c in route.responses if c in OWN_CODES}
     codes |= {422} if parsed else set()

@@ -16,9 +16,11 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket
+from pydantic import AfterValidator
 
 from api_schemas import Role, RunState
 from api_schemas.bus import FLEET_STREAM, telemetry_stream
+from api_schemas.telemetry import cursor_key
 from app import metrics
 from app.auth import LOCAL_PRINCIPAL, Principal
 from app.deps import authenticate, bearer_token
@@ -30,7 +32,22 @@ from app.telemetry.replay import Replayer
 from app.telemetry.tickets import redeem
 
 router = APIRouter(tags=["telemetry"])
-CursorParam = Annotated[str | None, Query(max_length=64, pattern=r"^\d+(-\d+)?$")]
+# Cursors are Redis stream ids (`ms-seq`) kept in two signed 64-bit columns;
+# a larger part overflowed the database driver (a 500, found by the fuzz run).
+CURSOR_PART_MAX = 2**63 - 1
+
+
+def _cursor_in_range(cursor: str | None) -> str | None:
+    if cursor is not None and max(cursor_key(cursor)) > CURSOR_PART_MAX:
+        raise ValueError(f"cursor parts must be at most {CURSOR_PART_MAX}")
+    return cursor
+
+
+CursorParam = Annotated[
+    str | None,
+    Query(max_length=64, pattern=r"^\d+(-\d+)?$"),
+    AfterValidator(_cursor_in_range),
+]
 NamesParam = Annotated[
     str | None,
     Query(max_length=2000, description="Comma-separated fnmatch globs on `name`."),
