@@ -10,10 +10,13 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
+    model_validator,
 )
 
 from api_schemas.enums import BlendMode, RestartPolicy, RunState
 from api_schemas.pages import Page
+from api_schemas.policy_options import HeuristicOptions
 from api_schemas.strict import Strict
 
 ShortStr = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -99,6 +102,28 @@ class Morphogenesis(Strict):
     decision_deadline_ms: float = Field(
         default=5.0, gt=0, le=10000, description="Tamiyo's decision deadline."
     )
+    policy_options: dict[ShortStr, Scalar] = Field(
+        default_factory=dict,
+        max_length=32,
+        description="Options of the policy: for `heuristic` the fields of "
+        "HeuristicOptions (docs/engine.md); a plug-in's factory takes them as "
+        "keyword arguments.",
+    )
+
+    @model_validator(mode="after")
+    def _known_policy_options(self) -> "Morphogenesis":
+        # The built-in's options are checked here (a 422 at submission); a
+        # plug-in's are its own business, checked by its factory on the worker.
+        if self.policy == "heuristic":
+            try:
+                HeuristicOptions.model_validate(self.policy_options)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                    for e in exc.errors()
+                )
+                raise ValueError(f"policy_options: {problems}") from None
+        return self
 
 
 class ResumeFrom(Strict):

@@ -5,6 +5,7 @@ the seed slots and their manager, the policy, the optimizer, the data order.
 spec builds the same model on every rank and on every resume.
 """
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,7 +108,15 @@ def build_parts(
     seeds.defer_reads = deferred  # G1 judged one check late, with no sync
     seeds.on_change = lambda: on_seed_change(seeds)
     on_seed_change(seeds)
-    tamiyo = build_policy(spec, opt, seeds, telemetry, strategy, report_path)
+    tamiyo = build_policy(
+        spec,
+        opt,
+        seeds,
+        telemetry,
+        strategy,
+        report_path,
+        total_steps=planned_steps(spec, task.train_x.shape[0]),
+    )
     sync_every = opt.sync_every_cuda if deferred else 1
     if tamiyo is not None:  # the policy decides on a current loss EWMA
         sync_every = min(sync_every, tamiyo.every)
@@ -152,6 +161,13 @@ def build_seeds(
     )
 
 
+def planned_steps(spec: RunCreate, samples: int) -> int:
+    """The optimizer steps the spec plans (the last batch of an epoch may be
+    short, and counts): what the policy measures "early" and "late" against."""
+    steps = spec.epochs * math.ceil(samples / spec.batch_size)
+    return min(steps, spec.max_steps) if spec.max_steps is not None else steps
+
+
 def build_policy(
     spec: RunCreate,
     opt: EngineOptions,
@@ -159,6 +175,7 @@ def build_policy(
     telemetry: Telemetry,
     strategy: Strategy,
     report_path: Path,
+    total_steps: int | None = None,
 ) -> Tamiyo | None:
     """Tamiyo where this process decides; its blueprints' builds started."""
     morph = spec.morphogenesis
@@ -176,6 +193,7 @@ def build_policy(
         report_path,
         every=opt.policy_every,
         defer=strategy.defer,
+        total_steps=total_steps,
     )
     tamiyo.prefetch()
     return tamiyo

@@ -308,6 +308,7 @@ class Trainer:
                 self.guard.ladder.loss_ewma,
                 {
                     "accuracy": latest["accuracy"],
+                    "val_accuracy": latest["val_accuracy"],
                     "val_loss": latest["val_loss"],
                     "step_ms": step_ms,
                 },

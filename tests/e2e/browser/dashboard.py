@@ -44,9 +44,8 @@ BLENDING_RUN: dict[str, Any] = {
         "enabled": False,
         "blend_steps": 2000,
         "gates": {
-            "g2_min_improvement": -1.0,
-            "g2_max_cv": 1e6,
-            "g2_max_loss_ratio": 1e12,
+            "g2_tolerance": 1e6,
+            "g2_max_harm": 1e12,
         },
     },
 }

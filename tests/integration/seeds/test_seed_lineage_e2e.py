@@ -20,9 +20,8 @@ EASY_GATES = {
     "min_training_steps": 10,
     "g2_window": 4,
     "probe_every": 2,
-    "g2_min_improvement": -10.0,
-    "g2_max_cv": 100.0,
-    "g2_max_loss_ratio": 100.0,
+    "g2_tolerance": 100.0,  # passes unless surely 100x worse
+    "g2_max_harm": 1000.0,
     "g3_max_spike": 100.0,
     "g4_min_gain": -10.0,
     "g4_max_step_overhead": 1000.0,

@@ -3,7 +3,11 @@ import torch
 from api_schemas.enums import SeedStage
 from workers.engine.blueprints import build_seed
 from workers.engine.hosts import MLPHost
-from workers.engine.seeds.isolation import IsolationMonitor, IsolationSample
+from workers.engine.seeds.isolation import (
+    IsolationMonitor,
+    IsolationSample,
+    straight_through,
+)
 from workers.engine.seeds.slot import SeedSlot
 
 
@@ -63,3 +67,32 @@ def test_monitor_counts_violations_from_samples() -> None:
     assert monitor.record(IsolationSample(1e-3, True)) is True
     assert monitor.violations == 1 and monitor.samples == 2
     assert monitor.should_sample(20) and not monitor.should_sample(21)
+
+
+def test_isolated_seed_learns_a_bounded_step_along_the_gradient() -> None:
+    """Open loop, the straight-through gradient never changes as the seed
+    learns, so a seed following it drifts without bound (and hurts once blended
+    in full). The proximal step settles where the seed's output is `step` RMS
+    of the activation away from it, in the direction that lowers the loss."""
+    torch.manual_seed(0)
+    h = torch.randn(64, 16)
+    target = torch.randn(64, 16)
+    out = torch.zeros_like(h, requires_grad=True)  # the seed's output, learnt
+    with torch.no_grad():
+        out.copy_(h)  # starts where it changes nothing (its anchor)
+    optimizer = torch.optim.SGD([out], lr=0.5)
+    step = 0.1
+    for _ in range(400):
+        optimizer.zero_grad()
+        y = straight_through(h, out, h, step)
+        assert torch.equal(y.detach(), h)  # the host never sees the seed
+        loss = (y - target).pow(2).mean()
+        loss.backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+    moved = (out.detach() - h).pow(2).mean().sqrt() / h.pow(2).mean().sqrt()
+    assert abs(float(moved) - step) < 0.02  # bounded: not drifting away
+    downhill = -(h - target)  # the loss gradient's opposite at h
+    cosine = torch.nn.functional.cosine_similarity(
+        (out.detach() - h).flatten(), downhill.flatten(), dim=0
+    )
+    assert float(cosine) > 0.99

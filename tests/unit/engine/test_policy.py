@@ -4,7 +4,12 @@ import json
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
+from api_schemas.runs import Morphogenesis
 from tests.unit.engine.helpers import Script, growth_spec, run, spec
 from workers.engine.policy.base import Decision, PolicyInputs, SlotState
 from workers.engine.policy.deadline import DeadlineRunner
@@ -23,8 +28,8 @@ BPS = [
 ]
 
 
-def _inputs(trend: float | None, live: int = 0) -> PolicyInputs:
-    return PolicyInputs(
+def _inputs(trend: float | None, live: int = 0, **fields: Any) -> PolicyInputs:
+    inputs = PolicyInputs(
         step=100,
         epoch=1,
         loss=1.0,
@@ -44,6 +49,9 @@ def _inputs(trend: float | None, live: int = 0) -> PolicyInputs:
         live_seeds=live,
         conservative=False,
     )
+    for name, value in fields.items():
+        setattr(inputs, name, value)
+    return inputs
 
 
 def test_heuristic_grows_on_plateau_only() -> None:
@@ -56,6 +64,70 @@ def test_heuristic_grows_on_plateau_only() -> None:
         "a",
         "low_rank",
     )
+
+
+def test_heuristic_never_grows_a_converged_or_overfitting_host() -> None:
+    assert "converged" in HeuristicPolicy().decide(_inputs(0.0, accuracy=1.0)).reason
+    overfits = _inputs(0.0, accuracy=0.9, val_accuracy=0.7)
+    assert "overfits" in HeuristicPolicy().decide(overfits).reason
+    # A small gap is fine: the host is capacity-limited, not overfitting.
+    fits = _inputs(0.0, accuracy=0.9, val_accuracy=0.88)
+    assert HeuristicPolicy().decide(fits).action == "germinate"
+
+
+def test_heuristic_grows_early_in_the_run_not_late() -> None:
+    policy = HeuristicPolicy()  # warm-up 5% (at least 30 steps), last 50%
+    assert "warming up" in policy.decide(_inputs(0.0, step=40, total_steps=1000)).reason
+    assert "too late" in policy.decide(_inputs(0.0, step=600, total_steps=1000)).reason
+    assert policy.decide(_inputs(0.0, step=60, total_steps=1000)).action == "germinate"
+
+
+def test_heuristic_smooths_the_batch_accuracy() -> None:
+    """One lucky batch at 100% does not read as converged."""
+    policy = HeuristicPolicy()
+    policy.decide(_inputs(-0.5, accuracy=0.8))  # waits (learning fast), records
+    assert policy.decide(_inputs(0.0, accuracy=1.0)).action == "germinate"
+
+
+def test_heuristic_chooses_from_evidence() -> None:
+    """A blueprint culled more often than fossilised is not planted again; one
+    that fossilised here is preferred over a larger untried one; the slot whose
+    seeds were culled is tried last."""
+    bps = [
+        {"name": "big", "risk": 0.1, "slot_kinds": ["vector"], "params_estimate": 900},
+        {"name": "mid", "risk": 0.1, "slot_kinds": ["vector"], "params_estimate": 500},
+        {"name": "low", "risk": 0.1, "slot_kinds": ["vector"], "params_estimate": 100},
+    ]
+    policy = HeuristicPolicy()
+    fresh = policy.decide(_inputs(0.0, blueprints=bps))
+    assert (fresh.slot, fresh.blueprint) == ("a", "big")
+    evidence = _inputs(
+        0.0,
+        blueprints=bps,
+        blueprint_record={"big": {"culled": 2}, "low": {"fossilized": 1}},
+        slot_failures={"a": 2},
+    )
+    decision = policy.decide(evidence)
+    assert (decision.slot, decision.blueprint) == ("b", "low")
+
+
+def test_heuristic_options_are_checked() -> None:
+    policy = HeuristicPolicy(converged_accuracy=0.8, max_live=2)
+    assert "converged" in policy.decide(_inputs(0.0, accuracy=0.85)).reason
+    assert policy.decide(_inputs(0.0, live=1, accuracy=0.5)).action == "germinate"
+    with pytest.raises(ValidationError):
+        HeuristicPolicy(converged_acuracy=0.8)  # a typo is an error, not ignored
+
+
+def test_spec_refuses_bad_heuristic_options_but_passes_a_plugins_through() -> None:
+    with pytest.raises(ValidationError, match="policy_options"):
+        Morphogenesis(policy_options={"last_fraction": 2.0})
+    with pytest.raises(ValidationError, match="policy_options"):
+        Morphogenesis(policy_options={"unknown": 1})
+    ok = Morphogenesis(policy_options={"last_fraction": 0.3})
+    assert ok.policy_options == {"last_fraction": 0.3}
+    plugin = Morphogenesis(policy="my_policy", policy_options={"anything": "x"})
+    assert plugin.policy_options == {"anything": "x"}
 
 
 def test_risk_engine_quarantines_and_goes_conservative() -> None:

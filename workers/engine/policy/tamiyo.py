@@ -49,14 +49,17 @@ class Tamiyo:
         plateau_calls: int = 5,
         *,
         defer: Defer | None = None,
+        total_steps: int | None = None,
     ) -> None:
         self.spec = spec
         self.defer = defer
         self.manager = manager
         self.tm = telemetry
         self.every = every
+        self.total_steps = total_steps
         self.runner = DeadlineRunner(
-            load_policy(spec.policy), spec.decision_deadline_ms
+            load_policy(spec.policy, dict(spec.policy_options)),
+            spec.decision_deadline_ms,
         )
         self.risk = RiskEngine()
         self.reports = FieldReportLog(report_path)
@@ -105,6 +108,7 @@ class Tamiyo:
             loss_ewma=ewma,
             loss_trend=self._trend,
             accuracy=extra.get("accuracy"),
+            val_accuracy=extra.get("val_accuracy"),
             val_loss=extra.get("val_loss"),
             grad_norm=extra.get("grad_norm"),
             step_ms=extra.get("step_ms"),
@@ -114,6 +118,15 @@ class Tamiyo:
             max_seeds=self.spec.max_seeds,
             live_seeds=self.manager.live_count(),
             conservative=self.risk.conservative(step),
+            total_steps=self.total_steps,
+            blueprint_record={
+                name: dict(outcomes)
+                for name, outcomes in self.manager.outcomes_of("blueprint").items()
+            },
+            slot_failures={
+                name: outcomes["culled"]
+                for name, outcomes in self.manager.outcomes_of("slot").items()
+            },
         )
 
     def step(

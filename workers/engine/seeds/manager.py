@@ -80,6 +80,7 @@ class SeedManager:
         )
         for slot in slots.values():
             slot.blend_mode = blend_mode
+            slot.isolation_step = config.isolation_step
             slot.set_stage(S.DORMANT)
 
     # ---- what the trainer reads and sets --------------------------------------------
@@ -265,6 +266,10 @@ class SeedManager:
 
     def stage_counts(self) -> dict[str, int]:
         return self._registry.stage_counts()
+
+    def outcomes_of(self, kind: str) -> dict[str, Counter[str]]:
+        """How seeds ended in this run by "blueprint" or "slot" name."""
+        return self._registry.outcomes_of(kind)
 
     def live_count(self) -> int:
         return self._registry.live_count()

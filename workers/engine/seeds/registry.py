@@ -25,6 +25,9 @@ class SeedRegistry:
     slots: dict[str, SeedSlot]
     signals: dict[str, SlotSignals] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
+    # How seeds ended in this run, by blueprint and by slot (keys
+    # "blueprint:<name>" and "slot:<name>"): the policy's evidence.
+    outcomes: dict[str, Counter[str]] = field(default_factory=dict)
     seq: int = 0  # seeds germinated in this run, rollbacks included
     # Slots the per-step hooks visit: live seeds and embargoed slots. Empty, the
     # hooks return after one truth test.
@@ -46,6 +49,23 @@ class SeedRegistry:
             if slot.info is not None and slot.info.seed_id == seed_id:
                 return slot
         return None
+
+    def record_outcome(self, slot: SeedSlot, outcome: str) -> None:
+        """Count how the slot's seed ended ("fossilized" or "culled")."""
+        keys = [f"slot:{slot.name}"]
+        if slot.info is not None:
+            keys.append(f"blueprint:{slot.info.blueprint}")
+        for key in keys:
+            self.outcomes.setdefault(key, Counter())[outcome] += 1
+
+    def outcomes_of(self, kind: str) -> dict[str, Counter[str]]:
+        """Outcomes by name for `kind` "blueprint" or "slot"."""
+        prefix = f"{kind}:"
+        return {
+            key.removeprefix(prefix): counts
+            for key, counts in self.outcomes.items()
+            if key.startswith(prefix)
+        }
 
     def stage_counts(self) -> dict[str, int]:
         return dict(Counter(s.stage.value for s in self.slots.values()))
@@ -80,6 +100,7 @@ class SeedRegistry:
             "signals": {name: s.to_dict() for name, s in self.signals.items()},
             "seq": self.seq,
             "counts": dict(self.counts),
+            "outcomes": {key: dict(c) for key, c in self.outcomes.items()},
             "slots": {
                 name: {
                     "stage": s.stage.value,
@@ -100,6 +121,14 @@ class SeedRegistry:
         saved = state.get("signals", {})
         self.signals = {name: SlotSignals.from_dict(s) for name, s in saved.items()}
         self.counts = Counter(state["counts"])
+        # Never back either: what a rollback undoes was still learnt (a
+        # blueprint culled after the checkpoint stays suspect). Counts only
+        # grow, so the larger of each is the newer; a resume starts from none.
+        # Absent from checkpoints written before outcomes were kept.
+        for key, saved_counts in state.get("outcomes", {}).items():
+            counts = self.outcomes.setdefault(key, Counter())
+            for outcome, n in saved_counts.items():
+                counts[outcome] = max(counts[outcome], int(n))
         for name, slot_state in state["slots"].items():
             slot = self.slots[name]
             slot.stage = SeedStage(slot_state["stage"])

@@ -73,6 +73,7 @@ class SeedSlot(nn.Module):
         self.info: SeedInfo | None = None
         self.alpha = 0.0
         self.blend_mode = BlendMode.convex
+        self.isolation_step = 0.1  # seeds/isolation.py; set from GateConfig
         self.embargo_until = -1
         self._mode = _BYPASS
         self.bypass = False  # counterfactual evaluation: act as if empty
@@ -128,7 +129,10 @@ class SeedSlot(nn.Module):
     def _isolated(self, h: Tensor) -> Tensor:
         assert self.seed is not None
         x = h.detach()
-        out = straight_through(h, self.seed(x))
+        seed_out = self.seed(x)
+        # Where the seed's output changes nothing once blended in full.
+        anchor = torch.zeros_like(x) if self.blend_mode is BlendMode.residual else x
+        out = straight_through(h, seed_out, anchor, self.isolation_step)
         if self.sample_next:
             self.sample_next = False
             # Kept as a tensor: the G1 check reads it with the gradient norm,

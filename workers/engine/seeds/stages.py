@@ -289,3 +289,4 @@ class StageDriver:
         self.moves.move(slot, S.FOSSILIZED, reason, figures=result.figures, gate="G4")
         self.groups.fossilize(slot.info.seed_id)
         self.registry.counts["fossilized"] += 1
+        self.registry.record_outcome(slot, "fossilized")

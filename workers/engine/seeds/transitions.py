@@ -78,6 +78,7 @@ class Transitions:
         """Cull a live seed: out of the optimizer, module released, slot embargoed."""
         assert slot.info is not None
         self.move(slot, S.CULLED, reason, level)
+        self.registry.record_outcome(slot, "culled")
         self.groups.remove(slot.info.seed_id)
         slot.detach_seed()
         self.registry.counts["culled"] += 1
