@@ -1,6 +1,7 @@
 """`esper up` as a newcomer runs it: the whole stack in subprocesses, then Ctrl-C."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -151,11 +152,22 @@ def test_up_serves_the_api_runs_a_submitted_run_and_stops_everything_on_ctrl_c(
 def test_up_with_the_demo_trains_it_to_completion_on_a_bundled_redis(
     tmp_path: Path, up_factory: list[Up]
 ) -> None:
+    """The demo grows (issue 21): its capacity-limited host ends with at least
+    one fossilised seed, and the terminal says what growth added."""
     # Nothing listens on this port, so `esper up` starts its bundled Redis.
     up = Up(tmp_path, f"redis://127.0.0.1:{free_port()}/0")
     up_factory.append(up)
     up.wait_output("(bundled)", timeout=30)
     up.wait_output("demo run finished: completed", timeout=110)
+    up.wait_output("growth: ", timeout=15)
+    line = next(x for x in up.output().splitlines() if x.startswith("growth: "))
+    grown = re.match(r"growth: (\d+) of (\d+) seeds fossilised", line)
+    assert grown and int(grown.group(1)) >= 1, line
+    added = re.search(r"params (\d+) -> (\d+) \(\+(\d+)\)", line)
+    assert added, line
+    before, after, plus = map(int, added.groups())
+    assert before == 371 and after == before + plus and plus > 0, line
+    assert "validation accuracy" in line and "before the first seed" in line
     children = up.children()
     assert any("redis-server" in " ".join(p.cmdline()) for p in children)
     assert up.interrupt() == 0, up.output()

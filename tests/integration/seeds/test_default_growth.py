@@ -1,0 +1,69 @@
+"""Defaults matter (issue 21): through the API, with the default policy and
+gates, a capacity-limited host grows (at least one seed fossilised, planted in
+the first half of the run) and an easy task spends nothing on seeds."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.gateway import sqlite_url
+from tests.fixtures.stack import LiveStack
+
+# spirals at width 16 (371 parameters) reaches about 0.94 alone; at width 32,
+# 1.0: capacity-limited. digits at width 16 converges (train accuracy 0.99+).
+CAPACITY_LIMITED = {"task": "spirals", "model": {"width": 16}, "epochs": 20}
+EASY = {"task": "digits", "model": {"width": 16}, "epochs": 25}
+COMMON = {"batch_size": 64, "learning_rate": 0.01, "seed": 0, "device": "cpu"}
+
+
+@pytest.fixture
+def stack(redis_url: str, tmp_path: Path) -> Iterator[LiveStack]:
+    live = LiveStack(sqlite_url(tmp_path), redis_url, tmp_path, workers=1)
+    yield live
+    live.stop()
+
+
+def finish(stack: LiveStack, spec: dict[str, Any]) -> dict[str, Any]:
+    # No "morphogenesis" key at all: every growth setting is the default.
+    response = stack.client.post("/api/v1/runs", json={**COMMON, **spec})
+    assert response.status_code == 201, response.text
+    run_id = response.json()["id"]
+    run = stack.wait_for_run(run_id, {"completed", "failed", "halted"}, timeout=240)
+    assert run["state"] == "completed", run
+    return run
+
+
+def get(stack: LiveStack, path: str, **params: Any) -> Any:
+    response = stack.client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_default_spec_grows_a_capacity_limited_host_and_not_an_easy_one(
+    stack: LiveStack,
+) -> None:
+    grown = finish(stack, CAPACITY_LIMITED)
+    seeds = get(stack, f"/api/v1/runs/{grown['id']}/seeds")
+    fossils = [s for s in seeds if s["outcome"] == "fossilised"]
+    assert fossils, seeds
+    assert grown["result"]["params"] == 371 + sum(s["params"] for s in fossils)
+    planned = 20 * 38  # epochs x ceil(2400 training samples / 64)
+    assert all(s["germinated_step"] <= planned // 2 for s in seeds), seeds
+
+    easy = finish(stack, EASY)
+    assert get(stack, f"/api/v1/runs/{easy['id']}/seeds") == []
+    decisions = get(
+        stack,
+        f"/api/v1/runs/{easy['id']}/telemetry",
+        names="tamiyo.decision",
+        limit=5000,
+    )["items"]
+    assert decisions and all(d["value"] == "wait" for d in decisions)
+    # It waited because the host learnt fast with what it had, then converged
+    # or the run's growth window closed: never for want of a slot or budget.
+    reasons = {d["attrs"]["reason"].split(" (")[0] for d in decisions}
+    learning = {"warming up", "loss trend not measured yet", "no accuracy reading yet"}
+    done = {"still learning fast", "host converged", "too late to grow"}
+    assert reasons <= learning | done and reasons & done, reasons
