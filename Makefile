@@ -15,7 +15,7 @@ UP_ARGS ?=
 PY_SOURCES := app workers api_schemas esper tests load experiments
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run test lint format bench-quick clean
+.PHONY: help install system-deps run test lint format bench-quick clean config-doc
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -55,6 +55,9 @@ lint: install ## Ruff (lint, and the format check) and mypy (strict, files in py
 
 format: install ## Rewrite the code and the tests in the house format (ruff format)
 	$(VENV)/bin/ruff format $(PY_SOURCES)
+
+config-doc: install ## Regenerate docs/configuration.md from the settings classes
+	$(PY) -m app.config_reference > docs/configuration.md
 
 bench-quick: install ## Short runs of the load/ benchmarks that print their figures
 	@for s in $$($(PY) -c 'from load.__main__ import SCENARIOS; print(*SCENARIOS)'); do \

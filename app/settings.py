@@ -17,16 +17,28 @@ class Settings(BaseSettings):
         default="sqlite+aiosqlite:///./var/esper.db",
         description="SQLAlchemy async URL; postgresql:// is rewritten to asyncpg.",
     )
-    redis_url: str = Field(default="redis://127.0.0.1:6379/0")
-    data_dir: Path = Field(default=Path("./var"))
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="The bus. Gateways and workers must all use the same Redis; "
+        "`esper up` starts a bundled one when this does not answer.",
+    )
+    data_dir: Path = Field(
+        default=Path("./var"),
+        description="Local state: the default artifact store, the worker's "
+        "checkpoint staging copies, and under `esper up` SQLite, Redis and logs.",
+    )
     artifact_url: str | None = Field(
         default=None,
-        description="The artifact store, an fsspec URL (`s3://bucket/prefix`, "
-        "a directory); default `{data_dir}/artifacts`.",
+        description="The artifact store (checkpoints, model bundles, reports), an "
+        "fsspec URL: a directory (a shared file system for several hosts) or "
+        "`s3://bucket/prefix` (`esper[s3]`; credentials as botocore reads them); "
+        "default `{data_dir}/artifacts`. Every gateway and worker must use the "
+        "same one (docs/artifacts.md).",
     )
     artifact_options: dict[str, Any] = Field(
         default_factory=dict,
-        description="fsspec storage options of the store (JSON).",
+        description="fsspec storage options of the store (JSON), e.g. "
+        '`{"endpoint_url": "http://minio:9000"}`.',
     )
     local_mode: bool = Field(
         default=False,
@@ -38,32 +50,64 @@ class Settings(BaseSettings):
         description="Module prefixes a run may name by import path (comma-separated, "
         "`*` any, empty none); unset: `*` in local mode, none elsewhere.",
     )
-    auth: str = Field(default="on", description="`on` or `off` (local mode only).")
-    admin_token: str | None = Field(default=None)
+    auth: str = Field(
+        default="on",
+        description="`on`, or `off` to disable authentication (local mode only: "
+        "a gateway outside it refuses to start).",
+    )
+    admin_token: str | None = Field(
+        default=None,
+        description="The first admin API token, created at first start; unset: "
+        "one is generated and printed once. A secret.",
+    )
     key_pepper: str | None = Field(
         default=None,
         description="Keyed-hash pepper for API tokens (default: the Leyline secret).",
     )
-    leyline_secret: str | None = Field(default=None)
-    leyline_key_id: str = Field(default="k1")
-    leyline_keys: str | None = Field(default=None, description="Extra `id=secret,...`.")
-    worker_ttl_s: float = Field(default=8.0, description="Liveness key TTL.")
-    reaper_interval_s: float = Field(default=1.0)
+    leyline_secret: str | None = Field(
+        default=None,
+        description="HMAC-SHA256 secret that signs commands; the same on every "
+        "gateway and worker. Required outside local mode (`esper up` generates "
+        "one in the data dir). A secret.",
+    )
+    leyline_key_id: str = Field(
+        default="k1", description="Key id of ESPER_LEYLINE_SECRET in signatures."
+    )
+    leyline_keys: str | None = Field(
+        default=None,
+        description="Extra signing keys `id=secret,...` (rotation). A secret.",
+    )
+    worker_ttl_s: float = Field(
+        default=8.0,
+        description="Worker liveness key TTL: a worker silent this long is lost "
+        "(its run re-queued or failed per its restart policy).",
+    )
+    reaper_interval_s: float = Field(
+        default=1.0, description="How often the reaper looks for lost workers."
+    )
     lost_worker_retention_s: float = Field(
         default=3600.0,
         ge=0,
         description="A lost worker stays in GET /api/v1/workers this long after "
         "its last heartbeat, then leaves the list (its row stays).",
     )
-    outbox_interval_s: float = Field(default=0.2)
-    telemetry_maxlen: int = Field(default=100_000)
+    outbox_interval_s: float = Field(
+        default=0.2,
+        description="How often the relay retries outbox rows not yet on the bus.",
+    )
+    telemetry_maxlen: int = Field(
+        default=100_000,
+        description="Packets kept per run's telemetry stream in Redis (MAXLEN ~).",
+    )
     command_expire_s: float = Field(
         default=300.0,
         description="A command still unacked this long after it was issued expires "
         "(`not_acked`). Keep it at least the workers' freshness window "
         "(ESPER_COMMAND_MAX_AGE_S, 300 s), past which they refuse it.",
     )
-    max_body_bytes: int = Field(default=1_000_000)
+    max_body_bytes: int = Field(
+        default=1_000_000, description="Largest request body accepted (413 above)."
+    )
     key_reload_s: float = Field(
         default=1.0,
         gt=0,
@@ -74,7 +118,8 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated browser origins (`https://ops.example.com`) "
         "besides the gateway's own that may open WebSockets, send state-changing "
-        "requests and read responses (CORS). No wildcard.",
+        "requests and read responses (CORS). No wildcard. Another origin gets "
+        "403 `origin_not_allowed`; clients that send no Origin are unaffected.",
     )
     bench_bare: bool = Field(
         default=False,
@@ -107,11 +152,15 @@ class Settings(BaseSettings):
     telemetry_persist_batch: int = Field(
         default=2000, description="Most rows per history insert (one transaction)."
     )
-    telemetry_persist_interval_s: float = Field(default=0.25)
+    telemetry_persist_interval_s: float = Field(
+        default=0.25, description="How often telemetry history is written."
+    )
     telemetry_retention_days: float = Field(
         default=30.0, description="History older than this is pruned; 0 keeps all."
     )
-    telemetry_prune_interval_s: float = Field(default=3600.0)
+    telemetry_prune_interval_s: float = Field(
+        default=3600.0, description="How often history past retention is pruned."
+    )
 
     @property
     def read_limit(self) -> str:
