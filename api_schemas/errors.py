@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     invalid_cursor = "invalid_cursor"
     invalid_label_filter = "invalid_label_filter"
     unsupported_glob = "unsupported_glob"
+    invalid_step_range = "invalid_step_range"
     payload_too_large = "payload_too_large"
     validation_error = "validation_error"
     # Run specs and commands (422)

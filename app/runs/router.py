@@ -21,9 +21,10 @@ from app.deps import Operator, SessionDep, SettingsDep, Viewer, WritesDep
 from app.errors import ERRORS, error_responses
 from app.idempotency import IdempotencyKey, scoped_key
 from app.pagination import CursorQuery, LimitQuery
-from app.runs import service
+from app.runs import listing, service
 from app.runs.checkpoints import list_checkpoints
 from app.runs.deps import RunDep
+from app.runs.listing import RunFilters, RunSort
 from app.seeds import service as seeds
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
@@ -66,10 +67,25 @@ async def list_runs(
     label: Annotated[
         str | None, Query(max_length=300, description="`key=value`")
     ] = None,
+    task: Annotated[
+        str | None, Query(max_length=200, description="The spec's task name.")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Search: a substring of the name (any case) or an id prefix.",
+        ),
+    ] = None,
+    sort: Annotated[
+        RunSort,
+        Query(description="Sort column, `-` first for descending; ties newest first."),
+    ] = RunSort.created_at_desc,
 ) -> RunPage:
-    """Runs, newest first, filtered by state and label."""
-    rows, next_cursor = await service.list_runs(
-        session, state=state, label=label, limit=limit, cursor=cursor
+    """Runs, newest first unless sorted, filtered by state, label, task and name."""
+    filters = RunFilters(state=state, label=label, task=task, search=q)
+    rows, next_cursor = await listing.list_runs(
+        session, filters, sort=sort, limit=limit, cursor=cursor
     )
     return RunPage(items=[service.run_read(r) for r in rows], next_cursor=next_cursor)
 

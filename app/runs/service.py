@@ -4,7 +4,7 @@ committed with the run (sent once the request commits); run reads."""
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,7 +16,6 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.idempotency import request_hash
 from app.models import Run
 from app.models._types import as_utc
-from app.pagination import decode_keyset, encode_cursor
 from app.runs.capacity import check_devices
 from app.runs.forks import starting_point
 from app.runs.outbox import enqueue_assignment
@@ -90,40 +89,6 @@ async def create_run(
     enqueue_assignment(session, RunAssignment(run_id=run.id, spec=spec, resume=start))
     await session.flush()
     return run, True
-
-
-async def list_runs(
-    session: AsyncSession,
-    *,
-    state: RunState | None,
-    label: str | None,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[Run], str | None]:
-    """Newest first, keyset-paginated on (created_at, id)."""
-    query = select(Run)
-    if state is not None:
-        query = query.where(Run.state == state.value)
-    if label:
-        query = query.where(label_clause(label))
-    if cursor:
-        at, run_id = decode_keyset(cursor)
-        query = query.where(
-            or_(
-                col(Run.created_at) < at,
-                and_(col(Run.created_at) == at, col(Run.id) < run_id),
-            )
-        )
-    query = query.order_by(col(Run.created_at).desc(), col(Run.id).desc())
-    rows = list((await session.exec(query.limit(limit + 1))).all())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        created_at = as_utc(last.created_at)
-        assert created_at is not None
-        next_cursor = encode_cursor(created_at.isoformat(), last.id)
-    return rows, next_cursor
 
 
 def run_read(run: Run) -> RunRead:

@@ -1,6 +1,7 @@
 """Telemetry history: keyset pages and deterministic min/max/last buckets."""
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, or_, select
@@ -24,6 +25,32 @@ def glob_to_like(glob: str) -> str:
     return escaped.replace("*", "%").replace("?", "_")
 
 
+@dataclass(frozen=True)
+class StepRange:
+    """Inclusive step bounds, either open; packets without a step fall outside
+    any bounded range."""
+
+    first: int | None = None
+    last: int | None = None
+
+    @classmethod
+    def checked(cls, first: int | None, last: int | None) -> "StepRange":
+        if first is not None and last is not None and first > last:
+            raise Unprocessable(
+                f"step_from ({first}) is after step_to ({last}).",
+                code="invalid_step_range",
+                details={"step_from": first, "step_to": last},
+            )
+        return cls(first, last)
+
+    def narrow(self, query: Select[Any]) -> Select[Any]:
+        if self.first is not None:
+            query = query.where(C.step >= self.first)
+        if self.last is not None:
+            query = query.where(C.step <= self.last)
+        return query
+
+
 def _filtered(query: Select[Any], names: str | None) -> Select[Any]:
     globs = [g.strip() for g in (names or "").split(",") if g.strip()]
     if not globs:
@@ -39,12 +66,13 @@ async def page(
     names: str | None,
     kind: PacketKind | None,
     limit: int,
+    steps: StepRange = StepRange(),
 ) -> TelemetryPage:
     """Packets after `after`, oldest first; `next_cursor` resumes the listing."""
     query = select(*COLUMNS).where(C.run_id == run_id, after_cursor(after or "0-0"))
     if kind is not None:
         query = query.where(C.kind == kind.value)
-    query = _filtered(query, names).order_by(C.cursor_ms, C.cursor_seq)
+    query = steps.narrow(_filtered(query, names)).order_by(C.cursor_ms, C.cursor_seq)
     rows = [to_row(r) for r in (await session.execute(query.limit(limit + 1))).all()]
     items = [TelemetryPacket.model_validate(r.packet()) for r in rows[:limit]]
     more = len(rows) > limit
@@ -52,17 +80,23 @@ async def page(
 
 
 async def series(
-    session: AsyncSession, run_id: str, *, names: str | None, resolution: int
+    session: AsyncSession,
+    run_id: str,
+    *,
+    names: str | None,
+    resolution: int,
+    steps: StepRange = StepRange(),
 ) -> TelemetrySeries:
-    """Per metric name, its step range split into `resolution` equal-width
-    buckets, each with min, max, count and the last value by cursor."""
-    query = select(C.name, C.step, C.value, C.cursor_ms, C.cursor_seq).where(
+    """Per metric name, its step range (within `steps`) split into `resolution`
+    equal-width buckets, each with min, max, count and the last value by cursor."""
+    points = select(C.name, C.step, C.value, C.cursor_ms, C.cursor_seq).where(
         C.run_id == run_id,
         C.kind == PacketKind.metric.value,
         C.value.is_not(None),
         C.step.is_not(None),
     )
-    query = _filtered(query, names).order_by(C.name, C.cursor_ms, C.cursor_seq)
+    query = steps.narrow(_filtered(points, names))
+    query = query.order_by(C.name, C.cursor_ms, C.cursor_seq)
     by_name: dict[str, list[tuple[int, float]]] = defaultdict(list)
     highest: tuple[int, int] | None = None
     for name, step, value, ms, seq in (await session.execute(query)).all():

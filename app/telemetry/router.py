@@ -12,6 +12,9 @@ from app.runs.deps import RunDep
 from app.telemetry import history
 from app.telemetry.ws import CursorParam, NamesParam
 
+# Steps are stored as 64-bit integers; beyond that a bound cannot bind (a 422).
+STEP_MAX = 2**63 - 1
+
 router = APIRouter(prefix="/api/v1/runs", tags=["telemetry"])
 
 
@@ -37,10 +40,22 @@ async def list_run_telemetry(
             "buckets over step ranges instead of packets.",
         ),
     ] = None,
+    step_from: Annotated[
+        int | None,
+        Query(ge=0, le=STEP_MAX, description="Only packets at this step or later."),
+    ] = None,
+    step_to: Annotated[
+        int | None,
+        Query(ge=0, le=STEP_MAX, description="Only packets at this step or earlier."),
+    ] = None,
 ) -> TelemetryPage | TelemetrySeries:
-    """The run's persisted telemetry, oldest first, or bucketed for charts."""
+    """The run's persisted telemetry, oldest first, or bucketed for charts; a step
+    range narrows either (a chart's zoom, an export of part of a run)."""
+    steps = history.StepRange.checked(step_from, step_to)
     if resolution is not None:
-        return await history.series(session, run.id, names=names, resolution=resolution)
+        return await history.series(
+            session, run.id, names=names, resolution=resolution, steps=steps
+        )
     return await history.page(
-        session, run.id, after=after, names=names, kind=kind, limit=limit
+        session, run.id, after=after, names=names, kind=kind, limit=limit, steps=steps
     )
