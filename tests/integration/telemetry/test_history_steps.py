@@ -42,7 +42,7 @@ async def test_buckets_and_pages_within_a_step_range(
     path = f"/api/v1/runs/{run_id}/telemetry"
     async with httpx.AsyncClient(base_url=gateway.url) as client:
         await eventually(lambda: _persisted(client, path, 800))
-        zoom = {"names": LOSS, "step_from": 200, "step_to": 399}
+        zoom: dict[str, str | int] = {"names": LOSS, "step_from": 200, "step_to": 399}
         series = (await client.get(path, params={**zoom, "resolution": 10})).json()
         page = (await client.get(path, params={**zoom, "limit": 5000})).json()
         open_ended = (
