@@ -189,6 +189,8 @@ class Recovery:
         state = self.state
         state.step, state.epoch = int(saved["step"]), int(saved["epoch"])
         state.batch_in_epoch = int(saved["batch_in_epoch"])
+        # A checkpoint written before compute accounting restarts the count.
+        state.train_flops = int(saved.get("train_flops", 0))
         self.tm.step, self.tm.epoch = state.step, state.epoch
         self.parts.data.load_state(saved)
         torch.set_rng_state(saved["torch_rng"].cpu())

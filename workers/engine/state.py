@@ -15,6 +15,9 @@ class TrainState:
     step: int = 0  # optimizer updates made
     epoch: int = 0  # epochs finished
     batch_in_epoch: int = 0  # batches of the current epoch done (resume mid-epoch)
+    # Training FLOPs of the updates made (compute.py). A checkpoint records it
+    # and a resume restores it; a rollback keeps it: that compute was spent.
+    train_flops: int = 0
     paused: bool = False
     stop_requested: bool = False
     # The step at which the loop first saw the halt flag (halt latency in steps).
@@ -25,11 +28,12 @@ class TrainState:
     seed_counts: dict[str, int] = field(default_factory=dict)
 
     def position(self) -> dict[str, int]:
-        """Where the run is, as a checkpoint records it."""
+        """Where the run is and what it has spent, as a checkpoint records it."""
         return {
             "step": self.step,
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
+            "train_flops": self.train_flops,
         }
 
     def see_halt(self) -> None:

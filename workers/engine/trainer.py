@@ -23,6 +23,7 @@ from torch import Tensor
 
 from api_schemas.runs import RunCreate
 from workers.engine.build import Parts, build_parts
+from workers.engine.compute import TRAIN_FLOPS, ComputeMeter
 from workers.engine.control import RunControl
 from workers.engine.emergency import EmergencyGuard, Level
 from workers.engine.evaluation import evaluate
@@ -66,6 +67,7 @@ class Trainer:
         self.state = TrainState()
         self.hooks = self.strategy.bind(hooks, self.state)
         self.tm = Telemetry(hooks.emit)
+        self.compute = ComputeMeter(self.tm)  # a step's FLOPs, per architecture
         self.guard = EmergencyGuard(
             self.tm,
             self.hooks,
@@ -236,6 +238,8 @@ class Trainer:
         started = time.perf_counter()
         parts, state = self.parts, self.state
         x, y = parts.data.batch(index)
+        # Before the seeds' hooks, which may change what the next step runs.
+        flops = self.compute.cost(parts.model, parts.seeds.slots, x).total
         parts.seeds.before_forward(state.step + 1)
         try:
             loss, correct = self.strategy.forward_backward(
@@ -261,6 +265,7 @@ class Trainer:
         if parts.cuda:
             self._bound_run_ahead()
         state.step += 1
+        state.train_flops += flops
         self.tm.step = state.step
         self._after_step(x, y, host_loss, correct, started)
         return True
@@ -297,6 +302,8 @@ class Trainer:
         if parts.seeds.wants_probe(step):
             with parts.fw.precision():
                 parts.seeds.probe(parts.model, x, y, parts.fw.loss_fn, loss)
+            cost = self.compute.cost(parts.model, parts.seeds.slots, x)
+            self.state.train_flops += cost.probe
         self.metrics.record(step, loss, correct, x.shape[0], step_ms)
         if parts.tamiyo is not None:
             latest = self.metrics.latest
@@ -337,6 +344,7 @@ class Trainer:
         val_loss, val_acc = self.evaluate()
         self.metrics.validation(val_loss, val_acc)
         self.tm.metric("tolaria.samples_per_s", samples_per_s)
+        self.tm.metric(TRAIN_FLOPS, float(self.state.train_flops))
         parts.seeds.on_epoch_end(
             val_loss,
             lambda: self.evaluate()[0],
@@ -410,6 +418,7 @@ class Trainer:
             "steps": self.state.step,
             "epochs": self.state.epoch,
             "metrics": dict(self.metrics.latest),
+            "train_flops": self.state.train_flops,
         }
         result.update(self.parts.report())
         result.update(extra)
@@ -455,5 +464,6 @@ class Trainer:
             self.tm.event("tamiyo.conservative_entered", "warning", {"reason": reason})
 
     def _refresh_seed_view(self, seeds: SeedManager) -> None:
+        self.compute.invalidate()  # a seed moved: the next step is measured
         self.state.seed_view = seeds.views()
         self.state.seed_counts = seeds.stage_counts()
