@@ -4,7 +4,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.esper-installed
-TORCH_VERSION ?= 2.13.0
+# torch's pin lives in requirements/constraints.in, which every lock file obeys.
+TORCH_VERSION ?= $(shell sed -n 's/^torch==//p' requirements/constraints.in)
+UV := $(VENV)/bin/uv
+# Lock files (requirements/*.txt): resolved by uv for CPython 3.11 on Linux x86_64.
+LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+  -c requirements/constraints.in --custom-compile-command "make lock" -q
 # Debian packages the suite needs (installed with apt-get when missing):
 # chromium for the dashboard's browser tests, prometheus for promtool and a real
 # Prometheus in the alert-rule tests (both skip, saying so, without them).
@@ -15,7 +20,7 @@ UP_ARGS ?=
 PY_SOURCES := app workers api_schemas esper tests load experiments
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run test lint format bench-quick clean config-doc
+.PHONY: help install system-deps run test lint format bench-quick clean config-doc lock
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -24,15 +29,30 @@ help: ## List the targets
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstalls only when pyproject.toml changes (or the venv is new).
-$(STAMP): pyproject.toml | $(PY)
+# Reinstalls only when pyproject.toml or the lock changes (or the venv is new).
+# The lock is a constraint, so a dependency added to pyproject.toml but not yet
+# locked still installs (and tests/unit/test_lock_files.py flags the stale lock).
+$(STAMP): pyproject.toml requirements/dev.txt | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: the range in pyproject would otherwise pull CUDA wheels
 	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c requirements/dev.txt -e '.[local,test]'
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv if needed and install Esper with its test extras
+install: $(STAMP) ## Create .venv if needed; install Esper for esper up and the tests (.[local,test], locked)
+
+# The development lock takes torch's CPU wheel where pip finds it (PIP_FIND_LINKS,
+# as on this project's machines), so it holds no CUDA packages; torch itself is
+# left out of it and installed first, pinned. The image locks come from PyPI alone.
+lock: install ## Re-resolve the lock files under requirements/ (uv pip compile)
+	$(UV) pip compile pyproject.toml --extra gateway $(LOCK_FLAGS) \
+	  --generate-hashes -o requirements/gateway.txt
+	$(UV) pip compile pyproject.toml --extra worker $(LOCK_FLAGS) \
+	  --generate-hashes -o requirements/worker.txt
+	echo "$(if $(PIP_FIND_LINKS),torch==$(TORCH_VERSION)+cpu)" | \
+	  $(UV) pip compile pyproject.toml --extra local --extra test $(LOCK_FLAGS) -c - \
+	  $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS) --no-emit-find-links) \
+	  --no-emit-package torch -o requirements/dev.txt
 
 system-deps: ## Install the Debian packages the test suite needs (if any are missing)
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \

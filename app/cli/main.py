@@ -1,4 +1,8 @@
-"""`esper`: up, worker, migrate, version."""
+"""`esper`: up, gateway, worker, migrate, version.
+
+Each command imports what it runs when it runs: the base install (no gateway,
+no torch) must still start the command line.
+"""
 
 import os
 import sys
@@ -9,7 +13,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from app.cli.up import LocalStack, UpOptions
+from app.cli import extras
+from app.cli.gateway import GatewayOptions, NotProductionReady, run_gateway
 
 cli = typer.Typer(
     help="Esper: a control plane for morphogenetic training.",
@@ -34,6 +39,9 @@ def up(
     ] = "cpu",
 ) -> None:
     """Start the all-in-one local stack; Ctrl-C stops everything it started."""
+    extras.require("local", "up")
+    from app.cli.up import LocalStack, UpOptions  # noqa: PLC0415 - local extra
+
     opts = UpOptions(
         host=host,
         port=port,
@@ -48,12 +56,62 @@ def up(
 @cli.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
 )
+def gateway(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Bind address.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Gateway processes (uvicorn --workers); default WEB_CONCURRENCY "
+            "or 1. In containers prefer one per container and more replicas.",
+        ),
+    ] = None,
+    allow_sqlite: Annotated[
+        bool, typer.Option(help="Run on SQLite (one host only).")
+    ] = False,
+    migrate: Annotated[
+        bool, typer.Option(help="Apply database migrations first.")
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(help="Proxy addresses whose X-Forwarded-* headers to trust."),
+    ] = None,
+) -> None:
+    """Run the gateway alone with production settings.
+
+    PostgreSQL, an external Redis and a signing secret are required; extra
+    arguments go to uvicorn.
+    """
+    extras.require("gateway", "gateway")
+    opts = GatewayOptions(
+        host=host,
+        port=port,
+        processes=processes,
+        allow_sqlite=allow_sqlite,
+        migrate=migrate,
+        forwarded_allow_ips=forwarded_allow_ips,
+        uvicorn_args=list(ctx.args),
+    )
+    try:
+        run_gateway(opts, Console())
+    except NotProductionReady as exc:
+        Console(stderr=True).print(f"esper gateway: refusing to start: {exc}")
+        raise typer.Exit(2) from exc
+
+
+@cli.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
 def worker(
     ctx: typer.Context,
     device: Annotated[str, typer.Option(help="cpu|cuda|cuda:N|auto")] = "auto",
     worker_id: Annotated[str | None, typer.Option(help="Stable id.")] = None,
 ) -> None:
     """Run one worker (exec `python -m workers` with the same arguments)."""
+    extras.require("worker", "worker")
     argv = [sys.executable, "-m", "workers", "--device", device]
     if worker_id:
         argv += ["--worker-id", worker_id]
@@ -67,6 +125,7 @@ def migrate(
     ] = None,
 ) -> None:
     """Apply database migrations (alembic upgrade head)."""
+    extras.require("gateway", "migrate")
     from app.migrate import upgrade  # noqa: PLC0415
     from app.settings import Settings  # noqa: PLC0415
 
