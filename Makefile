@@ -16,11 +16,15 @@ LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 SYSTEM_PACKAGES ?= chromium prometheus
 PYTEST_ARGS ?=
 UP_ARGS ?=
+# The SDK generators, pinned so `make clients` is reproducible (the TypeScript
+# ones are pinned in clients/typescript/package-lock.json).
+OPENAPI_PYTHON_CLIENT_VERSION ?= 0.29.1
+GEN_VENV ?= .venv-clients
 # Every Python tree that ruff lints and formats.
 PY_SOURCES := app workers api_schemas esper tests load experiments
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run test lint format bench-quick clean config-doc lock
+.PHONY: help install system-deps run test lint format bench-quick clean clients config-doc lock
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -32,11 +36,12 @@ $(PY):
 # Reinstalls only when pyproject.toml or the lock changes (or the venv is new).
 # The lock is a constraint, so a dependency added to pyproject.toml but not yet
 # locked still installs (and tests/unit/test_lock_files.py flags the stale lock).
-$(STAMP): pyproject.toml requirements/dev.txt | $(PY)
+$(STAMP): pyproject.toml requirements/dev.txt clients/python/pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: the range in pyproject would otherwise pull CUDA wheels
 	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
 	$(PY) -m pip install --quiet -c requirements/dev.txt -e '.[local,test]'
+	$(PY) -m pip install --quiet -e ./clients/python
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv if needed; install Esper for esper up and the tests (.[local,test], locked)
@@ -78,6 +83,20 @@ format: install ## Rewrite the code and the tests in the house format (ruff form
 
 config-doc: install ## Regenerate docs/configuration.md from the settings classes
 	$(PY) -m app.config_reference > docs/configuration.md
+
+$(GEN_VENV)/.v$(OPENAPI_PYTHON_CLIENT_VERSION):
+	$(PYTHON) -m venv $(GEN_VENV)
+	$(GEN_VENV)/bin/pip install --quiet "openapi-python-client==$(OPENAPI_PYTHON_CLIENT_VERSION)"
+	touch $@
+
+clients: install $(GEN_VENV)/.v$(OPENAPI_PYTHON_CLIENT_VERSION) ## Regenerate clients/ (openapi.json, asyncapi.json, the Python and TypeScript SDKs) from the app
+	$(PY) -m app.contract clients
+	$(GEN_VENV)/bin/openapi-python-client generate --path clients/openapi.json \
+	  --meta none --output-path clients/python/esper_client --overwrite \
+	  --config clients/python-client.yaml
+	touch clients/python/esper_client/py.typed
+	cd clients/typescript && npm ci --no-audit --no-fund --silent && \
+	  npm run --silent generate && npm run --silent build
 
 bench-quick: install ## Short runs of the load/ benchmarks that print their figures
 	@for s in $$($(PY) -c 'from load.__main__ import SCENARIOS; print(*SCENARIOS)'); do \

@@ -1,7 +1,7 @@
 """Telemetry packets: WebSocket frames, stream entries and history rows."""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -30,6 +30,15 @@ class TelemetryPacket(BaseModel):
     epoch: int | None = Field(default=None, description="Epoch.")
     level: Level = Field(default=Level.info, description="info|warning|critical.")
     attrs: dict[str, Any] = Field(default_factory=dict, description="Extra fields.")
+
+
+class PongFrame(BaseModel):
+    """The reply to a client's `ping` text: not a packet, so it carries `type`."""
+
+    type: Literal["pong"] = Field(default="pong", description="Always `pong`.")
+    cursor: str | None = Field(
+        description="The last cursor delivered on this socket (resume from it)."
+    )
 
 
 class TelemetryPage(Page[TelemetryPacket]):

@@ -38,6 +38,7 @@ from app.origins import install as install_origin_checks
 from app.ratelimit import RateLimiter
 from app.runs.router import router as runs_router
 from app.settings import Settings, get_settings
+from app.telemetry.asyncapi import router as asyncapi_router
 from app.telemetry.loops import start_telemetry
 from app.telemetry.router import router as telemetry_router
 from app.telemetry.tickets import router as tickets_router
@@ -170,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ws_router,
         telemetry_router,
         tickets_router,
+        asyncapi_router,
     ):
         app.include_router(router)
     install_contract(app)

@@ -23,6 +23,7 @@ SCENARIOS: dict[str, str] = {
     "ws-fanout": "load.scenarios.ws_fanout",
     "chaos": "load.scenarios.chaos",
     "soak": "load.scenarios.soak",
+    "client-import": "load.scenarios.client_import",
 }
 
 

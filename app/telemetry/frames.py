@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from api_schemas.enums import TERMINAL_RUN_STATE_VALUES
+from api_schemas.telemetry import PongFrame
 
 _NULL_CURSOR = ('"cursor":null,', '"cursor": null, ')
 # Writers put `name` before `attrs` (workers: kind, name, ...; the gateway's
@@ -88,4 +89,4 @@ def gap_frame(run_id: str | None, after: str, to: str, ts: str) -> str:
 
 def pong_frame(cursor: str | None) -> str:
     """The reply to a client's `ping`: not a packet, so it carries `type`."""
-    return dump_frame({"type": "pong", "cursor": cursor})
+    return PongFrame(cursor=cursor).model_dump_json()
