@@ -24,6 +24,7 @@ and a DDP run counts what a one-device run of the same spec counts.
 """
 
 import contextlib
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -88,6 +89,17 @@ class ComputeMeter:
 
     def invalidate(self) -> None:
         self._current = None
+
+    def step(self, model: nn.Module, slots: Slots, x: Tensor) -> tuple[int, float]:
+        """A step's FLOPs, and the seconds spent measuring them (0.0 when
+        cached): the trainer keeps those out of the step's time, which G4
+        and the policy read (a measurement is tens of milliseconds, the
+        first in a process about a second: FlopCounterMode imports dynamo)."""
+        if self._current is not None and x.shape == self._shape:
+            return self._current.total, 0.0
+        started = time.perf_counter()
+        flops = self.cost(model, slots, x).total
+        return flops, time.perf_counter() - started
 
     def cost(self, model: nn.Module, slots: Slots, x: Tensor) -> StepCost:
         """The cost of a step of `model` on the batch `x`, as its slots stand."""

@@ -238,8 +238,10 @@ class Trainer:
         started = time.perf_counter()
         parts, state = self.parts, self.state
         x, y = parts.data.batch(index)
-        # Before the seeds' hooks, which may change what the next step runs.
-        flops = self.compute.cost(parts.model, parts.seeds.slots, x).total
+        # Before the seeds' hooks, which may change what the next step runs;
+        # a measurement's time is not the step's (G4 compares step times).
+        flops, measuring_s = self.compute.step(parts.model, parts.seeds.slots, x)
+        started += measuring_s
         parts.seeds.before_forward(state.step + 1)
         try:
             loss, correct = self.strategy.forward_backward(

@@ -4,9 +4,11 @@ measuring once per architecture, and the cumulative count of real runs through
 checkpoints, resume and rollback."""
 
 import math
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 from torch import Tensor, nn
 
@@ -158,8 +160,10 @@ def test_the_meter_measures_once_per_architecture_and_batch() -> None:
     model, slot = host_with_seed(S.GERMINATED)
     slots = find_slots(model)
     x = batch_of(8, 6)
+    flops, measuring_s = meter.step(model, slots, x)
+    assert flops == host_flops(8) and measuring_s > 0.0
     for _ in range(5):
-        assert meter.cost(model, slots, x).total == host_flops(8)
+        assert meter.step(model, slots, x) == (host_flops(8), 0.0)
     meter.invalidate()  # told of a change that changed nothing: cached
     meter.cost(model, slots, x)
     assert meter.measured == 1
@@ -177,6 +181,26 @@ def test_the_meter_measures_once_per_architecture_and_batch() -> None:
         host_flops(3),
         host_flops(8) + seed,
     ]
+
+
+def test_measuring_is_not_the_steps_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """G4 and the policy read step times: a measurement (tens of ms, about a
+    second for a process's first) must not show in them."""
+    measure_slowly = ComputeMeter.cost
+
+    def slow(meter: ComputeMeter, *args: Any) -> Any:
+        time.sleep(0.5)
+        return measure_slowly(meter, *args)
+
+    monkeypatch.setattr(ComputeMeter, "cost", slow)
+    script = Script()
+    _, outcome = run(script, spec(epochs=1, max_steps=3), tmp_path)
+    assert outcome.state == "completed", outcome.error
+    latencies = script.named("tolaria.step.latency_ms")
+    assert [p["step"] for p in latencies] == [1, 2, 3]
+    assert latencies[0]["value"] < 500.0
 
 
 def static_flops(t: Trainer, epochs: int) -> int:
