@@ -48,11 +48,12 @@ install: $(STAMP) ## Create .venv if needed; install Esper for esper up and the 
 
 # The development lock takes torch's CPU wheel where pip finds it (PIP_FIND_LINKS,
 # as on this project's machines), so it holds no CUDA packages; torch itself is
-# left out of it and installed first, pinned. The image locks come from PyPI alone.
+# left out of it and installed first, pinned. The image locks (with s3 for an
+# object store) come from PyPI alone.
 lock: install ## Re-resolve the lock files under requirements/ (uv pip compile)
-	$(UV) pip compile pyproject.toml --extra gateway $(LOCK_FLAGS) \
+	$(UV) pip compile pyproject.toml --extra gateway --extra s3 $(LOCK_FLAGS) \
 	  --generate-hashes -o requirements/gateway.txt
-	$(UV) pip compile pyproject.toml --extra worker $(LOCK_FLAGS) \
+	$(UV) pip compile pyproject.toml --extra worker --extra s3 $(LOCK_FLAGS) \
 	  --generate-hashes -o requirements/worker.txt
 	echo "$(if $(PIP_FIND_LINKS),torch==$(TORCH_VERSION)+cpu)" | \
 	  $(UV) pip compile pyproject.toml --extra local --extra test $(LOCK_FLAGS) -c - \
