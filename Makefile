@@ -21,7 +21,7 @@ UP_ARGS ?=
 OPENAPI_PYTHON_CLIENT_VERSION ?= 0.29.1
 GEN_VENV ?= .venv-clients
 # Every Python tree that ruff lints and formats.
-PY_SOURCES := app workers api_schemas esper tests load experiments
+PY_SOURCES := app workers api_schemas esper tests load experiments tools
 
 .DEFAULT_GOAL := help
 .PHONY: help install system-deps run test lint format bench-quick clean clients config-doc lock
@@ -83,7 +83,7 @@ format: install ## Rewrite the code and the tests in the house format (ruff form
 	$(VENV)/bin/ruff format $(PY_SOURCES)
 
 config-doc: install ## Regenerate docs/configuration.md from the settings classes
-	$(PY) -m app.config_reference > docs/configuration.md
+	$(PY) -m tools.config_reference > docs/configuration.md
 
 $(GEN_VENV)/.v$(OPENAPI_PYTHON_CLIENT_VERSION):
 	$(PYTHON) -m venv $(GEN_VENV)

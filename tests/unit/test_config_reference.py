@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from pydantic_settings import BaseSettings
 
-from app.config_reference import Group, all_variables, render
 from app.settings import Settings
+from tools.config_reference import Group, all_variables, render
 from workers.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,7 +92,7 @@ def test_every_variable_named_in_the_tree_is_documented() -> None:
             undocumented.setdefault(name, []).append(str(path.relative_to(ROOT)))
     assert undocumented == {}, (
         "ESPER_* variables read or set but not in docs/configuration.md: add a "
-        "settings field (or an OTHER_VARIABLES row in app/config_reference.py), "
+        "settings field (or an OTHER_VARIABLES row in tools/config_reference.py), "
         "then `make config-doc`"
     )
 

@@ -22,9 +22,9 @@ import pytest
 import yaml
 
 from app.cli.main import cli
-from app.config_reference import Group, all_variables
 from app.main import create_app
 from app.settings import Settings
+from tools.config_reference import Group, all_variables
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
