@@ -55,7 +55,7 @@ def screenshots() -> Path:
     return SCREENSHOTS
 
 
-def _start_stack(tmp: Path, redis_url: str, **env: str) -> LiveStack:
+def start_stack(tmp: Path, redis_url: str, **env: str) -> LiveStack:
     # Playwright's sync API keeps an event loop running on this thread, and the
     # stack's migration step calls asyncio.run(): start the stack on another one.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -69,7 +69,7 @@ def stack(
     tmp_path: Path, redis_url: str, request: pytest.FixtureRequest
 ) -> Iterator[LiveStack]:
     """Local mode, auth off (as `esper up`): the page acts as an operator."""
-    live = _start_stack(tmp_path, redis_url)
+    live = start_stack(tmp_path, redis_url)
     yield live
     if _failed(request):
         print(live.logs()[-20000:])
@@ -81,7 +81,7 @@ def auth_stack(
     tmp_path: Path, redis_url: str, request: pytest.FixtureRequest
 ) -> Iterator[LiveStack]:
     """Auth on, with a known first admin token."""
-    live = _start_stack(
+    live = start_stack(
         tmp_path, redis_url, ESPER_AUTH="on", ESPER_ADMIN_TOKEN=ADMIN_TOKEN
     )
     yield live

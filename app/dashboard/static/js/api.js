@@ -90,6 +90,8 @@ const runPath = (id) => `${V1}/runs/${enc(id)}`;
 export const api = {
   whoami: () => request('GET', `${V1}/whoami`, { quiet401: true }),
   runs: (maxPages = 2) => allPages(`${V1}/runs`, { limit: 100 }, maxPages),
+  // One page of the runs list: q, state, task, label, sort, limit, cursor (docs/dashboard.md).
+  runsPage: (query) => request('GET', `${V1}/runs`, { query }),
   run: (id) => request('GET', runPath(id)),
   workers: async () => items(await request('GET', `${V1}/workers`)),
   seeds: async (id) => items(await request('GET', `${runPath(id)}/seeds`)),
@@ -100,11 +102,13 @@ export const api = {
   blueprints: async () => items(await request('GET', `${V1}/blueprints`)),
   tasks: async () => items(await request('GET', `${V1}/tasks`)),
   // History reduced to `resolution` buckets per metric: bounded whatever the run's length.
-  series: (id, names, resolution) =>
-    request('GET', `${runPath(id)}/telemetry`, { query: { names, resolution } }),
-  // Plain packets in cursor order, for sparse names (events, stage changes).
-  packets: (id, { names, after, limit = 500 }) =>
-    request('GET', `${runPath(id)}/telemetry`, { query: { names, after, limit } }),
+  // `stepFrom`/`stepTo` narrow it to a zoomed range (docs/dashboard.md).
+  series: (id, names, resolution, { stepFrom, stepTo } = {}) =>
+    request('GET', `${runPath(id)}/telemetry`,
+      { query: { names, resolution, step_from: stepFrom, step_to: stepTo } }),
+  // Plain packets in cursor order, for sparse names (events, stage changes) and exports.
+  packets: (id, { names, after, kind, limit = 500 }) =>
+    request('GET', `${runPath(id)}/telemetry`, { query: { names, after, kind, limit } }),
   // `wait` makes the gateway answer once the worker has acked (or after wait s).
   sendCommand: (id, body, wait = 5) =>
     request('POST', `${runPath(id)}/commands`, { body, query: { wait } }),

@@ -4,6 +4,15 @@
 // passes its cap, adjacent buckets merge pairwise (width doubles), so a run of a
 // million steps costs the same to draw as one of a thousand, and the min/max
 // envelope keeps spikes visible after decimation.
+//
+// A chart shows a gap only where the server reports one (a `telemetry.gap`
+// event on the socket): metrics come at their own cadence (training accuracy
+// every 10th step, validation once an epoch) and buckets span many steps, so
+// the spacing between points says nothing about missing data.
+//
+// History is asked for at one bucket per pixel of the chart's width; a drag
+// zooms and fetches finer buckets for that step range (`step_from`/`step_to`);
+// live points keep arriving underneath without resetting the zoom.
 
 import uPlot from '../vendor/uplot/uPlot.esm.js';
 import { cssVar, fmtNum, h, throttle } from './dom.js';
@@ -13,25 +22,13 @@ const DRAW_MS = 100;
 
 const MAX_BUCKETS = 1200;
 
-// A metric emitted every k steps has buckets k apart; that spacing is no gap.
-function historyCadence(buckets) {
-  let best = Infinity;
-  for (let i = 0; i < buckets.length; i += 1) {
-    const b = buckets[i];
-    if (b.count > 1) best = Math.min(best, Math.floor((b.step_end - b.step_start) / (b.count - 1)));
-    if (i > 0) best = Math.min(best, b.step_start - buckets[i - 1].step_end);
-  }
-  return Math.max(1, best);
-}
-
 export class BucketSeries {
   constructor(max = MAX_BUCKETS) {
     this.max = max;
     this.buckets = [];
     this.width = 1;
-    this.cadence = Infinity; // smallest step spacing seen live: what "no gap" means
-    this.lastLiveStep = null;
-    this.knownHoles = []; // holes seen before a compaction merged their buckets
+    this.gaps = []; // [from, to] step ranges the server said are lost
+    this.gapAfter = null; // a gap was reported after this step; closed by the next point
   }
 
   get lastStep() {
@@ -52,18 +49,16 @@ export class BucketSeries {
     const end = hist[hist.length - 1].step_end;
     const widths = hist.map((b) => b.step_end - b.step_start + 1).sort((a, b) => a - b);
     this.width = Math.max(this.width, widths[Math.floor(widths.length / 2)]);
-    this.cadence = Math.min(this.cadence, historyCadence(hist));
     this.buckets = hist.concat(this.buckets.filter((b) => b.step_start > end));
-    this.knownHoles = this.knownHoles.filter(([from]) => from > end);
     this.compact();
   }
 
   append(step, value) {
     if (!Number.isFinite(value) || !Number.isFinite(step)) return;
-    if (this.lastLiveStep !== null && step > this.lastLiveStep) {
-      this.cadence = Math.min(this.cadence, step - this.lastLiveStep);
+    if (this.gapAfter !== null) {
+      if (step - 1 >= this.gapAfter + 1) this.gaps.push([this.gapAfter + 1, step - 1]);
+      this.gapAfter = null;
     }
-    this.lastLiveStep = step;
     const last = this.buckets[this.buckets.length - 1];
     // A step at or before the end can only follow a rollback (the socket drops
     // duplicates by cursor): the restored run rewrites that stretch.
@@ -82,19 +77,20 @@ export class BucketSeries {
     this.compact();
   }
 
+  // The server reported lost packets here: the stretch up to the next point is a gap.
+  markGap() {
+    if (this.lastStep !== null) this.gapAfter = this.lastStep;
+  }
+
   truncate(step) {
     this.buckets = this.buckets.filter((b) => b.step_start < step);
-    this.knownHoles = this.knownHoles.filter(([from]) => from < step);
+    this.gaps = this.gaps.filter(([from]) => from < step);
     const tail = this.buckets[this.buckets.length - 1];
     if (tail && tail.step_end >= step) tail.step_end = step - 1;
   }
 
   compact() {
     if (this.buckets.length <= this.max) return;
-    // Merging would hide a hole inside a wider bucket: remember it first.
-    for (const hole of this.bucketHoles()) {
-      if (!this.knownHoles.some(([a, b]) => a === hole[0] && b === hole[1])) this.knownHoles.push(hole);
-    }
     const merged = [];
     for (let i = 0; i < this.buckets.length; i += 2) {
       const a = this.buckets[i];
@@ -107,26 +103,9 @@ export class BucketSeries {
     this.width *= 2;
   }
 
-  // Step ranges with no data, judged by the live cadence (1 when unknown).
+  // Step ranges with no data: only those the server reported.
   holes() {
-    const seen = new Set();
-    return [...this.knownHoles, ...this.bucketHoles()].filter(([a, b]) => {
-      const key = `${a}:${b}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    }).sort((x, y) => x[0] - y[0]);
-  }
-
-  bucketHoles() {
-    const stride = Number.isFinite(this.cadence) ? this.cadence : 1;
-    const out = [];
-    for (let i = 1; i < this.buckets.length; i += 1) {
-      const prev = this.buckets[i - 1].step_end;
-      const next = this.buckets[i].step_start;
-      if (next - prev > stride) out.push([prev + stride, next - stride]);
-    }
-    return out;
+    return this.gaps.slice();
   }
 
   table() {
@@ -134,21 +113,58 @@ export class BucketSeries {
   }
 }
 
+const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+
+// Exponential moving average of a line (alpha 0: the raw values).
+export function ema(values, alpha) {
+  if (!alpha) return values;
+  let acc = null;
+  return values.map((v) => {
+    if (v === null || v === undefined) return v;
+    acc = acc === null ? v : alpha * acc + (1 - alpha) * v;
+    return acc;
+  });
+}
+
+// Cursor order of two stream ids `ms-seq` (null sorts first).
+export function cursorBefore(a, b) {
+  const key = (c) => String(c).split('-').map(Number);
+  const [am, as] = key(a);
+  const [bm, bs] = key(b);
+  return am < bm || (am === bm && as < bs);
+}
+
 // One chart: several named series (e.g. train and validation loss) over steps.
+// `names`: series key -> the metric names that feed it; `loader({names,
+// resolution, stepFrom, stepTo})` answers with a TelemetrySeries; `onExport(format)`
+// downloads the chart's series at full resolution.
 export class MetricChart {
-  constructor({ title, series, range = null, digits = 4, testid, height = 190, wide = false }) {
+  constructor({ title, series, range = null, digits = 4, testid, height = 190, wide = false,
+    names = {}, loader = null, onExport = null }) {
     this.height = height;
     this.title = title;
     this.defs = series; // [{key, label, colourVar, envelope}]
     this.data = new Map(series.map((s) => [s.key, new BucketSeries()]));
+    this.names = names;
+    this.loader = loader;
     this.range = range;
     this.digits = digits;
+    this.zoom = null; // {from, to, data: Map key -> buckets | null while loading}
+    this.zoomToken = 0;
+    this.smoothing = 0;
     this.latest = h('span', { class: 'latest' });
     this.holesNote = h('div', { class: 'holes', hidden: true });
-    this.plotBox = h('div', { class: 'plot' });
+    this.plotBox = h('div', { class: 'plot', title: 'Drag to zoom; double-click to reset' });
+    this.resetButton = h('button', { type: 'button', class: 'btn btn-small', hidden: true,
+      dataset: { testid: 'zoom-reset' }, onclick: () => this.resetZoom() }, 'Reset zoom');
+    const exportButton = (format) => onExport && h('button', { type: 'button',
+      class: 'btn btn-small', title: `Download every point of this chart as ${format.toUpperCase()}`,
+      dataset: { testid: `export-${format}` }, onclick: () => onExport(format) }, format.toUpperCase());
     this.el = h('section', { class: `panel chart ${wide ? 'wide' : ''}`, dataset: { testid, points: 0 } },
-      h('div', { class: 'chart-title' }, h('h3', {}, title), this.latest),
+      h('div', { class: 'chart-title' }, h('h3', {}, title), this.latest,
+        h('span', { class: 'chart-tools' }, this.resetButton, exportButton('csv'), exportButton('json'))),
       this.plotBox, this.holesNote);
+    this.el.chart = this; // tests and the console can reach the live object
     this.schedule = throttle(() => this.render(), DRAW_MS);
     this.plot = null;
     this.resize = new ResizeObserver(() => this.fit());
@@ -169,9 +185,84 @@ export class MetricChart {
     this.schedule();
   }
 
+  markGap() {
+    for (const s of this.data.values()) s.markGap();
+  }
+
+  setSmoothing(alpha) {
+    this.smoothing = clamp(Number(alpha) || 0, 0, 0.999);
+    this.el.dataset.smoothing = String(this.smoothing);
+    this.schedule();
+  }
+
   // The primary series (first) is the one whose continuity the chart reports.
   primary() {
     return this.data.get(this.defs[0].key);
+  }
+
+  // One bucket per pixel of the plot's width: finer is invisible, coarser hides spikes.
+  resolution() {
+    return clamp(Math.round(this.plotBox.clientWidth || 600), 50, 5000);
+  }
+
+  allNames() {
+    return Object.values(this.names).flat();
+  }
+
+  byKey(series) {
+    const keyOf = new Map(Object.entries(this.names).flatMap(([key, ns]) => ns.map((n) => [n, key])));
+    const out = new Map(this.defs.map((d) => [d.key, []]));
+    for (const b of series?.buckets ?? []) {
+      const key = keyOf.get(b.name);
+      if (key) out.get(key).push(b);
+    }
+    return out;
+  }
+
+  // History at this chart's width; returns the series (its cursor resumes the socket).
+  async loadHistory() {
+    const series = await this.loader({ names: this.allNames(), resolution: this.resolution() });
+    for (const [key, buckets] of this.byKey(series)) if (buckets.length) this.setHistory(key, buckets);
+    this.el.dataset.resolution = String(this.resolution());
+    return series;
+  }
+
+  async zoomTo(from, to) {
+    const lo = Math.max(0, Math.floor(from));
+    const hi = Math.ceil(to);
+    if (!this.loader || hi - lo < 2) return;
+    const token = ++this.zoomToken;
+    this.zoom = { from: lo, to: hi, data: null };
+    this.resetButton.hidden = false;
+    this.plot?.setScale('x', { min: lo, max: hi });
+    let series;
+    try {
+      series = await this.loader({ names: this.allNames(), resolution: this.resolution(), stepFrom: lo, stepTo: hi });
+    } catch { return; }
+    if (token !== this.zoomToken) return; // reset or zoomed again meanwhile
+    this.zoom.data = this.byKey(series);
+    const widths = [...this.zoom.data.values()].flat().map((b) => b.step_end - b.step_start + 1);
+    Object.assign(this.el.dataset, { zoomFrom: lo, zoomTo: hi,
+      zoomWidth: widths.length ? Math.max(...widths) : 0 });
+    this.render();
+  }
+
+  resetZoom() {
+    this.zoomToken += 1;
+    this.zoom = null;
+    this.resetButton.hidden = true;
+    for (const k of ['zoomFrom', 'zoomTo', 'zoomWidth']) delete this.el.dataset[k];
+    this.plot?.setData(this.aligned());
+    this.render();
+  }
+
+  // The buckets drawn for one series: the zoom's finer ones, then live points past it.
+  shown(key) {
+    const all = this.data.get(key).buckets;
+    const fine = this.zoom?.data?.get(key);
+    if (!fine) return all;
+    const end = fine.length ? fine[fine.length - 1].step_end : this.zoom.to;
+    return fine.concat(all.filter((b) => b.step_start > end));
   }
 
   build(width) {
@@ -180,7 +271,10 @@ export class MetricChart {
       width, height: this.height,
       // A static legend: hover values would jump around under the title.
       legend: { live: false },
-      cursor: { drag: { x: true, y: false } },
+      cursor: {
+        drag: { x: true, y: false, setScale: false },
+        bind: { dblclick: () => () => { this.resetZoom(); return null; } },
+      },
       scales: { x: { time: false }, y: this.range ? { range: this.range } : { auto: true } },
       axes: [
         { stroke: '#7a8699', grid: { stroke: '#eef1f5' }, size: 30, label: undefined },
@@ -193,22 +287,35 @@ export class MetricChart {
           label: d.label, stroke: cssVar(d.colourVar), width: d.width ?? 1.5,
           spanGaps: true, size: 5,
           // Markers help sparse series (validation per epoch) and clutter dense ones.
-          points: { show: () => Boolean(d.points) && this.data.get(d.key).buckets.length <= 80, size: 5 },
+          points: { show: () => Boolean(d.points) && this.shown(d.key).length <= 80, size: 5 },
           value: (u, v) => fmtNum(v, this.digits),
         })),
       ],
-      hooks: { drawAxes: [(u) => this.drawUnderlay(u)] },
+      hooks: {
+        drawAxes: [(u) => this.drawUnderlay(u)],
+        setSelect: [(u) => {
+          if (u.select.width < 4) return;
+          const from = u.posToVal(u.select.left, 'x');
+          const to = u.posToVal(u.select.left + u.select.width, 'x');
+          u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+          this.zoomTo(from, to);
+        }],
+      },
     };
     return new uPlot(opts, this.aligned(), this.plotBox);
   }
 
   aligned() {
-    const tables = this.defs.map((d) => this.data.get(d.key).table());
+    const tables = this.defs.map((d) => {
+      const buckets = this.shown(d.key);
+      return [buckets.map((b) => b.step_end), ema(buckets.map((b) => b.last), this.smoothing)];
+    });
     if (tables.every((t) => t[0].length === 0)) return [[], ...this.defs.map(() => [])];
     return uPlot.join(tables);
   }
 
-  // Min/max envelope of decimated series and shaded holes, under the lines.
+  // Min/max band of series whose buckets hold several points, and shaded gaps,
+  // under the lines.
   drawUnderlay(u) {
     const { ctx } = u;
     const { left, top, width, height } = u.bbox;
@@ -217,18 +324,18 @@ export class MetricChart {
     ctx.rect(left, top, width, height);
     ctx.clip();
     this.defs.forEach((d) => {
-      const s = this.data.get(d.key);
-      if (!d.envelope || s.width <= 1) return;
+      const buckets = this.shown(d.key);
+      if (!d.envelope || !buckets.some((b) => b.count > 1)) return;
       ctx.fillStyle = cssVar(d.colourVar);
       ctx.globalAlpha = 0.15;
       ctx.beginPath();
-      s.buckets.forEach((b, i) => {
+      buckets.forEach((b, i) => {
         const x = u.valToPos(b.step_end, 'x', true);
         const y = u.valToPos(b.max, 'y', true);
         if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
       });
-      for (let i = s.buckets.length - 1; i >= 0; i -= 1) {
-        const b = s.buckets[i];
+      for (let i = buckets.length - 1; i >= 0; i -= 1) {
+        const b = buckets[i];
         ctx.lineTo(u.valToPos(b.step_end, 'x', true), u.valToPos(b.min, 'y', true));
       }
       ctx.closePath();
@@ -257,7 +364,13 @@ export class MetricChart {
   render() {
     this.fit();
     if (!this.plot) return;
-    this.plot.setData(this.aligned());
+    if (this.zoom) {
+      // Keep the zoomed range while live points arrive beyond it.
+      this.plot.setData(this.aligned(), false);
+      this.plot.setScale('x', { min: this.zoom.from, max: this.zoom.to });
+    } else {
+      this.plot.setData(this.aligned());
+    }
     const primary = this.primary();
     const holes = primary.holes();
     this.el.dataset.points = String(primary.buckets.length);

@@ -8,8 +8,8 @@ import { ago, fmtNum, fmtPct, fmtTime, frameScheduler, h, pill, replace, runLabe
 import { clearConnection, showBanner, showConnection } from './status.js';
 import { STAGES } from './swimlane.js';
 import { LiveSocket } from './ws.js';
+import { RunsList } from './runslist.js';
 
-const RUN_ORDER = { running: 0, paused: 1, assigned: 2, queued: 3 };
 const RUNS_EVERY_MS = 3000;
 const WORKERS_EVERY_MS = 5000;
 const HEARTBEAT_STALE_S = 15;
@@ -38,11 +38,6 @@ export function progress(run) {
     `epoch ${run.epoch ?? 0}/${epochs || '?'} · step ${run.step ?? 0}`);
 }
 
-function sortRuns(runs) {
-  return runs.sort((a, b) => (RUN_ORDER[a.state] ?? 9) - (RUN_ORDER[b.state] ?? 9)
-    || String(b.created_at).localeCompare(String(a.created_at)));
-}
-
 class FleetView {
   constructor(root) {
     this.root = root;
@@ -52,12 +47,11 @@ class FleetView {
     this.loaded = false;
     this.stats = h('div', { class: 'summary', dataset: { testid: 'fleet-summary' } });
     this.workersBody = h('tbody');
-    this.runsBody = h('tbody');
+    this.list = new RunsList({ progress, seedChips, onChange: (err) => this.listed(err) });
     this.criticalList = h('div', { class: 'feed' });
     this.schedule = frameScheduler(() => this.render());
     replace(root, this.stats, h('div', { class: 'fleet-grid' },
-      this.panel('Runs', 'runs', ['run', 'state', 'task', 'progress', 'loss', 'accuracy',
-        'val acc', 'seeds by stage', 'worker', 'created'], this.runsBody),
+      this.list.el,
       this.panel('Workers', 'workers', ['worker', 'device', 'state', 'run', 'last heartbeat',
         'torch'], this.workersBody),
       h('section', { class: 'panel', dataset: { testid: 'critical-events' } },
@@ -90,15 +84,20 @@ class FleetView {
     }).start();
   }
 
-  async refreshRuns() {
-    try {
-      const runs = await api.runs();
-      this.runs = new Map(runs.map((r) => [r.id, r]));
-      this.loaded = true;
-      this.schedule();
-    } catch (err) {
+  // The list is filtered; the summary counts every run (up to 200, newest first).
+  refreshRuns() {
+    this.list.refresh();
+    api.runs().then((runs) => { this.everyRun = runs; this.schedule(); }).catch(() => {});
+  }
+
+  listed(err) {
+    if (err) {
       if (err.status !== 401) showBanner('fleet-rest', 'warn', `Could not list runs: ${err.message}`);
+      return;
     }
+    this.runs = new Map(this.list.runs.map((r) => [r.id, r]));
+    this.loaded = true;
+    this.schedule();
   }
 
   async refreshWorkers() {
@@ -115,7 +114,12 @@ class FleetView {
     if (p.kind === 'state' && p.run_id) {
       if (run) run.state = p.value;
       // The packet names only the state; the row has the worker, progress, figures.
-      api.run(p.run_id).then((r) => { this.runs.set(r.id, r); this.schedule(); }).catch(() => {});
+      api.run(p.run_id).then((r) => {
+        this.runs.set(r.id, r);
+        const i = this.list.runs.findIndex((x) => x.id === r.id);
+        if (i >= 0) this.list.runs[i] = r; else this.list.refresh(); // a new run: list it
+        this.schedule();
+      }).catch(() => {});
     }
     if (run && Number.isFinite(p.step)) run.step = Math.max(run.step ?? 0, p.step);
     if (run && Number.isFinite(p.epoch)) run.epoch = Math.max(run.epoch ?? 0, p.epoch);
@@ -136,8 +140,8 @@ class FleetView {
   }
 
   render() {
-    const runs = [...this.runs.values()];
-    const count = (state) => runs.filter((r) => r.state === state).length;
+    const runs = this.everyRun ?? [...this.runs.values()];
+    const count = (state) => runs.filter((r) => (this.runs.get(r.id) ?? r).state === state).length;
     const lost = this.workers.filter((w) => w.state === 'lost').length;
     replace(this.stats, [
       ['running', count('running')], ['paused', count('paused')], ['queued', count('queued') + count('assigned')],
@@ -145,31 +149,9 @@ class FleetView {
       ['workers', this.workers.length], ['lost workers', lost],
     ].map(([l, n]) => h('div', { class: `stat ${(l === 'lost workers' || l === 'failed') && n ? 'alert' : ''}` },
       h('div', { class: 'n' }, n), h('div', { class: 'l' }, l))));
-    this.renderRuns(sortRuns(runs));
+    this.list.render();
     this.renderWorkers();
     this.renderCritical();
-  }
-
-  renderRuns(runs) {
-    if (!runs.length) {
-      replace(this.runsBody, h('tr', {}, h('td', { colspan: 10, class: 'empty' },
-        this.loaded ? 'No runs yet. Submit one with POST /api/v1/runs or `esper run`.' : 'Loading…')));
-      return;
-    }
-    replace(this.runsBody, runs.slice(0, 200).map((r) => h('tr', {
-      class: 'clickable', dataset: { runId: r.id, state: r.state, step: r.step ?? 0 },
-      onclick: (e) => { if (e.target.tagName !== 'A') location.hash = `#/runs/${r.id}`; } },
-    h('td', {}, h('a', { href: `#/runs/${r.id}` }, runLabel(r)), ' ',
-      h('span', { class: 'muted mono' }, shortId(r.id))),
-    h('td', {}, pill('run', r.state)),
-    h('td', {}, r.spec?.task ?? '–'),
-    h('td', {}, progress(r)),
-    h('td', { class: 'num' }, fmtNum(r.metrics?.loss)),
-    h('td', { class: 'num' }, fmtPct(r.metrics?.accuracy)),
-    h('td', { class: 'num' }, fmtPct(r.metrics?.val_accuracy)),
-    h('td', {}, seedChips(r.seeds)),
-    h('td', { class: 'mono' }, r.worker_id ?? '–'),
-    h('td', { title: r.created_at }, fmtTime(r.created_at)))));
   }
 
   renderWorkers() {

@@ -4,6 +4,7 @@
 
 import { ApiError, api, getToken, onUnauthorized, setToken } from './api.js';
 import { h, replace } from './dom.js';
+import { renderCompare } from './compare.js';
 import { renderFleet } from './fleet.js';
 import { renderRun } from './run.js';
 import { clearBanners, showBanner } from './status.js';
@@ -70,7 +71,12 @@ async function route() {
   const view = document.getElementById('view');
   const crumbs = document.getElementById('crumbs');
   const match = /^#\/runs\/([^/?#]+)/.exec(location.hash);
-  if (match) {
+  if (location.hash.startsWith('#/compare')) {
+    replace(crumbs, h('a', { href: '#/' }, 'Fleet'), h('span', { class: 'sep' }, '/'), h('span', {}, 'compare'));
+    replace(view, h('p', { class: 'muted pad' }, 'Loading runs…'));
+    const d = await renderCompare(view, location.hash);
+    if (mine === navigation) dispose = d; else d();
+  } else if (match) {
     const id = decodeURIComponent(match[1]);
     replace(crumbs, h('a', { href: '#/' }, 'Fleet'), h('span', { class: 'sep' }, '/'),
       h('span', {}, `run ${id.slice(0, 8)}`));

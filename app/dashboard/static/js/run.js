@@ -4,7 +4,8 @@
 // reconnect the socket resumes after the last cursor it saw, so nothing is lost.
 
 import { TERMINAL, api } from './api.js';
-import { MetricChart } from './charts.js';
+import { MetricChart, cursorBefore } from './charts.js';
+import { exportMetrics } from './export.js';
 import { ArtifactsTable } from './artifacts.js';
 import { Controls, canCommand } from './controls.js';
 import { frameScheduler, h, replace, runLabel } from './dom.js';
@@ -15,7 +16,6 @@ import { clearConnection, dismissBanner, showBanner, showConnection } from './st
 import { Swimlane, stageLegend } from './swimlane.js';
 import { LiveSocket } from './ws.js';
 
-const RESOLUTION = 600;
 const STAGE_EVENT = 'kasmina.seed.stage_changed';
 // metric name -> [chart, series key]; the run header's latest figures use the same map.
 const METRICS = {
@@ -40,17 +40,46 @@ function stageFromEvent(p) {
     stage: a.to ?? a.to_stage ?? a.stage ?? a.new ?? (typeof p.value === 'string' ? p.value : null) };
 }
 
-function makeCharts() {
+// chart -> series key -> the metric names feeding it (from METRICS).
+function chartNames(chart) {
+  const out = {};
+  for (const [name, [c, key]] of Object.entries(METRICS)) {
+    if (c === chart) (out[key] = out[key] ?? []).push(name);
+  }
+  return out;
+}
+
+function makeCharts(runId) {
+  const loader = ({ names, resolution, stepFrom, stepTo }) =>
+    api.series(runId, names, resolution, { stepFrom, stepTo });
+  const common = (chart, title) => ({ names: chartNames(chart), loader,
+    onExport: (format) => exportMetrics(runId, Object.values(chartNames(chart)).flat(), format,
+      `${runId.slice(0, 8)}-${title}`).catch((err) => showBanner('export', 'warn', `Export failed: ${err.message}`)) });
   return {
-    loss: new MetricChart({ title: 'Loss', testid: 'chart-loss', series: [
+    loss: new MetricChart({ title: 'Loss', testid: 'chart-loss', ...common('loss', 'loss'), series: [
       { key: 'train', label: 'training', colourVar: '--series-train', envelope: true },
       { key: 'val', label: 'validation', colourVar: '--series-val', points: true, width: 2 }] }),
-    accuracy: new MetricChart({ title: 'Accuracy', testid: 'chart-accuracy', range: [0, 1], series: [
-      { key: 'train', label: 'training', colourVar: '--series-train', envelope: true },
-      { key: 'val', label: 'validation', colourVar: '--series-val', points: true, width: 2 }] }),
+    accuracy: new MetricChart({ title: 'Accuracy', testid: 'chart-accuracy', range: [0, 1],
+      ...common('accuracy', 'accuracy'), series: [
+        { key: 'train', label: 'training', colourVar: '--series-train', envelope: true },
+        { key: 'val', label: 'validation', colourVar: '--series-val', points: true, width: 2 }] }),
     time: new MetricChart({ title: 'Step time (ms)', testid: 'chart-step-time', height: 110, wide: true,
+      ...common('time', 'step-time'),
       series: [{ key: 'step', label: 'step time', colourVar: '--series-time', envelope: true }] }),
   };
+}
+
+// EMA smoothing for every chart of the page (0: raw).
+function smoothingControl(charts) {
+  const input = h('input', { type: 'range', min: 0, max: 0.99, step: 0.01, value: 0,
+    dataset: { testid: 'smoothing' }, 'aria-label': 'Smoothing (EMA)' });
+  const shown = h('span', { class: 'mono' }, '0');
+  input.addEventListener('input', () => {
+    shown.textContent = input.value;
+    Object.values(charts).forEach((c) => c.setSmoothing(input.value));
+  });
+  return h('label', { class: 'chart-toolbar' }, 'Smoothing (EMA) ', input, ' ', shown,
+    h('span', { class: 'muted' }, ' · drag a chart to zoom, double-click to reset · the band is each bucket\'s min–max'));
 }
 
 class RunView {
@@ -62,7 +91,7 @@ class RunView {
     this.blueprints = [];
     this.tasks = [];
     this.header = new RunHeader();
-    this.charts = makeCharts();
+    this.charts = makeCharts(run.id);
     this.swimlane = new Swimlane();
     this.feed = new EventFeed();
     this.ledger = new Ledger();
@@ -95,6 +124,7 @@ class RunView {
         `Read-only: your role (${this.session.role}) cannot send commands.`),
       h('div', { class: 'run-grid' },
         h('div', { class: 'stack' },
+          smoothingControl(c),
           h('div', { class: 'charts' }, c.loss.el, c.accuracy.el),
           h('section', { class: 'panel' },
             h('div', { class: 'panel-head' }, h('h3', {}, 'Seeds over steps')),
@@ -137,50 +167,26 @@ class RunView {
     }
   }
 
-  // Returns a cursor to resume from when the server says where history ends.
+  // Each chart asks for its own history at its own width; the socket resumes
+  // from the lowest cursor they cover (anything after it is deduplicated by step).
   async loadHistory() {
     try {
-      const series = await api.series(this.run.id, Object.keys(METRICS), RESOLUTION);
-      this.applySeries(series);
-      return series?.cursor ?? series?.last_cursor ?? null;
+      const all = await Promise.all(Object.values(this.charts).map((c) => c.loadHistory()));
+      this.historyEnd = {};
+      for (const series of all) {
+        for (const b of series?.buckets ?? []) {
+          this.historyEnd[b.name] = Math.max(this.historyEnd[b.name] ?? -1, b.step_end);
+        }
+      }
+      const cursors = all.map((s) => s?.cursor).filter(Boolean);
+      if (cursors.length < all.length) return null; // one has none: replay from the start
+      return cursors.reduce((lo, c) => (cursorBefore(c, lo) ? c : lo));
     } catch (err) {
       // 404: a gateway without the history endpoint; the socket's replay from the
       // start of the stream still fills the charts, so only other errors are news.
       if (err.status !== 404) showBanner('history', 'warn', `Chart history unavailable (${err.message}); showing live data only.`);
       return null;
     }
-  }
-
-  applySeries(series) {
-    const byName = new Map();
-    for (const b of series?.buckets ?? []) {
-      if (!byName.has(b.name)) byName.set(b.name, []);
-      byName.get(b.name).push(b);
-    }
-    for (const [name, buckets] of byName) {
-      const target = METRICS[name];
-      if (target) this.charts[target[0]].setHistory(target[1], buckets);
-    }
-    this.historyEnd = this.historyEnd ?? {};
-    for (const [name, buckets] of byName) {
-      this.historyEnd[name] = Math.max(this.historyEnd[name] ?? -1, ...buckets.map((b) => b.step_end));
-    }
-  }
-
-  // Without a cursor from the history call, the socket starts live: if the
-  // database had not caught up when history was read, the first live steps lie
-  // beyond it. Read history again until it meets the live data.
-  async joinHistory() {
-    const train = this.charts.loss.primary();
-    this.joinTries = this.joinTries ?? 0;
-    if (this.joining || !train.holes().length || this.joinTries >= 5) return;
-    this.joining = true;
-    this.joinTries += 1;
-    await new Promise((r) => setTimeout(r, 1000 * this.joinTries));
-    try {
-      this.applySeries(await api.series(this.run.id, Object.keys(METRICS), RESOLUTION));
-    } catch { /* the next live point tries again */ }
-    this.joining = false;
   }
 
   async loadEventHistory() {
@@ -230,7 +236,6 @@ class RunView {
     const value = Number(p.value);
     this.charts[target[0]].append(target[1], p.step, value);
     this.run.metrics = { ...this.run.metrics, [target[2]]: value };
-    if (target[0] === 'loss' && target[1] === 'train' && this.historyEnd) this.joinHistory();
   }
 
   onEvent(p, fromHistory) {
@@ -239,6 +244,8 @@ class RunView {
       this.swimlane.observe(stageFromEvent(p), p.step);
       this.syncSeeds();
     } else if (p.name === GAP_EVENT) {
+      // The server says packets are gone: the charts show a gap up to the next point.
+      if (!fromHistory) Object.values(this.charts).forEach((c) => c.markGap());
       showBanner(`gap-${p.cursor ?? p.ts}`, 'danger', h('b', {}, 'Telemetry gap. '), describe(p),
         '. The charts have no data for that stretch.');
     } else if (p.name === 'tolaria.rollback.restored' && !fromHistory) {
