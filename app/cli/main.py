@@ -1,4 +1,5 @@
-"""`esper`: up, gateway, worker, migrate, version.
+"""`esper`: up, gateway, worker, migrate, version; and the client commands
+(runs, workers, keys, fleet, registry, login: app/cli/client/).
 
 Each command imports what it runs when it runs: the base install (no gateway,
 no torch) must still start the command line.
@@ -14,12 +15,12 @@ import typer
 from rich.console import Console
 
 from app.cli import extras
+from app.cli.client import register as register_client_commands
 from app.cli.gateway import GatewayOptions, NotProductionReady, run_gateway
 
 cli = typer.Typer(
     help="Esper: a control plane for morphogenetic training.",
     no_args_is_help=True,
-    add_completion=False,
 )
 
 
@@ -141,6 +142,9 @@ def version() -> None:
         Console().print(f"esper {metadata.version('esper')}")
     except metadata.PackageNotFoundError:
         Console().print("esper (not installed; running from source)")
+
+
+register_client_commands(cli)
 
 
 def main() -> None:
