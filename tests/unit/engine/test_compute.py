@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from api_schemas.enums import SeedStage
 from tests.unit.engine.helpers import Script, run, spec, trainer
+from workers.distributed import DistributedRun
 from workers.engine.compute import (
     STEP_FLOPS,
     TRAIN_FLOPS,
@@ -267,3 +268,19 @@ def test_the_count_survives_a_resume_and_is_not_rolled_back(tmp_path: Path) -> N
     assert rolled.ack_for(cid)[0] == "applied"
     assert outcome.result["train_flops"] == total == static_flops(first, 2)
     assert math.isclose(rolled.named(TRAIN_FLOPS)[-1]["value"], total)
+
+
+def test_ranks_count_the_global_batch_as_one_device_does(tmp_path: Path) -> None:
+    """Each of 2 gloo ranks trains on half of every batch and counts the
+    whole batch: the run's figure, the same as the one-device run's."""
+    one, outcome = run(Script(), spec(epochs=2), tmp_path / "one")
+    script = Script()
+    ranks = DistributedRun(
+        spec(epochs=2, devices=2), script.hooks, run_id="ddp", checkpoint_dir=tmp_path
+    )
+    spread = ranks.run()
+    assert spread.state == "completed", spread.error
+    assert spread.result["train_flops"] == outcome.result["train_flops"]
+    assert spread.result["train_flops"] == static_flops(one, 2)
+    total = outcome.result["train_flops"]
+    assert [p["value"] for p in script.named(TRAIN_FLOPS)] == [total / 2, total]
