@@ -217,15 +217,20 @@ def _stand_ins(model: nn.Module, meta: bool) -> dict[str, Tensor]:
 def _eager(model: nn.Module) -> Iterator[None]:
     """A compiled host's forwards (runtime.compile_host sets them on the
     instance) set aside for the measurement: eager, they count the same
-    products, and fake shapes must not reach dynamo (each would be a
-    recompile, spent from the run's recompile budget)."""
-    compiled = [m for m in model.modules() if "forward" in m.__dict__]
+    products, and the count never depends on what dynamo makes of a dispatch
+    mode and meta inputs (torch 2.13 runs them eagerly; a recompile would be
+    spent from the run's recompile budget)."""
+    compiled = [m for m in model.modules() if _compiled(m.__dict__.get("forward"))]
     hidden = [(m, m.__dict__.pop("forward")) for m in compiled]
     try:
         yield
     finally:
         for module, forward in hidden:
             module.forward = forward
+
+
+def _compiled(forward: object) -> bool:
+    return getattr(forward, "_torchdynamo_orig_callable", None) is not None
 
 
 @contextlib.contextmanager

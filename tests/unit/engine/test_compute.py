@@ -23,6 +23,7 @@ from workers.engine.compute import (
     step_cost,
 )
 from workers.engine.hosts import MLPHost
+from workers.engine.runtime import compile_host
 from workers.engine.seeds.slot import SeedInfo, SeedSlot, SeedWrapper, find_slots
 from workers.engine.telemetry import Telemetry
 from workers.engine.trainer import Trainer
@@ -284,3 +285,24 @@ def test_ranks_count_the_global_batch_as_one_device_does(tmp_path: Path) -> None
     assert spread.result["train_flops"] == static_flops(one, 2)
     total = outcome.result["train_flops"]
     assert [p["value"] for p in script.named(TRAIN_FLOPS)] == [total / 2, total]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # dynamo's tracing warns
+def test_a_compiled_host_is_measured_eagerly_without_compiling() -> None:
+    import torch._dynamo
+
+    graphs: list[int] = []
+
+    def backend(gm: torch.fx.GraphModule, inputs: list[Tensor]) -> Any:
+        graphs.append(len(gm.graph.nodes))
+        return gm.forward
+
+    torch._dynamo.reset()
+    host, x = MLPHost(6, 16, 2, 3), batch_of(8, 6)
+    compile_host(host, backend=backend)
+    host(x)
+    compiled = len(graphs)
+    assert compiled > 0
+    assert measure(host, x, backward=True) == host_flops(8)
+    assert len(graphs) == compiled  # no graph for the meta shapes
+    assert "forward" in host.blocks[0].__dict__  # still compiled
