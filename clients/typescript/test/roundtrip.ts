@@ -2,7 +2,11 @@
 // run, wait for it to run, pause it with `?wait=` (acked), stop it the same way,
 // wait for its end, read a telemetry page and list its artifacts. Prints one
 // JSON summary line; tests/integration/clients/test_typescript_sdk.py checks it.
-import { createEsperClient, type Run } from "../src/index.js";
+import {
+  createEsperClient,
+  type Run,
+  type TelemetryPacket,
+} from "../src/index.js";
 
 const baseUrl = process.env["ESPER_URL"] ?? "http://127.0.0.1:8000";
 const client = createEsperClient({ baseUrl, token: process.env["ESPER_TOKEN"] });
@@ -33,6 +37,23 @@ async function command(runId: string, type: "pause" | "stop"): Promise<string> {
   return data.state;
 }
 
+// The history is written by the gateway's persister a moment behind the live
+// stream: read pages until the run's final state packet is there.
+async function history(runId: string): Promise<TelemetryPacket[]> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const page = await client.GET("/api/v1/runs/{run_id}/telemetry", {
+      params: { path: { run_id: runId }, query: { kind: "state", limit: 500 } },
+    });
+    if (!page.data || !("items" in page.data)) fail("list_run_telemetry", page.error);
+    const items = page.data.items;
+    if (items.some((p) => p.value === "cancelled") || Date.now() > deadline) {
+      return items;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 async function main(): Promise<void> {
   const created = await client.POST("/api/v1/runs", {
     body: {
@@ -51,11 +72,7 @@ async function main(): Promise<void> {
   await waitFor(runId, ["paused"]);
   const stopped = await command(runId, "stop");
   const ended = await waitFor(runId, ["cancelled"]);
-  const page = await client.GET("/api/v1/runs/{run_id}/telemetry", {
-    params: { path: { run_id: runId }, query: { limit: 50 } },
-  });
-  if (!page.data || !("items" in page.data)) fail("list_run_telemetry", page.error);
-  const items = page.data.items;
+  const items = await history(runId);
   const artifacts = await client.GET("/api/v1/runs/{run_id}/artifacts", {
     params: { path: { run_id: runId } },
   });
@@ -71,6 +88,7 @@ async function main(): Promise<void> {
       state: ended.state,
       telemetry: items.length,
       telemetry_kinds: [...new Set(items.map((packet) => packet.kind))],
+      final_state_packet: items.some((packet) => packet.value === "cancelled"),
       artifacts: artifacts.data.map((a) => a.name),
       missing_status: missing.response.status,
       missing_code: missing.error?.error.code ?? null,

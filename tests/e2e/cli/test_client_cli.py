@@ -129,8 +129,14 @@ def test_submit_wait_and_read_a_completed_run(esper: Any, tmp_path: Path) -> Non
     assert esper("runs", "download", run["id"], "-O", str(everything)).exit_code == 0
     assert {p.name for p in everything.iterdir()} == set(artifacts)
     assert _json(esper("runs", "seeds", run["id"], "-o", "json")) == []
-    history = esper("runs", "logs", run["id"])
-    assert history.exit_code == 0 and "state completed" in history.stdout
+    # The history trails the live stream by the persister's cycle.
+    for _ in range(50):
+        history = esper("runs", "logs", run["id"])
+        assert history.exit_code == 0, history.output
+        if "state completed" in history.stdout:
+            break
+        time.sleep(0.2)
+    assert "state completed" in history.stdout
     # Following a run that has ended replays it and exits with its outcome.
     followed = esper("runs", "logs", run["id"], "-f", "-o", "json")
     frames = [json.loads(line) for line in followed.stdout.splitlines()]

@@ -81,3 +81,19 @@ def python_generator() -> Path:
                 pytest.fail(f"{argv} failed:\n{done.stdout}\n{done.stderr}")
         marker.touch()
     return GEN_VENV / "bin" / "openapi-python-client"
+
+
+@pytest.fixture(scope="session")
+def typescript_build(node_modules: Path) -> Path:
+    """The TypeScript client and its round trip compiled once, `tsc --strict`
+    (tsconfig.json says strict too); the output folder."""
+    done = subprocess.run(
+        ["npx", "--no-install", "tsc", "-p", "tsconfig.json", "--strict"],
+        cwd=TYPESCRIPT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"tsc --strict failed:\n{done.stdout}\n{done.stderr}")
+    return TYPESCRIPT / "dist"

@@ -134,18 +134,11 @@ def test_generated_typescript_types_are_current(
     assert out.read_text() == (TYPESCRIPT / "src" / "schema.d.ts").read_text()
 
 
-def test_typescript_client_compiles_strict(node_modules: Path) -> None:
+def test_typescript_client_compiles_strict(typescript_build: Path) -> None:
     config: dict[str, Any] = json.loads((TYPESCRIPT / "tsconfig.json").read_text())
     assert config["compilerOptions"]["strict"] is True
-    done = subprocess.run(
-        ["npx", "--no-install", "tsc", "-p", "tsconfig.json", "--strict"],
-        cwd=TYPESCRIPT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert (TYPESCRIPT / "dist" / "test" / "roundtrip.js").exists()
+    assert (typescript_build / "src" / "index.d.ts").exists()
+    assert (typescript_build / "test" / "roundtrip.js").exists()
 
 
 def test_documents_are_public_on_a_secured_gateway(
