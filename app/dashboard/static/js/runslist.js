@@ -215,7 +215,7 @@ export class RunsList {
       this.rows = new Map();
       replace(this.body, h('tr', {}, h('td', { colspan: width, class: 'empty' },
         !this.loaded ? 'Loading…' : (Object.values(this.filters).some(Boolean) ? 'No runs match.'
-          : 'No runs yet. Submit one with POST /api/v1/runs or `esper run`.'))));
+          : 'No runs yet. Submit one with `esper runs submit SPEC.yaml` or POST /api/v1/runs.'))));
       return;
     }
     const rows = new Map();
