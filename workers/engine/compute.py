@@ -1,5 +1,6 @@
 """Compute accounting: the training FLOPs of each optimizer step, what the host
-and each seed cost, measured once per architecture and batch shape.
+and each seed cost, each measured once per batch shape (and per way a seed
+runs), composed per architecture.
 
 What counts is the growth experiment's convention (experiments/growth/
 flops.py, which measures its GroMo peer the same way): what
@@ -25,8 +26,9 @@ and a DDP run counts what a one-device run of the same spec counts.
 
 import contextlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -74,15 +76,27 @@ class StepCost:
         }
 
 
+@dataclass(frozen=True)
+class Pass:
+    """One module's FLOPs on one batch: its forward, and forward and backward."""
+
+    forward: int
+    training: int
+
+
 class ComputeMeter:
-    """The cost of the architecture the next step runs, measured when the
-    architecture or the batch shape changes and cached by both, so a step
-    costs two comparisons and going back to an architecture (a rollback)
-    measures nothing. The trainer calls `invalidate` on every seed change."""
+    """The cost of the architecture the next step runs, cached by the slots'
+    seeds and stages and the batch shape, so a step costs two comparisons.
+    Its parts are measured once each: the host (every slot empty) per batch
+    shape, each seed per batch and per way it runs (isolated or blended); a
+    stage change composes them again (a few microseconds), a rollback to an
+    architecture seen before measures nothing. The trainer calls
+    `invalidate` on every seed change."""
 
     def __init__(self, telemetry: Telemetry) -> None:
         self.tm = telemetry
-        self.measured = 0  # step costs measured in this run (the cache's misses)
+        self.measured = 0  # passes measured in this run (host or seed)
+        self._passes: dict[tuple[Any, ...], Pass] = {}
         self._costs: dict[tuple[Any, ...], StepCost] = {}
         self._current: StepCost | None = None
         self._shape: torch.Size | None = None
@@ -93,7 +107,7 @@ class ComputeMeter:
     def step(self, model: nn.Module, slots: Slots, x: Tensor) -> tuple[int, float]:
         """A step's FLOPs, and the seconds spent measuring them (0.0 when
         cached): the trainer keeps those out of the step's time, which G4
-        and the policy read (a measurement is tens of milliseconds, the
+        and the policy read (a host's measurement takes milliseconds, the
         first in a process about a second: FlopCounterMode imports dynamo)."""
         if self._current is not None and x.shape == self._shape:
             return self._current.total, 0.0
@@ -110,46 +124,64 @@ class ComputeMeter:
         return current
 
     def _lookup(self, model: nn.Module, slots: Slots, x: Tensor) -> StepCost:
-        key = (tuple(x.shape), x.dtype, architecture(model, slots))
+        held = tuple((s.name, s.stage.value, _seed_key(s)) for s in slots.values())
+        key = (tuple(x.shape), x.dtype, held)
         cost = self._costs.get(key)
         if cost is None:
-            cost = self._costs[key] = step_cost(model, slots, x)
-            self.measured += 1
+            cost = self._costs[key] = self._compose(model, slots, x)
             self.tm.metric(STEP_FLOPS, float(cost.total), cost.attrs())
         return cost
 
+    def _compose(self, model: nn.Module, slots: Slots, x: Tensor) -> StepCost:
+        """A step is the host's pass plus each running seed's; G2's probe is,
+        per TRAINING seed, one forward of the host and every running seed."""
+        shape = ("host", tuple(x.shape), x.dtype)
+        host = self._pass(shape, partial(host_pass, model, slots, x))
+        running = [s for s in slots.values() if s.seed is not None and _runs(s.stage)]
+        seeds, seed_forwards = [], 0
+        for slot in running:
+            isolated = slot.stage is SeedStage.TRAINING
+            key = ("seed", _seed_key(slot), isolated, x.shape[0], x.dtype)
+            done = self._pass(key, partial(seed_pass, slot, x, isolated=isolated))
+            stage = slot.stage.value
+            seeds.append(SeedCost(_seed_id(slot), slot.name, stage, done.training))
+            seed_forwards += done.forward
+        training = sum(s.stage is SeedStage.TRAINING for s in running)
+        probe = training * (host.forward + seed_forwards)
+        total = host.training + sum(seed.flops for seed in seeds)
+        return StepCost(x.shape[0], total, host.training, tuple(seeds), probe)
 
-def architecture(model: nn.Module, slots: Slots) -> tuple[Any, ...]:
-    """What decides a step's cost besides the batch: each slot's seed and
-    stage, and the parameters' shapes."""
-    held = tuple(
-        (s.name, s.stage.value, _seed_id(s), s.seed is None) for s in slots.values()
-    )
-    return held, tuple(tuple(p.shape) for p in model.parameters())
+    def _pass(self, key: tuple[Any, ...], measure_it: Callable[[], Pass]) -> Pass:
+        found = self._passes.get(key)
+        if found is None:
+            found = self._passes[key] = measure_it()
+            self.measured += 1
+        return found
 
 
-def step_cost(model: nn.Module, slots: Slots, x: Tensor) -> StepCost:
-    """Measure a training step as the slots stand, and its breakdown: the host
-    with every slot empty, and each seed as what it adds to that."""
-    everyone = frozenset(slots)
+def host_pass(model: nn.Module, slots: Slots, x: Tensor) -> Pass:
+    """The model with every slot empty: the host alone."""
+    with _slots_emptied(slots):
+        return measure_pass(model, x)
 
-    def train(bypass: frozenset[str]) -> int:
-        with _slots_set(slots, bypass, None):
-            return measure(model, x, backward=True)
 
-    costly = [s for s in slots.values() if s.seed is not None and _runs(s.stage)]
-    total = train(frozenset())
-    host = train(everyone) if costly else total
-    seeds = tuple(
-        SeedCost(_seed_id(s), s.name, s.stage.value, train(everyone - {s.name}) - host)
-        for s in costly
-    )
-    probe = 0
-    for slot in costly:
-        if slot.stage is SeedStage.TRAINING:
-            with _slots_set(slots, frozenset(), slot.name):
-                probe += measure(model, x, backward=False)
-    return StepCost(x.shape[0], total, host, seeds, probe)
+def seed_pass(slot: SeedSlot, x: Tensor, *, isolated: bool) -> Pass:
+    """The slot's seed on its activation for a batch like `x`. Isolated
+    (TRAINING) it reads the detached activation: no gradient for its input;
+    blended, the host's gradient flows through it to the block below."""
+    assert slot.seed is not None
+    device = next(slot.seed.parameters()).device
+    h = torch.zeros((x.shape[0], *slot.shape), dtype=x.dtype, device=device)
+    return measure_pass(slot.seed, h, input_grad=not isolated)
+
+
+def _seed_key(slot: SeedSlot) -> object:
+    """Which seed a slot holds: its id, unique in a run's process (a rollback
+    rebuilds the same seed under it), with its blueprint; None: empty."""
+    if slot.seed is None:
+        return None
+    info = slot.info
+    return (info.seed_id, info.blueprint) if info else id(slot.seed)
 
 
 def _seed_id(slot: SeedSlot) -> str | None:
@@ -161,20 +193,26 @@ def _runs(stage: SeedStage) -> bool:
 
 
 def measure(model: nn.Module, x: Tensor, *, backward: bool) -> int:
-    """FLOPs of one forward (and backward) of `model` on the batch `x`,
-    leaving no trace on the model, its gradients, its buffers or the RNG.
+    """FLOPs of one forward (and backward) of `model` on the batch `x`."""
+    passed = measure_pass(model, x)
+    return passed.training if backward else passed.forward
 
-    The model is called through `functional_call` with meta-device stand-ins
-    for its parameters and buffers, on a meta input: only shapes are worked
-    out, so no arithmetic runs, no memory is touched and nothing waits for the
-    device; gradients land on the stand-ins and BatchNorm's running statistics
-    update them, not the live ones; meta kernels draw no random numbers (a
-    dropout mask costs nothing). A deep copy would copy the weights (GPU
-    memory) and keep a compiled forward bound to the original module. A
-    forward that reads a value (`.item()`, a data-dependent branch) cannot run
-    on meta: it is measured on its device with detached aliases of the
-    parameters (no copy; the gradients go to the aliases) and clones of the
-    buffers, under a forked RNG.
+
+def measure_pass(module: nn.Module, x: Tensor, *, input_grad: bool = False) -> Pass:
+    """The forward's FLOPs and the forward and backward's of `module` on `x`,
+    leaving no trace on the module, its gradients, its buffers or the RNG.
+
+    The module is called through `functional_call` with meta-device
+    stand-ins for its parameters and buffers, on a meta input: only shapes
+    are worked out, so no arithmetic runs, no memory is touched and nothing
+    waits for the device; gradients land on the stand-ins and BatchNorm's
+    running statistics update them, not the live ones; meta kernels draw no
+    random numbers (a dropout mask costs nothing). A deep copy would copy
+    the weights (GPU memory) and keep a compiled forward bound to the
+    original module. A forward that reads a value (`.item()`, a
+    data-dependent branch) cannot run on meta: it is measured on its device
+    with detached aliases of the parameters (no copy; the gradients go to the
+    aliases) and clones of the buffers, under a forked RNG.
 
     The backward starts from the output's sum, not from the task's loss: the
     loss is user code that may count its calls or arm a fault (the tests'
@@ -182,23 +220,24 @@ def measure(model: nn.Module, x: Tensor, *, backward: bool) -> int:
     the gradient's shape, not its values.
     """
     try:
-        return _count(model, x, backward, meta=True)
+        return _count(module, x, input_grad, meta=True)
     except (RuntimeError, NotImplementedError):
         devices = [x.device] if x.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            return _count(model, x, backward, meta=False)
+            return _count(module, x, input_grad, meta=False)
 
 
-def _count(model: nn.Module, x: Tensor, backward: bool, *, meta: bool) -> int:
-    tensors = _stand_ins(model, meta)
-    if meta:
-        x = torch.empty_like(x, device=META)
+def _count(module: nn.Module, x: Tensor, input_grad: bool, *, meta: bool) -> Pass:
+    tensors = _stand_ins(module, meta)
+    x = torch.empty_like(x, device=META) if meta else x.detach()
+    x.requires_grad_(input_grad)
     counter = FlopCounterMode(display=False)
-    with _eager(model), torch.set_grad_enabled(backward), counter:
-        out = functional_call(model, tensors, (x,))
-        if backward and out.requires_grad:
+    with _eager(module), torch.enable_grad(), counter:
+        out = functional_call(module, tensors, (x,))
+        forward = int(counter.get_total_flops())
+        if out.requires_grad:
             out.sum().backward()
-    return int(counter.get_total_flops())
+    return Pass(forward, int(counter.get_total_flops()))
 
 
 def _stand_ins(model: nn.Module, meta: bool) -> dict[str, Tensor]:
@@ -234,18 +273,14 @@ def _compiled(forward: object) -> bool:
 
 
 @contextlib.contextmanager
-def _slots_set(
-    slots: Slots, bypass: frozenset[str], full: str | None
-) -> Iterator[None]:
-    """The slots as a measurement needs them (`bypass`ed ones empty, `full`
-    as G2's probe runs it), put back after; no isolation sample is taken."""
-    saved = [(s, s.bypass, s.force_full, s.sample_next) for s in slots.values()]
+def _slots_emptied(slots: Slots) -> Iterator[None]:
+    """Every slot acting as if empty (the bypass of G4's counterfactual
+    validation), put back after."""
+    saved = [(s, s.bypass) for s in slots.values()]
     try:
         for slot in slots.values():
-            slot.bypass = slot.name in bypass
-            slot.force_full = slot.name == full
-            slot.sample_next = False
+            slot.bypass = True
         yield
     finally:
-        for slot, bypassed, forced, sample in saved:
-            slot.bypass, slot.force_full, slot.sample_next = bypassed, forced, sample
+        for slot, bypassed in saved:
+            slot.bypass = bypassed

@@ -15,14 +15,15 @@ from torch import Tensor, nn
 from api_schemas.enums import SeedStage
 from tests.unit.engine.helpers import Script, run, spec, trainer
 from workers.distributed import DistributedRun
+from workers.engine.blueprints import build_seed
 from workers.engine.compute import (
     STEP_FLOPS,
     TRAIN_FLOPS,
     ComputeMeter,
+    StepCost,
     measure,
-    step_cost,
 )
-from workers.engine.hosts import MLPHost
+from workers.engine.hosts import CNNHost, Conv1DHost, MLPHost
 from workers.engine.runtime import compile_host
 from workers.engine.seeds.slot import SeedInfo, SeedSlot, SeedWrapper, find_slots
 from workers.engine.telemetry import Telemetry
@@ -101,18 +102,28 @@ def test_a_forward_that_reads_values_is_measured_on_its_device() -> None:
     assert torch.equal(torch.get_rng_state(), rng)
 
 
+def step_cost(model: nn.Module, x: Tensor) -> StepCost:
+    return ComputeMeter(Telemetry(lambda packet: None)).cost(
+        model, find_slots(model), x
+    )
+
+
+def plant(slot: SeedSlot, module: nn.Module, stage: SeedStage) -> None:
+    """A seed in the slot at `stage`, through the lifecycle's legal moves."""
+    slot.set_stage(S.DORMANT)
+    slot.set_stage(S.GERMINATED)
+    slot.info = SeedInfo(f"seed-{slot.name}", "linear", germinated_step=0)
+    slot.attach(SeedWrapper(module, slot.channels))
+    path = [S.TRAINING, S.BLENDING, S.SHADOWING, S.PROBATIONARY, S.FOSSILIZED]
+    for step in path[: path.index(stage) + 1] if stage in path else []:
+        slot.set_stage(step)
+
+
 def host_with_seed(stage: SeedStage) -> tuple[MLPHost, SeedSlot]:
     """MLPHost 6 -> 16 -> 16 -> 3 with a one-linear seed in block1 at `stage`."""
     model = MLPHost(6, 16, 2, 3)
     slot = find_slots(model)["block1"]
-    slot.set_stage(S.DORMANT)
-    slot.set_stage(S.GERMINATED)
-    slot.info = SeedInfo("seed-1", "linear", germinated_step=0)
-    slot.attach(SeedWrapper(nn.Linear(16, 16), 16))
-    if stage is not S.GERMINATED:
-        slot.set_stage(S.TRAINING)
-    if stage is S.BLENDING:
-        slot.set_stage(S.BLENDING)
+    plant(slot, nn.Linear(16, 16), stage)
     return model, slot
 
 
@@ -127,7 +138,7 @@ def host_flops(batch: int) -> int:
 def test_a_training_seed_adds_its_own_forward_and_backward_only() -> None:
     model, slot = host_with_seed(S.TRAINING)
     x = batch_of(8, 6)
-    cost = step_cost(model, find_slots(model), x)
+    cost = step_cost(model, x)
     # Isolated: the seed reads the detached activation, so its backward makes
     # its weight's gradient and nothing for the host below it.
     seed = linear_flops(8, 16, 16, input_grad=False)
@@ -145,13 +156,13 @@ def test_a_training_seed_adds_its_own_forward_and_backward_only() -> None:
 def test_a_blended_seed_is_part_of_the_model_and_a_germinated_one_is_free() -> None:
     x = batch_of(8, 6)
     model, _ = host_with_seed(S.BLENDING)
-    blended = step_cost(model, find_slots(model), x)
+    blended = step_cost(model, x)
     # Blended, the host's gradient flows through the seed to the block below.
     seed = linear_flops(8, 16, 16, input_grad=True)
     assert blended.total == host_flops(8) + seed and blended.probe == 0
     assert [s.flops for s in blended.seeds] == [seed]
     model, _ = host_with_seed(S.GERMINATED)
-    germinated = step_cost(model, find_slots(model), x)
+    germinated = step_cost(model, x)
     assert germinated.total == germinated.host == host_flops(8)
     assert germinated.seeds == ()
 
@@ -177,12 +188,53 @@ def test_the_meter_measures_once_per_architecture_and_batch() -> None:
     meter.invalidate()
     seed = linear_flops(8, 16, 16, input_grad=False)
     assert meter.cost(model, slots, x).total == host_flops(8) + seed
-    assert meter.measured == 3
+    assert meter.measured == 3  # the seed alone, isolated
+    slot.set_stage(S.BLENDING)
+    meter.invalidate()
+    blended = linear_flops(8, 16, 16, input_grad=True)
+    assert meter.cost(model, slots, x).total == host_flops(8) + blended
+    assert meter.measured == 4  # the seed alone, blended
+    slot.set_stage(S.SHADOWING)  # runs as it did: nothing to measure
+    meter.invalidate()
+    assert meter.cost(model, slots, x).seeds[0].stage == "SHADOWING"
+    assert meter.measured == 4
     assert [p["value"] for p in packets if p["name"] == STEP_FLOPS] == [
         host_flops(8),
         host_flops(3),
         host_flops(8) + seed,
+        host_flops(8) + blended,
+        host_flops(8) + blended,
     ]
+
+
+SEEDED_HOSTS = [
+    (MLPHost(6, 16, 2, 3), (8, 6), ("residual_mlp", "low_rank")),
+    (CNNHost(3, 8, 2, 4, size=8), (4, 3, 8, 8), ("conv3x3", "squeeze_excite")),
+    (Conv1DHost(1, 8, 2, 4, length=16), (4, 1, 16), ("conv1d", "low_rank")),
+]
+
+
+@pytest.mark.parametrize(("host", "shape", "blueprints"), SEEDED_HOSTS)
+def test_the_composed_step_is_what_the_whole_model_runs(
+    host: nn.Module, shape: tuple[int, ...], blueprints: tuple[str, str]
+) -> None:
+    """The meter adds the host's pass and each seed's, measured alone; the
+    whole model, measured as the training step and G2's probe run it,
+    counts the same, a TRAINING seed beside a blended one included."""
+    x = torch.randn(*shape)
+    first, second = find_slots(host).values()
+    for slot, blueprint, stage in zip(
+        (first, second), blueprints, (S.TRAINING, S.BLENDING), strict=True
+    ):
+        plant(slot, build_seed(blueprint, slot.shape, "cpu").module.body, stage)
+    cost = step_cost(host, x)
+    assert cost.total == measure(host, x, backward=True)
+    assert all(seed.flops > 0 for seed in cost.seeds)
+    first.force_full = True
+    try:
+        assert cost.probe == measure(host, x, backward=False)
+    finally:
+        first.force_full = False
 
 
 def test_measuring_is_not_the_steps_time(
