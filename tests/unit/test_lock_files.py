@@ -16,8 +16,9 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
-# Each lock file and the extras it resolves (the images: s3 too); torch stays out of the development
-# lock (make install pins it first: the CPU wheel here, requirements/constraints.in).
+# Each lock file and the extras it resolves (the images: s3 too); torch stays
+# out of the development lock (make install pins it first: the CPU wheel here,
+# requirements/constraints.in).
 LOCKS = {
     "gateway.txt": (("gateway", "s3"), set()),
     "worker.txt": (("worker", "s3"), set()),
