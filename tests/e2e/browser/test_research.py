@@ -1,7 +1,9 @@
 """The researcher's dashboard (issue 23) in headless Chromium against one live
 stack per module: charts that show only real gaps, the runs list, compare,
-zoom, smoothing and export. Each test acts through the page as a user would."""
+zoom, smoothing, export, and the run page's spec, artifacts and attempts. Each
+test acts through the page as a user would."""
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -275,3 +277,46 @@ def test_export_is_every_point_not_the_buckets(
     json_download.value.save_as(json_path)
     exported = json.loads(json_path.read_text())
     assert len(exported["points"]) == len(packets) > 50
+
+
+def test_run_page_shows_spec_artifacts_and_attempts(
+    live: tuple[LiveStack, dict[str, dict[str, Any]]],
+    dashboard: Open,
+) -> None:
+    stack, runs = live
+    client = api_client(stack)
+    run = client.get(f"/api/v1/runs/{runs['cmp-lr-small']['id']}").json()
+    body = client.get(f"/api/v1/runs/{run['id']}/artifacts").json()
+    listed = body if isinstance(body, list) else body["items"]
+    assert run["worker_id"] and listed, run
+    page = dashboard(stack.url).open()
+    page.testid("runs-search").fill("cmp-lr-small")  # the list may be pages long
+    page.page.locator(f'tr[data-run-id="{run["id"]}"] a[href^="#/runs/"]').click()
+    page.page.wait_for_selector('[data-testid="run-head"] h1')
+
+    spec = page.testid("spec")
+    learning_rate = spec.locator('tr[data-key="learning_rate"]')
+    assert learning_rate.inner_text().split() == ["learning_rate", "0.01"]
+    task = spec.locator('tr[data-key="task"]')
+    assert task.inner_text().split() == ["task", "digits"]
+    assert spec.locator('tr[data-key="labels"]').inner_text().split() == [
+        "labels",
+        "sweep=lr",
+    ]
+
+    wanted = next(a for a in listed if a["name"] == "model.json")
+    link = page.page.locator(f'tr[data-artifact="{wanted["name"]}"] a[download]')
+    with page.page.expect_download() as info:
+        link.click()
+    saved = Path(info.value.path()).read_bytes()
+    assert hashlib.sha256(saved).hexdigest() == wanted["sha256"]
+    assert json.loads(saved)["task"] == "digits"
+
+    attempt = page.testid("attempts").locator('tr[data-attempt="1"]')
+    attempt.wait_for()
+    cells = attempt.locator("td").all_inner_texts()
+    assert cells[0] == "1" and cells[1] == run["worker_id"], cells
+    assert cells[2] == "0" and "…" not in cells[3], cells  # started and ended
+    assert cells[4] == "completed", cells
+    assert page.testid("attempts").locator("tr[data-attempt]").count() == 1
+    assert page.errors == []

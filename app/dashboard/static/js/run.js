@@ -1,12 +1,14 @@
-// Run view (#/runs/<id>): charts, seed swimlane, events, ledger, checkpoints, artifacts and
-// controls for one run. History comes first at a fixed resolution (bounded cost
-// whatever the run's length), then `/ws/runs/{id}` streams live packets; on a
-// reconnect the socket resumes after the last cursor it saw, so nothing is lost.
+// Run view (#/runs/<id>): charts, seed swimlane, events, ledger, checkpoints, artifacts,
+// attempts, the spec and controls for one run. History comes first at a fixed
+// resolution (bounded cost whatever the run's length), then `/ws/runs/{id}` streams
+// live packets; on a reconnect the socket resumes after the last cursor it saw, so
+// nothing is lost.
 
 import { TERMINAL, api } from './api.js';
 import { MetricChart, cursorBefore } from './charts.js';
 import { exportMetrics } from './export.js';
 import { ArtifactsTable } from './artifacts.js';
+import { AttemptsTable, SpecTable } from './runinfo.js';
 import { Controls, canCommand } from './controls.js';
 import { frameScheduler, h, replace, runLabel } from './dom.js';
 import { EventFeed, GAP_EVENT, describe } from './events.js';
@@ -97,6 +99,8 @@ class RunView {
     this.ledger = new Ledger();
     this.cpTable = new CheckpointsTable({ onRollback: this.canAct ? (id) => this.controls.chooseRollback(id) : null });
     this.artifacts = new ArtifactsTable(run.id);
+    this.spec = new SpecTable();
+    this.attempts = new AttemptsTable(run.id);
     this.seedsTable = new SeedsTable({ onCull: this.canAct ? (s) => this.controls.cullSeed(s) : null });
     this.controls = this.canAct ? new Controls({ run, ledger: this.ledger,
       getCheckpoints: () => this.checkpoints, getSlots: () => this.slots(),
@@ -114,6 +118,7 @@ class RunView {
     });
     this.layout();
     this.header.update(run);
+    this.spec.update(run.spec);
   }
 
   layout() {
@@ -130,9 +135,10 @@ class RunView {
             h('div', { class: 'panel-head' }, h('h3', {}, 'Seeds over steps')),
             h('div', { class: 'panel-body' }, this.swimlane.el, stageLegend()),
             this.seedsTable.el),
-          h('div', { class: 'charts' }, c.time.el)),
+          h('div', { class: 'charts' }, c.time.el),
+          this.spec.el),
         h('div', { class: 'stack side' }, this.feed.el, this.ledger.el, this.cpTable.el,
-          this.artifacts.el)));
+          this.artifacts.el, this.attempts.el)));
     if (this.controls) this.root.querySelector('[data-testid="controls"]').classList.add('run-controls');
   }
 
@@ -155,6 +161,7 @@ class RunView {
   loadSide() {
     api.checkpoints(this.run.id).then((cps) => this.setCheckpoints(cps)).catch(() => {});
     this.artifacts.load();
+    this.attempts.load(this.run);
     api.commands(this.run.id).then((cmds) => cmds.forEach((c) => this.ledger.upsert(c))).catch(() => {});
     // Stage history first, so the snapshot of seeds only fills in what it lacks.
     this.loadEventHistory().then(() => api.seeds(this.run.id)).then((seeds) => {
@@ -215,7 +222,7 @@ class RunView {
         this.syncSeeds();
         break;
       case 'event': this.onEvent(p, false); break;
-      case 'state': this.onState(p.value); break;
+      case 'state': this.onState(p.value, p.attrs); break;
       case 'command': this.ledger.upsert(commandFromPacket(p)); break;
       default: break;
     }
@@ -261,11 +268,12 @@ class RunView {
     }
   }
 
-  onState(state) {
+  onState(state, attrs) {
     if (!state || state === this.run.state) return;
     this.run.state = state;
     this.controls?.update(this.run);
-    if (TERMINAL.has(state)) this.refresh();
+    // Terminal, or requeued for a new attempt (its worker lost): read the row again.
+    if (TERMINAL.has(state) || (state === 'queued' && attrs?.attempt)) this.refresh();
   }
 
   async refresh(attempt = 0) {
@@ -287,6 +295,7 @@ class RunView {
     } catch { /* the next poll retries */ }
     api.checkpoints(this.run.id).then((cps) => this.setCheckpoints(cps)).catch(() => {});
     this.artifacts.load();
+    this.attempts.load(this.run);
     api.commands(this.run.id).then((cmds) => cmds.forEach((c) => this.ledger.upsert(c))).catch(() => {});
   }
 
