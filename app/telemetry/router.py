@@ -12,8 +12,9 @@ from app.runs.deps import RunDep
 from app.telemetry import history
 from app.telemetry.ws import CursorParam, NamesParam
 
-# Steps are stored as 64-bit integers; beyond that a bound cannot bind (a 422).
-STEP_MAX = 2**63 - 1
+# A packet's step column is a 32-bit INTEGER (app/models/telemetry.py): on
+# PostgreSQL a larger bound cannot bind and was a 500 (found by the fuzzer); a 422.
+STEP_MAX = 2**31 - 1
 
 router = APIRouter(prefix="/api/v1/runs", tags=["telemetry"])
 

@@ -114,7 +114,13 @@ def test_submit_wait_and_read_a_completed_run(esper: Any, tmp_path: Path) -> Non
     assert [r["id"] for r in listed] == [run["id"]]
     got = yaml.safe_load(esper("runs", "get", run["id"], "-o", "yaml").stdout)
     assert got["id"] == run["id"] and got["state"] == "completed"
+    # The model bundle is uploaded by the worker's uploader as the run ends;
+    # under load the listing can trail the run's completed state briefly.
+    deadline = time.monotonic() + 30
     table = esper("runs", "artifacts", run["id"])
+    while "model.safetensors" not in table.stdout and time.monotonic() < deadline:
+        time.sleep(0.5)
+        table = esper("runs", "artifacts", run["id"])
     assert table.exit_code == 0 and "model.safetensors" in table.stdout
     artifacts = {
         a["name"]: a for a in _json(esper("runs", "artifacts", run["id"], "-o", "json"))

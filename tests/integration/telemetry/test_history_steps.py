@@ -49,7 +49,8 @@ async def test_buckets_and_pages_within_a_step_range(
             await client.get(path, params={"names": LOSS, "step_from": 700})
         ).json()
         backwards = await client.get(path, params={"step_from": 9, "step_to": 3})
-        too_big = await client.get(path, params={"step_to": 2**63})
+        # Past the 32-bit step column: a 500 on PostgreSQL before (the fuzzer).
+        too_big = await client.get(path, params={"step_to": 2**31})
     steps = list(range(200, 400, 4))
     buckets = series["buckets"]
     # 50 points in [200, 396] -> 10 buckets of 20 steps, each of 5 points.
