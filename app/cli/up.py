@@ -31,7 +31,14 @@ DEMO_SPEC: dict[str, Any] = {
     "batch_size": 64,
     "learning_rate": 0.01,
     "seed": 0,
-    "morphogenesis": {"enabled": True},
+    # The default policy and gates; only the wall-clock budgets are wider, so
+    # that on a busy laptop a missed 5 ms decision deadline or a slow step does
+    # not decide whether the newcomer sees growth (docs/growth.md, "Configs").
+    "morphogenesis": {
+        "enabled": True,
+        "decision_deadline_ms": 50.0,
+        "gates": {"g4_max_step_overhead": 10.0},
+    },
     "labels": {"source": "esper-up-demo"},
 }
 
