@@ -49,13 +49,23 @@ def get(stack: LiveStack, path: str, **params: Any) -> Any:
 def test_default_spec_grows_a_capacity_limited_host_and_not_an_easy_one(
     stack: LiveStack,
 ) -> None:
-    grown = finish(stack, {**CAPACITY_LIMITED, "morphogenesis": WALL_CLOCK})
-    seeds = get(stack, f"/api/v1/runs/{grown['id']}/seeds")
-    fossils = [s for s in seeds if s["outcome"] == "fossilised"]
-    assert fossils, seeds
-    assert grown["result"]["params"] == 371 + sum(s["params"] for s in fossils)
+    # Two RNG seeds: a seed's fate depends on when it was planted, which on a
+    # loaded machine moves with the policy's timing; one clean-clone CI run
+    # culled both seeds of RNG seed 0. At least one of the two runs must
+    # fossilise, and every run grows only in the first half and adds exactly
+    # what it fossilised.
     planned = 20 * 38  # epochs x ceil(2400 training samples / 64)
-    assert all(s["germinated_step"] <= planned // 2 for s in seeds), seeds
+    fossilised = 0
+    for rng_seed in (0, 1):
+        spec = {**CAPACITY_LIMITED, "seed": rng_seed, "morphogenesis": WALL_CLOCK}
+        grown = finish(stack, spec)
+        seeds = get(stack, f"/api/v1/runs/{grown['id']}/seeds")
+        assert seeds, "a capacity-limited host must germinate"
+        fossils = [s for s in seeds if s["outcome"] == "fossilised"]
+        fossilised += len(fossils)
+        assert grown["result"]["params"] == 371 + sum(s["params"] for s in fossils)
+        assert all(s["germinated_step"] <= planned // 2 for s in seeds), seeds
+    assert fossilised >= 1
 
     easy = finish(stack, EASY)  # no "morphogenesis" key at all: every default
     assert get(stack, f"/api/v1/runs/{easy['id']}/seeds") == []
