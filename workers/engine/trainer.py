@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from api_schemas.runs import RunCreate
+from workers.engine.architecture import ArchitectureReport
 from workers.engine.build import Parts, build_parts
 from workers.engine.compute import TRAIN_FLOPS, ComputeMeter
 from workers.engine.control import RunControl
@@ -68,6 +69,7 @@ class Trainer:
         self.hooks = self.strategy.bind(hooks, self.state)
         self.tm = Telemetry(hooks.emit)
         self.compute = ComputeMeter(self.tm)  # a step's FLOPs, per architecture
+        self.architecture = ArchitectureReport(self.tm)  # for the dashboard
         self.guard = EmergencyGuard(
             self.tm,
             self.hooks,
@@ -190,6 +192,7 @@ class Trainer:
 
     def _train(self) -> RunOutcome:
         self.tm.state("running")
+        self.architecture.start(self.parts.model, self.state.step)
         while self.state.epoch < self.spec.epochs and not self._max_steps_reached():
             outcome = self._run_epoch()
             if outcome is not None:
@@ -469,3 +472,4 @@ class Trainer:
         self.compute.invalidate()  # a seed moved: the next step is measured
         self.state.seed_view = seeds.views()
         self.state.seed_counts = seeds.stage_counts()
+        self.architecture.changed(seeds.host_params, seeds.slots)
