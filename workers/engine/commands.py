@@ -48,6 +48,10 @@ class Controls(Protocol):
         """Forget the prebuilt blueprints; returns how many."""
         ...
 
+    def profile(self, steps: int) -> dict[str, Any]:
+        """Record the next `steps` steps; raises ValueError when it cannot."""
+        ...
+
 
 def _pause(run: Controls, cmd: EngineCommand) -> Ack:
     reason = None if run.pause() else "already paused"
@@ -121,6 +125,16 @@ def _registry_reset(run: Controls, cmd: EngineCommand) -> Ack:
     return APPLIED, None, {"cleared": run.reset_registry()}
 
 
+def _profile(run: Controls, cmd: EngineCommand) -> Ack:
+    steps = cmd.params.get("steps", 20)
+    if not isinstance(steps, int) or isinstance(steps, bool):
+        return REJECTED, f"steps must be an integer, not {steps!r}", {}
+    try:
+        return APPLIED, None, run.profile(steps)
+    except ValueError as exc:
+        return REJECTED, str(exc), {}
+
+
 HANDLERS: dict[str, Callable[[Controls, EngineCommand], Ack]] = {
     "pause": _pause,
     "resume": _resume,
@@ -130,6 +144,7 @@ HANDLERS: dict[str, Callable[[Controls, EngineCommand], Ack]] = {
     "seed_enable": _seed_enable,
     "seed_disable": _seed_disable,
     "registry_reset": _registry_reset,
+    "profile": _profile,
 }
 
 

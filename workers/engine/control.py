@@ -9,6 +9,7 @@ from workers.engine.build import Parts
 from workers.engine.commands import apply_command
 from workers.engine.hooks import Hooks
 from workers.engine.policy.tamiyo import execute
+from workers.engine.profiling import Profiler
 from workers.engine.recovery import Recovery
 from workers.engine.runtime import describe
 from workers.engine.seeds.manager import SeedManager
@@ -26,9 +27,11 @@ class RunControl:
         strategy: Strategy,
         parts: Parts,
         recovery: Recovery,
+        profiler: Profiler,
     ) -> None:
         self.state, self.hooks, self.tm = state, hooks, telemetry
         self.strategy, self.parts, self.recovery = strategy, parts, recovery
+        self.profiler = profiler
 
     def drain(self) -> None:
         """Apply what arrived since the last boundary, each command acked once."""
@@ -89,3 +92,8 @@ class RunControl:
         cleared = self.parts.cache.clear()
         self.tm.event("kasmina.registry_reset", "info", {"cleared": cleared})
         return cleared
+
+    def profile(self, steps: int) -> dict[str, Any]:
+        if self.strategy.collective.rank != 0:  # the writing rank records
+            return {"recorded_by": "rank 0"}
+        return self.profiler.request(steps, self.state.step, cuda=self.parts.cuda)

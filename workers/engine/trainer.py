@@ -32,6 +32,7 @@ from workers.engine.export import BUNDLE_DIR, RunEnd, export_model
 from workers.engine.forward import HaltObserved
 from workers.engine.hooks import Hooks, Progress, RunOutcome
 from workers.engine.options import EngineOptions
+from workers.engine.profiling import PROFILE_DIR, Profiler
 from workers.engine.recovery import Recovery
 from workers.engine.runtime import describe, device_broken
 from workers.engine.seeds.manager import SeedManager
@@ -86,6 +87,10 @@ class Trainer:
         self._recovery: Recovery | None = None
         self._control: RunControl | None = None
         self._in_flight: deque[torch.cuda.Event] = deque()  # CUDA: queued steps
+        # torch.profiler over the next steps, on command (profiling.py)
+        self.profiler = Profiler(
+            self.tm, self.hooks.on_artifact, self.checkpoint_dir / PROFILE_DIR
+        )
 
     @property
     def parts(self) -> Parts:
@@ -160,7 +165,13 @@ class Trainer:
             val_accuracy=lambda: self.metrics.latest["val_accuracy"],
         )
         self._control = RunControl(
-            self.state, self.hooks, self.tm, self.strategy, parts, self.recovery
+            self.state,
+            self.hooks,
+            self.tm,
+            self.strategy,
+            parts,
+            self.recovery,
+            self.profiler,
         )
         if self.resume_from:
             self.recovery.start_from(self.resume_from, fork=self.fork)
@@ -173,6 +184,7 @@ class Trainer:
             self.strategy.leave()
 
     def _close_parts(self) -> None:
+        self.profiler.close(self.state.step)  # exports a recording cut short
         if self._recovery is not None:
             self._recovery.close()
         parts = self._parts
@@ -215,6 +227,7 @@ class Trainer:
             outcome = self._boundary()
             if outcome is not None:
                 return outcome
+            self.profiler.tick(state.step)
             if not self._train_step(batches[index]):
                 return self._halt()
             samples += batches[index].numel()
