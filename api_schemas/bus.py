@@ -18,6 +18,11 @@ EVENTS_GROUP = "gateway"
 BROADCAST_STREAM = "esper:cmd:broadcast"
 # Fleet-wide changes (run states, command outcomes, workers) for /ws/fleet.
 FLEET_STREAM = "esper:fleet"
+# The emergency lane (workers/lane.py): workers' critical packets, relayed to
+# the fleet stream by one gateway (group `gateway`; app/telemetry/emergency.py).
+EMERGENCY_STREAM = "esper:emergency"
+EMERGENCY_GROUP = "gateway"
+EMERGENCY_MAXLEN = 10_000
 DATA_FIELD = "data"
 
 # Stream replies, as redis-py returns them over RESP2 with bytes (the gateway)

@@ -82,6 +82,27 @@ HISTORY_ROWS_TOTAL = Counter(
 HISTORY_PRUNED_TOTAL = Counter(
     "esper_telemetry_history_pruned_total", "History rows deleted by retention."
 )
+# The emergency lane's relay to /ws/fleet (app.telemetry.emergency); the
+# workers' own lane series (admitted, demoted, dropped, queue depth) are
+# esper_oona_emergency_* on their /metrics.
+EMERGENCY_RELAYED_TOTAL = Counter(
+    "esper_emergency_relayed_total",
+    "Emergency-lane packets relayed to the fleet stream (/ws/fleet).",
+)
+EMERGENCY_MALFORMED_TOTAL = Counter(
+    "esper_emergency_malformed_total",
+    "Emergency-lane entries without a packet, acked and skipped (the run's "
+    "stream still holds the packet).",
+)
+EMERGENCY_BACKLOG = Gauge(
+    "esper_emergency_backlog",
+    "Emergency-lane packets no gateway has read yet (after this gateway's last relay).",
+)
+EMERGENCY_RELAY_SECONDS = Histogram(
+    "esper_emergency_relay_seconds",
+    "From the worker's write on the emergency lane to this gateway's read.",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+)
 
 # Bus health.
 OUTBOX_BACKLOG = Gauge(

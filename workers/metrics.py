@@ -61,8 +61,21 @@ ARTIFACT_UPLOADS = Counter(
     "(the upload queue was full).",
     ["outcome"],
 )
+# The emergency lane (workers/lane.py), updated by the publisher itself.
+EMERGENCY_PACKETS = Counter(
+    "esper_oona_emergency_packets_total",
+    "Packets at or above ESPER_EMERGENCY_THRESHOLD by outcome: lane (sent on "
+    "the emergency lane), demoted (over ESPER_EMERGENCY_MAX_PER_MIN: sent on the "
+    "bulk path instead), dropped (Redis refused the write).",
+    ["outcome"],
+)
+EMERGENCY_QUEUE_DEPTH = Gauge(
+    "esper_oona_emergency_queue_depth", "Packets waiting on the emergency lane."
+)
 for _outcome in ("stored", "failed", "dropped"):
     ARTIFACT_UPLOADS.labels(_outcome)
+for _outcome in ("lane", "demoted", "dropped"):
+    EMERGENCY_PACKETS.labels(_outcome)
 for _stage in SeedStage:
     SEEDS_BY_STAGE.labels(_stage.value)
 

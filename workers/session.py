@@ -65,6 +65,8 @@ class RunSession:
             maxlen=s.telemetry_maxlen,
             flush_s=s.telemetry_flush_s,
             batch=s.telemetry_batch,
+            emergency_max_per_min=s.emergency_max_per_min,
+            emergency_threshold=s.emergency_threshold.value,
         )
         self.commands: queue.SimpleQueue[EngineCommand] = queue.SimpleQueue()
         self._frozen_at = 0  # _freeze_imports milestones passed

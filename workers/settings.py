@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api_schemas.enums import Level
 from api_schemas.plugins import import_prefixes
 from api_schemas.signing import DEFAULT_MAX_AGE_S, DEFAULT_MAX_SKEW_S, parse_keyring
 
@@ -87,6 +88,22 @@ class WorkerSettings(BaseSettings):
     )
     telemetry_batch: int = Field(
         default=500, description="Most packets in one Redis pipeline."
+    )
+    emergency_max_per_min: int = Field(
+        default=120,
+        ge=0,
+        le=1_000_000,
+        description="Token bucket of a run's emergency lane: packets a minute "
+        "(and the largest burst) that skip the batched telemetry and reach "
+        "/ws/fleet at once; more are demoted to the bulk path (their run's "
+        "stream and history only) and counted, never dropped. 0: all demoted.",
+    )
+    emergency_threshold: Level = Field(
+        default=Level.critical,
+        description="Lowest packet level that takes the emergency lane "
+        "(`info`, `warning` or `critical`; `critical`: escalations, verifier "
+        "failures, isolation violations, "
+        "halts; `warning` adds warnings).",
     )
     progress_interval_s: float = Field(
         default=0.5,

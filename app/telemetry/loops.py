@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.settings import Settings
+from app.telemetry.emergency import EmergencyRelay
 from app.telemetry.hub import Hub
 from app.telemetry.persister import Persister, prune_forever
 
@@ -13,7 +14,8 @@ from app.telemetry.persister import Persister, prune_forever
 def start_telemetry(
     app: FastAPI, settings: Settings
 ) -> list[Coroutine[Any, Any, None]]:
-    """Set `app.state.hub`; return the persister and retention loops to run."""
+    """Set `app.state.hub`; return the emergency relay, the persister and the
+    retention loops to run."""
     maker, redis = app.state.writes, app.state.redis
     app.state.hub = Hub(redis, settings.ws_queue_frames)
     app.state.persister = Persister(
@@ -23,6 +25,7 @@ def start_telemetry(
         interval_s=settings.telemetry_persist_interval_s,
     )
     return [
+        EmergencyRelay(redis).run_forever(),
         app.state.persister.run_forever(),
         prune_forever(
             maker,
