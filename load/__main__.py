@@ -24,6 +24,7 @@ SCENARIOS: dict[str, str] = {
     "chaos": "load.scenarios.chaos",
     "soak": "load.scenarios.soak",
     "client-import": "load.scenarios.client_import",
+    "rc1": "load.scenarios.rc1",
 }
 
 
