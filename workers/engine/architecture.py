@@ -6,9 +6,9 @@ Two packets, both cheap and rare:
   host's kind and options, its blocks in order (layers, parameters, the slot after
   each and that slot's activation shape), the head, the host's parameter count.
 - `tolaria.model.params` (metric): the model's trainable parameters (host plus
-  every seed module it holds), at the start and whenever a seed's move changes
-  it (a germination adds a seed's parameters, a cull removes them; a fossilised
-  seed keeps them).
+  every seed module it holds), at the start, whenever a seed's move changes it
+  (a germination adds a seed's parameters, a cull removes them; a fossilised
+  seed keeps them) and at each epoch end.
 
 Neither is in the per-step path: the count is taken when a seed changes stage.
 """
@@ -127,6 +127,12 @@ class ArchitectureReport:
         self.tm.event(ARCHITECTURE, "info", info)
         self.last = int(info["params"])
         self.tm.metric(PARAMS, float(self.last), {"host": info["host_params"]})
+
+    def epoch_end(self) -> None:
+        """The count again at each epoch end, so a chart of it spans the run
+        (it changes only when seeds move)."""
+        if self.started and self.last is not None:
+            self.tm.metric(PARAMS, float(self.last))
 
     def changed(self, host_params: int, slots: dict[str, SeedSlot]) -> None:
         """A seed moved: send the count if it differs from the last one sent."""

@@ -369,6 +369,7 @@ class Trainer:
             self.metrics.latest["step_time_ms"] or 0.0,
         )
         self.tm.metric("kasmina.seeds.active", float(parts.seeds.live_count()))
+        self.architecture.epoch_end()
         if not math.isfinite(val_loss):
             self.guard.failure(
                 self.state.step, Level.ELEVATED, "non-finite validation loss"

@@ -32,8 +32,8 @@ def test_describe_lists_blocks_slots_and_head() -> None:
 
 def test_params_metric_follows_germination_and_cull(tmp_path: Path) -> None:
     """One architecture event at the start; the count rises by the seed's size
-    when it germinates and falls back when it is culled, and is not repeated
-    while nothing changes."""
+    when it germinates and falls back when it is culled, and is repeated only
+    at the epoch's end."""
     script = Script()
     script.at(2, "seed_enable", slot="block0", blueprint="low_rank")
     script.at(6, "seed_disable", seed_id="seed-1")
@@ -43,9 +43,11 @@ def test_params_metric_follows_germination_and_cull(tmp_path: Path) -> None:
     host = arch["attrs"]["host_params"]
     assert arch["attrs"]["params"] == host and arch["step"] == 0
     assert [b["slot"] for b in arch["attrs"]["blocks"]] == ["block0", "block1"]
+    # one epoch: the count again at its end
     counts = [(p["step"], p["value"]) for p in script.named(PARAMS)]
     changes = script.named("kasmina.seed.stage_changed")
     germinated = next(p for p in changes if p["value"] == "GERMINATED")
     seed = germinated["attrs"]["params"]
     assert seed > 0
-    assert counts == [(0, host), (2, host + seed), (6, host)], counts
+    end = script.named("tolaria.validation.loss")[-1]["step"]
+    assert counts == [(0, host), (2, host + seed), (6, host), (end, host)], counts
