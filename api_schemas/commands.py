@@ -70,6 +70,16 @@ class RegistryReset(Strict):
     type: Literal["registry_reset"] = Field(description="Command type.")
 
 
+class Profile(Strict):
+    """Record `torch.profiler` over the next steps; the Chrome trace becomes a
+    run artifact (kind `report`)."""
+
+    type: Literal["profile"] = Field(description="Command type.")
+    steps: int = Field(
+        default=20, ge=1, le=500, description="Training steps to record (1..500)."
+    )
+
+
 CommandCreate = Annotated[
     EmergencyHalt
     | Pause
@@ -78,7 +88,8 @@ CommandCreate = Annotated[
     | Rollback
     | SeedEnable
     | SeedDisable
-    | RegistryReset,
+    | RegistryReset
+    | Profile,
     Field(discriminator="type"),
 ]
 command_create_adapter: TypeAdapter[Any] = TypeAdapter(CommandCreate)

@@ -43,6 +43,7 @@ class CommandType(StrEnum):
     seed_enable = "seed_enable"
     seed_disable = "seed_disable"
     registry_reset = "registry_reset"
+    profile = "profile"
 
 
 class CommandState(StrEnum):

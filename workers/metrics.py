@@ -55,6 +55,11 @@ EMERGENCY_HALTS = Counter(
 TAMIYO_TIMEOUTS = Counter(
     "esper_tamiyo_timeouts_total", "Policy decisions that missed their deadline."
 )
+PROFILER_EXPORT_FAILURES = Counter(
+    "esper_tolaria_profiler_export_failures_total",
+    "Profiler traces that did not become artifacts (could not start, export or "
+    "upload): one per tolaria.profiler.export_failed event.",
+)
 ARTIFACT_UPLOADS = Counter(
     "esper_artifact_uploads_total",
     "Uploads to the artifact store by outcome: stored, failed, or dropped "
@@ -131,6 +136,8 @@ def observe_packet(packet: dict[str, Any]) -> None:
         _seed_stage(packet)
     elif kind == "state" and packet.get("value") in _RUN_BOUNDARIES:
         _reset_run()
+    elif kind == "event" and packet.get("name") == "tolaria.profiler.export_failed":
+        PROFILER_EXPORT_FAILURES.inc()
 
 
 def _seed_stage(packet: dict[str, Any]) -> None:

@@ -26,6 +26,12 @@ from workers.context import WorkerContext
 from workers.engine.hooks import Hooks, Packet
 
 log = logging.getLogger("esper.worker.artifacts")
+# A profiler trace (workers/engine/profiling.py: PREFIX, EXPORT_FAILED) the
+# store did not take is the profiler's failure too: the operator watches one
+# event for a trace that never arrives.
+PROFILE_PREFIX = "profile-"
+PROFILER_EXPORT_FAILED = "tolaria.profiler.export_failed"
+UPLOAD_FAILURES = frozenset({"artifacts.upload_failed", "artifacts.upload_dropped"})
 
 
 def open_store(url: str, options: dict[str, Any]) -> ArtifactStore:
@@ -109,6 +115,13 @@ class RunArtifacts:
         )
 
     def _event(self, name: str, level: str, attrs: dict[str, Any]) -> None:
+        self._emit_event(name, level, attrs)
+        if profile_lost(name, attrs):
+            lost = {k: attrs.get(k) for k in ("artifact", "reason", "step")}
+            lost["stage"] = "upload"
+            self._emit_event(PROFILER_EXPORT_FAILED, "warning", lost)
+
+    def _emit_event(self, name: str, level: str, attrs: dict[str, Any]) -> None:
         self.emit(
             {
                 "kind": "event",
@@ -120,6 +133,12 @@ class RunArtifacts:
                 "attrs": attrs,
             }
         )
+
+
+def profile_lost(name: str, attrs: dict[str, Any]) -> bool:
+    """Whether an uploader event says a profiler trace did not reach the store."""
+    artifact = str(attrs.get("artifact") or "")
+    return name in UPLOAD_FAILURES and artifact.startswith(PROFILE_PREFIX)
 
 
 def fetch_or_refuse(

@@ -80,9 +80,19 @@ async def download(
     return StreamingResponse(
         chunks(handle, first, length),
         status_code=206 if part else 200,
-        media_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+        media_type=media_type(name),
         headers=headers,
     )
+
+
+def media_type(name: str) -> str:
+    """The content's type from its name; a compressed file is what it is on
+    the wire (`x.json.gz` is application/gzip, not JSON: the bytes are sent as
+    stored, with no Content-Encoding)."""
+    kind, encoding = mimetypes.guess_type(name)
+    if encoding == "gzip":
+        return "application/gzip"
+    return kind if kind and encoding is None else "application/octet-stream"
 
 
 def _headers(manifest: ArtifactManifest) -> dict[str, str]:

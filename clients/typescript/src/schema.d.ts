@@ -769,7 +769,7 @@ export interface components {
          * CommandType
          * @enum {string}
          */
-        CommandType: "emergency_halt" | "pause" | "resume" | "stop" | "rollback" | "seed_enable" | "seed_disable" | "registry_reset";
+        CommandType: "emergency_halt" | "pause" | "resume" | "stop" | "rollback" | "seed_enable" | "seed_disable" | "registry_reset" | "profile";
         /**
          * EmergencyHalt
          * @description Stop optimizer updates within one step, checkpoint, end `halted`.
@@ -945,6 +945,24 @@ export interface components {
              * @enum {string}
              */
             type: "pause";
+        };
+        /**
+         * Profile
+         * @description Record `torch.profiler` over the next steps; the Chrome trace becomes a
+         *     run artifact (kind `report`).
+         */
+        Profile: {
+            /**
+             * @description Command type. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "profile";
+            /**
+             * Steps
+             * @description Training steps to record (1..500).
+             * @default 20
+             */
+            steps?: number;
         };
         /**
          * Readiness
@@ -2503,7 +2521,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["EmergencyHalt"] | components["schemas"]["Pause"] | components["schemas"]["Resume"] | components["schemas"]["Stop"] | components["schemas"]["Rollback"] | components["schemas"]["SeedEnable"] | components["schemas"]["SeedDisable"] | components["schemas"]["RegistryReset"];
+                "application/json": components["schemas"]["EmergencyHalt"] | components["schemas"]["Pause"] | components["schemas"]["Resume"] | components["schemas"]["Stop"] | components["schemas"]["Rollback"] | components["schemas"]["SeedEnable"] | components["schemas"]["SeedDisable"] | components["schemas"]["RegistryReset"] | components["schemas"]["Profile"];
             };
         };
         responses: {

@@ -111,6 +111,17 @@ def test_unknown_command_type_and_bad_params(client: httpx.Client) -> None:
     assert_error(
         client.post(url + "?wait=31", json={"type": "pause"}), 422, "validation_error"
     )
+    for steps in (0, 501, -1, True, 2.5, None):  # profile: steps 1..500
+        assert_error(
+            client.post(url, json={"type": "profile", "steps": steps}),
+            422,
+            "validation_error",
+        )
+    for steps in (1, 500):
+        ok = client.post(url, json={"type": "profile", "steps": steps})
+        assert ok.status_code == 202 and ok.json()["params"] == {"steps": steps}
+    default = client.post(url, json={"type": "profile"}).json()
+    assert default["type"] == "profile" and default["params"] == {"steps": 20}
 
 
 def test_commands_to_an_unknown_run_are_404_and_write_nothing(

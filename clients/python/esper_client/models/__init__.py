@@ -31,6 +31,7 @@ from .morphogenesis_gates import MorphogenesisGates
 from .morphogenesis_policy_options import MorphogenesisPolicyOptions
 from .packet_kind import PacketKind
 from .pause import Pause
+from .profile import Profile
 from .readiness import Readiness
 from .registry_reset import RegistryReset
 from .restart_policy import RestartPolicy
@@ -102,6 +103,7 @@ __all__ = (
     "MorphogenesisPolicyOptions",
     "PacketKind",
     "Pause",
+    "Profile",
     "Readiness",
     "RegistryReset",
     "RestartPolicy",

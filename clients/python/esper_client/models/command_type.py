@@ -3,6 +3,7 @@ from enum import StrEnum
 class CommandType(StrEnum):
     EMERGENCY_HALT = "emergency_halt"
     PAUSE = "pause"
+    PROFILE = "profile"
     REGISTRY_RESET = "registry_reset"
     RESUME = "resume"
     ROLLBACK = "rollback"

@@ -12,6 +12,7 @@ from ...models.command_read import CommandRead
 from ...models.emergency_halt import EmergencyHalt
 from ...models.error_response import ErrorResponse
 from ...models.pause import Pause
+from ...models.profile import Profile
 from ...models.registry_reset import RegistryReset
 from ...models.resume import Resume
 from ...models.rollback import Rollback
@@ -26,7 +27,7 @@ from typing import cast
 def _get_kwargs(
     run_id: str,
     *,
-    body: EmergencyHalt | Pause | RegistryReset | Resume | Rollback | SeedDisable | SeedEnable | Stop,
+    body: EmergencyHalt | Pause | Profile | RegistryReset | Resume | Rollback | SeedDisable | SeedEnable | Stop,
     wait: float | Unset = 0.0,
     idempotency_key: None | str | Unset = UNSET,
 
@@ -67,6 +68,8 @@ def _get_kwargs(
     elif isinstance(body, SeedEnable):
         _kwargs["json"] = body.to_dict()
     elif isinstance(body, SeedDisable):
+        _kwargs["json"] = body.to_dict()
+    elif isinstance(body, RegistryReset):
         _kwargs["json"] = body.to_dict()
     else:
         _kwargs["json"] = body.to_dict()
@@ -169,7 +172,7 @@ def sync_detailed(
     run_id: str,
     *,
     client: AuthenticatedClient,
-    body: EmergencyHalt | Pause | RegistryReset | Resume | Rollback | SeedDisable | SeedEnable | Stop,
+    body: EmergencyHalt | Pause | Profile | RegistryReset | Resume | Rollback | SeedDisable | SeedEnable | Stop,
     wait: float | Unset = 0.0,
     idempotency_key: None | str | Unset = UNSET,
 
@@ -183,8 +186,8 @@ def sync_detailed(
         wait (float | Unset): Seconds to wait for the ack. Default: 0.0.
         idempotency_key (None | str | Unset): Repeat-safe key: same key and body returns the
             original.
-        body (EmergencyHalt | Pause | RegistryReset | Resume | Rollback | SeedDisable | SeedEnable
-            | Stop):
+        body (EmergencyHalt | Pause | Profile | RegistryReset | Resume | Rollback | SeedDisable |
+            SeedEnable | Stop):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -213,7 +216,7 @@ def sync(
     run_id: str,
     *,
     client: AuthenticatedClient,
-    body: EmergencyHalt | Pause | RegistryReset | Resume | Rollback | SeedDisable | SeedEnable | Stop,
+    body: EmergencyHalt | Pause | Profile | RegistryReset | Resume | Rollback | SeedDisable | SeedEnable | Stop,
     wait: float | Unset = 0.0,
     idempotency_key: None | str | Unset = UNSET,
 
@@ -227,8 +230,8 @@ def sync(
         wait (float | Unset): Seconds to wait for the ack. Default: 0.0.
         idempotency_key (None | str | Unset): Repeat-safe key: same key and body returns the
             original.
-        body (EmergencyHalt | Pause | RegistryReset | Resume | Rollback | SeedDisable | SeedEnable
-            | Stop):
+        body (EmergencyHalt | Pause | Profile | RegistryReset | Resume | Rollback | SeedDisable |
+            SeedEnable | Stop):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -252,7 +255,7 @@ async def asyncio_detailed(
     run_id: str,
     *,
     client: AuthenticatedClient,
-    body: EmergencyHalt | Pause | RegistryReset | Resume | Rollback | SeedDisable | SeedEnable | Stop,
+    body: EmergencyHalt | Pause | Profile | RegistryReset | Resume | Rollback | SeedDisable | SeedEnable | Stop,
     wait: float | Unset = 0.0,
     idempotency_key: None | str | Unset = UNSET,
 
@@ -266,8 +269,8 @@ async def asyncio_detailed(
         wait (float | Unset): Seconds to wait for the ack. Default: 0.0.
         idempotency_key (None | str | Unset): Repeat-safe key: same key and body returns the
             original.
-        body (EmergencyHalt | Pause | RegistryReset | Resume | Rollback | SeedDisable | SeedEnable
-            | Stop):
+        body (EmergencyHalt | Pause | Profile | RegistryReset | Resume | Rollback | SeedDisable |
+            SeedEnable | Stop):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -296,7 +299,7 @@ async def asyncio(
     run_id: str,
     *,
     client: AuthenticatedClient,
-    body: EmergencyHalt | Pause | RegistryReset | Resume | Rollback | SeedDisable | SeedEnable | Stop,
+    body: EmergencyHalt | Pause | Profile | RegistryReset | Resume | Rollback | SeedDisable | SeedEnable | Stop,
     wait: float | Unset = 0.0,
     idempotency_key: None | str | Unset = UNSET,
 
@@ -310,8 +313,8 @@ async def asyncio(
         wait (float | Unset): Seconds to wait for the ack. Default: 0.0.
         idempotency_key (None | str | Unset): Repeat-safe key: same key and body returns the
             original.
-        body (EmergencyHalt | Pause | RegistryReset | Resume | Rollback | SeedDisable | SeedEnable
-            | Stop):
+        body (EmergencyHalt | Pause | Profile | RegistryReset | Resume | Rollback | SeedDisable |
+            SeedEnable | Stop):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
