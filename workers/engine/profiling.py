@@ -60,6 +60,7 @@ class ProfileState:
     from_step: int = 0  # the first step recorded (the boundary's step + 1)
     artifact: str = ""  # the trace's artifact name
     cuda: bool = False  # record CUDA activity too
+    marking: int = 0  # the step the open `ProfilerStep#` range is for
     started_at: float = 0.0  # perf_counter at the start
 
 
@@ -128,9 +129,12 @@ class Profiler:
     def close(self, step: int) -> None:
         """The run's end: export what a recording holds; an armed one that
         never started is reported as failed (its ack named an artifact)."""
-        if self.state.phase is Phase.recording:
+        s = self.state
+        if s.phase is Phase.recording:
+            if s.marking <= step:  # ended at a boundary: that step was done
+                s.recorded += 1
             self._finish(step, partial=True)
-        elif self.state.phase is Phase.armed:
+        elif s.phase is Phase.armed:
             self._failed("start", "the run ended before the recording started")
 
     def _begin_mark(self, step: int) -> None:
@@ -138,6 +142,7 @@ class Profiler:
         (Perfetto queries, HTA, TensorBoard's plugin) take for a step."""
         self._mark = record_function(f"ProfilerStep#{step}")
         self._mark.__enter__()
+        self.state.marking = step
 
     def _end_mark(self) -> None:
         mark, self._mark = self._mark, None
