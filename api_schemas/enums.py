@@ -151,3 +151,10 @@ class BlendMode(StrEnum):
     residual = "residual"
     channel = "channel"
     confidence = "confidence"
+
+
+class GradientAggregation(StrEnum):
+    """How the gradients of several blended seeds' paths into the host combine."""
+
+    sum = "sum"
+    pcgrad = "pcgrad"

@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from api_schemas.enums import BlendMode, RestartPolicy, RunState
+from api_schemas.enums import BlendMode, GradientAggregation, RestartPolicy, RunState
 from api_schemas.pages import Page
 from api_schemas.policy_options import HeuristicOptions
 from api_schemas.strict import Strict
@@ -101,6 +101,13 @@ class Morphogenesis(Strict):
     )
     decision_deadline_ms: float = Field(
         default=5.0, gt=0, le=10000, description="Tamiyo's decision deadline."
+    )
+    gradient_aggregation: GradientAggregation = Field(
+        default=GradientAggregation.sum,
+        description="How the task-loss gradients that reach the host through "
+        "several blended seeds combine: `sum` (plain backpropagation) or "
+        "`pcgrad` (each seed's path's gradient projected off the others' where "
+        "they conflict, Yu et al. 2020; one device only; docs/engine.md).",
     )
     policy_options: dict[ShortStr, Scalar] = Field(
         default_factory=dict,
@@ -225,6 +232,19 @@ class RunCreate(Strict):
     labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict, max_length=32, description="Free labels for filtering."
     )
+
+    @model_validator(mode="after")
+    def _pcgrad_on_one_device(self) -> "RunCreate":
+        # PCGrad is not linear: projecting each rank's shard and averaging is
+        # not projecting the global batch's gradient (docs/engine.md).
+        devices = self.devices
+        count = len(devices) if isinstance(devices, list) else devices or 1
+        aggregation = self.morphogenesis.gradient_aggregation
+        if aggregation is GradientAggregation.pcgrad and count > 1:
+            raise ValueError(
+                "morphogenesis.gradient_aggregation pcgrad runs on one device"
+            )
+        return self
 
 
 RunSpec = RunCreate

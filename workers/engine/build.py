@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from api_schemas.enums import GradientAggregation
 from api_schemas.runs import RunCreate
 from workers.engine.batches import DataOrder
 from workers.engine.blueprints import BlueprintCache
@@ -28,6 +29,7 @@ from workers.engine.runtime import (
     resolve_device,
 )
 from workers.engine.seeds.gates import GateConfig
+from workers.engine.seeds.gradient_aggregation import PCGradAggregator
 from workers.engine.seeds.manager import SeedManager
 from workers.engine.seeds.ownership import HOST
 from workers.engine.seeds.slot import find_slots
@@ -104,6 +106,7 @@ def build_parts(
         compile_host(model, opt.compile_backend)
     cache = BlueprintCache(build_delay_s=opt.build_delay_s, base_seed=spec.seed)
     seeds = build_seeds(spec, model, cache, device, telemetry, strategy)
+    fw.aggregator = build_aggregator(spec, opt, model, seeds, telemetry, strategy)
     deferred = cuda if opt.deferred_reads is None else opt.deferred_reads
     seeds.defer_reads = deferred  # G1 judged one check late, with no sync
     seeds.on_change = lambda: on_seed_change(seeds)
@@ -158,6 +161,28 @@ def build_seeds(
         host_params=sum(p.numel() for p in model.parameters()),
         allowed=morph.blueprints,
         collective=strategy.collective,
+    )
+
+
+def build_aggregator(
+    spec: RunCreate,
+    opt: EngineOptions,
+    model: nn.Module,
+    seeds: SeedManager,
+    telemetry: Telemetry,
+    strategy: Strategy,
+) -> PCGradAggregator | None:
+    """`pcgrad`: the seeds' gradient parts projected (None: plain backward)."""
+    if spec.morphogenesis.gradient_aggregation is not GradientAggregation.pcgrad:
+        return None
+    if strategy.collective.world > 1:  # the spec refuses it; a direct caller too
+        raise ValueError("gradient_aggregation pcgrad runs on one device")
+    return PCGradAggregator(
+        model,
+        list(seeds.slots.values()),
+        telemetry,
+        every=opt.grad_norm_every,
+        seed=spec.seed,
     )
 
 

@@ -16,7 +16,9 @@ germinated, culled or embargoed one costs nothing. G2's probe forwards (every
 `probe_every` steps while a seed trains, on the training batch) are training
 compute that a grown run spends and a static run does not, so they count as
 well; validation, and the gates' counterfactual validations, do not (a static
-run's validation is not counted either).
+run's validation is not counted either). Under `gradient_aggregation: pcgrad`
+a step with two or more live blended seeds also runs one partial backward per
+such seed (seeds/gradient_aggregation.py), counted as `aggregation`.
 
 Over several ranks the trainer holds the global batch and each rank trains on
 its shard of it: measured on the global batch, the count is the whole run's
@@ -37,6 +39,11 @@ from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode
 
 from api_schemas.enums import SeedStage
+from workers.engine.seeds.gradient_aggregation import (
+    TAPPED_STAGES,
+    SlotTap,
+    decompose,
+)
 from workers.engine.seeds.lifecycle import BLENDED_STAGES
 from workers.engine.seeds.slot import SeedSlot
 from workers.engine.telemetry import Telemetry
@@ -66,14 +73,18 @@ class StepCost:
     host: int  # the same with every slot empty
     seeds: tuple[SeedCost, ...]
     probe: int  # G2's probe forwards on a probed step (each TRAINING seed in full)
+    aggregation: int = 0  # pcgrad's backwards per live blended seed (in total)
 
     def attrs(self) -> dict[str, Any]:
-        return {
+        attrs = {
             "batch": self.batch,
             "host": self.host,
             "probe": self.probe,
             "seeds": [asdict(seed) for seed in self.seeds],
         }
+        if self.aggregation:
+            attrs["aggregation"] = self.aggregation
+        return attrs
 
 
 @dataclass(frozen=True)
@@ -148,8 +159,15 @@ class ComputeMeter:
             seed_forwards += done.forward
         training = sum(s.stage is SeedStage.TRAINING for s in running)
         probe = training * (host.forward + seed_forwards)
-        total = host.training + sum(seed.flops for seed in seeds)
-        return StepCost(x.shape[0], total, host.training, tuple(seeds), probe)
+        split = 0
+        tapped = [s for s in running if s.grad_tap is not None]
+        if sum(s.stage in TAPPED_STAGES for s in tapped) > 1:  # pcgrad splits
+            held = tuple((s.name, s.stage.value, _seed_key(s)) for s in slots.values())
+            split_key = ("pcgrad", held, tuple(x.shape), x.dtype)
+            measure_it = partial(aggregation_pass, model, slots, x)
+            split = self._pass(split_key, measure_it).training
+        total = host.training + sum(seed.flops for seed in seeds) + split
+        return StepCost(x.shape[0], total, host.training, tuple(seeds), probe, split)
 
     def _pass(self, key: tuple[Any, ...], measure_it: Callable[[], Pass]) -> Pass:
         found = self._passes.get(key)
@@ -238,6 +256,39 @@ def _count(module: nn.Module, x: Tensor, input_grad: bool, *, meta: bool) -> Pas
         if out.requires_grad:
             out.sum().backward()
     return Pass(forward, int(counter.get_total_flops()))
+
+
+def aggregation_pass(model: nn.Module, slots: Slots, x: Tensor) -> Pass:
+    """What `pcgrad` adds to a step (seeds/gradient_aggregation.py): per live
+    blended seed, one backward from its slot's activation down, measured as
+    the aggregator runs them after the step's forward and first backward
+    (which the host's and the seeds' passes count). Measured like
+    `measure_pass`: on meta stand-ins, else on the device."""
+    try:
+        return _count_split(model, slots, x, meta=True)
+    except (RuntimeError, NotImplementedError):
+        devices = [x.device] if x.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            return _count_split(model, slots, x, meta=False)
+
+
+def _count_split(model: nn.Module, slots: Slots, x: Tensor, *, meta: bool) -> Pass:
+    tensors = _stand_ins(model, meta)
+    params = [tensors[n] for n, p in model.named_parameters() if p.requires_grad]
+    taps = [s.grad_tap for s in slots.values() if isinstance(s.grad_tap, SlotTap)]
+    x = torch.empty_like(x, device=META) if meta else x.detach()
+    counter = FlopCounterMode(display=False)
+    first: list[int] = []  # the count once the first backward is done
+    with _eager(model), torch.enable_grad(), counter:
+        out = functional_call(model, tensors, (x,))
+
+        def mark() -> None:
+            first.append(int(counter.get_total_flops()))
+
+        split = decompose(out.sum(), taps, params, on_base=mark)
+    if split is None or not first:
+        return Pass(0, 0)
+    return Pass(0, int(counter.get_total_flops()) - first[0])
 
 
 def _stand_ins(model: nn.Module, meta: bool) -> dict[str, Tensor]:

@@ -7,7 +7,7 @@ step (a DDP run's is in distributed.py). Neither waits for the device."""
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -21,6 +21,17 @@ class HaltObserved(Exception):
     """Raised inside a step when the halt flag is seen; no update happens."""
 
 
+class GradientAggregator(Protocol):
+    """What stands in for `loss.backward()` when the run's gradient
+    aggregation is not a plain sum (seeds/gradient_aggregation.py)."""
+
+    def backward(self, loss: Tensor) -> None: ...
+
+    def finish(self) -> None:
+        """After the step's last backward: the parameters' `.grad` written."""
+        ...
+
+
 @dataclass
 class Forward:
     model: nn.Module
@@ -28,6 +39,7 @@ class Forward:
     device: torch.device
     autocast: bool  # CUDA bf16 autocast
     micro_batches: int
+    aggregator: GradientAggregator | None = None  # None: plain backward (`sum`)
 
     @property
     def cuda(self) -> bool:
@@ -74,18 +86,29 @@ def local_forward_backward(
     HaltObserved between micro-batches when a halt arrived."""
     optimizer.zero_grad(set_to_none=True)
     parts = fw.micro_batches
+    aggregator = fw.aggregator
     if parts == 1:  # the common case, with no extra tensor ops
         check_halt()
         loss, logits = fw.loss(x, y)
-        loss.backward()
+        if aggregator is None:
+            loss.backward()
+        else:
+            aggregator.backward(loss)
+            aggregator.finish()
         return loss.detach(), fw.correct(logits, y) if measure else None
     loss_sum = torch.zeros((), device=fw.device)
     correct: Correct = 0 if measure else None
     for xb, yb in zip(x.chunk(parts), y.chunk(parts), strict=True):
         check_halt()
         loss, logits = fw.loss(xb, yb)
-        (loss * (xb.shape[0] / x.shape[0])).backward()
+        scaled = loss * (xb.shape[0] / x.shape[0])
+        if aggregator is None:
+            scaled.backward()
+        else:
+            aggregator.backward(scaled)
         loss_sum = loss_sum + loss.detach().float() * xb.shape[0]
         if correct is not None:
             correct = correct + fw.correct(logits, yb)
+    if aggregator is not None:
+        aggregator.finish()
     return loss_sum / x.shape[0], correct

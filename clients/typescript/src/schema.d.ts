@@ -823,6 +823,12 @@ export interface components {
             /** @description The error. */
             error: components["schemas"]["ErrorBody"];
         };
+        /**
+         * GradientAggregation
+         * @description How the gradients of several blended seeds' paths into the host combine.
+         * @enum {string}
+         */
+        GradientAggregation: "sum" | "pcgrad";
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -922,6 +928,11 @@ export interface components {
              * @default 5
              */
             decision_deadline_ms?: number;
+            /**
+             * @description How the task-loss gradients that reach the host through several blended seeds combine: `sum` (plain backpropagation) or `pcgrad` (each seed's path's gradient projected off the others' where they conflict, Yu et al. 2020; one device only; docs/engine.md).
+             * @default sum
+             */
+            gradient_aggregation?: components["schemas"]["GradientAggregation"];
             /**
              * Policy Options
              * @description Options of the policy: for `heuristic` the fields of HeuristicOptions (docs/engine.md); a plug-in's factory takes them as keyword arguments.

@@ -6,6 +6,7 @@ The slot holds the seed's module as a submodule, so the model's state_dict and
 parameters include it and checkpoints carry fossilised seeds like any layer.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -83,6 +84,9 @@ class SeedSlot(nn.Module):
         # A deferred G1 reading (CUDA) and its isolation sample, judged at the
         # next check (seeds/stages.py).
         self.g1_pending: tuple[Readback, IsolationSample | None] | None = None
+        # Under `pcgrad`, what the seed's input passes through so its gradient
+        # can be told apart from the host's own (seeds/gradient_aggregation.py).
+        self.grad_tap: Callable[[Tensor], Tensor] | None = None
 
     @property
     def channels(self) -> int:
@@ -143,7 +147,8 @@ class SeedSlot(nn.Module):
 
     def _blend(self, h: Tensor, alpha: float) -> Tensor:
         assert self.seed is not None
-        return blend(self.blend_mode, h, self.seed(h), alpha, self.seed.channel_scale)
+        x = h if self.grad_tap is None else self.grad_tap(h)
+        return blend(self.blend_mode, h, self.seed(x), alpha, self.seed.channel_scale)
 
     def seed_parameters(self) -> list[nn.Parameter]:
         return [] if self.seed is None else list(self.seed.parameters())

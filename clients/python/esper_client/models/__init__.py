@@ -21,6 +21,7 @@ from .emergency_halt import EmergencyHalt
 from .error_body import ErrorBody
 from .error_code import ErrorCode
 from .error_response import ErrorResponse
+from .gradient_aggregation import GradientAggregation
 from .http_validation_error import HTTPValidationError
 from .level import Level
 from .liveness import Liveness
@@ -93,6 +94,7 @@ __all__ = (
     "ErrorBody",
     "ErrorCode",
     "ErrorResponse",
+    "GradientAggregation",
     "HTTPValidationError",
     "Level",
     "Liveness",

@@ -9,6 +9,7 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 from ..models.blend_mode import BlendMode
+from ..models.gradient_aggregation import GradientAggregation
 from ..types import UNSET, Unset
 from typing import cast
 
@@ -38,6 +39,8 @@ class Morphogenesis:
             blend_steps (int | Unset): Optimizer steps of the alpha ramp. Default: 20.
             gates (MorphogenesisGates | Unset): Overrides of gate thresholds (see DOMAIN.md / docs).
             decision_deadline_ms (float | Unset): Tamiyo's decision deadline. Default: 5.0.
+            gradient_aggregation (GradientAggregation | Unset): How the gradients of several blended seeds' paths into the
+                host combine.
             policy_options (MorphogenesisPolicyOptions | Unset): Options of the policy: for `heuristic` the fields of
                 HeuristicOptions (docs/engine.md); a plug-in's factory takes them as keyword arguments.
      """
@@ -51,6 +54,7 @@ class Morphogenesis:
     blend_steps: int | Unset = 20
     gates: MorphogenesisGates | Unset = UNSET
     decision_deadline_ms: float | Unset = 5.0
+    gradient_aggregation: GradientAggregation | Unset = UNSET
     policy_options: MorphogenesisPolicyOptions | Unset = UNSET
 
 
@@ -99,6 +103,11 @@ class Morphogenesis:
 
         decision_deadline_ms = self.decision_deadline_ms
 
+        gradient_aggregation: str | Unset = UNSET
+        if not isinstance(self.gradient_aggregation, Unset):
+            gradient_aggregation = self.gradient_aggregation.value
+
+
         policy_options: dict[str, Any] | Unset = UNSET
         if not isinstance(self.policy_options, Unset):
             policy_options = self.policy_options.to_dict()
@@ -126,6 +135,8 @@ class Morphogenesis:
             field_dict["gates"] = gates
         if decision_deadline_ms is not UNSET:
             field_dict["decision_deadline_ms"] = decision_deadline_ms
+        if gradient_aggregation is not UNSET:
+            field_dict["gradient_aggregation"] = gradient_aggregation
         if policy_options is not UNSET:
             field_dict["policy_options"] = policy_options
 
@@ -204,6 +215,16 @@ class Morphogenesis:
 
         decision_deadline_ms = d.pop("decision_deadline_ms", UNSET)
 
+        _gradient_aggregation = d.pop("gradient_aggregation", UNSET)
+        gradient_aggregation: GradientAggregation | Unset
+        if isinstance(_gradient_aggregation,  Unset):
+            gradient_aggregation = UNSET
+        else:
+            gradient_aggregation = GradientAggregation(_gradient_aggregation)
+
+
+
+
         _policy_options = d.pop("policy_options", UNSET)
         policy_options: MorphogenesisPolicyOptions | Unset
         if isinstance(_policy_options,  Unset):
@@ -224,6 +245,7 @@ class Morphogenesis:
             blend_steps=blend_steps,
             gates=gates,
             decision_deadline_ms=decision_deadline_ms,
+            gradient_aggregation=gradient_aggregation,
             policy_options=policy_options,
         )
 
