@@ -173,13 +173,15 @@ class Host:
     def argv(self, argv: Sequence[str], user: str | None = None) -> list[str]:
         """`argv` as this host runs it: in its namespace, under its hostname
         (a UTS namespace of its own), as `user` if given. Every step execs the
-        next, so the process's pid is the one a Popen of this gets."""
-        # setpriv execs (runuser would stay as the parent, holding the pid)
-        as_user = (
-            ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
-            if user
-            else []
-        )
+        next, so the process's pid is the one a Popen of this gets. Start it
+        from a thread that lives as long as the process should (the main one)."""
+        # setpriv execs (runuser would stay as the parent, holding the pid).
+        # --pdeathsig: the process is killed when the thread that started it
+        # ends (the caller's process dies, even by SIGKILL), so nothing
+        # outlives a crashed harness.
+        setpriv = ["setpriv", "--pdeathsig", "KILL"]
+        if user:
+            setpriv += [f"--reuid={user}", f"--regid={user}", "--init-groups"]
         return [
             "ip",
             "netns",
@@ -192,7 +194,8 @@ class Host:
             "-c",
             'hostname "$0" && exec "$@"',
             self.name,
-            *as_user,
+            *setpriv,
+            "--",
             *argv,
         ]
 
