@@ -24,6 +24,7 @@ SCENARIOS: dict[str, str] = {
     "chaos": "load.scenarios.chaos",
     "soak": "load.scenarios.soak",
     "client-import": "load.scenarios.client_import",
+    "emergency-lane": "load.scenarios.emergency_lane",
     "several-hosts": "load.scenarios.several_hosts",
     "rc1": "load.scenarios.rc1",
 }
