@@ -15,10 +15,14 @@ runner with a policy made to overrun (rc1_train.py, rc1_workload.py), and
 Kasmina's blueprint build cache (rc1_prefetch.py)."""
 
 import argparse
+import contextlib
 import math
 import statistics
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
+
+import torch
 
 from load.scenarios import rc1_prefetch, rc1_rollback, rc1_train
 from load.scenarios.rc1_baselines import SOURCE, published
@@ -28,7 +32,7 @@ from load.stats import device_description, percentile, print_table, summary
 CASES = ("steady-train", "rollback", "tamiyo-timeout", "kasmina-prefetch")
 # (full, --quick) values of the options left unset on the command line.
 DEFAULTS: dict[str, tuple[Any, Any]] = {
-    "repeats": (20, 3),
+    "repeats": (20, 2),
     "requests": (64, 16),
 }
 
@@ -83,6 +87,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="rollback: steps after a snapshot before it is restored",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (0: leave torch's default); RC1's "
+        "workload is far below any parallel grain, and on a shared machine "
+        "idle intra-op threads spin",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=None,
@@ -106,10 +118,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "not a same-run comparison; 'same-run ratio' is."
     )
     figures: dict[str, Any] = {}
-    with allow_own_plugins():
+    threads = torch.get_num_threads()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op thread(s)")
+    with allow_own_plugins(), _restoring_threads(threads):
         for case in cases:
+            started = time.perf_counter()
             figures[case] = RUNNERS[case](args)
+            figures[case]["wall_s"] = time.perf_counter() - started
+            print(f"  ({case}: {figures[case]['wall_s']:.1f} s)")
     return summary("rc1", args.device, len(cases), figures)
+
+
+@contextlib.contextmanager
+def _restoring_threads(threads: int) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 # ---- reporting --------------------------------------------------------------
@@ -249,6 +276,11 @@ def rollback(args: argparse.Namespace) -> dict[str, Any]:
         "exact_restores": got["exact"],
         "rejected": got["rejected"],
         "state_bytes": got["state_bytes"],
+        "emergency_rollbacks": got["emergency_rollbacks"],
+        "emergency_restore_ms_mean": _mean(got["emergency_ms"]),
+        "escalations": got["escalations"],
+        "outcome": got["outcome"],
+        "halt_reason": got["halt_reason"],
     }
     c = "rollback"
     memcpy = got["memcpy_ms"]
@@ -288,10 +320,17 @@ def rollback(args: argparse.Namespace) -> dict[str, Any]:
         [
             f"same-run baseline: restore rows, a memcpy of the same "
             f"{fig['state_bytes']} bytes; deadline_exceeded_total, the restores "
-            "timed over the deadline (ratio 1: the counter agrees)",
+            "(operator's and emergency) timed over the deadline: ratio 1 = the "
+            "counter agrees",
             f"exact restores (every model and optimizer tensor equal to the "
             f"snapshot's): {fig['exact_restores']} of {fig['restores']}; "
             f"rejected commands: {len(fig['rejected'])}",
+            f"engine handling: each restore over the deadline is a failure on "
+            f"the emergency ladder (escalations: "
+            f"{', '.join(fig['escalations']) or 'none'}), whose action rolled "
+            f"back again to the newest good snapshot "
+            f"{fig['emergency_rollbacks']} time(s); run {fig['outcome']}"
+            + (f" ({fig['halt_reason']})" if fig["halt_reason"] else ""),
             "RC1's 12 ms was a stubbed rollback's constant (rc1_baselines.py)",
         ],
     )

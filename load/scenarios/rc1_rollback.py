@@ -7,8 +7,13 @@ At each epoch-end snapshot (and the one made at set-up) the harness copies
 the model and optimizer state; `--rollback-after` steps later it asks for
 that snapshot back (memory), and as many steps after that for the epoch
 end's checkpoint (disk). After each restore every model tensor and every
-optimizer state tensor must equal the copy exactly. Same-run baseline: a
-memcpy of the restored state's bytes on the same device."""
+optimizer state tensor must equal the copy exactly: checked when the engine
+reports the restore (its `tolaria.rollback.restored` event), because a
+restore that misses the deadline is a failure on Tolaria's emergency ladder,
+whose action is a further rollback, to the newest snapshot taken while the
+ladder was healthy: those emergency restores are counted, not checked. Six
+failures within 200 steps halt the run (L4), as RC1's drill did. Same-run
+baseline: a memcpy of the restored state's bytes on the same device."""
 
 import argparse
 from typing import Any
@@ -18,7 +23,7 @@ import torch
 from load.scenarios.common import bench_trainer
 from load.scenarios.rc1_workload import rc1_spec
 from load.scenarios.rollback import _memcpy_gbps
-from workers.engine.hooks import CheckpointInfo, EngineCommand, Hooks
+from workers.engine.hooks import CheckpointInfo, EngineCommand, Hooks, Packet
 from workers.engine.options import EngineOptions
 from workers.engine.rollback import clone_state, state_bytes
 from workers.engine.trainer import Trainer
@@ -59,7 +64,10 @@ class _Driver:
         self.checkpoints: dict[int, str] = {}  # step -> checkpoint id
         self.plan: list[tuple[int, str, int]] = []  # (at step, source, of step)
         self.sent: dict[str, int] = {}  # command id -> the step it restores
-        self.restores: list[dict[str, Any]] = []
+        self.pending: int | None = None  # the step the command in flight restores
+        self.restores: list[dict[str, Any]] = []  # the operator's
+        self.emergency: list[dict[str, Any]] = []  # the emergency ladder's
+        self.escalations: list[str] = []  # the ladder's levels, in order
         self.rejected: list[str] = []
 
     def next_command(self) -> EngineCommand | None:
@@ -89,16 +97,28 @@ class _Driver:
             target = self.checkpoints[of_step]
         command_id = f"{source}-{len(self.sent) + 1}"
         self.sent[command_id] = of_step
+        self.pending = of_step
         return EngineCommand(command_id, "rollback", {"checkpoint_id": target})
 
+    def emit(self, packet: Packet) -> None:
+        name = packet["name"]
+        if name == "tolaria.emergency.escalated":
+            self.escalations.append(str(packet["attrs"].get("name")))
+        if name != "tolaria.rollback.restored":
+            return
+        result = packet["attrs"]
+        if result.get("reason") != "operator rollback":
+            self.emergency.append(result)  # the ladder's own rollback
+            return
+        # The operator's restore, before the engine judges its latency.
+        assert self.trainer is not None and self.pending is not None
+        exact = _equal(_live(self.trainer), self.expected[self.pending])
+        self.restores.append({**result, "exact": exact})
+
     def ack(self, command_id: str, state: str, reason: str | None, result: Any) -> None:
+        self.pending = None
         if state != "applied":
             self.rejected.append(f"{command_id}: {reason}")
-            return
-        assert self.trainer is not None
-        of_step = self.sent[command_id]
-        exact = _equal(_live(self.trainer), self.expected[of_step])
-        self.restores.append({**result, "exact": exact, "command": command_id})
 
     def on_checkpoint(self, info: CheckpointInfo) -> None:
         self.checkpoints[info.step] = info.id
@@ -107,6 +127,7 @@ class _Driver:
 def rollback(args: argparse.Namespace) -> dict[str, Any]:
     driver = _Driver(args.rollback_after)
     hooks = Hooks(
+        emit=driver.emit,
         next_command=driver.next_command,
         ack=driver.ack,
         on_checkpoint=driver.on_checkpoint,
@@ -119,16 +140,22 @@ def rollback(args: argparse.Namespace) -> dict[str, Any]:
         driver.trainer = trainer
         outcome = trainer.run()
         nbytes = state_bytes(trainer.recovery.core())
-    if outcome.state != "completed":
+    if outcome.state not in ("completed", "halted"):
         raise RuntimeError(f"engine run ended {outcome.state}: {outcome.error}")
     memcpy_gbps = _memcpy_gbps(nbytes, 20, args.device)
     restores = driver.restores
+    every = restores + driver.emergency
     return {
         "memory_ms": [r["latency_ms"] for r in restores if r["source"] == "memory"],
         "disk_ms": [r["latency_ms"] for r in restores if r["source"] == "disk"],
         "restores": len(restores),
         "exact": sum(bool(r["exact"]) for r in restores),
-        "over_deadline": sum(r["latency_ms"] > args.deadline_ms for r in restores),
+        "over_deadline": sum(r["latency_ms"] > args.deadline_ms for r in every),
+        "emergency_rollbacks": len(driver.emergency),
+        "emergency_ms": [r["latency_ms"] for r in driver.emergency],
+        "escalations": driver.escalations,
+        "outcome": outcome.state,
+        "halt_reason": outcome.halt_reason,
         "deadline_exceeded_total": trainer.tm.counters.get(DEADLINE_COUNTER, 0),
         "rejected": driver.rejected,
         "state_bytes": nbytes,
