@@ -6,6 +6,8 @@
 #   SET=3 bash load/gpu_bench.sh      round 3: the command path on a many-core
 #                                     host (command/halt latency, ws-fanout,
 #                                     CPU steady-train), the CNN ratio, e2e
+#   SET=graphs bash load/gpu_bench.sh the CUDA graph tests and steady-train
+#                                     --cuda-graphs on the digits MLP (w1024)
 #   SET=halt bash load/gpu_bench.sh   the command path alone, CPU and CUDA
 #                                     workers, with the host's CPU speed and a
 #                                     stall probe (about 8 minutes); EXTRA=--auth
@@ -31,7 +33,7 @@ log "cpu: $(nproc) cores"
 T0=$(date +%s)
 CNN="--device cuda --task synthetic-images --samples 32768"
 # -c /dev/null: the image lacks pytest-asyncio, whose ini keys would fail.
-if [ "${SET:-all}" != halt ]; then
+if [ "${SET:-all}" != halt ] && [ "${SET:-all}" != graphs ]; then
   log ""; log "### tests: pytest tests/gpu tests/unit/engine"
   timeout 120 python3 -m pytest -c /dev/null --rootdir . -p no:cacheprovider -q \
     tests/gpu tests/unit/engine 2>&1 | tail -15 | tee -a "$B"
@@ -45,6 +47,13 @@ if [ "${SET:-all}" = halt ]; then
   bench halt_latency_cpu 200 halt-latency --device cpu --repeats 60 ${EXTRA:-}
   bench halt_latency_cuda 170 halt-latency --device cuda --repeats 40 ${EXTRA:-}
   bench command_latency_cuda 120 command-latency --device cuda ${EXTRA:-}
+elif [ "${SET:-all}" = graphs ]; then  # CUDA graphs of the step (issue 24, item 1)
+  log ""; log "### tests: pytest tests/gpu/test_cuda_graphs.py"
+  timeout 240 python3 -m pytest -c /dev/null --rootdir . -p no:cacheprovider -q -s \
+    tests/gpu/test_cuda_graphs.py 2>&1 | tail -40 | tee -a "$B"
+  MLP="--device cuda --task digits --width 1024 --batch-size 256 --steps 300"
+  bench graphs_mlp1024 150 steady-train $MLP --repeats 5 --cuda-graphs
+  bench graphs_mlp1024_seeds 200 steady-train $MLP --repeats 3 --cuda-graphs --seeds
 elif [ "${SET:-all}" = 3 ]; then
   bench command_latency_cuda 120 command-latency --device cuda
   bench halt_latency_cuda 150 halt-latency --device cuda

@@ -48,7 +48,11 @@ def stamp(args: argparse.Namespace, stamps: list[float], steps: int, skip: int):
     stamps.append(now())
 
 
-def engine_run(args: argparse.Namespace, steps: int) -> list[float]:
+def engine_run(
+    args: argparse.Namespace, steps: int, graphs: bool | None = None
+) -> list[float]:
+    """The engine's stamps; `graphs` (default `--cuda-graphs`): the step as a
+    CUDA graph (model.options.cuda_graphs)."""
     stamps: list[float] = []
     commands: list[EngineCommand] = []
     stamped_at = [-1]  # the optimizer step count at the last stamp
@@ -74,6 +78,8 @@ def engine_run(args: argparse.Namespace, steps: int) -> list[float]:
         checkpoint_every=getattr(args, "checkpoint_every", None) or 10**7,
     )
     spec.model.options.update(model_options(args))
+    if getattr(args, "cuda_graphs", False) if graphs is None else graphs:
+        spec.model.options["cuda_graphs"] = True
     if args.seeds:
         commands.extend(seed_commands(args))
     hooks = Hooks(next_command=next_command)
@@ -93,6 +99,8 @@ def engine_run(args: argparse.Namespace, steps: int) -> list[float]:
     args.grown = grown
     if outcome.state != "completed":
         raise RuntimeError(f"engine run ended {outcome.state}: {outcome.error}")
+    if spec.model.options.get("cuda_graphs"):
+        args.graph_report = outcome.result.get("cuda_graphs")
     return stamps
 
 

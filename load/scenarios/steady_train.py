@@ -55,6 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="torch.compile the host's blocks on both sides",
     )
     parser.add_argument(
+        "--cuda-graphs",
+        action="store_true",
+        help="CUDA: the engine's step as a CUDA graph (model.options.cuda_graphs); "
+        "the engine's eager loop runs as a third side (engine-eager)",
+    )
+    parser.add_argument(
         "--checkpoint-every",
         type=int,
         default=None,
@@ -204,15 +210,26 @@ def _describe(args: argparse.Namespace, steps: int, repeats: int) -> str:
     )
 
 
+def _runner(side: str) -> Any:
+    if side == "engine-eager":  # --cuda-graphs: the engine without them
+        return lambda args, steps: sides.engine_run(args, steps, graphs=False)
+    return sides.engine_run if side == "engine" else sides.plain_run
+
+
 def _run_cuda(args: argparse.Namespace, steps: int, repeats: int) -> dict[str, Any]:
     name = "steady-train --seeds" if args.seeds else "steady-train"
-    per_side: dict[str, list[float]] = {"engine": [], "plain": []}
-    util: dict[str, list[float]] = {"engine": [], "plain": []}
-    first_step: dict[str, list[float]] = {"engine": [], "plain": []}
+    graphs = bool(getattr(args, "cuda_graphs", False))
+    names = ["engine", "plain"] + (["engine-eager"] if graphs else [])
+    if graphs:
+        name += " --cuda-graphs"
+    per_side: dict[str, list[float]] = {side: [] for side in names}
+    util: dict[str, list[float]] = {side: [] for side in names}
+    first_step: dict[str, list[float]] = {side: [] for side in names}
     for repeat in range(repeats):
-        order = ("engine", "plain") if repeat % 2 == 0 else ("plain", "engine")
+        shift = repeat % len(names)  # each side goes first in turn
+        order = names[shift:] + names[:shift]
         for side in order:
-            runner = sides.engine_run if side == "engine" else sides.plain_run
+            runner = _runner(side)
             with _Utilisation(args) as sampler:
                 stamps = runner(args, steps)
             per_side[side].append(_window_ms(stamps, steps))
@@ -221,7 +238,7 @@ def _run_cuda(args: argparse.Namespace, steps: int, repeats: int) -> dict[str, A
                 util[side].append(sampler.mean())  # type: ignore[arg-type]
     ratios = [e / p for e, p in zip(per_side["engine"], per_side["plain"], strict=True)]
     rows = []
-    for side in ("engine", "plain"):
+    for side in names:
         values = per_side[side]
         rows.append(
             {
@@ -242,10 +259,31 @@ def _run_cuda(args: argparse.Namespace, steps: int, repeats: int) -> dict[str, A
         ["side", "repeats", "min", "median", "max", "gpu_util_%", "first_step"],
     )
     ratio = statistics.median(ratios)
+    goal = "< 1.0" if graphs else f"<= {1.25 if args.seeds else 1.05}"
     print(
         f"ratio engine/plain (per repeat): median {ratio:.4f}  min {min(ratios):.4f}"
-        f"  max {max(ratios):.4f}  (goal <= {1.25 if args.seeds else 1.05})"
+        f"  max {max(ratios):.4f}  (goal {goal})"
     )
+    extra: dict[str, Any] = {}
+    if graphs:
+        eager = [
+            e / p
+            for e, p in zip(per_side["engine-eager"], per_side["plain"], strict=True)
+        ]
+        vs_eager = [
+            e / p
+            for e, p in zip(per_side["engine"], per_side["engine-eager"], strict=True)
+        ]
+        print(
+            f"ratio engine-eager/plain: median {statistics.median(eager):.4f}; "
+            f"engine (graphs)/engine-eager: median {statistics.median(vs_eager):.4f}"
+        )
+        print(f"graphs in the last engine run: {getattr(args, 'graph_report', None)}")
+        extra = {
+            "ratio_eager_engine_to_plain": statistics.median(eager),
+            "ratio_graphs_to_eager_engine": statistics.median(vs_eager),
+            "graph_report": getattr(args, "graph_report", None),
+        }
     figures = {
         "engine_step_ms_p50": statistics.median(per_side["engine"]),
         "plain_step_ms_p50": statistics.median(per_side["plain"]),
@@ -262,5 +300,7 @@ def _run_cuda(args: argparse.Namespace, steps: int, repeats: int) -> dict[str, A
         "precision": args.precision,
         "compiled": bool(args.compile),
         "compile_warmup_s": args.warmup_s if args.compile else None,
+        "cuda_graphs": graphs,
+        **extra,
     }
     return summary(name, args.device, sum(len(v) for v in per_side.values()), figures)

@@ -26,6 +26,7 @@ from workers.engine.architecture import ArchitectureReport
 from workers.engine.build import Parts, build_parts
 from workers.engine.compute import TRAIN_FLOPS, ComputeMeter
 from workers.engine.control import RunControl
+from workers.engine.cuda_graphs import StepGraphs
 from workers.engine.emergency import EmergencyGuard, Level
 from workers.engine.evaluation import evaluate
 from workers.engine.export import BUNDLE_DIR, RunEnd, export_model
@@ -70,6 +71,7 @@ class Trainer:
         self.hooks = self.strategy.bind(hooks, self.state)
         self.tm = Telemetry(hooks.emit)
         self.compute = ComputeMeter(self.tm)  # a step's FLOPs, per architecture
+        self.graphs = StepGraphs(self.tm)  # CUDA graphs of the step (opt-in)
         self.architecture = ArchitectureReport(self.tm)  # for the dashboard
         self.guard = EmergencyGuard(
             self.tm,
@@ -150,6 +152,7 @@ class Trainer:
             on_seed_change=self._refresh_seed_view,
         )
         self._parts = parts
+        self.graphs.bind_run(self.spec, parts, self.strategy)
         self.metrics.read_back(deferred=parts.deferred_reads, every=parts.sync_every)
         self._recovery = Recovery(
             parts,
@@ -198,6 +201,7 @@ class Trainer:
             # on this worker starts with the device's memory free.
             self.metrics.drop_pending()
             self._in_flight.clear()
+            self.graphs.close()
             torch.cuda.empty_cache()
 
     # ---- the loop ------------------------------------------------------------
@@ -259,13 +263,18 @@ class Trainer:
         flops, measuring_s = self.compute.step(parts.model, parts.seeds.slots, x)
         started += measuring_s
         parts.seeds.before_forward(state.step + 1)
+        measure = (state.step + 1) % self.opt.accuracy_every == 0
         try:
-            loss, correct = self.strategy.forward_backward(
+            # A CUDA graph's replay is the whole step, update included.
+            graphed = self.graphs.step(
+                x, y, measure=measure, check_halt=self._check_halt
+            )
+            loss, correct = graphed or self.strategy.forward_backward(
                 parts.fw,
                 parts.optimizer,
                 x,
                 y,
-                measure=(state.step + 1) % self.opt.accuracy_every == 0,
+                measure=measure,
                 check_halt=self._check_halt,
             )
         except HaltObserved:
@@ -276,10 +285,11 @@ class Trainer:
             host_loss = float(loss)
             if self.guard.judge_loss(state.step, host_loss):
                 return not self.hooks.halt.is_set()
-        if self.hooks.halt.is_set():  # the last moment before an update
-            state.see_halt()
-            return False
-        parts.optimizer.step()
+        if graphed is None:  # eager: the update is still to be made
+            if self.hooks.halt.is_set():  # the last moment before an update
+                state.see_halt()
+                return False
+            parts.optimizer.step()
         if parts.cuda:
             self._bound_run_ahead()
         state.step += 1
@@ -440,6 +450,7 @@ class Trainer:
             "train_flops": self.state.train_flops,
         }
         result.update(self.parts.report())
+        result["cuda_graphs"] = self.graphs.report()
         result.update(extra)
         return result
 
