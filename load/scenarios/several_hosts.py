@@ -11,12 +11,13 @@ holding one) are killed with SIGKILL, one after the other; their runs must
 resume on other hosts. Bounded by --timeout: what has not ended by then is
 counted as stuck.
 
-Figures: where each run ran (its worker hosts in order), runs per host, the
-resume latency after each kill as the client saw it (kill -> `run.resumed`
-frame, kill -> the first training packet after it) and as a ratio of the
-worker TTL (the detection bound), steps lost against the checkpoint interval,
-and per run the packets followed against the packets stored (ratio 1.0 =
-complete), gaps, reconnects and cursors out of order.
+Figures: where each run ran (its worker hosts in order), runs per host; per
+kill, from the arrival times of the frames on the client host: kill -> the
+run's `run.state` queued frame (detection; over the worker TTL, its bound),
+the wait in the queue for a free worker, kill -> `run.resumed`, kill -> the
+first training packet after it, and the steps lost against the checkpoint
+interval; per run, the packets followed against the packets stored (ratio
+1.0 = complete), gaps, reconnects and cursors out of order.
 """
 
 import argparse
@@ -201,35 +202,7 @@ def _figures(
                 "out_of_order": follow.get("out_of_order"),
             }
         )
-    resumes = []
-    for kill in kills:
-        frames = _frames(out, kill["run"])
-        names = [f["name"] for f in frames]
-        if "run.resumed" not in names:
-            resumes.append(
-                {"run": kill["run"][:8], "host": kill["host"], "resumed": False}
-            )
-            continue
-        at = names.index("run.resumed")
-        resumed = frames[at]
-        training = next((f for f in frames[at:] if f["kind"] == "metric"), None)
-        page = cluster.http().json(
-            f"/api/v1/runs/{kill['run']}/telemetry", params={"names": "run.resumed"}
-        )
-        attrs = page["items"][-1]["attrs"] if page["items"] else {}
-        resumes.append(
-            {
-                "run": kill["run"][:8],
-                "host": kill["host"],
-                "resumed": True,
-                "on": where[kill["run"]][-1] if where[kill["run"]] else "-",
-                "resumed_s": resumed["t"] - kill["at"],
-                "training_s": training["t"] - kill["at"] if training else float("nan"),
-                "resumed_over_ttl": (resumed["t"] - kill["at"]) / ttl,
-                "from_step": attrs.get("from_step"),
-                "steps_lost": attrs.get("steps_lost"),
-            }
-        )
+    resumes = [_resume(cluster, kill, where, out, ttl) for kill in kills]
     per_host: dict[str, int] = {}
     for hosts in where.values():
         for host in set(hosts):
@@ -261,22 +234,26 @@ def _figures(
     )
     if resumes:
         print_table(
-            f"resume after a kill (worker TTL {ttl:g} s; checkpoint every "
-            f"{CHECKPOINT_EVERY} steps), as the client host saw it; s",
+            f"resume after a kill, as the client host saw it, s (worker TTL "
+            f"{ttl:g} s; checkpoint every {CHECKPOINT_EVERY} steps; waited: "
+            "queued until a worker was free)",
             resumes,
             [
                 "run",
                 "host",
                 "on",
+                "requeued_s",
+                "detect_over_ttl",
+                "waited_s",
                 "resumed_s",
                 "training_s",
-                "resumed_over_ttl",
                 "from_step",
                 "steps_lost",
             ],
         )
     completed = sum(r["state"] == "completed" for r in rows)
     resumed_s = [k["resumed_s"] for k in resumes if k.get("resumed")]
+    requeued_s = [k["requeued_s"] for k in resumes if k.get("resumed")]
     figures = {
         "runs": len(runs),
         "completed": completed,
@@ -287,6 +264,7 @@ def _figures(
         "resumed_elsewhere": sum(
             1 for k in resumes if k.get("resumed") and k.get("on") != k["host"]
         ),
+        "requeued_s": summarize(requeued_s),
         "resume_s": summarize(resumed_s),
         "packets_followed": sum(r["followed"] for r in rows),
         "packets_stored": sum(r["stored"] for r in rows),
@@ -305,6 +283,54 @@ def _figures(
         f"{figures['gaps']} gaps, {figures['reconnects']} reconnects"
     )
     return figures
+
+
+def _resume(
+    cluster: Cluster,
+    kill: dict[str, Any],
+    where: dict[str, list[str]],
+    out: Path,
+    ttl: float,
+) -> dict[str, Any]:
+    """One kill's resume, from the frames the client host received (their
+    arrival times): kill -> `run.state` queued (detection), -> assigned (the
+    wait for a free worker), -> `run.resumed`, -> the first training packet."""
+    run_id = kill["run"]
+    row: dict[str, Any] = {"run": run_id[:8], "host": kill["host"], "resumed": False}
+    after = [f for f in _frames(out, run_id) if f["t"] >= kill["at"]]
+
+    def first(name: str, value: Any = None) -> dict[str, Any] | None:
+        return next(
+            (f for f in after if f["name"] == name and value in (None, f["value"])),
+            None,
+        )
+
+    queued, resumed = first("run.state", "queued"), first("run.resumed")
+    if queued is None or resumed is None:
+        return row
+    assigned = next(
+        (f for f in after if f["name"] == "run.state" and f["value"] == "assigned"),
+        resumed,
+    )
+    training = next(
+        (f for f in after if f["kind"] == "metric" and f["t"] >= resumed["t"]), None
+    )
+    page = cluster.http().json(
+        f"/api/v1/runs/{run_id}/telemetry", params={"names": "run.resumed"}
+    )
+    attrs = page["items"][-1]["attrs"] if page["items"] else {}
+    row.update(
+        resumed=True,
+        on=where[run_id][-1] if where[run_id] else "-",
+        requeued_s=queued["t"] - kill["at"],
+        detect_over_ttl=(queued["t"] - kill["at"]) / ttl,
+        waited_s=assigned["t"] - queued["t"],
+        resumed_s=resumed["t"] - kill["at"],
+        training_s=training["t"] - kill["at"] if training else float("nan"),
+        from_step=attrs.get("from_step"),
+        steps_lost=attrs.get("steps_lost"),
+    )
+    return row
 
 
 def _stored(
