@@ -1,5 +1,7 @@
 """Every command type through the API to a real worker, acked, changing the run."""
 
+import gzip
+import json
 import time
 from typing import Any
 
@@ -152,3 +154,45 @@ def test_fleet_halt_and_registry_broadcast(stack: LiveStack) -> None:
             break
         httpx.get(stack.url + "/healthz")
     assert current["state"] == "applied" and current["result"]["acks"]
+
+
+def listed_artifact(stack: LiveStack, run_id: str, name: str) -> dict[str, Any]:
+    """The artifact `name` once the run's listing has it (uploads are async)."""
+    for _ in range(150):
+        for artifact in stack.client.get(f"/api/v1/runs/{run_id}/artifacts").json():
+            if artifact["name"] == name:
+                found: dict[str, Any] = artifact
+                return found
+        time.sleep(0.2)
+    raise AssertionError(f"{name} never listed for run {run_id}\n{stack.logs()}")
+
+
+def test_profile_trace_downloads_as_a_chrome_trace(stack: LiveStack) -> None:
+    run_id = start_run(stack)
+    profiled = command(stack, run_id, {"type": "profile", "steps": 3})
+    assert profiled["state"] == "applied", profiled
+    result = profiled["result"]
+    name, first = result["artifact"], result["from_step"]
+    assert result["steps"] == 3 and result["to_step"] == first + 2
+    listed = listed_artifact(stack, run_id, name)
+    assert listed["kind"] == "report" and listed["step"] == first + 2
+    response = stack.client.get(f"/api/v1/runs/{run_id}/artifacts/{name}")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/gzip"
+    assert len(response.content) == listed["bytes"]
+    events = json.loads(gzip.decompress(response.content))["traceEvents"]
+    marks = [e["name"] for e in events if e.get("name", "").startswith("Profiler")]
+    assert marks == [f"ProfilerStep#{step}" for step in range(first, first + 3)]
+    assert any(e.get("cat") == "cpu_op" for e in events)
+    for _ in range(100):  # the event reaches the history a moment later
+        exported = stack.client.get(
+            f"/api/v1/runs/{run_id}/telemetry",
+            params={"names": "tolaria.profiler.exported"},
+        ).json()["items"]
+        if exported:
+            break
+        time.sleep(0.1)
+    assert [p["attrs"]["artifact"] for p in exported] == [name]
+    assert exported[0]["attrs"]["bytes"] == listed["bytes"]
+    stack.client.post(f"/api/v1/runs/{run_id}/cancel")
+    stack.wait_for_run(run_id, {"cancelled"})
