@@ -60,6 +60,28 @@ PROFILER_EXPORT_FAILURES = Counter(
     "Profiler traces that did not become artifacts (could not start, export or "
     "upload): one per tolaria.profiler.export_failed event.",
 )
+# CUDA graphs of the step (workers/engine/cuda_graphs.py): a capture takes tens
+# of milliseconds (RC1's thresholds: warning 200 ms, critical 1 s), a replay's
+# launch microseconds, a batch's staging copy well under RC1's 0.5 ms.
+GRAPH_CAPTURE_SECONDS = Histogram(
+    "esper_tolaria_graph_capture_seconds",
+    "CUDA graph capture wall time (one per architecture).",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+GRAPH_REPLAY_SECONDS = Histogram(
+    "esper_tolaria_graph_replay_seconds",
+    "Host time to launch a CUDA graph replay (mean of a batch of replays).",
+    buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 0.001, 0.0025, 0.01),
+)
+GRAPH_STAGE_COPY_SECONDS = Histogram(
+    "esper_tolaria_graph_stage_copy_seconds",
+    "Device time to stage a batch into a CUDA graph's inputs (sampled mean).",
+    buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 0.001, 0.0025, 0.01),
+)
+GRAPH_FALLBACKS = Counter(
+    "esper_tolaria_graph_fallbacks_total",
+    "Runs or architectures whose step could not be captured (ran eagerly).",
+)
 ARTIFACT_UPLOADS = Counter(
     "esper_artifact_uploads_total",
     "Uploads to the artifact store by outcome: stored, failed, or dropped "
@@ -119,6 +141,10 @@ _METRICS: dict[str, Callable[[float], None]] = {
     "tolaria.emergency.halts_total": _Totals(EMERGENCY_HALTS),
     "tolaria.timeout.tamiyo_total": _Totals(TAMIYO_TIMEOUTS),
     "kasmina.isolation.violations": _Totals(ISOLATION_VIOLATIONS),
+    "tolaria.graph.capture_ms": _ms(GRAPH_CAPTURE_SECONDS),
+    "tolaria.graph.replay_ms": _ms(GRAPH_REPLAY_SECONDS),
+    "tolaria.graph.stage_copy_ms": _ms(GRAPH_STAGE_COPY_SECONDS),
+    "tolaria.graph.fallbacks_total": _Totals(GRAPH_FALLBACKS),
 }
 _RUN_BOUNDARIES = frozenset({"assigned", "completed", "failed", "cancelled", "halted"})
 _seed_stages: dict[str, str] = {}  # seed (id or slot) -> its current stage

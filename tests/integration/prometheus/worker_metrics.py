@@ -36,6 +36,10 @@ def main(port: int) -> None:
         {"kind": "metric", "name": "tolaria.emergency.level", "value": 1.0},
         {"kind": "metric", "name": "tolaria.emergency.halts_total", "value": 1.0},
         {"kind": "metric", "name": "tolaria.timeout.tamiyo_total", "value": 2.0},
+        {"kind": "metric", "name": "tolaria.graph.capture_ms", "value": 60.0},
+        {"kind": "metric", "name": "tolaria.graph.replay_ms", "value": 0.02},
+        {"kind": "metric", "name": "tolaria.graph.stage_copy_ms", "value": 0.01},
+        {"kind": "metric", "name": "tolaria.graph.fallbacks_total", "value": 1.0},
     ]
     while True:
         for packet in packets:
