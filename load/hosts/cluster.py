@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from load.hosts.netns import PREFIX, Host, Network
+from load.hosts.netns import unavailable_reason as netns_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "several-hosts-leyline-secret"
@@ -73,6 +74,19 @@ def postgres_unavailable() -> str | None:
         pwd.getpwnam("postgres")
     except KeyError:
         return "no `postgres` user to run the server as"
+    return None
+
+
+def unavailable_reason() -> str | None:
+    """Why the cluster cannot be built here (for a skip), or None."""
+    if reason := netns_unavailable():
+        return f"cannot create network namespaces: {reason}"
+    if shutil.which("redis-server") is None:
+        return "no redis-server binary (the data host runs one)"
+    try:
+        import moto.server  # noqa: F401, PLC0415 - the data host's S3 server
+    except ImportError:
+        return "moto[server] is not installed (the data host's S3 server)"
     return None
 
 
@@ -524,4 +538,10 @@ def _create_bucket(endpoint: str, bucket: str) -> None:
     response.raise_for_status()
 
 
-__all__ = ["PREFIX", "Cluster", "HostHttp", "postgres_unavailable"]
+__all__ = [
+    "PREFIX",
+    "Cluster",
+    "HostHttp",
+    "postgres_unavailable",
+    "unavailable_reason",
+]

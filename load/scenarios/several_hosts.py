@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from api_schemas.enums import TERMINAL_RUN_STATE_VALUES
-from load.hosts.cluster import FAST_DETECTION, Cluster
-from load.hosts.netns import unavailable_reason
+from load.hosts.cluster import FAST_DETECTION, Cluster, unavailable_reason
 from load.stats import print_table, summarize, summary
 
 CHECKPOINT_EVERY = 50
@@ -72,7 +71,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         args.runs, args.workers, args.gateways, args.epochs = 4, 3, 2, 16
     reason = unavailable_reason()
     if reason:
-        print(f"several-hosts: cannot create network namespaces here: {reason}")
+        print(f"several-hosts: {reason}")
         return summary("several-hosts", "cpu", 0, {"skipped": reason})
     args.kills = max(0, min(args.kills, args.workers - 1))
     with tempfile.TemporaryDirectory(prefix="esper-hosts-") as workdir:

@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from load.hosts.cluster import Cluster
+from load.hosts.cluster import Cluster, unavailable_reason
 from load.hosts.follow import cursor_key
-from load.hosts.netns import namespaces, unavailable_reason
+from load.hosts.netns import namespaces
 
 T = TypeVar("T")
 
@@ -58,7 +58,7 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     reason = unavailable_reason()
     if reason:
-        pytest.skip(f"cannot create network namespaces here: {reason}")
+        pytest.skip(reason)
     hosts = Cluster(tmp_path_factory.mktemp("hosts"), workers=2, gateways=1)
     try:
         yield hosts
@@ -89,13 +89,13 @@ def test_runs_spread_a_killed_hosts_run_resumes_elsewhere_followed_without_gap(
         runs = [http.json(f"/api/v1/runs/{i}") for i in (long_id, short_id)]
         return runs if all(r["worker_id"] for r in runs) else None
 
-    long_run, short_run = wait_for(both_running, 30, "both runs to be claimed")
+    long_run, short_run = wait_for(both_running, 60, "both runs to be claimed")
     first_host = _worker_host(cluster, long_run)
     assert {first_host, _worker_host(cluster, short_run)} == {"worker-1", "worker-2"}
 
     # A checkpoint in the store, then the long run's host loses its worker.
     wait_for(
-        lambda: http.json(f"/api/v1/runs/{long_id}/checkpoints"), 30, "a checkpoint"
+        lambda: http.json(f"/api/v1/runs/{long_id}/checkpoints"), 60, "a checkpoint"
     )
     assert http.json(f"/api/v1/runs/{long_id}")["state"] == "running"
     cluster.kill_worker(cluster.net[first_host])
