@@ -1,4 +1,4 @@
-"""`esper runs pause|resume|stop|halt|rollback|seed-enable|seed-disable`:
+"""`esper runs pause|resume|stop|halt|rollback|seed-enable|seed-disable|profile`:
 signed commands to one run, each waited for (`--wait` seconds, 0 to return at
 once) so the exit code says whether the worker applied it."""
 
@@ -9,6 +9,7 @@ from esper_client.api.commands import create_command
 from esper_client.models import (
     EmergencyHalt,
     Pause,
+    Profile,
     Resume,
     Rollback,
     SeedDisable,
@@ -32,10 +33,17 @@ BODIES: dict[str, Any] = {
     "rollback": Rollback,
     "seed_enable": SeedEnable,
     "seed_disable": SeedDisable,
+    "profile": Profile,
 }
 
 
-def send(session: Session, run_id: str, wait: float, **body: Any) -> None:
+def send(
+    session: Session,
+    run_id: str,
+    wait: float,
+    columns: list[str] = COMMAND_COLUMNS,
+    **body: Any,
+) -> None:
     """Issue the command; show it; fail (exit 1) if the worker rejected it."""
     model = BODIES[body["type"]].from_dict(
         {k: v for k, v in body.items() if v is not None}
@@ -44,7 +52,7 @@ def send(session: Session, run_id: str, wait: float, **body: Any) -> None:
         run_id, client=session.sdk, body=model, wait=wait
     )
     command: dict[str, Any] = ok(response).to_dict()
-    session.show(command, COMMAND_COLUMNS)
+    session.show(command, columns)
     if command["state"] in ("rejected", "expired"):
         raise CliFailure(
             f"command {command['state']}: {command.get('reason')}", ExitCode.FAILED
@@ -109,3 +117,18 @@ def register_commands(app: typer.Typer) -> None:
     ) -> None:
         """Cull a seed."""
         send(session, run_id, wait, type="seed_disable", seed_id=seed_id)
+
+    @client_command(app, "profile")
+    def profile(
+        session: Session,
+        run_id: RunId,
+        steps: Annotated[
+            int, typer.Option(min=1, max=500, help="Training steps to record.")
+        ] = 20,
+        wait: Wait = 10,
+    ) -> None:
+        """Record torch.profiler over the next steps; the Chrome trace becomes
+        a run artifact (`esper runs artifacts ID`, then `download`)."""
+        # The result names the trace's artifact and the steps it covers.
+        columns = [*COMMAND_COLUMNS, "result"]
+        send(session, run_id, wait, columns, type="profile", steps=steps)

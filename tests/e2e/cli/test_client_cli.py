@@ -178,6 +178,11 @@ def test_commands_steer_a_run_and_halt_exits_3(
     assert rejected.exit_code == 1 and "rejected" in rejected.output
     assert esper("runs", "resume", run_id).exit_code == 0
     stack.wait_for_run(run_id, {"running"})
+    profiled = _json(esper("runs", "profile", run_id, "--steps", "2", "-o", "json"))
+    assert profiled["type"] == "profile" and profiled["state"] == "applied"
+    assert profiled["params"] == {"steps": 2} and profiled["result"]["steps"] == 2
+    assert profiled["result"]["artifact"].endswith(".json.gz")
+    assert esper("runs", "profile", run_id, "--steps", "501").exit_code == 2
     for _ in range(100):  # a rollback needs a checkpoint (every 20 steps)
         if stack.client.get(f"/api/v1/runs/{run_id}/checkpoints").json():
             break
