@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import redis
 
-from api_schemas.bus import range_reply, telemetry_stream
+from api_schemas.bus import EMERGENCY_STREAM, range_reply, telemetry_stream
 from load.scenarios.ws_fanout import Gateway
 from load.stats import percentile, print_table
 from workers.telemetry import TelemetryPublisher
@@ -53,55 +53,73 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # --- the clients' process -------------------------------------------------
 
 
-async def _watch(url: str, out: list[Any], done: asyncio.Event) -> None:
+async def _watch(url: str, ready: Any, stop: Any) -> list[Any]:
     """(arrival, cursor, name, emit time, critical index) per frame, until the
-    server closes (the run's socket: 1000 after the final state) or `done`."""
+    server closes (the run's socket: 1000 after the final state) or `stop`."""
     from websockets.asyncio.client import connect  # noqa: PLC0415
     from websockets.exceptions import ConnectionClosed  # noqa: PLC0415
 
+    out: list[Any] = []
     async with connect(url, compression=None, max_size=None) as ws:
-        out.append("ready")
-        while not done.is_set():
+        ready.set()
+        while not stop.is_set():
             try:
                 message = await asyncio.wait_for(ws.recv(), 0.5)
             except TimeoutError:
                 continue
             except ConnectionClosed:
-                return
+                break
             now = time.time()
             frame = json.loads(message)
             attrs = frame.get("attrs") or {}
             out.append((now, frame.get("cursor"), frame.get("name"),
                         attrs.get("t"), attrs.get("index")))  # fmt: skip
+    return out
 
 
-async def _clients(port: int, run_id: str, ready: Any, results: Any) -> None:
-    base = f"ws://127.0.0.1:{port}"
-    run_out: list[Any] = []
-    fleet_out: list[Any] = []
-    done = asyncio.Event()
-    run_task = asyncio.create_task(_watch(f"{base}/ws/runs/{run_id}", run_out, done))
-    fleet_task = asyncio.create_task(_watch(f"{base}/ws/fleet", fleet_out, done))
-    while not (run_out and fleet_out):
-        await asyncio.sleep(0.05)
-    ready.set()
-    await asyncio.wait_for(run_task, 600)
-    await asyncio.sleep(1.0)  # the fleet's last relays
-    done.set()
-    await fleet_task
-    results.put((run_out[1:], fleet_out[1:]))
+def _client_process(url: str, ready: Any, stop: Any, results: Any) -> None:
+    """One socket per process: a flooded run socket must not delay the
+    fleet socket's reads (and so its timings) in a shared event loop."""
+    results.put(asyncio.run(_watch(url, ready, stop)))
 
 
-def _client_process(port: int, run_id: str, ready: Any, results: Any) -> None:
-    asyncio.run(_clients(port, run_id, ready, results))
+class Watchers:
+    def __init__(self, port: int, run_id: str) -> None:
+        ctx = mp.get_context("spawn")
+        base = f"ws://127.0.0.1:{port}"
+        self.stop = ctx.Event()
+        self.ready = [ctx.Event(), ctx.Event()]
+        self.results = [ctx.Queue(), ctx.Queue()]
+        urls = [f"{base}/ws/runs/{run_id}", f"{base}/ws/fleet"]
+        self.procs = [
+            ctx.Process(target=_client_process, args=(url, ready, self.stop, out))
+            for url, ready, out in zip(urls, self.ready, self.results, strict=True)
+        ]
+        for proc in self.procs:
+            proc.start()
+        if not all(ready.wait(60) for ready in self.ready):
+            raise RuntimeError("clients did not connect")
+
+    def collect(self) -> tuple[list[Any], list[Any]]:
+        """The run's frames (after its close), then the fleet's."""
+        run_frames = self.results[0].get(timeout=600)
+        time.sleep(1.0)  # the fleet's last relays
+        self.stop.set()
+        fleet_frames = self.results[1].get(timeout=60)
+        for proc in self.procs:
+            proc.join(30)
+        return run_frames, fleet_frames
 
 
 # --- the producer ---------------------------------------------------------
 
 
-def _produce(args: argparse.Namespace, run_id: str) -> TelemetryPublisher:
+def _produce(
+    args: argparse.Namespace, run_id: str
+) -> tuple[TelemetryPublisher, int, int]:
     """Bulk at `rate` in 1 ms slices; the burst spread over `burst_s` from the
-    middle of the run; then the final state. Returns the closed publisher."""
+    middle of the run; then the final state. Returns the closed publisher and
+    the bulk and critical packets emitted."""
     client = redis.Redis.from_url(args.redis_url, decode_responses=True)
     pub = TelemetryPublisher(
         client, run_id, maxlen=1_000_000, emergency_max_per_min=args.bucket
@@ -131,7 +149,7 @@ def _produce(args: argparse.Namespace, run_id: str) -> TelemetryPublisher:
         }  # fmt: skip
     )
     pub.close(120)
-    return pub
+    return pub, sent, critical
 
 
 def _packet(step: int, name: str, level: str, **attrs: Any) -> dict[str, Any]:
@@ -185,6 +203,48 @@ def _report(
     return rows, on_fleet
 
 
+def _cursor_s(cursor: str) -> float:
+    return int(cursor.split("-")[0]) / 1000
+
+
+def _legs(
+    run_frames: list[Any], fleet_frames: list[Any], lane_ids: dict[int, str]
+) -> list[dict[str, Any]]:
+    """Where the time went, from the stream ids' times (Redis's clock, in ms):
+    emit -> written to Redis -> (lane: relayed to the fleet stream) -> socket."""
+    legs: dict[str, list[float]] = {
+        "lane: emit -> esper:emergency": [],
+        "lane: esper:emergency -> fleet stream": [],
+        "lane: fleet stream -> /ws/fleet": [],
+        "bulk: emit -> run stream": [],
+        "bulk: run stream -> /ws/runs": [],
+    }
+    for at, cursor, name, t, index in fleet_frames:
+        if name == CRITICAL and index in lane_ids:
+            written = _cursor_s(lane_ids[index])
+            legs["lane: emit -> esper:emergency"].append((written - t) * 1000)
+            relayed = _cursor_s(cursor)
+            legs["lane: esper:emergency -> fleet stream"].append(
+                (relayed - written) * 1000
+            )
+            legs["lane: fleet stream -> /ws/fleet"].append((at - relayed) * 1000)
+    for at, cursor, name, t, _index in run_frames:
+        if name == "tolaria.training.loss":
+            written = _cursor_s(cursor)
+            legs["bulk: emit -> run stream"].append((written - t) * 1000)
+            legs["bulk: run stream -> /ws/runs"].append((at - written) * 1000)
+    return [_row(leg, delays) for leg, delays in legs.items()]
+
+
+def _lane_ids(client: redis.Redis) -> dict[int, str]:
+    """Critical index -> its entry id on esper:emergency."""
+    found: dict[int, str] = {}
+    for entry_id, fields in range_reply(client.xrange(EMERGENCY_STREAM), bytes):
+        packet = json.loads(fields[b"data"])
+        found[int(packet["attrs"]["index"])] = entry_id.decode()
+    return found
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.quick:
         args.rate, args.seconds, args.burst = 10_000, 4.0, 80
@@ -195,32 +255,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     gw.start()
     try:
         run_id = gw.live_run()
-        ctx = mp.get_context("spawn")
-        ready, results = ctx.Event(), ctx.Queue()
-        proc = ctx.Process(
-            target=_client_process, args=(gw.port, run_id, ready, results)
-        )
-        proc.start()
-        if not ready.wait(60):
-            raise RuntimeError("clients did not connect")
+        watchers = Watchers(gw.port, run_id)
         time.sleep(0.5)
         t0 = time.time()
-        pub = _produce(args, run_id)
-        run_frames, fleet_frames = results.get(timeout=600)
-        proc.join(30)
+        load_before = os.getloadavg()[0]
+        pub, bulk_sent, critical_sent = _produce(args, run_id)
+        run_frames, fleet_frames = watchers.collect()
         burst = (t0 + args.seconds / 2, t0 + args.seconds / 2 + args.burst_s)
         relayed = _metric(gw.url, "esper_emergency_relayed_total")
         ws_dropped = _metric(gw.url, "esper_telemetry_packets_dropped_total")
         stream = redis.Redis.from_url(args.redis_url)
         entries = range_reply(stream.xrange(telemetry_stream(run_id)), bytes)
         ids = [entry_id.decode() for entry_id, _ in entries]
+        lane_ids = _lane_ids(stream)
     finally:
         gw.stop()
     rows, on_fleet = _report(run_frames, fleet_frames, burst)
     cursors = [f[1] for f in run_frames]
     counters = {
-        "bulk_emitted": int(args.rate * args.seconds),
-        "critical_emitted": args.burst,
+        "bulk_emitted": bulk_sent,
+        "bulk_on_run_ws": sum(1 for f in run_frames if f[2] == "tolaria.training.loss"),
+        "critical_emitted": critical_sent,
         "lane": pub.lane.sent,
         "demoted": pub.lane.demoted,
         "dropped_worker": pub.dropped + pub.lane.dropped,
@@ -232,10 +287,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print_table(
         f"emergency-lane ({args.rate} bulk packets/s for {args.seconds:g} s, "
         f"{args.burst} critical over {args.burst_s:g} s, bucket {args.bucket}/min; "
-        f"{os.cpu_count()} CPUs)",
+        f"{os.cpu_count()} CPUs, load average {load_before:.1f} before)",
         rows,
+        ["packets", "n", "p50_ms", "p99_ms", "max_ms"],
+    )
+    legs = _legs(run_frames, fleet_frames, lane_ids)
+    print_table(
+        "legs (stream ids: ms resolution)",
+        legs,
         ["packets", "n", "p50_ms", "p99_ms", "max_ms"],
     )
     print_table("counters", [counters], list(counters))
     options = {k: v for k, v in vars(args).items() if k != "json"}
-    return {"rows": rows, "counters": counters, "args": options}
+    return {"rows": rows, "legs": legs, "counters": counters, "args": options}
