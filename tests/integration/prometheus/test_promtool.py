@@ -31,7 +31,7 @@ def test_config_is_valid() -> None:
 
 
 def test_rules_are_valid() -> None:
-    assert "SUCCESS: 15 rules found" in promtool("check", "rules", "alerts.yml")
+    assert "SUCCESS: 17 rules found" in promtool("check", "rules", "alerts.yml")
 
 
 def test_every_alert_fires_and_clears() -> None:
