@@ -1,6 +1,7 @@
 """Helpers shared by the engine scenarios: specs, trainers and step timing."""
 
 import contextlib
+import os
 import shutil
 import tempfile
 import time
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from api_schemas.plugins import ALLOW_ENV
 from api_schemas.runs import RunCreate
 from workers.engine.hooks import Hooks
 from workers.engine.trainer import Trainer
@@ -60,3 +62,21 @@ def temp_dir() -> Path:
 
 def now() -> float:
     return time.perf_counter()
+
+
+@contextlib.contextmanager
+def import_paths_allowed(*prefixes: str) -> Iterator[None]:
+    """Let the engine import a benchmark's own task or policy by path (e.g.
+    `load.scenarios.policy_timeout:quick`), in this process only and while the
+    benchmark runs: import paths are refused unless the deployment allows
+    their prefix (SECURITY.md, ESPER_ALLOW_IMPORT_PATHS)."""
+    before = os.environ.get(ALLOW_ENV)
+    allowed = [p for p in (before or "").split(",") if p.strip()]
+    os.environ[ALLOW_ENV] = ",".join([*allowed, *prefixes])
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ALLOW_ENV, None)
+        else:
+            os.environ[ALLOW_ENV] = before

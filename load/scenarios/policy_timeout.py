@@ -9,7 +9,13 @@ import statistics
 import time
 from typing import Any
 
-from load.scenarios.common import bench_trainer, intervals_ms, make_spec, now
+from load.scenarios.common import (
+    bench_trainer,
+    import_paths_allowed,
+    intervals_ms,
+    make_spec,
+    now,
+)
 from load.stats import print_table, summarize, summary
 from workers.engine.hooks import EngineCommand, Hooks
 from workers.engine.options import EngineOptions
@@ -61,10 +67,17 @@ def _run(policy: str, steps: int) -> tuple[list[float], int]:
             "decision_deadline_ms": 5,
         },
     )
-    with bench_trainer(
-        spec, Hooks(next_command=next_command), options=EngineOptions(policy_every=1)
-    ) as trainer:
+    with (
+        bench_trainer(
+            spec,
+            Hooks(next_command=next_command),
+            options=EngineOptions(policy_every=1),
+        ) as trainer,
+        import_paths_allowed(__name__),
+    ):
         outcome = trainer.run()
+    if outcome.state != "completed":
+        raise RuntimeError(f"engine run ended {outcome.state}: {outcome.error}")
     return intervals_ms(stamps, 10), int(outcome.result.get("tamiyo_timeouts", 0))
 
 

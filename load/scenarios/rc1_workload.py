@@ -10,16 +10,13 @@ which the harness allows for itself only (`allow_own_plugins`).
 """
 
 import contextlib
-import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import torch
 
-from api_schemas.plugins import ALLOW_ENV
 from api_schemas.runs import RunCreate
-from load.scenarios.common import make_spec
+from load.scenarios.common import import_paths_allowed, make_spec
 from workers.engine.hosts import MLPHost
 from workers.engine.policy.base import Decision, PolicyInputs
 from workers.engine.tasks import Task, TaskOptions
@@ -65,21 +62,10 @@ def every_nth_slow(**options: Any) -> EveryNthSlow:
     return EveryNthSlow(**options)
 
 
-@contextlib.contextmanager
-def allow_own_plugins() -> Iterator[None]:
-    """Let the engine import this module's task and policy by path, in this
-    process only and for as long as the harness runs (SECURITY.md: import
-    paths are refused unless the deployment allows their prefix)."""
-    before = os.environ.get(ALLOW_ENV)
-    allowed = [p for p in (before or "").split(",") if p.strip()]
-    os.environ[ALLOW_ENV] = ",".join([*allowed, MODULE])
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(ALLOW_ENV, None)
-        else:
-            os.environ[ALLOW_ENV] = before
+def allow_own_plugins() -> contextlib.AbstractContextManager[None]:
+    """This module's task and policy, importable by the engine while the
+    harness runs."""
+    return import_paths_allowed(MODULE)
 
 
 def rc1_spec(
