@@ -286,6 +286,8 @@ export class MetricChart {
         ...defs.map((d) => ({
           label: d.label, stroke: cssVar(d.colourVar), width: d.width ?? 1.5,
           spanGaps: true, size: 5,
+          // A count that holds until it changes (parameters): steps, not slopes.
+          ...(d.stepped ? { paths: uPlot.paths.stepped({ align: 1 }) } : {}),
           // Markers help sparse series (validation per epoch) and clutter dense ones.
           points: { show: () => Boolean(d.points) && this.shown(d.key).length <= 80, size: 5 },
           value: (u, v) => fmtNum(v, this.digits),

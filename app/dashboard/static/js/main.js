@@ -70,7 +70,7 @@ async function route() {
   clearBanners();
   const view = document.getElementById('view');
   const crumbs = document.getElementById('crumbs');
-  const match = /^#\/runs\/([^/?#]+)/.exec(location.hash);
+  const match = /^#\/runs\/([^/?#]+)(\/architecture)?/.exec(location.hash);
   if (location.hash.startsWith('#/compare')) {
     replace(crumbs, h('a', { href: '#/' }, 'Fleet'), h('span', { class: 'sep' }, '/'), h('span', {}, 'compare'));
     replace(view, h('p', { class: 'muted pad' }, 'Loading runs…'));
@@ -79,11 +79,14 @@ async function route() {
   } else if (match) {
     const id = decodeURIComponent(match[1]);
     replace(crumbs, h('a', { href: '#/' }, 'Fleet'), h('span', { class: 'sep' }, '/'),
-      h('span', {}, `run ${id.slice(0, 8)}`));
+      match[2] ? h('a', { href: `#/runs/${encodeURIComponent(id)}` }, `run ${id.slice(0, 8)}`) : h('span', {}, `run ${id.slice(0, 8)}`),
+      match[2] ? [h('span', { class: 'sep' }, '/'), h('span', {}, 'architecture')] : '');
     replace(view, h('p', { class: 'muted pad' }, 'Loading run…'));
     const d = await renderRun(view, id, session);
     // The operator may have navigated again while the run was loading.
     if (mine === navigation) dispose = d; else d();
+    // #/runs/<id>/architecture: the same page, at its architecture view.
+    if (match[2] && mine === navigation) document.getElementById('architecture')?.scrollIntoView();
   } else {
     replace(crumbs, h('a', { href: '#/' }, 'Fleet'));
     dispose = renderFleet(view, session);

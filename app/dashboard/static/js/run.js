@@ -8,6 +8,8 @@ import { TERMINAL, api } from './api.js';
 import { MetricChart, cursorBefore } from './charts.js';
 import { exportMetrics } from './export.js';
 import { ArtifactsTable } from './artifacts.js';
+import { ARCHITECTURE_EVENT, ArchitectureView, PARAMS_METRIC } from './architecture.js';
+import { LineageStore, SeedDetail, lineageTip } from './lineage.js';
 import { AttemptsTable, SpecTable } from './runinfo.js';
 import { Controls, canCommand } from './controls.js';
 import { frameScheduler, h, replace, runLabel } from './dom.js';
@@ -27,18 +29,19 @@ const METRICS = {
   'tolaria.training.accuracy': ['accuracy', 'train', 'accuracy'],
   'tolaria.validation.accuracy': ['accuracy', 'val', 'val_accuracy'],
   'tolaria.step.latency_ms': ['time', 'step', 'step_time_ms'],
+  [PARAMS_METRIC]: ['params', 'params', 'params'],
 };
 // Events worth replaying on load (exact names, so the query works with or
 // without glob support); per-step ones such as tamiyo.decision only live.
 const HISTORY_EVENTS = [STAGE_EVENT, 'kasmina.gate_failure', 'kasmina.command_rejected',
   'kasmina.registry_reset', 'tolaria.emergency.escalated', 'tolaria.emergency.halt',
   'tolaria.rollback.restored', 'tolaria.rollback.restore_failed', 'tolaria.tamiyo_timeout',
-  'tamiyo.conservative_entered', GAP_EVENT];
+  'tamiyo.conservative_entered', GAP_EVENT, ARCHITECTURE_EVENT];
 const HISTORY_EVENT_PAGES = 6;
 
 function stageFromEvent(p) {
   const a = p.attrs ?? {};
-  return { seed_id: a.seed_id, slot: a.slot, blueprint: a.blueprint,
+  return { seed_id: a.seed_id, slot: a.slot, blueprint: a.blueprint, params: a.params,
     stage: a.to ?? a.to_stage ?? a.stage ?? a.new ?? (typeof p.value === 'string' ? p.value : null) };
 }
 
@@ -68,6 +71,11 @@ function makeCharts(runId) {
     time: new MetricChart({ title: 'Step time (ms)', testid: 'chart-step-time', height: 110, wide: true,
       ...common('time', 'step-time'),
       series: [{ key: 'step', label: 'step time', colourVar: '--series-time', envelope: true }] }),
+    // Around the counts, not from zero: a seed is a few percent of the host.
+    params: new MetricChart({ title: 'Parameters', testid: 'chart-params', height: 130, wide: true, digits: 7,
+      range: (u, lo, hi) => [Math.max(0, lo - Math.max(1, (hi - lo) * 0.2)), hi + Math.max(1, (hi - lo) * 0.2)],
+      ...common('params', 'params'), series: [
+        { key: 'params', label: 'parameters', colourVar: '--stage-FOSSILIZED', points: true, width: 2, stepped: true }] }),
   };
 }
 
@@ -94,7 +102,13 @@ class RunView {
     this.tasks = [];
     this.header = new RunHeader();
     this.charts = makeCharts(run.id);
-    this.swimlane = new Swimlane();
+    this.lineage = new LineageStore(run.id);
+    this.detail = new SeedDetail({ lineage: this.lineage });
+    this.swimlane = new Swimlane({ describe: (s) => lineageTip(this.lineage.get(s.id)),
+      onSelect: (s) => this.detail.show(s.id, s) });
+    this.architecture = new ArchitectureView({ href: `#/runs/${encodeURIComponent(run.id)}/architecture`,
+      onSelect: (id) => this.detail.show(id, this.swimlane.seeds.get(id)) });
+    this.lineage.onChange(() => this.architecture.setLineage(this.lineage));
     this.feed = new EventFeed();
     this.ledger = new Ledger();
     this.cpTable = new CheckpointsTable({ onRollback: this.canAct ? (id) => this.controls.chooseRollback(id) : null });
@@ -108,6 +122,8 @@ class RunView {
     this.syncSeeds = frameScheduler(() => {
       const seeds = this.swimlane.list();
       this.seedsTable.update(seeds);
+      this.architecture.setSeeds(seeds);
+      for (const s of seeds) this.detail.update(s);
       // The run row's counts arrive with progress events; the lane is fresher.
       if (seeds.length) {
         const counts = {};
@@ -131,9 +147,13 @@ class RunView {
         h('div', { class: 'stack' },
           smoothingControl(c),
           h('div', { class: 'charts' }, c.loss.el, c.accuracy.el),
+          this.architecture.el,
+          h('div', { class: 'charts' }, c.params.el),
           h('section', { class: 'panel' },
-            h('div', { class: 'panel-head' }, h('h3', {}, 'Seeds over steps')),
+            h('div', { class: 'panel-head' }, h('h3', {}, 'Seeds over steps'),
+              h('span', { class: 'muted' }, 'hover a seed for its lineage, click for the details')),
             h('div', { class: 'panel-body' }, this.swimlane.el, stageLegend()),
+            this.detail.el,
             this.seedsTable.el),
           h('div', { class: 'charts' }, c.time.el),
           this.spec.el),
@@ -164,13 +184,15 @@ class RunView {
     this.attempts.load(this.run);
     api.commands(this.run.id).then((cmds) => cmds.forEach((c) => this.ledger.upsert(c))).catch(() => {});
     // Stage history first, so the snapshot of seeds only fills in what it lacks.
+    this.architecture.setSlots(this.slots());
     this.loadEventHistory().then(() => api.seeds(this.run.id)).then((seeds) => {
+      this.lineage.set(seeds);
       for (const s of seeds) this.swimlane.observe(s, s.germinated_step ?? this.run.step, true);
       this.syncSeeds();
     }).catch(() => {});
+    api.tasks().then((t) => { this.tasks = t; this.architecture.setSlots(this.slots()); }).catch(() => {});
     if (this.canAct) {
       api.blueprints().then((b) => { this.blueprints = b; }).catch(() => {});
-      api.tasks().then((t) => { this.tasks = t; }).catch(() => {});
     }
   }
 
@@ -185,6 +207,7 @@ class RunView {
           this.historyEnd[b.name] = Math.max(this.historyEnd[b.name] ?? -1, b.step_end);
         }
       }
+      this.architecture.setParams(this.charts.params.primary().lastValue);
       const cursors = all.map((s) => s?.cursor).filter(Boolean);
       if (cursors.length < all.length) return null; // one has none: replay from the start
       return cursors.reduce((lo, c) => (cursorBefore(c, lo) ? c : lo));
@@ -242,14 +265,19 @@ class RunView {
     }
     const value = Number(p.value);
     this.charts[target[0]].append(target[1], p.step, value);
+    if (p.name === PARAMS_METRIC) this.architecture.setParams(value);
     this.run.metrics = { ...this.run.metrics, [target[2]]: value };
   }
 
   onEvent(p, fromHistory) {
     this.feed.add(p);
+    // A seed moved or failed a gate: its lineage row changes once persisted.
+    if (!fromHistory && (p.name === STAGE_EVENT || p.name === 'kasmina.gate_failure')) this.lineage.refreshSoon();
     if (p.name === STAGE_EVENT) {
       this.swimlane.observe(stageFromEvent(p), p.step);
       this.syncSeeds();
+    } else if (p.name === ARCHITECTURE_EVENT) {
+      this.architecture.setHost(p.attrs);
     } else if (p.name === GAP_EVENT) {
       // The server says packets are gone: the charts show a gap up to the next point.
       if (!fromHistory) Object.values(this.charts).forEach((c) => c.markGap());
@@ -297,6 +325,7 @@ class RunView {
     this.artifacts.load();
     this.attempts.load(this.run);
     api.commands(this.run.id).then((cmds) => cmds.forEach((c) => this.ledger.upsert(c))).catch(() => {});
+    this.lineage.refreshSoon();
   }
 
   poll() {
@@ -345,6 +374,7 @@ class RunView {
     this.socket?.close();
     Object.values(this.charts).forEach((c) => c.destroy());
     this.swimlane.destroy();
+    this.lineage.dispose();
     this.controls?.destroy();
     clearConnection();
   }

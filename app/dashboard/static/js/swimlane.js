@@ -3,7 +3,7 @@
 // BLENDING the bar fills from the bottom with alpha, so the ramp is visible.
 // Drawn on one canvas: thousands of steps and dozens of seeds stay cheap.
 
-import { cssVar, h, shortId, throttle } from './dom.js';
+import { cssVar, h, replace, shortId, throttle } from './dom.js';
 
 export const STAGES = ['DORMANT', 'GERMINATED', 'TRAINING', 'BLENDING', 'SHADOWING',
   'PROBATIONARY', 'FOSSILIZED', 'CULLED', 'EMBARGOED', 'RESETTING'];
@@ -28,11 +28,15 @@ function textColour(hex) {
 }
 
 export class Swimlane {
-  constructor() {
+  // `describe(seed)`: extra tooltip lines for a seed (its lineage); `onSelect(seed)`:
+  // a row was clicked.
+  constructor({ describe = null, onSelect = null } = {}) {
+    this.describe = describe;
+    this.onSelect = onSelect;
     this.seeds = new Map(); // seed_id -> {id, slot, blueprint, stage, alpha, segments, alphas}
     this.step = 0;
     this.canvas = h('canvas', { 'aria-label': 'Seed stages over steps', role: 'img' });
-    this.tip = h('div', { class: 'swim-tip', hidden: true });
+    this.tip = h('div', { class: 'swim-tip', hidden: true, dataset: { testid: 'swim-tip' } });
     this.emptyNote = h('p', { class: 'empty' },
       'No seeds yet. Tamiyo germinates them when training plateaus, or an operator adds one.');
     this.el = h('div', { class: 'swimlane', dataset: { testid: 'swimlane', seeds: 0 } },
@@ -40,6 +44,12 @@ export class Swimlane {
     this.schedule = throttle(() => this.draw(), 100);
     this.canvas.addEventListener('mousemove', (e) => this.hover(e));
     this.canvas.addEventListener('mouseleave', () => { this.tip.hidden = true; });
+    this.canvas.addEventListener('click', (e) => {
+      const s = this.rowAt(e);
+      if (s && this.onSelect) this.onSelect(s);
+    });
+    if (onSelect) this.canvas.style.cursor = 'pointer';
+    this.el.swimlane = this; // tests and the console can reach the live object
     // Width from the observer: reading clientWidth while drawing forces a layout.
     this.width = 0;
     this.resize = new ResizeObserver((entries) => {
@@ -232,6 +242,20 @@ export class Swimlane {
     ctx.fillText('step', 6, y + 10);
   }
 
+  rowAt(e) {
+    const rect = this.canvas.getBoundingClientRect();
+    return this.geometry().rows[Math.floor((e.clientY - rect.top - 4) / (ROW_H + ROW_GAP))] ?? null;
+  }
+
+  // Where a seed's row is, in page pixels at `frac` of the plot's width.
+  rowPoint(seedId, frac = 0.98) {
+    const g = this.geometry();
+    const row = g.rows.findIndex((s) => s.id === seedId);
+    if (row < 0) return null;
+    const rect = this.canvas.getBoundingClientRect();
+    return { x: rect.left + LABEL_W + frac * g.plotW, y: rect.top + 4 + row * (ROW_H + ROW_GAP) + ROW_H / 2 };
+  }
+
   hover(e) {
     const g = this.geometry();
     const rect = this.canvas.getBoundingClientRect();
@@ -245,11 +269,14 @@ export class Swimlane {
     if (!seg) { this.tip.hidden = true; return; }
     const until = s.segments[idx + 1]?.start;
     const alpha = s.alphas.filter(([x]) => x <= step).at(-1)?.[1];
-    this.tip.textContent = `seed ${shortId(s.id)} · ${s.slot} · ${s.blueprint} — ${seg.stage} `
+    const line = `seed ${shortId(s.id)} · ${s.slot} · ${s.blueprint} — ${seg.stage} `
       + `from step ${seg.start}${until !== undefined ? ` to ${until}` : ''}`
       + (seg.stage === 'BLENDING' && alpha !== undefined ? ` · α ${alpha.toFixed(2)}` : '');
+    if (this.describe) replace(this.tip, h('div', {}, line), this.describe(s));
+    else this.tip.textContent = line;
+    this.tip.dataset.seedId = s.id;
     this.tip.hidden = false;
-    this.tip.style.left = `${Math.min(px + 12, g.width - 320)}px`;
+    this.tip.style.left = `${Math.max(0, Math.min(px + 12, g.width - (this.describe ? 470 : 320)))}px`;
     this.tip.style.top = `${row * (ROW_H + ROW_GAP) + ROW_H + 8}px`;
   }
 
