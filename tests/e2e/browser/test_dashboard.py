@@ -4,10 +4,13 @@ Each test starts a real gateway (uvicorn) and a real worker on Redis and SQLite,
 opens the page at 1280x800 and acts as an operator would.
 """
 
+import gzip
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.browser.dashboard import (
@@ -83,12 +86,33 @@ def test_submitted_run_appears_and_its_chart_grows(
     assert page.chart("chart-step-time")["last"] > 0
 
 
+def profile_from_the_page(page: Dashboard, client: httpx.Client, run_id: str) -> None:
+    """Profile… with 3 steps: applied, then its trace linked once stored."""
+    page.testid("cmd-profile").click()
+    dialog = page.testid("profile-dialog")
+    dialog.locator('[data-testid="field-steps"]').fill("3")
+    dialog.locator('[data-testid="dialog-confirm"]').click()
+    page.wait_outcome("applied")
+    stored = page.page.locator('[data-testid="profile-trace"][data-state="stored"]')
+    stored.wait_for(timeout=30000)
+    (command,) = client.get(f"/api/v1/runs/{run_id}/commands").json()["items"]
+    assert command["type"] == "profile" and command["params"] == {"steps": 3}
+    link = stored.locator("a[download]")
+    assert link.inner_text() == command["result"]["artifact"]
+    with page.page.expect_download() as info:
+        link.click()
+    trace = json.loads(gzip.decompress(Path(info.value.path()).read_bytes()))
+    names = [e["name"] for e in trace["traceEvents"]]
+    assert sum(name.startswith("ProfilerStep#") for name in names) == 3
+
+
 def test_emergency_halt_from_the_page(stack: LiveStack, dashboard: Open) -> None:
     client = api_client(stack)
     run = submit_run(client, "halt-me", LONG_RUN)
     wait_state(client, run["id"], STARTED)
     page = dashboard(stack.url).open_run(run["id"])
     page.wait_chart_step(1)
+    profile_from_the_page(page, client, run["id"])  # before the halt, same run
 
     page.testid("cmd-halt").click()
     dialog = page.testid("halt-dialog")

@@ -49,15 +49,20 @@ export class ArtifactsTable {
   }
 
   link(artifact) {
-    const href = artifactUrl(this.runId, artifact.name);
-    return h('a', { href, download: artifact.name, dataset: { testid: 'download' },
-      onclick: (event) => {
-        if (!getToken()) return; // no auth: the browser downloads it itself
-        event.preventDefault();
-        saveWithToken(href, artifact.name).catch((err) =>
-          showBanner('download', 'danger', `Download of ${artifact.name} failed: ${err.message}`));
-      } }, artifact.name);
+    return artifactLink(this.runId, artifact);
   }
+}
+
+// A download link to one of a run's artifacts (also the profiler's trace link).
+export function artifactLink(runId, artifact) {
+  const href = artifactUrl(runId, artifact.name);
+  return h('a', { href, download: artifact.name, dataset: { testid: 'download' },
+    onclick: (event) => {
+      if (!getToken()) return; // no auth: the browser downloads it itself
+      event.preventDefault();
+      saveWithToken(href, artifact.name).catch((err) =>
+        showBanner('download', 'danger', `Download of ${artifact.name} failed: ${err.message}`));
+    } }, artifact.name);
 }
 
 async function saveWithToken(href, name) {

@@ -6,6 +6,7 @@
 import { TERMINAL, api } from './api.js';
 import { fmtTime, h, replace, runLabel, shortId } from './dom.js';
 import { FINAL } from './ledger.js';
+import { ProfileAction } from './profile.js';
 
 const ENABLED = {
   pause: ['running'],
@@ -14,6 +15,7 @@ const ENABLED = {
   emergency_halt: ['queued', 'assigned', 'running', 'paused'],
   rollback: ['running', 'paused'],
   seed_enable: ['running', 'paused'],
+  profile: ['running', 'paused'],
 };
 const POLL_MS = 2000;
 const POLL_FOR_MS = 120000;
@@ -61,12 +63,14 @@ export class Controls {
     Object.assign(this, { run, ledger, getCheckpoints, getSlots, getBlueprints });
     this.watching = null;
     this.polls = new Map();
+    this.profile = new ProfileAction(this, openDialog); // its trace, linked below
     this.buttons = {
       pause: this.button('Pause', 'pause', () => this.send({ type: 'pause' })),
       resume: this.button('Resume', 'resume', () => this.send({ type: 'resume' })),
       stop: this.button('Stop…', 'stop', () => this.confirmStop()),
       rollback: this.button('Roll back…', 'rollback', () => this.chooseRollback()),
       seed_enable: this.button('Add seed…', 'seed-enable', () => this.chooseSeed()),
+      profile: this.button('Profile…', 'profile', () => this.profile.choose()),
       emergency_halt: this.button('Emergency halt', 'halt', () => this.confirmHalt(), 'btn-danger'),
     };
     this.note = h('span', { class: 'muted' });
@@ -74,8 +78,8 @@ export class Controls {
     const b = this.buttons;
     this.el = h('section', { class: 'panel', dataset: { testid: 'controls' } },
       h('div', { class: 'controls' }, b.pause, b.resume, b.stop, b.rollback, b.seed_enable,
-        this.note, h('span', { class: 'spacer' }), b.emergency_halt),
-      this.outcome);
+        b.profile, this.note, h('span', { class: 'spacer' }), b.emergency_halt),
+      this.outcome, this.profile.el);
     this.unsubscribe = ledger.subscribe((cmd) => {
       if (cmd.id === this.watching) this.showCommand(cmd);
     });
@@ -212,6 +216,7 @@ export class Controls {
 
   destroy() {
     this.unsubscribe();
+    this.profile.destroy();
     this.polls.forEach((t) => clearInterval(t));
     replace(this.el);
   }
