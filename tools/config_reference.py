@@ -90,7 +90,7 @@ OTHER_VARIABLES: tuple[Variable, ...] = (
     Variable(
         "ESPER_FUZZ_SECONDS",
         "int",
-        "`60`",
+        "`30`",
         "Fuzzing budget per database of tests/integration/gateway/test_fuzz.py.",
         Group.TESTS,
     ),

@@ -36,7 +36,7 @@ CHECKS = [
 ]
 # Per backend. The run stops at this budget, so the test's time does not grow
 # with the API; raise it locally (ESPER_FUZZ_SECONDS=600) for a deeper search.
-FUZZ_SECONDS = int(os.environ.get("ESPER_FUZZ_SECONDS", "60"))
+FUZZ_SECONDS = int(os.environ.get("ESPER_FUZZ_SECONDS", "30"))
 pytestmark = pytest.mark.timeout(FUZZ_SECONDS + 120)
 
 
