@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"several-hosts: {reason}")
         return summary("several-hosts", "cpu", 0, {"skipped": reason})
     args.kills = max(0, min(args.kills, args.workers - 1))
+    # SIGTERM (`timeout`, a service manager) tears the hosts down as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     with tempfile.TemporaryDirectory(prefix="esper-hosts-") as workdir:
         tmp = args.keep or Path(workdir)
         started = time.monotonic()
@@ -86,6 +88,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             figures = _scenario(cluster, args, tmp)
             figures["startup_s"] = up_s
     return summary("several-hosts", "cpu", args.runs, figures)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _scenario(cluster: Cluster, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
