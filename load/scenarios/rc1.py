@@ -72,7 +72,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, default=None)
     parser.add_argument("--depth", type=int, default=None)
     parser.add_argument(
-        "--repeats", type=int, default=None, help="steady-train runs per side"
+        "--repeats",
+        type=int,
+        default=None,
+        help="steady-train and tamiyo-timeout: runs per side",
     )
     parser.add_argument(
         "--policy-every",
@@ -388,7 +391,8 @@ def tamiyo_timeout(args: argparse.Namespace) -> dict[str, Any]:
     _print(
         f"rc1 tamiyo-timeout: --timeout-every {args.timeout_every} --deadline-ms "
         f"{args.deadline_ms} --epochs {args.epochs} --batch-size "
-        f"{args.batch_size}, a decision asked every {args.policy_every} step(s)",
+        f"{args.batch_size} x {args.repeats} runs a side, a decision asked "
+        f"every {args.policy_every} step(s)",
         rows,
         [
             "same-run baseline: counter row, the decisions the policy was made "
@@ -399,7 +403,7 @@ def tamiyo_timeout(args: argparse.Namespace) -> dict[str, Any]:
             f"{x['decisions_acted']} answered in time and acted on, "
             f"{x['timeouts']} late (counter; {x['timeout_events']} "
             f"tolaria.tamiyo_timeout events; each late answer dropped), "
-            f"{fig['in_flight_at_end']} still running at the run's end; "
+            f"{fig['in_flight_at_end']} still running at a run's end; "
             f"conservative mode entered {x['conservative_entered']} time(s); no "
             "new request while a late one runs, so no step waits for it",
             "RC1 published a count (1 timeout of 3 decisions, one per epoch): "

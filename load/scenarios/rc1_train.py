@@ -134,37 +134,48 @@ def steady_train(args: argparse.Namespace) -> dict[str, Any]:
     return {"engine": engine, "plain": plain}
 
 
+def _policy_run(args: argparse.Namespace, every: int) -> Sample:
+    morph = {
+        "enabled": True,
+        "policy": SLOW_POLICY,
+        "policy_options": {"every": every, "deadline_ms": args.deadline_ms},
+        "decision_deadline_ms": args.deadline_ms,
+    }
+    opts = EngineOptions(policy_every=args.policy_every)
+    sample, trainer = engine_run(args, morphogenesis=morph, options=opts)
+    tamiyo = trainer.parts.tamiyo
+    assert tamiyo is not None
+    policy = tamiyo.runner.policy
+    packets: list[Packet] = sample.extra.pop("packets")
+    outcome = sample.extra.pop("outcome")
+    sample.extra = {
+        "decisions_asked": policy.calls,
+        "slow_calls": policy.slow_calls,
+        "timeouts": trainer.tm.counters.get("tolaria.timeout.tamiyo_total", 0),
+        "timeout_events": sum(p["name"] == "tolaria.tamiyo_timeout" for p in packets),
+        "runner_timeouts": outcome.result.get("tamiyo_timeouts", 0),
+        "decisions_acted": tamiyo.decisions,
+        "conservative_entered": sum(
+            p["name"] == "tamiyo.conservative_entered" for p in packets
+        ),
+    }
+    return sample
+
+
 def tamiyo_timeout(args: argparse.Namespace) -> dict[str, Any]:
-    """The slow policy (every `--timeout-every`-th decision overruns), then
-    the same policy never overrunning: the same-run baseline of step time."""
-    out: dict[str, Any] = {}
-    for label, every in (("slow", args.timeout_every), ("never_slow", 0)):
-        morph = {
-            "enabled": True,
-            "policy": SLOW_POLICY,
-            "policy_options": {"every": every, "deadline_ms": args.deadline_ms},
-            "decision_deadline_ms": args.deadline_ms,
-        }
-        opts = EngineOptions(policy_every=args.policy_every)
-        sample, trainer = engine_run(args, morphogenesis=morph, options=opts)
-        tamiyo = trainer.parts.tamiyo
-        assert tamiyo is not None
-        policy = tamiyo.runner.policy
-        packets: list[Packet] = sample.extra.pop("packets")
-        outcome = sample.extra.pop("outcome")
-        events = [p for p in packets if p["name"] == "tolaria.tamiyo_timeout"]
-        sample.extra = {
-            "decisions_asked": policy.calls,
-            "slow_calls": policy.slow_calls,
-            "timeouts": trainer.tm.counters.get("tolaria.timeout.tamiyo_total", 0),
-            "timeout_events": len(events),
-            "runner_timeouts": outcome.result.get("tamiyo_timeouts", 0),
-            "decisions_acted": tamiyo.decisions,
-            "conservative_entered": sum(
-                p["name"] == "tamiyo.conservative_entered" for p in packets
-            ),
-        }
-        out[label] = sample
+    """The slow policy (every `--timeout-every`-th decision overruns) and the
+    same policy never overrunning (the same-run baseline of step time),
+    `--repeats` runs each, interleaved; counts summed over the runs."""
+    out = {"slow": Sample(), "never_slow": Sample()}
+    for repeat in range(args.repeats):
+        order = ("slow", "never_slow") if repeat % 2 == 0 else ("never_slow", "slow")
+        for label in order:
+            got = _policy_run(args, args.timeout_every if label == "slow" else 0)
+            into = out[label]
+            into.step_ms += got.step_ms
+            into.epoch_ms += got.epoch_ms
+            for key, value in got.extra.items():
+                into.extra[key] = into.extra.get(key, 0) + value
     return out
 
 

@@ -69,7 +69,7 @@ def test_quick_sweep_of_all_four_cases(
     assert policy["decisions_asked"] >= 2
     assert policy["timeouts"] >= 1  # the 2nd decision overran its deadline
     assert policy["timeouts"] == policy["timeout_events"] == policy["runner_timeouts"]
-    assert policy["in_flight_at_end"] in (0, 1)
+    assert policy["in_flight_at_end"] in (0, 1, 2)  # at most one a run, 2 runs
 
     prefetch = figures["kasmina-prefetch"]
     _finite_positive(prefetch, "latency_ms_mean", "latency_ms_p95")
@@ -93,6 +93,8 @@ def test_every_second_decision_overrunning_counts_about_half(
         "20",
         "--epochs",
         "40",
+        "--repeats",
+        "1",
     )
     policy = figures["tamiyo-timeout"]
     asked, slow, timeouts = (
