@@ -58,6 +58,7 @@ def test_runbook_has_the_operator_situations() -> None:
         "/artifacts/",
         '"resume_from"',
         "/drain",
+        '"type":"profile"',
     ):
         assert needle in joined, needle
 
