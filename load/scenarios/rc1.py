@@ -37,6 +37,18 @@ DEFAULTS: dict[str, tuple[Any, Any]] = {
 }
 
 
+# The figures that count each case's samples (steps, restores, decisions,
+# requests), summed into the summary's `samples`.
+SAMPLE_KEYS = (
+    "steps",
+    "restores",
+    "emergency_rollbacks",
+    "decisions_asked",
+    "requests",
+    "engine_default_pool_requests",
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("case", nargs="?", choices=CASES, help="default: all four")
     parser.add_argument("--device", default="cpu")
@@ -131,7 +143,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             figures[case] = RUNNERS[case](args)
             figures[case]["wall_s"] = time.perf_counter() - started
             print(f"  ({case}: {figures[case]['wall_s']:.1f} s)")
-    return summary("rc1", args.device, len(cases), figures)
+    samples = sum(figures[c].get(k, 0) for c in figures for k in SAMPLE_KEYS)
+    return summary("rc1", args.device, samples, figures)
 
 
 @contextlib.contextmanager
