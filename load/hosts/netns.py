@@ -325,9 +325,9 @@ class Network:
             ip("-n", host.ns, "link", "set", "eth0", "up")
             ip("-n", host.ns, "link", "set", "lo", "up")
 
-    def close(self) -> None:
-        """End every process on every host and delete the namespaces; safe to
-        call twice."""
+    def close(self, grace_s: float = 5.0) -> None:
+        """End every process on every host (SIGTERM, SIGKILL after `grace_s`)
+        and delete the namespaces; safe to call twice."""
         with self._lock:
             if self._closed:
                 return
@@ -336,7 +336,7 @@ class Network:
             host.close()
         names = [host.ns for host in self.hosts.values()]
         delete_namespaces(
-            [*names, self.switch] if self.switch in namespaces() else names
+            [*names, self.switch] if self.switch in namespaces() else names, grace_s
         )
         for host in self.hosts.values():
             for proc in host.procs:  # reaped (they were ended above)
