@@ -49,7 +49,7 @@ EASY_GATES = {
 }
 GROWN_RUN = {
     "task": "digits",
-    "epochs": 12,
+    "epochs": 8,
     "batch_size": 32,
     "device": "cpu",
     "morphogenesis": {"enabled": False, "gates": EASY_GATES},

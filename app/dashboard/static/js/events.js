@@ -27,6 +27,10 @@ export function describe(p) {
     const seed = String(a.seed_id ?? '').slice(0, 8);
     return `${a.slot ?? ''} ${seed}: ${from} → ${to}${a.reason ? ` (${a.reason})` : ''}`;
   }
+  if (p.name === 'tolaria.model.architecture') {
+    const blocks = Array.isArray(a.blocks) ? a.blocks.length : '?';
+    return `${a.host ?? '?'} host, ${blocks} slots, ${a.params ?? '?'} parameters`;
+  }
   if (p.name === GAP_EVENT) {
     return `Telemetry lost between ${a.from ?? '?'} and ${a.to ?? '?'}`
       + (a.reason ? ` (${a.reason})` : '');

@@ -73,7 +73,10 @@ function makeCharts(runId) {
       series: [{ key: 'step', label: 'step time', colourVar: '--series-time', envelope: true }] }),
     // Around the counts, not from zero: a seed is a few percent of the host.
     params: new MetricChart({ title: 'Parameters', testid: 'chart-params', height: 130, wide: true, digits: 7,
-      range: (u, lo, hi) => [Math.max(0, lo - Math.max(1, (hi - lo) * 0.2)), hi + Math.max(1, (hi - lo) * 0.2)],
+      range: (u, lo, hi) => {
+        const pad = Math.max(1, (hi - lo) * 0.2, hi * 0.02);
+        return [Math.max(0, lo - pad), hi + pad];
+      },
       ...common('params', 'params'), series: [
         { key: 'params', label: 'parameters', colourVar: '--stage-FOSSILIZED', points: true, width: 2, stepped: true }] }),
   };
