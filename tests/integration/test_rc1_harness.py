@@ -52,22 +52,27 @@ def test_quick_sweep_of_all_four_cases(
     assert train["epochs"] == 3 * 2  # --epochs 3, 2 engine runs (--quick)
     assert train["step_ms_p95"] >= train["step_ms_mean"] * 0.5
 
-    # Three epochs: restores of the set-up snapshot and of the first two
-    # epoch ends from memory, and of those epochs' checkpoints from disk.
     back = figures["rollback"]
-    _finite_positive(back, "restore_ms_mean", "restore_ms_p95", "disk_restore_ms_mean")
+    _finite_positive(back, "restore_ms_mean", "restore_ms_p95")
     assert back["rejected"] == []
-    assert back["restores"] == 5
     assert back["exact_restores"] == back["restores"]  # bit-for-bit
     assert back["deadline_exceeded_total"] == back["over_deadline"]
-    # Each restore over the deadline is answered by one emergency rollback,
-    # unless the ladder reached L4 and halted the run.
-    assert back["outcome"] in ("completed", "halted")
+    # Each restore over the 5 ms deadline is answered by one emergency
+    # rollback; on a loaded machine enough of them reach L4 and halt the run.
     assert back["emergency_rollbacks"] <= back["deadline_exceeded_total"]
+    assert back["outcome"] in ("completed", "halted")
+    if back["outcome"] == "completed":
+        # Three epochs: the set-up snapshot and the first two epoch ends
+        # restored from memory, those epochs' checkpoints from disk.
+        assert back["restores"] == 5
+        _finite_positive(back, "disk_restore_ms_mean")
 
     policy = figures["tamiyo-timeout"]
     assert policy["decisions_asked"] >= 2
-    assert policy["timeouts"] >= 1  # the 2nd decision overran its deadline
+    assert policy["slow_calls"] >= 2  # each run's 2nd decision overran
+    # Each overrunning decision is counted, or was still running at its run's
+    # end; prompt ones missing the deadline on a loaded machine add to it.
+    assert policy["timeouts"] + policy["in_flight_at_end"] >= policy["slow_calls"]
     assert policy["timeouts"] == policy["timeout_events"] == policy["runner_timeouts"]
     assert policy["in_flight_at_end"] in (0, 1, 2)  # at most one a run, 2 runs
 
