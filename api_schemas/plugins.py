@@ -13,7 +13,7 @@ ALLOW_ENV = "ESPER_ALLOW_IMPORT_PATHS"
 ANY = "*"
 TASK_GROUP = "esper.tasks"
 POLICY_GROUP = "esper.policies"
-BUILTIN_POLICIES = ("heuristic",)
+BUILTIN_POLICIES = ("heuristic", "learned")
 _TRUE = {"1", "true", "yes", "on"}
 
 

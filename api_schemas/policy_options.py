@@ -63,3 +63,35 @@ class HeuristicOptions(Strict):
         description="EMA weight of the newest training accuracy (batch "
         "accuracies are noisy).",
     )
+
+
+class LearnedOptions(Strict):
+    """The learned policy's options (`policy: learned`, docs/growth.md)."""
+
+    weights: str = Field(
+        default="growth-bandit",
+        pattern=r"^([a-z0-9][a-z0-9_.-]{0,63})?$",
+        description="Name of the weights file shipped with the workers "
+        "(workers/engine/policy/weights/NAME.json); never a path. Empty: none "
+        "(only with `explore`).",
+    )
+    threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Least predicted fossilisation probability to germinate "
+        "(null: the weights' own).",
+    )
+    explore: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Data collection: germinate a random candidate with this "
+        "probability at each allowed decision, else wait.",
+    )
+    explore_seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    warmup_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
+    warmup_steps: int = Field(default=30, ge=0, le=10_000_000)
+    last_fraction: float = Field(default=0.5, ge=0.0, le=1.0)
+    max_live: int = Field(default=1, ge=1, le=64)
+    max_risk: float = Field(default=0.5, ge=0.0, le=1.0)

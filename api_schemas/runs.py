@@ -16,7 +16,7 @@ from pydantic import (
 
 from api_schemas.enums import BlendMode, GradientAggregation, RestartPolicy, RunState
 from api_schemas.pages import Page
-from api_schemas.policy_options import HeuristicOptions
+from api_schemas.policy_options import HeuristicOptions, LearnedOptions
 from api_schemas.strict import Strict
 
 ShortStr = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -121,9 +121,13 @@ class Morphogenesis(Strict):
     def _known_policy_options(self) -> "Morphogenesis":
         # The built-in's options are checked here (a 422 at submission); a
         # plug-in's are its own business, checked by its factory on the worker.
-        if self.policy == "heuristic":
+        builtin: dict[str, type[HeuristicOptions] | type[LearnedOptions]] = {
+            "heuristic": HeuristicOptions,
+            "learned": LearnedOptions,
+        }
+        if self.policy in builtin:
             try:
-                HeuristicOptions.model_validate(self.policy_options)
+                builtin[self.policy].model_validate(self.policy_options)
             except ValidationError as exc:
                 problems = "; ".join(
                     f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"

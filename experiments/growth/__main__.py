@@ -42,6 +42,34 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="keep the spec's 5 ms decision deadline (default: 50 ms, see docs)",
     )
+    parser.add_argument(
+        "--aggregation",
+        choices=("sum", "pcgrad", "both"),
+        default="sum",
+        help="the grown runs' morphogenesis.gradient_aggregation; both: each "
+        "grown run again with pcgrad (config grown_pcgrad)",
+    )
+    parser.add_argument(
+        "--max-live",
+        type=int,
+        help="the grown runs' policy_options.max_live (default: the policy's, "
+        "1; with 1 no two seeds blend at once and pcgrad has nothing to split)",
+    )
+    parser.add_argument(
+        "--policy",
+        choices=("heuristic", "learned", "both"),
+        default="heuristic",
+        help="the grown runs' policy; both: each grown run again with the "
+        "learned one (config grown_learned)",
+    )
+    parser.add_argument(
+        "--policy-weights",
+        default="growth-bandit",
+        help="the learned policy's weights (a name, docs/growth.md)",
+    )
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="RNG seeds start here (held-out)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="output folder")
     parser.add_argument("--json", type=Path, help="JSON path (default OUT/growth.json)")
     args = parser.parse_args(argv)
@@ -54,10 +82,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def settings(args: argparse.Namespace) -> experiment.Settings:
     return experiment.Settings(
         tasks=tuple(args.tasks.split(",")),
-        seeds=tuple(range(args.seeds)),
+        seeds=tuple(range(args.first_seed, args.first_seed + args.seeds)),
         epochs_scale=args.epochs_scale,
         workers=args.workers,
         loose_timing=not args.strict_timing,
+        aggregation=args.aggregation,
+        max_live=args.max_live,
+        policy=args.policy,
+        policy_weights=args.policy_weights,
     )
 
 

@@ -6,12 +6,14 @@ goals' verdicts.
 """
 
 import math
+import statistics
 from collections import Counter
 from typing import Any
 
-from experiments.growth.experiment import CONFIGS, HARMFUL, Results
+from experiments.growth.experiment import CONFIGS, HARMFUL, VARIANTS, Results
 from experiments.growth.record import RunRecord
 from experiments.growth.summary import TARGET_SLACK, config_row, germination_timing
+from workers.engine.policy.learned import load_weights
 
 FLOPS_GOAL, FLOPS_STRETCH = 0.85, 0.75
 ACC_GOAL = 0.003  # grown within 0.3 points of static_final
@@ -27,7 +29,15 @@ def build(results: Results, meta: dict[str, Any]) -> dict[str, Any]:
         if "grown" in configs:
             timing[name] = _timing(configs)
     doc = {**meta, "tasks": tasks, "germination": timing}
+    doc["variants"] = {
+        name: compared
+        for name, configs in results.runs.items()
+        if (compared := variants(configs))
+    }
     doc["harmful"] = harmful_rows(results.harmful)
+    settings = meta.get("settings", {})
+    if settings.get("policy", "heuristic") != "heuristic":
+        doc["learned_policy"] = learned_policy(str(settings.get("policy_weights")))
     doc["goals"] = goals(doc)
     return doc
 
@@ -46,6 +56,49 @@ def task_rows(configs: dict[str, list[RunRecord]]) -> dict[str, Any]:
         for row in rows.values():
             row["target_acc"] = target
     return rows
+
+
+def learned_policy(name: str) -> dict[str, Any]:
+    """What the learned policy's weights file says of its training."""
+    weights = load_weights(name)
+    return {"weights": name, "threshold": weights.threshold, **weights.trained}
+
+
+def variants(configs: dict[str, list[RunRecord]]) -> dict[str, Any]:
+    """Each variant of `grown` against it, seed by seed (same RNG seeds, one
+    setting changed): the paired accuracy difference and its standard error,
+    the seeds it won, its FLOPs over grown's, how its seeds ended."""
+    grown = {r.seed: r for r in configs.get("grown", [])}
+    out: dict[str, Any] = {}
+    for config in VARIANTS:
+        runs = [r for r in configs.get(config, []) if r.seed in grown]
+        if not runs:
+            continue
+        diffs = [100 * (r.val_acc - grown[r.seed].val_acc) for r in runs]
+        flops = [(r.train_flops, grown[r.seed].train_flops) for r in runs]
+        mean = sum(diffs) / len(diffs)
+        sd = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
+        out[config] = {
+            "seeds": [r.seed for r in runs],
+            "acc_diff_points": mean,
+            "acc_diff_se_points": sd / math.sqrt(len(diffs)),
+            "acc_diff_per_seed": diffs,
+            "wins": sum(d > 0 for d in diffs),
+            "ties": sum(d == 0 for d in diffs),
+            "flops_ratio": None
+            if any(a is None or not b for a, b in flops)
+            else sum(a or 0 for a, _ in flops) / sum(b or 0 for _, b in flops),
+            "seeds_ended": _ended(runs),
+            "grown_seeds_ended": _ended([grown[r.seed] for r in runs]),
+            "split_steps": sum(int(r.notes.get("split_steps", 0)) for r in runs),
+            "conflicts": sum(int(r.notes.get("conflicts", 0)) for r in runs),
+        }
+    return out
+
+
+def _ended(runs: list[RunRecord]) -> str:
+    keys = ("germinated", "fossilized", "culled")
+    return " / ".join(str(sum(r.seeds.get(k, 0) for r in runs)) for k in keys)
 
 
 def _timing(configs: dict[str, list[RunRecord]]) -> dict[str, Any]:

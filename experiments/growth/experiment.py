@@ -27,7 +27,11 @@ from experiments.growth.record import RunRecord
 from experiments.growth.runner import Job, run_engine
 
 PEER = "peer_gromo"
-CONFIGS = ("static_small", "grown", "static_final", "static_large", PEER)
+PCGRAD, LEARNED = "grown_pcgrad", "grown_learned"
+# Variants of `grown` (--aggregation both, --policy both): the same runs with
+# one setting changed, compared with `grown` seed by seed (document.py).
+VARIANTS = (PCGRAD, LEARNED)
+CONFIGS = ("static_small", "grown", *VARIANTS, "static_final", "static_large", PEER)
 HARMFUL = "harmful"
 # The one change from the default spec. On the shared 2-core machine Tamiyo
 # missed its 5 ms decision deadline up to 18 times in a 20-epoch run (each miss
@@ -46,6 +50,10 @@ class Settings:
     epochs_scale: float = 1.0
     workers: int = 2
     loose_timing: bool = True
+    aggregation: str = "sum"  # the grown runs': sum | pcgrad | both (grown_pcgrad)
+    max_live: int | None = None  # the grown runs' policy_options.max_live
+    policy: str = "heuristic"  # heuristic | learned | both (grown_learned)
+    policy_weights: str = "growth-bandit"  # the learned policy's weights (name)
 
 
 @dataclass
@@ -77,19 +85,46 @@ def has_peer(plan: TaskPlan) -> bool:
     return str(plan.options.get("host", "mlp")) == "mlp"
 
 
+def grown_configs(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Each grown config's morphogenesis overrides: `grown`, and the variants
+    that --aggregation both and --policy both add."""
+    base: dict[str, Any] = dict(LOOSE_TIMING) if settings.loose_timing else {}
+    options: dict[str, Any] = {}
+    if settings.max_live is not None:
+        options["max_live"] = settings.max_live
+    heuristic = {"policy_options": dict(options)} if options else {}
+    learned = {
+        "policy": "learned",
+        "policy_options": {**options, "weights": settings.policy_weights},
+    }
+    grown = {**base, **(learned if settings.policy == "learned" else heuristic)}
+    if settings.aggregation == "pcgrad":
+        grown["gradient_aggregation"] = "pcgrad"
+    configs = {"grown": grown}
+    if settings.aggregation == "both":
+        configs[PCGRAD] = {**grown, "gradient_aggregation": "pcgrad"}
+    if settings.policy == "both":
+        configs[LEARNED] = {**base, **learned}
+    return configs
+
+
 def first_jobs(settings: Settings) -> list[Job]:
     """The runs that need nothing else: grown first (the others wait on them)."""
     jobs = []
-    for config in ("grown", "static_small", "static_large"):
+    for config, morph in grown_configs(settings).items():
+        for name in settings.tasks:
+            plan = PLANS[name]
+            epochs = scaled_epochs(plan, settings.epochs_scale)
+            jobs += [
+                Job(plan, config, plan.small_width, s, epochs, True, dict(morph))
+                for s in settings.seeds
+            ]
+    for config in ("static_small", "static_large"):
         for name in settings.tasks:
             plan = PLANS[name]
             width = plan.large_width if config == "static_large" else plan.small_width
             epochs = scaled_epochs(plan, settings.epochs_scale)
-            extra = LOOSE_TIMING if settings.loose_timing and config == "grown" else {}
-            jobs += [
-                Job(plan, config, width, s, epochs, config == "grown", dict(extra))
-                for s in settings.seeds
-            ]
+            jobs += [Job(plan, config, width, s, epochs) for s in settings.seeds]
     return jobs + harmful_jobs(settings)
 
 

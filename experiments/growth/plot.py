@@ -10,6 +10,8 @@ from typing import Any
 COLOURS = {
     "static_small": "tab:grey",
     "grown": "tab:red",
+    "grown_pcgrad": "tab:orange",
+    "grown_learned": "tab:brown",
     "static_final": "tab:blue",
     "static_large": "tab:green",
     "peer_gromo": "tab:purple",

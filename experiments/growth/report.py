@@ -3,6 +3,7 @@
 from typing import Any
 
 from experiments.growth.document import FLOPS_GOAL, FLOPS_STRETCH
+from experiments.growth.experiment import VARIANTS
 
 LOOSE = """, except one wall-clock budget: Tamiyo's decision deadline is 50 ms,
   not 5. On this shared 2-core machine the 5 ms deadline was missed up to 18
@@ -61,6 +62,7 @@ def render(doc: dict[str, Any]) -> str:
         *_goal_lines(doc),
         METHOD.format(timing=timing),
     ]
+    lines += _variant_lines(doc)
     for name, rows in doc["tasks"].items():
         lines += _task_lines(name, rows, doc["germination"].get(name, {}))
     lines += _harmful_lines(doc["harmful"])
@@ -113,7 +115,7 @@ def _task_lines(name: str, rows: dict[str, Any], timing: dict[str, Any]) -> list
     for config, r in rows.items():
         seeds = (
             f"{r['germinated']} / {r['fossilised']} / {r['culled']}"
-            if config == "grown"
+            if config == "grown" or config in VARIANTS
             else ""
         )
         lines.append(
@@ -123,6 +125,119 @@ def _task_lines(name: str, rows: dict[str, Any], timing: dict[str, Any]) -> list
             f"| {r['wall_s']:.1f} | {seeds} |"
         )
     return lines + [""] + _timing_lines(timing)
+
+
+CHANGED = {
+    "grown_pcgrad": "gradient_aggregation: pcgrad",
+    "grown_learned": "policy: learned",
+}
+
+
+def _variant_lines(doc: dict[str, Any]) -> list[str]:
+    """Variants of `grown` against it, seed by seed."""
+    compared = doc.get("variants") or {}
+    if not compared:
+        return []
+    settings = doc["settings"]
+    aggregation = settings.get("aggregation", "sum")
+    aggregation = "sum" if aggregation == "both" else aggregation
+    policy = settings.get("policy", "heuristic")
+    policy = "heuristic" if policy == "both" else policy
+    lines = [
+        "## Variants against grown (paired by RNG seed)",
+        "",
+        f"Grown runs: gradient_aggregation {aggregation}, "
+        f"policy {policy}, max_live "
+        f"{settings.get('max_live') or 'default (1)'}; each variant changes one "
+        "setting. Accuracy difference: variant minus grown in points, mean ± SE "
+        "of the per-seed differences; wins: seeds where the variant ended higher "
+        "(ties apart).",
+        "",
+        "| task | variant | changed | val acc diff (points) | wins / ties / seeds "
+        "| FLOPs / grown's | germinated / fossilised / culled (grown's) | "
+        "steps split / conflicting pairs |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for task, variants in compared.items():
+        for config, v in variants.items():
+            split = (
+                f"{v['split_steps']} / {v['conflicts']}"
+                if config == "grown_pcgrad"
+                else ""
+            )
+            lines.append(
+                f"| {task} | {config} | {CHANGED.get(config, '')} "
+                f"| {v['acc_diff_points']:+.2f} ± {v['acc_diff_se_points']:.2f} "
+                f"| {v['wins']} / {v['ties']} / {len(v['seeds'])} "
+                f"| {_num(v['flops_ratio'])} | {v['seeds_ended']} "
+                f"({v['grown_seeds_ended']}) | {split} |"
+            )
+    lines.append("")
+    if "grown_pcgrad" in {c for v in compared.values() for c in v}:
+        lines += [PCGRAD_NOTE, ""]
+    learned = doc.get("learned_policy")
+    if learned:
+        lines += _learned_lines(learned)
+    return lines
+
+
+PCGRAD_NOTE = """\
+**pcgrad** (`morphogenesis.gradient_aggregation`, docs/engine.md): with two or
+more seeds blended at once, each seed's part of the host's gradient is projected
+off the other seeds' parts where they conflict (PCGrad). Steps split: optimizer
+steps where at least two seeds were blended (the only steps pcgrad changes);
+conflicting pairs: pairs of seed parts with a negative dot product, each
+direction counted. With no conflict pcgrad's update equals sum's up to
+floating-point rounding (the parts are summed in another order), so the runs
+still drift apart; differences then are run-to-run noise, not PCGrad."""
+
+LEARNED_NOTE = """\
+**The learned policy** (`policy: learned`, Simic; docs/engine.md): a contextual
+bandit. A growth decision is one action (plant this blueprint in this slot now,
+or wait) and one outcome (the seed fossilises or is culled); nothing the policy
+does later depends on it through a state it controls beyond what its next
+inputs already show, so there is no credit to assign over time and offline RL
+would add variance for nothing. The pipeline: `python -m experiments.simic
+collect` trains the tasks' small hosts with the policy in exploring mode
+(within the heuristic's hard rules it germinates a uniformly random fitting
+blueprint in a random free slot with probability `explore` per decision,
+propensity recorded) and joins each run's field reports
+(`field_reports.jsonl`) with what became of the seed each germination planted;
+`python -m experiments.simic train` fits a logistic regression of
+fossilisation on the decision's inputs and action
+(`workers/engine/policy/learned.py: features`) and writes the weights as JSON
+(`workers/engine/policy/weights/growth-bandit.json`; no pickle, loaded by name,
+validated); this experiment evaluates it on RNG seeds the data did not use. The
+field reports' own outcome (loss EWMA down 1% over 100 steps) is kept in the
+data but not trained on: the host keeps learning whatever is planted, so it
+says "success" for culled seeds nearly as often as for fossilised ones."""
+
+
+def _learned_lines(learned: dict[str, Any]) -> list[str]:
+    cv = learned.get("cross_validation") or {}
+    fates = ", ".join(f"{k} {v}" for k, v in sorted(learned.get("fates", {}).items()))
+    lines = [
+        LEARNED_NOTE,
+        "",
+        f"Weights `{learned['weights']}`: {learned.get('rows')} germinations "
+        f"({fates}) on tasks {', '.join(learned.get('tasks', []))}, RNG seeds "
+        f"{_seed_range(learned.get('rng_seeds', []))}; fossilised rate "
+        f"{_num(learned.get('fossilised_rate'), 3)}; threshold "
+        f"{_num(learned.get('threshold'))}.",
+    ]
+    if cv:
+        lines.append(
+            f"Cross-validated by RNG seed ({cv['folds']} folds): log-loss "
+            f"{cv['log_loss']:.3f} against the base rate's {cv['base_log_loss']:.3f}, "
+            f"accuracy {cv['accuracy']:.3f} against {cv['base_accuracy']:.3f}."
+        )
+    return lines + [""]
+
+
+def _seed_range(seeds: list[int]) -> str:
+    if not seeds:
+        return "-"
+    return f"{min(seeds)}..{max(seeds)}" if len(seeds) > 1 else str(seeds[0])
 
 
 def _timing_lines(timing: dict[str, Any]) -> list[str]:

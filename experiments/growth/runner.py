@@ -5,6 +5,7 @@ experiment only listens to the packets it emits, so the curves are what a
 client of the API would see.
 """
 
+import json
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -133,9 +134,23 @@ def run_engine(job: Job) -> RunRecord:
         started = time.perf_counter()
         outcome = trainer.run()
         wall_s = time.perf_counter() - started
+        reports = read_field_reports(Path(folder) / "field_reports.jsonl")
     if outcome.state != "completed":
         raise RuntimeError(f"{job}: {outcome.state} {outcome.error}")
-    return _record(job, outcome.result, listener, wall_s)
+    record = _record(job, outcome.result, listener, wall_s)
+    record.notes["field_reports"] = reports
+    aggregator = trainer.parts.fw.aggregator
+    if aggregator is not None:  # pcgrad: steps split and conflicting pairs
+        record.notes["split_steps"] = getattr(aggregator, "decomposed_steps", 0)
+        record.notes["conflicts"] = getattr(aggregator, "conflicts", 0)
+    return record
+
+
+def read_field_reports(path: Path) -> list[dict[str, Any]]:
+    """Tamiyo's field reports of a run (one JSON object a line), if any."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
 def _record(

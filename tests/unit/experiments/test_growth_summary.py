@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from experiments.growth import document, report
-from experiments.growth.experiment import Results
+from experiments.growth.experiment import Results, Settings, grown_configs
 from experiments.growth.plans import PLANS, host_params, matching_width
 from experiments.growth.record import CurvePoint, RunRecord
 from experiments.growth.summary import (
@@ -171,3 +171,30 @@ def test_document_has_the_benchmarks_json_shape_and_the_goals() -> None:
     assert doc["goals"]["harmful"] == {"culled_every_seed": True, "seeds": 3}
     text = report.render(doc)
     assert "| grown | 16 | 80 | 0.950 ± 0.000" in text
+
+
+def test_variants_are_grown_with_one_setting_changed_and_paired_by_seed() -> None:
+    settings = Settings(
+        tasks=("spirals",), seeds=(0, 1), aggregation="both", policy="both", max_live=2
+    )
+    configs = grown_configs(settings)
+    assert set(configs) == {"grown", "grown_pcgrad", "grown_learned"}
+    assert configs["grown_pcgrad"] == {
+        **configs["grown"],
+        "gradient_aggregation": "pcgrad",
+    }
+    assert configs["grown"]["policy_options"] == {"max_live": 2}
+    assert configs["grown_learned"]["policy"] == "learned"
+    assert configs["grown_learned"]["policy_options"]["max_live"] == 2
+    runs = {
+        "grown": [record("grown", 0, [0.5, 0.8]), record("grown", 1, [0.5, 0.9])],
+        "grown_pcgrad": [
+            record("grown_pcgrad", 0, [0.5, 0.82], notes={"split_steps": 5}),
+            record("grown_pcgrad", 1, [0.5, 0.9], notes={"conflicts": 2}),
+        ],
+    }
+    compared = document.variants(runs)["grown_pcgrad"]
+    assert compared["acc_diff_points"] == pytest.approx(1.0)
+    assert compared["acc_diff_se_points"] == pytest.approx(1.0)
+    assert (compared["wins"], compared["ties"]) == (1, 1)
+    assert (compared["split_steps"], compared["conflicts"]) == (5, 2)

@@ -11,9 +11,13 @@ from typing import Any
 from api_schemas.plugins import POLICY_GROUP
 from workers.engine.policy.base import Policy
 from workers.engine.policy.heuristic import HeuristicPolicy
+from workers.engine.policy.learned import LearnedPolicy
 from workers.engine.registry import resolve
 
-BUILTIN_POLICIES: dict[str, Callable[..., Policy]] = {"heuristic": HeuristicPolicy}
+BUILTIN_POLICIES: dict[str, Callable[..., Policy]] = {
+    "heuristic": HeuristicPolicy,
+    "learned": LearnedPolicy,
+}
 
 
 def load_policy(name: str, options: dict[str, Any] | None = None) -> Policy:

@@ -211,6 +211,7 @@ class Tamiyo:
             "proposed": proposed.action,
             "inputs": inputs.summary(),
             "gate": None if result is None else result.reason,
+            "figures": dict(decision.figures),  # e.g. the learned policy's p
         }
         self.tm.event("tamiyo.decision", "info", attrs, value=decision.action)
         if decision.action != "wait":
