@@ -104,6 +104,8 @@ def _grow(client: httpx.Client, run_id: str, held: str) -> None:
             f"/api/v1/runs/{run_id}/commands", params={"wait": 10}, json=body
         )
         assert sent.status_code == 200 and sent.json()["state"] == "applied", sent.text
+        if body["type"] == "resume" and body is not GROWTH_COMMANDS[-1]:
+            time.sleep(0.2)  # a few dozen steps before the growth
 
 
 def _step(client: httpx.Client, run_id: str) -> int:

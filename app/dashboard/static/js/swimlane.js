@@ -84,7 +84,10 @@ export class Swimlane {
     let at = Number.isFinite(step) ? step : this.step;
     const stage = info.stage ? String(info.stage).toUpperCase() : null;
     if (stage && provisional) {
-      if (s.stage !== stage) {
+      // An ended seed's lineage keeps CULLED while its slot moved on (embargo,
+      // reset): a stage its real history already holds is not news.
+      const seen = s.segments.some((seg) => !seg.provisional && seg.stage === stage);
+      if (s.stage !== stage && !seen) {
         at = Math.max(at, s.segments.at(-1)?.start ?? at);
         s.segments.push({ stage, start: at, provisional: true });
         this.refreshStage(s);
