@@ -343,9 +343,9 @@ def rollback(args: argparse.Namespace) -> dict[str, Any]:
             f"rejected commands: {len(fig['rejected'])}",
             f"engine handling: each restore over the deadline is a failure on "
             f"the emergency ladder (escalations: "
-            f"{', '.join(fig['escalations']) or 'none'}), whose action rolled "
-            f"back again to the newest good snapshot "
-            f"{fig['emergency_rollbacks']} time(s); run {fig['outcome']}"
+            f"{', '.join(fig['escalations']) or 'none'}; a late restore keeps "
+            f"the state asked for, six failures in the window halt); emergency "
+            f"rollbacks: {fig['emergency_rollbacks']}; run {fig['outcome']}"
             + (f" ({fig['halt_reason']})" if fig["halt_reason"] else ""),
             "RC1's 12 ms was a stubbed rollback's constant (rc1_baselines.py)",
         ],

@@ -8,11 +8,12 @@ the model and optimizer state; `--rollback-after` steps later it asks for
 that snapshot back (memory), and as many steps after that for the epoch
 end's checkpoint (disk). After each restore every model tensor and every
 optimizer state tensor must equal the copy exactly: checked when the engine
-reports the restore (its `tolaria.rollback.restored` event), because a
-restore that misses the deadline is a failure on Tolaria's emergency ladder,
-whose action is a further rollback, to the newest snapshot taken while the
-ladder was healthy: those emergency restores are counted, not checked. Six
-failures within 200 steps halt the run (L4), as RC1's drill did. Same-run
+reports the restore (its `tolaria.rollback.restored` event). A restore that
+misses the deadline is a failure on Tolaria's emergency ladder (L3: the policy
+turns conservative) but keeps the state it restored: the ladder does not roll
+back again for it. Rollbacks the ladder makes for other failures are counted,
+not checked. Six failures within 200 steps halt the run (L4), as RC1's drill
+did. Same-run
 baseline: a memcpy of the restored state's bytes on the same device."""
 
 import argparse

@@ -119,13 +119,16 @@ def test_every_second_decision_overrunning_counts_about_half(
 
 
 def test_rollbacks_over_their_deadline_escalate_to_a_halt(tmp_path: Path) -> None:
-    """RC1's rollback drill: no restore can meet a 1 us deadline, so the first
-    operator rollback is a failure, each emergency rollback the ladder answers
-    with is another, and the sixth failure in the window halts the run."""
-    back = _rc1(tmp_path, "rollback", "--deadline-ms", "0.001")["rollback"]
-    assert back["restores"] == 1
-    assert back["exact_restores"] == 1  # the restore itself was exact
-    assert back["emergency_rollbacks"] == 5
+    """RC1's rollback drill: no restore can meet a 1 us deadline, so every
+    operator rollback is a failure on the ladder (L3), each keeping the state
+    it restored (no emergency rollback on top), and the sixth failure in the
+    window halts the run (four epochs plan seven restores)."""
+    back = _rc1(tmp_path, "rollback", "--deadline-ms", "0.001", "--epochs", "4")[
+        "rollback"
+    ]
+    assert back["restores"] == 6
+    assert back["exact_restores"] == 6  # each restore exact, none undone
+    assert back["emergency_rollbacks"] == 0
     assert back["deadline_exceeded_total"] == 6 == back["over_deadline"]
     assert back["outcome"] == "halted"
-    assert back["escalations"][-1] == "HALT"
+    assert back["escalations"] == ["CONSERVATIVE"] * 5 + ["HALT"]

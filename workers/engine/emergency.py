@@ -135,11 +135,21 @@ class EmergencyGuard:
         self.escalate(step, level, reason)
         return level >= Level.ELEVATED
 
-    def failure(self, step: int, level: Level, reason: str) -> None:
-        """A failure from outside the loss (a slow rollback, a bad validation)."""
-        self.escalate(step, *self.ladder.failure(step, level, reason))
+    def failure(
+        self, step: int, level: Level, reason: str, *, restored: bool = False
+    ) -> None:
+        """A failure from outside the loss (a slow rollback, a bad validation).
+        `restored`: the failure was a restore that completed, only late; the
+        ladder still climbs (and halts on the sixth), but its L2 action, a
+        further rollback, would only replace the state just restored (the one
+        an operator asked for) with an older one, and being timed against the
+        same deadline would feed itself."""
+        level, reason = self.ladder.failure(step, level, reason)
+        self.escalate(step, level, reason, roll_back=not restored)
 
-    def escalate(self, step: int, level: Level, reason: str) -> None:
+    def escalate(
+        self, step: int, level: Level, reason: str, *, roll_back: bool = True
+    ) -> None:
         self.ladder.level = max(self.ladder.level, level)
         severity = "critical" if level >= Level.CONSERVATIVE else "warning"
         self.tm.metric("tolaria.emergency.level", float(level))
@@ -155,7 +165,7 @@ class EmergencyGuard:
             return
         if level >= Level.CONSERVATIVE:
             self.conservative(step, reason)
-        if level >= Level.ELEVATED:
+        if level >= Level.ELEVATED and roll_back:
             self._emergency_rollback(step, reason)
 
     def _emergency_rollback(self, step: int, reason: str) -> None:

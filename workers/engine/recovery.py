@@ -87,7 +87,7 @@ class Recovery:
         if elapsed > self.opt.rollback_deadline_ms:
             self.tm.count("tolaria.rollback.deadline_exceeded_total")
             why = f"rollback took {elapsed:.0f} ms"
-            self.guard.failure(self.state.step, Level.CONSERVATIVE, why)
+            self.guard.failure(self.state.step, Level.CONSERVATIVE, why, restored=True)
         return result
 
     def _restore_target(self, target: str | None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from tests.unit.engine import user_task
 from tests.unit.engine.helpers import Script, run, spec, trainer
 from workers.engine import checkpoints as ckpt
 from workers.engine.emergency import EmergencyLadder, Level
+from workers.engine.options import EngineOptions
 
 
 def test_checkpoint_is_atomic_and_checksummed(tmp_path: Path) -> None:
@@ -99,6 +100,39 @@ def test_rollback_restores_a_chosen_snapshot(tmp_path: Path) -> None:
     assert script.named("tolaria.rollback.restored")
     with pytest.raises(LookupError):
         t.rollback("snap-999", reason="test")
+    t._close()
+
+
+def test_a_late_restore_escalates_but_keeps_the_state_asked_for(
+    tmp_path: Path,
+) -> None:
+    """A restore over the deadline is a failure on the ladder (L3), but the
+    state the operator asked for stays: no further rollback to an older one
+    (which, timed against the same deadline, would feed itself), and the
+    sixth late restore in the window still halts the run."""
+    script = Script()
+    options = EngineOptions(rollback_deadline_ms=1e-6)
+    t = trainer(script, spec(epochs=1), tmp_path, options=options)
+    t._setup()
+    batches = t._epoch_batches()
+    for index in batches[:2]:
+        assert t._train_step(index)
+    t.recovery.snapshot(good=True)
+    wanted = {k: v.clone() for k, v in t.parts.model.state_dict().items()}
+    assert t._train_step(batches[2])
+    result = t.rollback("snap-2", reason="operator rollback")
+    assert result["restored_step"] == 2
+    for name, tensor in t.parts.model.state_dict().items():
+        assert torch.equal(tensor, wanted[name]), name
+    assert len(script.named("tolaria.rollback.restored")) == 1  # no emergency one
+    escalated = script.named("tolaria.emergency.escalated")
+    assert [e["attrs"]["level"] for e in escalated] == [Level.CONSERVATIVE]
+    assert not t.hooks.halt.is_set()
+    for _ in range(5):
+        t.rollback("snap-2", reason="operator rollback")
+    assert len(script.named("tolaria.rollback.restored")) == 6
+    assert script.named("tolaria.emergency.escalated")[-1]["attrs"]["name"] == "HALT"
+    assert t.hooks.halt.is_set()
     t._close()
 
 
