@@ -238,8 +238,6 @@ class Cluster:
         return proc
 
     def _start(self) -> None:
-        if self.database == "postgres":
-            self._start_postgres()
         self._spawn(
             "redis",
             self.data,
@@ -272,6 +270,8 @@ class Cluster:
             ],
             base_env(),
         )
+        if self.database == "postgres":  # initdb while moto imports
+            self._start_postgres()
         self.data.wait_port(self.data.address, REDIS_PORT)
         # Workers need only Redis and the store: they start (importing torch)
         # while the database and the gateway come up.
