@@ -224,7 +224,12 @@ def test_compare_selected_runs_by_a_shareable_link(
     page.testid("compare-selected").click()
     page.page.wait_for_selector('[data-testid="compare-charts"][data-loaded="true"]')
     assert page.page.evaluate("location.hash") == f"#/compare?runs={small},{large}"
-    for chart in ("compare-loss", "compare-val_accuracy", "compare-step_time"):
+    for chart in (
+        "compare-loss",
+        "compare-val_accuracy",
+        "compare-step_time",
+        "compare-params",
+    ):
         assert page.testid(chart).get_attribute("data-series") == "2", chart
     diff = page.testid("spec-diff")
     assert diff.locator('tr[data-key="learning_rate"]').inner_text().split() == [

@@ -18,6 +18,7 @@ const METRICS = [
   { id: 'val_accuracy', title: 'Validation accuracy', names: ['tolaria.validation.accuracy'] },
   { id: 'step_time', title: 'Step time (ms)', names: ['tolaria.step.latency_ms'] },
   { id: 'flops', title: 'Cumulative training FLOPs', names: [FLOPS] },
+  { id: 'params', title: 'Parameters', names: ['tolaria.model.params'] },
 ];
 const PALETTE = ['#2563c9', '#d9480f', '#2b8a3e', '#9c36b5', '#e67700', '#0b7285', '#c2255c', '#5c940d', '#364fc7', '#862e9c'];
 const AXES = { step: 'step', epoch: 'epoch', time: 'wall time (s)', flops: 'training FLOPs' };
