@@ -178,7 +178,8 @@ class Host:
         # setpriv execs (runuser would stay as the parent, holding the pid).
         # --pdeathsig: the process is killed when the thread that started it
         # ends (the caller's process dies, even by SIGKILL), so nothing
-        # outlives a crashed harness.
+        # outlives a crashed harness (but for one killed in the instant before
+        # setpriv ran: remove_stale() ends that one).
         setpriv = ["setpriv", "--pdeathsig", "KILL"]
         if user:
             setpriv += [f"--reuid={user}", f"--regid={user}", "--init-groups"]

@@ -102,12 +102,15 @@ def test_a_crashed_harness_leaves_no_process_and_its_namespaces_go_next_time(
 ) -> None:
     if reason := unavailable_reason():
         pytest.skip(f"cannot create network namespaces here: {reason}")
+    # The harness's child prints once it runs (its --pdeathsig is set by then).
+    child = "import time; print('up', flush=True); time.sleep(60)"
     script = (
         "import os, sys, time\n"
+        "from pathlib import Path\n"
         "from load.hosts.netns import Network\n"
         "net = Network(['alpha'])\n"
-        "net['alpha'].spawn([sys.executable, '-c', 'import time; time.sleep(60)'],"
-        " os.environ, __import__('pathlib').Path(sys.argv[1]))\n"
+        f"net['alpha'].spawn([sys.executable, '-c', {child!r}], os.environ,"
+        " Path(sys.argv[1]))\n"
         "print(net['alpha'].ns, flush=True)\n"
         "time.sleep(60)\n"
     )
@@ -120,10 +123,12 @@ def test_a_crashed_harness_leaves_no_process_and_its_namespaces_go_next_time(
     assert harness.stdout is not None
     ns = harness.stdout.readline().strip()
     assert ns.startswith(f"{PREFIX}{harness.pid}-")
+    log = tmp_path / "sleep.log"
     deadline = time.monotonic() + 10
-    while not pids_in(ns):
+    while not (log.exists() and "up" in log.read_text()):
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    assert pids_in(ns)
     harness.kill()  # no finaliser runs
     harness.wait(5)
     deadline = time.monotonic() + 10
