@@ -4,13 +4,16 @@
 // ledger names its trace: the run's artifacts are polled until the worker has
 // stored it, then it is linked here (a finished run's page shows its last one).
 
-import { api } from './api.js';
+import { TERMINAL, api } from './api.js';
 import { artifactLink } from './artifacts.js';
 import { fmtBytes, h, replace, runLabel } from './dom.js';
 
 const MAX_STEPS = 500;
 const POLL_MS = 1000;
 const POLL_FOR_MS = 10 * 60 * 1000;
+// A run reports its end only after its uploads (ESPER_UPLOAD_DRAIN_S): a trace
+// still missing a few seconds after the end will not come.
+const AFTER_END_MS = 5000;
 
 export class ProfileAction {
   // `controls`: the run's Controls (run, ledger, send, setOutcome, runTarget).
@@ -53,8 +56,10 @@ export class ProfileAction {
   watch(name) {
     clearInterval(this.timer);
     const started = Date.now();
+    let endedAt = null;
     const check = async () => {
-      if (Date.now() - started > POLL_FOR_MS) {
+      if (endedAt === null && TERMINAL.has(this.controls.run.state)) endedAt = Date.now();
+      if (Date.now() - started > POLL_FOR_MS || Date.now() - (endedAt ?? Infinity) > AFTER_END_MS) {
         clearInterval(this.timer);
         this.show(`Trace ${name} was not stored; the run's events say why (tolaria.profiler.export_failed).`);
         return;
