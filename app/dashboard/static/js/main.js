@@ -12,6 +12,7 @@ import { clearBanners, showBanner } from './status.js';
 const session = { role: null, auth: true, keyId: null };
 let dispose = () => {};
 let navigation = 0;
+let shownRun = null; // the run whose page is up: its /architecture link only scrolls
 
 // GET /api/v1/whoami; a gateway without it is the local all-in-one mode.
 async function whoami() {
@@ -56,6 +57,7 @@ async function signIn(event) {
   if (await whoami()) {
     document.getElementById('login-dialog').close();
     renderWho();
+    shownRun = null; // signed in again: render the page afresh
     route();
   } else {
     setToken(null);
@@ -63,14 +65,33 @@ async function signIn(event) {
   }
 }
 
+function runCrumbs(crumbs, id, architecture) {
+  replace(crumbs, h('a', { href: '#/' }, 'Fleet'), h('span', { class: 'sep' }, '/'),
+    architecture ? h('a', { href: `#/runs/${encodeURIComponent(id)}` }, `run ${id.slice(0, 8)}`) : h('span', {}, `run ${id.slice(0, 8)}`),
+    architecture ? [h('span', { class: 'sep' }, '/'), h('span', {}, 'architecture')] : '');
+}
+
+// #/runs/<id>/architecture: the run page, at its architecture view.
+function showPart(architecture) {
+  if (architecture) document.getElementById('architecture')?.scrollIntoView();
+  else window.scrollTo(0, 0);
+}
+
 async function route() {
-  const mine = ++navigation;
-  dispose();
-  dispose = () => {};
-  clearBanners();
   const view = document.getElementById('view');
   const crumbs = document.getElementById('crumbs');
   const match = /^#\/runs\/([^/?#]+)(\/architecture)?/.exec(location.hash);
+  if (match && shownRun === decodeURIComponent(match[1])) {
+    // The same run, another part of its page: no reload, no new socket.
+    runCrumbs(crumbs, shownRun, Boolean(match[2]));
+    showPart(Boolean(match[2]));
+    return;
+  }
+  const mine = ++navigation;
+  shownRun = null;
+  dispose();
+  dispose = () => {};
+  clearBanners();
   if (location.hash.startsWith('#/compare')) {
     replace(crumbs, h('a', { href: '#/' }, 'Fleet'), h('span', { class: 'sep' }, '/'), h('span', {}, 'compare'));
     replace(view, h('p', { class: 'muted pad' }, 'Loading runs…'));
@@ -78,15 +99,14 @@ async function route() {
     if (mine === navigation) dispose = d; else d();
   } else if (match) {
     const id = decodeURIComponent(match[1]);
-    replace(crumbs, h('a', { href: '#/' }, 'Fleet'), h('span', { class: 'sep' }, '/'),
-      match[2] ? h('a', { href: `#/runs/${encodeURIComponent(id)}` }, `run ${id.slice(0, 8)}`) : h('span', {}, `run ${id.slice(0, 8)}`),
-      match[2] ? [h('span', { class: 'sep' }, '/'), h('span', {}, 'architecture')] : '');
+    runCrumbs(crumbs, id, Boolean(match[2]));
     replace(view, h('p', { class: 'muted pad' }, 'Loading run…'));
     const d = await renderRun(view, id, session);
     // The operator may have navigated again while the run was loading.
-    if (mine === navigation) dispose = d; else d();
-    // #/runs/<id>/architecture: the same page, at its architecture view.
-    if (match[2] && mine === navigation) document.getElementById('architecture')?.scrollIntoView();
+    if (mine !== navigation) { d(); return; }
+    dispose = d;
+    shownRun = id;
+    if (match[2]) showPart(true);
   } else {
     replace(crumbs, h('a', { href: '#/' }, 'Fleet'));
     dispose = renderFleet(view, session);
@@ -100,6 +120,7 @@ async function boot() {
   document.getElementById('signout').addEventListener('click', () => {
     setToken(null);
     dispose();
+    shownRun = null;
     replace(document.getElementById('view'));
     askForToken(null);
   });
