@@ -133,6 +133,10 @@ class Watch:
         self.http = cluster.http()
         self.hostnames: dict[str, str] = {}
         self.where: dict[str, list[str]] = {r: [] for r in runs}
+        # Each change of (state, attempt, worker) a poll saw, for the summary.
+        self.seen: dict[str, list[tuple[float, str, int, str | None]]] = {
+            r: [] for r in runs
+        }
         self.state: dict[str, dict[str, Any]] = {}
         self.kills: list[dict[str, Any]] = []
 
@@ -146,6 +150,9 @@ class Watch:
             host = self.hostnames.get(r["worker_id"] or "")
             if host and r["state"] == "running" and self.where[run_id][-1:] != [host]:
                 self.where[run_id].append(host)
+            now = (r["state"], r["attempt"], r["worker_id"])
+            if [t[1:] for t in self.seen[run_id][-1:]] != [now]:
+                self.seen[run_id].append((time.time(), *now))
 
     def all_ended(self) -> bool:
         return all(r["state"] in TERMINAL_RUN_STATE_VALUES for r in self.state.values())
@@ -207,7 +214,7 @@ def _figures(
                 "out_of_order": follow.get("out_of_order"),
             }
         )
-    resumes = [_resume(cluster, kill, where, out, ttl) for kill in kills]
+    resumes = [_resume(cluster, kill, out, ttl) for kill in kills]
     per_host: dict[str, int] = {}
     for hosts in where.values():
         for host in set(hosts):
@@ -279,6 +286,7 @@ def _figures(
         "out_of_order": sum(r["out_of_order"] or 0 for r in rows),
         "runs_detail": rows,
         "resumes": resumes,
+        "seen": watch.seen,
     }
     print(
         f"\n{completed}/{len(runs)} completed on {len(per_host)} hosts; "
@@ -291,11 +299,7 @@ def _figures(
 
 
 def _resume(
-    cluster: Cluster,
-    kill: dict[str, Any],
-    where: dict[str, list[str]],
-    out: Path,
-    ttl: float,
+    cluster: Cluster, kill: dict[str, Any], out: Path, ttl: float
 ) -> dict[str, Any]:
     """One kill's resume, from the frames the client host received (their
     arrival times): kill -> `run.state` queued (detection), -> assigned (the
@@ -326,7 +330,7 @@ def _resume(
     attrs = page["items"][-1]["attrs"] if page["items"] else {}
     row.update(
         resumed=True,
-        on=where[run_id][-1] if where[run_id] else "-",
+        on=_final_host(cluster, run_id),
         requeued_s=queued["t"] - kill["at"],
         detect_over_ttl=(queued["t"] - kill["at"]) / ttl,
         waited_s=assigned["t"] - queued["t"],
@@ -336,6 +340,12 @@ def _resume(
         steps_lost=attrs.get("steps_lost"),
     )
     return row
+
+
+def _final_host(cluster: Cluster, run_id: str) -> str:
+    """The host of the worker that holds (or last held) the run, by the API."""
+    worker = cluster.http().json(f"/api/v1/runs/{run_id}")["worker_id"]
+    return cluster.hostnames().get(worker or "", f"? ({worker})")
 
 
 def _stored(
