@@ -484,7 +484,13 @@ def test_architecture_lineage_and_parameters_of_a_grown_run(
     assert stages.first.get_attribute("data-stage") == "GERMINATED"
     assert detail.locator('[data-testid="seed-gates"] tr[data-gate="G0"]').count() == 1
 
-    fossil.click()  # the architecture view opens a seed's lineage too
+    # The seeds table and the architecture view open a seed's lineage too.
+    page.testid("seeds").locator('tr[data-seed-id="seed-2"] td').first.click()
+    page.page.wait_for_selector('[data-testid="seed-detail"][data-seed-id="seed-2"]')
+    culled.click()
+    page.page.wait_for_selector('[data-testid="seed-detail"][data-seed-id="seed-1"]')
+    assert "culled" in detail.locator(".panel-head .pill").inner_text()
+    fossil.click()
     page.page.wait_for_selector('[data-testid="seed-detail"][data-seed-id="seed-2"]')
     gates = detail.locator('[data-testid="seed-gates"] tbody tr')
     assert [gates.nth(i).get_attribute("data-gate") for i in range(gates.count())] == [

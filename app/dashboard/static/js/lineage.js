@@ -133,7 +133,8 @@ export class SeedDetail {
     if (!this.seedId) return;
     const seed = this.lineage.get(this.seedId);
     const live = this.live ?? {};
-    const stage = live.stage ?? seed?.stage ?? 'UNKNOWN';
+    // An ended seed keeps its lineage's stage (CULLED) while its slot moves on.
+    const stage = (seed && seed.outcome !== 'live' ? seed.stage : live.stage ?? seed?.stage) ?? 'UNKNOWN';
     this.el.dataset.seedId = this.seedId;
     this.el.dataset.outcome = seed?.outcome ?? '';
     const why = endReason(seed);

@@ -119,6 +119,11 @@ class RunView {
     this.spec = new SpecTable();
     this.attempts = new AttemptsTable(run.id);
     this.seedsTable = new SeedsTable({ onCull: this.canAct ? (s) => this.controls.cullSeed(s) : null });
+    // A row opens the seed's lineage (its Cull button keeps its own job).
+    this.seedsTable.el.addEventListener('click', (e) => {
+      const row = e.target.closest('tr[data-seed-id]');
+      if (row && !e.target.closest('button')) this.detail.show(row.dataset.seedId, this.swimlane.seeds.get(row.dataset.seedId));
+    });
     this.controls = this.canAct ? new Controls({ run, ledger: this.ledger,
       getCheckpoints: () => this.checkpoints, getSlots: () => this.slots(),
       getBlueprints: () => this.blueprints }) : null;
