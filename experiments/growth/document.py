@@ -90,10 +90,33 @@ def variants(configs: dict[str, list[RunRecord]]) -> dict[str, Any]:
             else sum(a or 0 for a, _ in flops) / sum(b or 0 for _, b in flops),
             "seeds_ended": _ended(runs),
             "grown_seeds_ended": _ended([grown[r.seed] for r in runs]),
+            "first_germination_step": _first_growth(runs),
+            "grown_first_germination_step": _first_growth(
+                [grown[r.seed] for r in runs]
+            ),
+            "g4_step_time_failures": _step_time_failures(runs),
+            "grown_g4_step_time_failures": _step_time_failures(
+                [grown[r.seed] for r in runs]
+            ),
             "split_steps": sum(int(r.notes.get("split_steps", 0)) for r in runs),
             "conflicts": sum(int(r.notes.get("conflicts", 0)) for r in runs),
         }
     return out
+
+
+def _step_time_failures(runs: list[RunRecord]) -> int:
+    """Seeds G4 failed on step time (wall clock: the machine's load counts)."""
+    return sum(
+        f.get("gate") == "G4" and "step time" in str(f.get("reason"))
+        for r in runs
+        for f in r.gate_failures
+    )
+
+
+def _first_growth(runs: list[RunRecord]) -> float | None:
+    """Mean step of the runs' first germination (runs that germinated)."""
+    firsts = [min(g["step"] for g in r.germinations) for r in runs if r.germinations]
+    return sum(firsts) / len(firsts) if firsts else None
 
 
 def _ended(runs: list[RunRecord]) -> str:

@@ -120,8 +120,11 @@ def train(rows: Sequence[dict[str, Any]], l2: float | None = None) -> dict[str, 
     x, y, names = design(rows)
     model = fit(x, y, names, l2)
     fates: dict[str, int] = {}
+    outcomes: dict[str, int] = {}  # the field reports' own verdict, by fate
     for r in rows:
         fates[r["fate"]] = fates.get(r["fate"], 0) + 1
+        key = f"{r['fate']}/{r.get('loss_outcome')}"
+        outcomes[key] = outcomes.get(key, 0) + 1
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -133,6 +136,7 @@ def train(rows: Sequence[dict[str, Any]], l2: float | None = None) -> dict[str, 
             "rows": len(rows),
             "fossilised_rate": float(y.mean()),
             "fates": fates,
+            "loss_outcome_by_fate": dict(sorted(outcomes.items())),
             "l2": l2,
             "train_log_loss": log_loss(model.predict(x), y),
             "rng_seeds": sorted({r["rng_seed"] for r in rows}),
