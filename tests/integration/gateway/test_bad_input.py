@@ -31,6 +31,34 @@ CASES = [
         "validation_error",
     ),
     ("not an object", [1, 2, 3], 422, "validation_error"),
+    (
+        "pcgrad over devices",
+        {
+            "task": "digits",
+            "devices": 2,
+            "morphogenesis": {"gradient_aggregation": "pcgrad"},
+        },
+        422,
+        "validation_error",
+    ),
+    (
+        "unknown aggregation",
+        {"task": "digits", "morphogenesis": {"gradient_aggregation": "mean"}},
+        422,
+        "validation_error",
+    ),
+    (
+        "learned weights as a path",
+        {
+            "task": "digits",
+            "morphogenesis": {
+                "policy": "learned",
+                "policy_options": {"weights": "../../etc/passwd"},
+            },
+        },
+        422,
+        "validation_error",
+    ),
 ]
 
 
