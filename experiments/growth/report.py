@@ -18,10 +18,11 @@ METHOD = """\
 
 - **Configs.** `static_small`: the task's small host, no growth.
   `grown`: the same host with `morphogenesis: {{"enabled": true}}` and nothing else
-  (the default policy, gates and spec){timing}. `static_final`: a static host whose
-  width gives the parameter count nearest the grown runs' median. `static_large`:
-  the task's large host. `peer_gromo`: the peer (below). Every config trains with
-  the same data, batch 64, Adam at lr 0.01 and epochs, per RNG seed.
+  (the default policy, gates and spec){timing}{changed}. `static_final`: a static
+  host whose width gives the parameter count nearest the grown runs' median.
+  `static_large`: the task's large host. `peer_gromo`: the peer (below). Every
+  config trains with the same data, batch 64, Adam at lr 0.01 and epochs, per
+  RNG seed.
 - **Accuracy** is the final validation accuracy; mean ± sample SD over seeds,
   min..max. **Params** is the median final parameter count.
 - **FLOPs** are training FLOPs (forward and backward of every optimizer step,
@@ -60,13 +61,25 @@ def render(doc: dict[str, Any]) -> str:
         f"{doc['settings']['workers']} worker processes of one torch thread each).",
         "",
         *_goal_lines(doc),
-        METHOD.format(timing=timing),
+        METHOD.format(timing=timing, changed=_grown_changes(doc["settings"])),
     ]
     lines += _variant_lines(doc)
     for name, rows in doc["tasks"].items():
         lines += _task_lines(name, rows, doc["germination"].get(name, {}))
     lines += _harmful_lines(doc["harmful"])
     return "\n".join(lines) + "\n"
+
+
+def _grown_changes(settings: dict[str, Any]) -> str:
+    """What this run's flags changed in every grown config."""
+    changes = []
+    if settings.get("max_live") is not None:
+        changes.append(f"`policy_options.max_live` {settings['max_live']}")
+    if settings.get("aggregation") == "pcgrad":
+        changes.append("`gradient_aggregation` pcgrad")
+    if settings.get("policy") == "learned":
+        changes.append("`policy` learned")
+    return "; and in this run " + ", ".join(changes) if changes else ""
 
 
 def _goal_lines(doc: dict[str, Any]) -> list[str]:
