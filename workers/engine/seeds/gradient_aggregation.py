@@ -155,13 +155,18 @@ def decompose(
             tap.collecting, tap.captured, tap.h = False, None, None
 
 
-def pcgrad(grads: Sequence[Tensor], order: random.Random) -> tuple[list[Tensor], int]:
+def pcgrad(
+    grads: Sequence[Tensor], order: random.Random
+) -> tuple[list[Tensor], Tensor]:
     """PCGrad (Yu et al. 2020, Algorithm 1) on flat gradients: each g_i, for
     every other g_j in a random order, loses its component along g_j when
     g_i . g_j < 0 (g_i <- g_i - (g_i . g_j / |g_j|^2) g_j, against the
     original g_j). Returns the projected gradients and the conflicting pairs
-    met (i against j and j against i count once each)."""
-    projected, conflicts = [], 0
+    met (i against j and j against i count once each) as a device tensor:
+    the projection is branch-free (a clamped coefficient), so nothing here
+    waits for the device."""
+    projected = []
+    conflicts = torch.zeros((), dtype=torch.long, device=grads[0].device)
     for i, g in enumerate(grads):
         out = g.clone()
         others = [j for j in range(len(grads)) if j != i]
@@ -169,9 +174,9 @@ def pcgrad(grads: Sequence[Tensor], order: random.Random) -> tuple[list[Tensor],
         for j in others:
             other = grads[j]
             dot = torch.dot(out, other)
-            if float(dot) < 0.0:
-                conflicts += 1
-                out = out - dot / other.dot(other).clamp_min(1e-20) * other
+            conflicts = conflicts + (dot < 0)
+            scale = dot.clamp(max=0.0) / other.dot(other).clamp_min(1e-20)
+            out = out - scale * other
         projected.append(out)
     return projected, conflicts
 
@@ -190,9 +195,9 @@ class PCGradAggregator:
 
     `backward` is called per micro-batch and adds up the parts; `finish`, once
     per step, projects and writes each parameter's `.grad`. The step is the
-    trainer's next (telemetry's step + 1). Projections read dot products on
-    the host (one small sync per pair on CUDA) only on steps with at least two
-    live blended seeds."""
+    trainer's next (telemetry's step + 1). The projections never wait for
+    the device (branch-free); the figures are read back every `every` steps,
+    one read each (shares and conflicts, layer norms)."""
 
     def __init__(
         self,
@@ -208,7 +213,7 @@ class PCGradAggregator:
         self.tm = telemetry
         self.every = max(1, every)
         self.seed = seed
-        self.conflicts = 0  # conflicting pairs met over the run
+        self._conflicts: Tensor | int = 0  # conflicting pairs met (device)
         self.decomposed_steps = 0
         self._base: Tensor | None = None
         self._parts: dict[int, tuple[SlotTap, Tensor]] = {}
@@ -269,7 +274,7 @@ class PCGradAggregator:
         projected, conflicts = pcgrad(
             seed_parts, random.Random(self.seed * 1_000_003 + step)
         )
-        self.conflicts += conflicts
+        self._conflicts = self._conflicts + conflicts
         total = base + torch.stack(projected).sum(dim=0) if projected else base
         offset = 0
         for p, reached in zip(params, self._reached, strict=True):
@@ -284,14 +289,21 @@ class PCGradAggregator:
     def _shares(
         self, step: int, base: Tensor, parts: list[tuple[SlotTap, Tensor]]
     ) -> None:
-        norms = torch.stack([base.norm()] + [part.norm() for _, part in parts])
-        values = norms.tolist()
+        norms = [base.norm()] + [part.norm() for _, part in parts]
+        *values, conflicts = torch.stack(  # one read back
+            norms + [torch.as_tensor(self._conflicts, device=base.device).float()]
+        ).tolist()
         whole = sum(values) or 1.0
         for (tap, _), norm in zip(parts, values[1:], strict=True):
             info = tap.slot.info
             attrs = {"seed_id": info.seed_id if info else None, "slot": tap.slot.name}
             self.tm.metric(SHARE, norm / whole, attrs, step=step)
-        self.tm.metric(CONFLICTS, float(self.conflicts), step=step)
+        self.tm.metric(CONFLICTS, conflicts, step=step)
+
+    @property
+    def conflicts(self) -> int:
+        """Conflicting pairs met over the run (reads the device's count)."""
+        return int(self._conflicts)
 
     def _layer_norms(self, step: int) -> None:
         layers: dict[str, list[Tensor]] = {}
