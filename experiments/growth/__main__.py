@@ -65,7 +65,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--policy-weights",
         default="growth-bandit",
-        help="the learned policy's weights (a name, docs/growth.md)",
+        help="the learned policy's weights (a name, docs/engine.md)",
     )
     parser.add_argument(
         "--first-seed", type=int, default=0, help="RNG seeds start here (held-out)"

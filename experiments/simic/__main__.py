@@ -8,7 +8,8 @@ train: the bandit fitted on a dataset, written as the policy's weights file
   (default workers/engine/policy/weights/growth-bandit.json, shipped with the
   workers; runs name it with `policy_options: {"weights": "growth-bandit"}`).
 Evaluation against the heuristic is `python -m experiments.growth --policy
-both --first-seed N` on RNG seeds the dataset did not use (docs/growth.md).
+both --first-seed N` on RNG seeds the dataset did not use
+(docs/growth-variants/growth.md).
 """
 
 import argparse

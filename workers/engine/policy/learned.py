@@ -3,7 +3,7 @@
 A decision of Tamiyo's is one action followed by one outcome (the seed it
 planted fossilised or was culled): no later decision depends on it through a
 state the policy controls, so the problem is a contextual bandit, not
-sequential RL (docs/growth.md, "A policy that learns"). The model is a
+sequential RL (docs/growth-variants/growth.md, "How it is measured"). The model is a
 logistic regression over features of the decision's inputs as the field
 report records them (`PolicyInputs.summary()`) and of the candidate action
 (slot, blueprint): the predicted probability that a seed planted there, now,
