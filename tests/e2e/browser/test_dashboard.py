@@ -122,8 +122,13 @@ def test_emergency_halt_from_the_page(stack: LiveStack, dashboard: Open) -> None
     dialog.locator('[data-testid="dialog-confirm"]').click()
 
     page.wait_outcome("applied")
+    # The outcome line may still show the profile's "applied": wait on the
+    # halt's own ledger row reaching it (dispatched first, then applied).
+    page.page.wait_for_selector(
+        '[data-testid="ledger"] tr[data-type="emergency_halt"][data-state="applied"]',
+        timeout=20000,
+    )
     ledger_row = page.ledger_row("emergency_halt")
-    ledger_row.wait_for()
     assert ledger_row.get_attribute("data-state") == "applied"
     assert "applied" in ledger_row.inner_text()
     halted = wait_state(client, run["id"], {"halted"}, timeout=20)
