@@ -95,6 +95,13 @@ OTHER_VARIABLES: tuple[Variable, ...] = (
         Group.TESTS,
     ),
     Variable(
+        "ESPER_DOC_SCREENSHOTS",
+        "bool",
+        "unset",
+        "`1`: the browser tests rewrite docs/screenshots/ (else test-artifacts/).",
+        Group.TESTS,
+    ),
+    Variable(
         "ESPER_FUZZ_SEED",
         "int",
         "unset",
