@@ -264,6 +264,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         burst = (t0 + args.seconds / 2, t0 + args.seconds / 2 + args.burst_s)
         relayed = _metric(gw.url, "esper_emergency_relayed_total")
         ws_dropped = _metric(gw.url, "esper_telemetry_packets_dropped_total")
+        lag = "esper_gateway_loop_lag_seconds"
+        lag_mean_ms = _metric(gw.url, lag + "_sum") / _metric(gw.url, lag + "_count")
+        lag_mean_ms *= 1000
+        lag_over_50ms = 1 - _metric(gw.url, lag + '_bucket{le="0.05"}') / _metric(
+            gw.url, lag + "_count"
+        )
         stream = redis.Redis.from_url(args.redis_url)
         entries = range_reply(stream.xrange(telemetry_stream(run_id)), bytes)
         ids = [entry_id.decode() for entry_id, _ in entries]
@@ -281,6 +287,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "dropped_worker": pub.dropped + pub.lane.dropped,
         "relayed_gateway": relayed,
         "ws_frames_dropped": ws_dropped,
+        "gateway_loop_lag_mean_ms": lag_mean_ms,
+        "loop_lag_over_50ms": lag_over_50ms,
         "critical_on_fleet": len(on_fleet),
         "run_ws_in_stream_order": cursors == ids,
     }
