@@ -98,6 +98,7 @@ class RunSession:
         self._shutdown_at: float | None = None
         self._internal_ids: set[str] = set()
         self._acked: set[str] = set()
+        self._verifier_rejections = 0  # the reader thread's alone
         self._last_sent: tuple[Any, ...] | None = None
         self.reader = reader
         self._progress_thread = threading.Thread(
@@ -226,6 +227,32 @@ class RunSession:
         self.commands.put(EngineCommand(command.id, command.type, command.params))
 
     def reject(self, command_id: str, reason: str, message: str) -> None:
+        """A command the verifier refused (signature, key, age, nonce, run or
+        form): acked rejected, and reported in the run's telemetry as a
+        critical event, so it takes the emergency lane to /ws/fleet: a forged
+        or replayed command is an incident, not bulk telemetry."""
+        self._verifier_rejections += 1
+        where = {"step": self.progress.step, "epoch": self.progress.epoch}
+        self._emit(
+            {
+                "kind": "metric",
+                "name": "kasmina.command_verifier.rejections_total",
+                "value": float(self._verifier_rejections),
+                "level": "info",
+                "attrs": {},
+                **where,
+            }
+        )
+        self._emit(
+            {
+                "kind": "event",
+                "name": "kasmina.command_rejected",
+                "value": reason,
+                "level": "critical",
+                "attrs": {"command_id": command_id, "reason": reason, "verifier": True},
+                **where,
+            }
+        )
         self._publish_ack(
             command_id, CommandState.rejected, reason, {"message": message}
         )

@@ -15,6 +15,7 @@ from tests.integration.worker.busio import (
     send,
     signed,
     states,
+    telemetry,
     wait_ack,
     wait_for,
     wait_state,
@@ -83,6 +84,18 @@ def test_bad_commands_are_rejected_with_the_reason_and_change_nothing(
     )
     assert states(bus, run_id) == ["assigned", "running"]
     stop_run(bus, run_id)
+    # Each refusal is a critical packet in the run's telemetry (the emergency
+    # lane's threshold), with the verifier's running count.
+    packets = telemetry(bus, run_id)
+    refused = [p for p in packets if p["name"] == "kasmina.command_rejected"]
+    assert {p["attrs"]["command_id"]: p["value"] for p in refused} == expected
+    assert {p["level"] for p in refused} == {"critical"}
+    counts = [
+        p["value"]
+        for p in packets
+        if p["name"] == "kasmina.command_verifier.rejections_total"
+    ]
+    assert counts == [float(n) for n in range(1, len(expected) + 1)]
 
 
 def test_a_replayed_command_is_rejected(bus: Client, spawn_worker: SpawnWorker) -> None:

@@ -3,6 +3,7 @@ the others: the probe's loss is the global batch's mean, G1 judges the worst
 isolation sample of any rank, and one rank alone does no collective at all."""
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import torch
@@ -56,7 +57,9 @@ def cache() -> Iterator[BlueprintCache]:
 
 
 def training_seed(
-    cache: BlueprintCache, peers: FakePeers
+    cache: BlueprintCache,
+    peers: FakePeers,
+    packets: list[dict[str, Any]] | None = None,
 ) -> tuple[nn.Module, SeedManager, SeedSlot]:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), SeedSlot("block1", (8,)), nn.Linear(8, 3))
@@ -65,7 +68,7 @@ def training_seed(
         config=GateConfig(),
         cache=cache,
         device="cpu",
-        telemetry=Telemetry(lambda packet: None),
+        telemetry=Telemetry((packets if packets is not None else []).append),
         host_params=10_000,
         collective=peers,
     )
@@ -111,12 +114,17 @@ def test_g1_culls_on_every_rank_when_one_saw_a_violation(
     cache: BlueprintCache,
 ) -> None:
     peers = FakePeers(world=2, peers=[torch.tensor([1.0, 0.5, 0.0])])
-    _, seeds, slot = training_seed(cache, peers)
+    packets: list[dict[str, Any]] = []
+    _, seeds, slot = training_seed(cache, peers, packets)
     for p in slot.seed_parameters():
         p.grad = torch.ones_like(p)  # healthy here: only the peer's sample fails
     seeds.after_backward(seeds.config.g1_check_every)
     assert peers.calls == [("max", (3,))]
     assert seeds.monitor.violations == 1
+    (violation,) = [p for p in packets if p["name"] == "kasmina.isolation.violation"]
+    assert violation["level"] == "critical"
+    assert violation["attrs"]["slot"] == "block1"
+    assert violation["attrs"]["max_abs_diff"] == 0.5
     assert slot.stage is S.EMBARGOED and seeds.counts["culled"] == 1
 
 

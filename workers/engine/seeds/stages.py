@@ -122,6 +122,12 @@ class StageDriver:
             violations = int(self.monitor.record(sample))
             if violations:
                 self.tm.count("kasmina.isolation.violations")
+                # Critical: a seed's gradient reached the host (R3's lane).
+                self.tm.event(
+                    "kasmina.isolation.violation",
+                    "critical",
+                    {**self.moves.attrs(slot), "max_abs_diff": float(diff[0])},
+                )
         result = gates.g1_gradient_health(grad_norm=norm, violations=violations)
         if not result.passed:
             self._fail(slot, result)
