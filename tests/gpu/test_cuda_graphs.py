@@ -83,16 +83,22 @@ def test_replay_trains_as_eager_does(tmp_path: Path, precision: str) -> None:
     (eager, e_out, _), (graphed, g_out, script) = _both(tmp_path, [], options=options)
     assert e_out.state == g_out.state == "completed", (e_out.error, g_out.error)
     report = g_out.result["cuda_graphs"]
-    assert report["captures"] == 1 and report["replays"] >= 70, report
+    # Two warm-up steps; each epoch's short last batch (1437 = 11 x 128 + 29)
+    # runs eagerly; every other step is a replay (the capture's included).
+    assert report["captures"] == 1 and report["eager_steps"] == 6, report
+    assert report["replays"] == 80 - 2 - 6, report
     assert not script.named(FALLBACK)
     assert len(script.named(CAPTURED)) == 1
     losses_e, losses_g = eager.metrics.losses, graphed.metrics.losses
     assert len(losses_e) == len(losses_g) == 80
-    assert losses_g == pytest.approx(losses_e, rel=1e-3, abs=1e-4)
+    # The same kernels; Adam's capturable mode computes its bias corrections
+    # on the device (float32) rather than the host, hence not bitwise.
+    rel, atol = (5e-3, 1e-4) if precision == "bf16" else (1e-4, 1e-6)
+    assert losses_g == pytest.approx(losses_e, rel=rel, abs=atol)
     for p, q in zip(
         eager.parts.model.parameters(), graphed.parts.model.parameters(), strict=True
     ):
-        torch.testing.assert_close(p, q, rtol=1e-3, atol=1e-4)
+        torch.testing.assert_close(p, q, rtol=rel, atol=atol * 10)
     # FLOPs accounting does not depend on how the step runs.
     assert g_out.result["train_flops"] == e_out.result["train_flops"] > 0
     capture_ms = script.named("tolaria.graph.capture_ms")

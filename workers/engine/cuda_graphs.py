@@ -334,6 +334,7 @@ class StepGraphs:
         wanted = {s.name: s.sample_next for s in training}
         prior = {s.name: s.last_sample for s in training}
         graph = torch.cuda.CUDAGraph()
+        ambient = torch.cuda.current_stream()
         try:
             for slot in training:  # every replay takes the isolation sample
                 slot.sample_next = True
@@ -345,6 +346,9 @@ class StepGraphs:
             ):
                 loss, correct = self._run(g, optimizer)
         except Exception as exc:  # noqa: BLE001 - any failure falls back
+            # A failed capture_end leaves torch.cuda.graph's stream context
+            # entered: the capture stream would stay the current one.
+            torch.cuda.set_stream(ambient)
             for slot in training:
                 slot.sample_next, slot.last_sample = wanted[slot.name], prior[slot.name]
             self.plan.capture_done(False)
