@@ -14,10 +14,35 @@ been culled more often than fossilised in this run, preferring blueprints that
 fossilised here, then more capacity, then lower risk.
 """
 
-from typing import Any
+from typing import Any, Protocol
 
 from api_schemas.policy_options import HeuristicOptions
 from workers.engine.policy.base import Decision, PolicyInputs, SlotState
+
+
+class TimingOptions(Protocol):
+    """The options the hard rules read (heuristic and learned policies)."""
+
+    warmup_steps: int
+    warmup_fraction: float
+    last_fraction: float
+    max_live: int
+
+
+def hard_rules(o: TimingOptions, inputs: PolicyInputs) -> str | None:
+    """The rules no policy overrides (warm-up, too late, the seed budget,
+    seeds live at once): the first that says wait, else None."""
+    step, total = inputs.step, inputs.total_steps
+    warmup = max(o.warmup_steps, int(o.warmup_fraction * (total or 0)))
+    if step < warmup:
+        return f"warming up (until step {warmup})"
+    if total and step > o.last_fraction * total:
+        return f"too late to grow (past {o.last_fraction:.0%} of {total} steps)"
+    if inputs.seeds_germinated >= inputs.max_seeds:
+        return "seed budget spent"
+    if inputs.live_seeds >= o.max_live:
+        return "a seed is still in its lifecycle"
+    return None
 
 
 class HeuristicPolicy:
@@ -62,16 +87,9 @@ class HeuristicPolicy:
 
     def _why_not_now(self, inputs: PolicyInputs, accuracy: float | None) -> str | None:
         """The first rule that says wait, or None when the host should grow."""
-        o, step, total = self.options, inputs.step, inputs.total_steps
-        warmup = max(o.warmup_steps, int(o.warmup_fraction * (total or 0)))
-        if step < warmup:
-            return f"warming up (until step {warmup})"
-        if total and step > o.last_fraction * total:
-            return f"too late to grow (past {o.last_fraction:.0%} of {total} steps)"
-        if inputs.seeds_germinated >= inputs.max_seeds:
-            return "seed budget spent"
-        if inputs.live_seeds >= o.max_live:
-            return "a seed is still in its lifecycle"
+        o = self.options
+        if (hard := hard_rules(o, inputs)) is not None:
+            return hard
         if accuracy is None:
             return "no accuracy reading yet"
         if accuracy >= o.converged_accuracy:

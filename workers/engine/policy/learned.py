@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from api_schemas.catalogue import BLUEPRINTS_BY_NAME
 from api_schemas.policy_options import LearnedOptions
 from workers.engine.policy.base import Decision, PolicyInputs, SlotState
+from workers.engine.policy.heuristic import hard_rules
 
 FORMAT = "esper.policy.bandit"
 FORMAT_VERSION = 1
@@ -198,17 +199,7 @@ class LearnedPolicy:
 
     def _why_not_now(self, inputs: PolicyInputs) -> str | None:
         """The heuristic's hard rules (docs/engine.md), nothing learned."""
-        o, step, total = self.options, inputs.step, inputs.total_steps
-        warmup = max(o.warmup_steps, int(o.warmup_fraction * (total or 0)))
-        if step < warmup:
-            return f"warming up (until step {warmup})"
-        if total and step > o.last_fraction * total:
-            return f"too late to grow (past {o.last_fraction:.0%} of {total} steps)"
-        if inputs.seeds_germinated >= inputs.max_seeds:
-            return "seed budget spent"
-        if inputs.live_seeds >= o.max_live:
-            return "a seed is still in its lifecycle"
-        return None
+        return hard_rules(self.options, inputs)
 
     def _candidates(self, inputs: PolicyInputs) -> list[tuple[str, str]]:
         free: list[SlotState] = [s for s in inputs.slots if s.free]
