@@ -12,16 +12,14 @@ from torch import nn
 
 from api_schemas.enums import SeedStage
 from tests.unit.engine.helpers import Script, run, spec
-from workers.engine.cuda_graphs import (
+from workers.engine.cuda_graphs import FALLBACK, FALLBACKS, make_capturable
+from workers.engine.graph_plan import (
     BLENDING,
-    FALLBACK,
-    FALLBACKS,
     Action,
     Key,
     Plan,
     architecture_key,
     graphs_requested,
-    make_capturable,
     unsupported,
 )
 from workers.engine.seeds.slot import SeedSlot, SeedWrapper
