@@ -29,7 +29,7 @@ import redis
 from api_schemas.bus import EMERGENCY_MAXLEN, EMERGENCY_STREAM, telemetry_stream
 from workers import metrics
 from workers.priority import name_os_thread
-from workers.retry import retrying
+from workers.retry import written_until_refused
 
 log = logging.getLogger("esper.worker.telemetry")
 
@@ -174,17 +174,9 @@ class EmergencyLane:
 
     def _send(self, batch: list[tuple[float, dict[str, Any]]]) -> None:
         entries = [self._entry(ts, packet) for ts, packet in batch]
-        try:
-            retrying(
-                lambda: self._xadd(entries),
-                attempts=None,
-                first_s=0.02,
-                on_blip=lambda exc: log.warning(
-                    "emergency lane write failed (%s); retrying", exc
-                ),
-            )
-        except redis.ResponseError as exc:
-            log.error("emergency lane batch of %d dropped: %s", len(entries), exc)
+        if not written_until_refused(
+            lambda: self._xadd(entries), "emergency lane write", log, first_s=0.02
+        ):
             self._count_dropped(len(entries))
             return
         self.sent += len(entries)

@@ -6,6 +6,7 @@ retried after a pause that doubles, capped; any other error (a ResponseError:
 Redis refused, and asking again cannot help) is raised at once.
 """
 
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -34,3 +35,23 @@ def retrying(
     backoff = ExponentialBackoff(cap=cap_s, base=first_s / 2)
     retries = -1 if attempts is None else attempts - 1  # -1: forever
     return Retry(backoff, retries, BLIPS).call_with_retry(call, on_blip)
+
+
+def written_until_refused(
+    write: Callable[[], object], what: str, log: logging.Logger, first_s: float
+) -> bool:
+    """A batch write retried until it lands (a stream's order must be kept),
+    through blips however long; False when Redis refused it (out of memory,
+    say): asking again cannot help, and a dead writer thread would let its
+    queue grow without bound, so the caller counts the batch dropped."""
+    try:
+        retrying(
+            write,
+            attempts=None,
+            first_s=first_s,
+            on_blip=lambda exc: log.warning("%s failed (%s); retrying", what, exc),
+        )
+    except redis.ResponseError as exc:
+        log.error("%s refused, batch dropped: %s", what, exc)
+        return False
+    return True

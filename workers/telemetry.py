@@ -16,7 +16,7 @@ import redis
 from api_schemas.bus import DATA_FIELD, telemetry_stream
 from workers.lane import EmergencyLane
 from workers.priority import name_os_thread
-from workers.retry import retrying
+from workers.retry import written_until_refused
 
 log = logging.getLogger("esper.worker.telemetry")
 
@@ -158,21 +158,9 @@ class TelemetryPublisher:
 
     def _send(self, batch: list[tuple[float, dict[str, Any]]]) -> None:
         entries = [self._entry(ts, packet) for ts, packet in batch]
-        try:
-            # Keep the batch and retry until it lands: order on the stream must
-            # be preserved.
-            retrying(
-                lambda: self._xadd(entries),
-                attempts=None,
-                first_s=0.05,
-                on_blip=lambda exc: log.warning(
-                    "telemetry pipeline failed (%s); retrying", exc
-                ),
-            )
-        except redis.ResponseError as exc:
-            # Redis refused (e.g. out of memory): retrying cannot help, and a
-            # dead publisher thread would let the queue grow without bound.
-            log.error("telemetry batch of %d dropped: %s", len(entries), exc)
+        if not written_until_refused(
+            lambda: self._xadd(entries), "telemetry pipeline", log, first_s=0.05
+        ):
             self.dropped += len(entries)
             return
         self.sent += len(entries)
