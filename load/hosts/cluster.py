@@ -13,15 +13,16 @@ Redis and the store at the data host's address. PostgreSQL is a private
 cluster (initdb in a folder of its own, run as the `postgres` user), not the
 machine's server; where its binaries or that user are missing the gateway
 runs on SQLite in its own data dir (one gateway only), and `database` says so.
+
+The data host's services are in load/hosts/data_host.py, the gateway, worker
+and client processes in load/hosts/app_hosts.py; this module puts them
+together.
 """
 
 import json
-import os
-import pwd
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -29,52 +30,39 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from load.hosts.app_hosts import (
+    ADMIN_TOKEN,
+    FAST_DETECTION,
+    GATEWAY_PORT,
+    SECRET,
+    HostHttp,
+    base_env,
+    follow_argv,
+    gateway_argv,
+    wait_ready,
+    worker_argv,
+)
+from load.hosts.data_host import (
+    BUCKET,
+    POSTGRES_PORT,
+    REDIS_PORT,
+    S3_KEY,
+    S3_PORT,
+    S3_REGION,
+    S3_SECRET,
+    create_bucket,
+    createdb_argv,
+    init_postgres,
+    postgres_argv,
+    postgres_bindir,
+    postgres_unavailable,
+    redis_argv,
+    s3_argv,
+)
 from load.hosts.netns import PREFIX, Host, Network
 from load.hosts.netns import unavailable_reason as netns_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "several-hosts-leyline-secret"
-ADMIN_TOKEN = "esper_several_hosts_admin_token_0123456789"
-# moto accepts any credentials; they travel as botocore finds them (the
-# environment), not in ESPER_ARTIFACT_OPTIONS (docs/artifacts.md).
-S3_KEY, S3_SECRET, S3_REGION = "esper-hosts", "esper-hosts-secret", "us-east-1"
-BUCKET = "esper"
-REDIS_PORT, POSTGRES_PORT, S3_PORT, GATEWAY_PORT = 6379, 5432, 5000, 8000
-
-# Lost workers are found within seconds, as in tests/fixtures/stack.py.
-FAST_DETECTION = {
-    "ESPER_WORKER_TTL_S": "4",
-    "ESPER_REAPER_INTERVAL_S": "0.5",
-    "ESPER_HEARTBEAT_S": "0.5",
-    "ESPER_CLAIM_BLOCK_MS": "200",
-}
-
-
-def postgres_bindir() -> Path | None:
-    """The newest installed PostgreSQL's bin folder (Debian's layout), if any."""
-    found = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-        key=lambda p: (
-            int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0
-        ),
-    )
-    if found:
-        return found[-1].parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
-def postgres_unavailable() -> str | None:
-    """Why a private PostgreSQL cannot run here, or None."""
-    if postgres_bindir() is None:
-        return "no PostgreSQL server binaries (initdb, postgres)"
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        return "no `postgres` user to run the server as"
-    return None
 
 
 def unavailable_reason() -> str | None:
@@ -88,39 +76,6 @@ def unavailable_reason() -> str | None:
     except ImportError:
         return "moto[server] is not installed (the data host's S3 server)"
     return None
-
-
-def base_env() -> dict[str, str]:
-    """The caller's environment without its ESPER_* settings: each host gets
-    exactly the settings given here."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ESPER_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-class HostHttp:
-    """An httpx client whose every request leaves from `host`."""
-
-    def __init__(self, host: Host, base_url: str, headers: Mapping[str, str]) -> None:
-        self.host = host
-        self.base_url = base_url
-        self._client = host.call(
-            httpx.Client, base_url=base_url, headers=dict(headers), timeout=15
-        )
-
-    def get(self, path: str, **kw: Any) -> httpx.Response:
-        return self.host.call(self._client.get, path, **kw)
-
-    def post(self, path: str, **kw: Any) -> httpx.Response:
-        return self.host.call(self._client.post, path, **kw)
-
-    def json(self, path: str, **kw: Any) -> Any:
-        response = self.get(path, **kw)
-        response.raise_for_status()
-        return response.json()
-
-    def close(self) -> None:
-        self.host.call(self._client.close)
 
 
 class Cluster:
@@ -238,38 +193,8 @@ class Cluster:
         return proc
 
     def _start(self) -> None:
-        self._spawn(
-            "redis",
-            self.data,
-            [
-                "redis-server",
-                "--bind",
-                self.data.address,
-                "--port",
-                str(REDIS_PORT),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "no",
-            ],
-            base_env(),
-        )
-        self._spawn(
-            "s3",
-            self.data,
-            [
-                sys.executable,
-                "-m",
-                "moto.server",
-                "-H",
-                self.data.address,
-                "-p",
-                str(S3_PORT),
-            ],
-            base_env(),
-        )
+        self._spawn("redis", self.data, redis_argv(self.data.address), base_env())
+        self._spawn("s3", self.data, s3_argv(self.data.address), base_env())
         if self.database == "postgres":  # initdb while moto imports
             self._start_postgres()
         self.data.wait_port(self.data.address, REDIS_PORT)
@@ -279,20 +204,9 @@ class Cluster:
             self.start_worker(host)
         if self.database == "postgres":
             self.data.wait_port(self.data.address, POSTGRES_PORT)
-            self.data.run(
-                [
-                    str(self._pg_bin / "createdb"),
-                    "-h",
-                    self.data.address,
-                    "-p",
-                    str(POSTGRES_PORT),
-                    "-U",
-                    "postgres",
-                    "esper",
-                ]
-            )
+            self.data.run(createdb_argv(self._pg_bin, self.data.address))
         self.data.wait_port(self.data.address, S3_PORT)
-        self.data.call(_create_bucket, self.s3_endpoint, BUCKET)
+        self.data.call(create_bucket, self.s3_endpoint, BUCKET)
         for index, host in enumerate(self.gateways):
             self._start_gateway(host, migrate=index == 0)
             if index == 0:  # the others after migrations are applied
@@ -310,49 +224,11 @@ class Cluster:
     def _start_postgres(self) -> None:
         # The postgres user must reach the folder: not under a root-only tmp.
         self._pg_dir = Path(tempfile.mkdtemp(prefix=f"{self.net.tag}-pg-", dir="/tmp"))
-        user = pwd.getpwnam("postgres")
-        os.chown(self._pg_dir, user.pw_uid, user.pw_gid)
-        data = self._pg_dir / "data"
-        self.data.run(
-            [
-                str(self._pg_bin / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ],
-            user="postgres",
-        )
-        with (data / "pg_hba.conf").open("a") as hba:
-            hba.write(
-                f"host all all {self.data.address.rsplit('.', 1)[0]}.0/24 trust\n"
-            )
+        data = init_postgres(self.data, self._pg_bin, self._pg_dir)
         self._spawn(
             "postgres",
             self.data,
-            [
-                str(self._pg_bin / "postgres"),
-                "-D",
-                str(data),
-                "-c",
-                f"listen_addresses={self.data.address}",
-                "-c",
-                f"port={POSTGRES_PORT}",
-                "-c",
-                f"unix_socket_directories={self._pg_dir}",
-                # A test database: durability is not what is tested here.
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-            ],
+            postgres_argv(self._pg_bin, data, self.data.address, self._pg_dir),
             base_env(),
             user="postgres",
         )
@@ -364,38 +240,13 @@ class Cluster:
             "ESPER_ADMIN_TOKEN": ADMIN_TOKEN,
             **self.extra_gateway_env,
         }
-        argv = [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "gateway",
-            "--host",
-            host.address,
-            "--port",
-            str(GATEWAY_PORT),
-            "--workers",
-            "1",
-        ]
-        if migrate:
-            argv.append("--migrate")
-        if self.database == "sqlite":
-            argv.append("--allow-sqlite")
-        self._spawn(host.name, host, [*argv, "--log-level", "warning"], env)
+        argv = gateway_argv(
+            host.address, migrate=migrate, sqlite=self.database == "sqlite"
+        )
+        self._spawn(host.name, host, argv, env)
 
     def _wait_ready(self, host: Host, timeout: float = 60.0) -> None:
-        url = f"http://{host.address}:{GATEWAY_PORT}/readyz"
-        deadline = time.monotonic() + timeout
-        proc = self.procs[host.name]
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{host.name} exited {proc.returncode}")
-            try:
-                if self.client.call(httpx.get, url, timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{host.name} not ready in {timeout} s")
+        wait_ready(self.client, host, self.procs[host.name], timeout)
 
     def start_worker(self, host: Host, **extra: str) -> subprocess.Popen[bytes]:
         """`python -m workers` on `host` (again, after a kill); its id is the
@@ -406,9 +257,7 @@ class Cluster:
             **self.extra_worker_env,
             **extra,
         }
-        return self._spawn(
-            host.name, host, [sys.executable, "-m", "workers", "--device", "cpu"], env
-        )
+        return self._spawn(host.name, host, worker_argv(), env)
 
     def kill_worker(self, host: Host, sig: int = signal.SIGKILL) -> None:
         proc = self.procs[host.name]
@@ -457,18 +306,7 @@ class Cluster:
         out.mkdir(parents=True, exist_ok=True)
         ws = self.gateway_url(gateway).replace("http://", "ws://")
         env = {**base_env(), "ESPER_TOKEN": ADMIN_TOKEN}
-        argv = [
-            sys.executable,
-            "-m",
-            "load.hosts.follow",
-            "--url",
-            ws,
-            "--out",
-            str(out),
-            "--timeout",
-            str(timeout_s),
-            *run_ids,
-        ]
+        argv = follow_argv(ws, out, timeout_s, run_ids)
         key = f"follow-{len([k for k in self.procs if k.startswith('follow')])}"
         return self._spawn(key, self.client, argv, env)
 
@@ -532,16 +370,19 @@ class Cluster:
         self.close()
 
 
-def _create_bucket(endpoint: str, bucket: str) -> None:
-    # moto does not check signatures: a plain PUT creates the bucket.
-    response = httpx.put(f"{endpoint}/{bucket}", timeout=10)
-    response.raise_for_status()
-
-
 __all__ = [
+    "ADMIN_TOKEN",
+    "BUCKET",
+    "FAST_DETECTION",
     "PREFIX",
+    "S3_KEY",
+    "S3_REGION",
+    "S3_SECRET",
+    "SECRET",
     "Cluster",
     "HostHttp",
+    "base_env",
+    "postgres_bindir",
     "postgres_unavailable",
     "unavailable_reason",
 ]
