@@ -10,6 +10,7 @@ import pytest
 
 from tests.e2e.browser.dashboard import ADMIN_TOKEN, CHROMIUM, LAUNCH_ARGS, Dashboard
 from tests.fixtures.gateway import sqlite_url
+from tests.fixtures.redis_dbs import RedisDb, fresh_redis_db
 from tests.fixtures.stack import LiveStack
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -88,6 +89,32 @@ def auth_stack(
     if _failed(request):
         print(live.logs()[-20000:])
     live.stop()
+
+
+@pytest.fixture(scope="package")
+def research_redis_url(redis_server_url: str) -> Iterator[str]:
+    """The research stack's database, flushed before and after it: package
+    scoped as `live` is."""
+    yield from fresh_redis_db(redis_server_url, RedisDb.MODULE)
+
+
+@pytest.fixture(scope="package")
+def live(
+    tmp_path_factory: pytest.TempPathFactory, research_redis_url: str
+) -> Iterator[tuple[LiveStack, dict[str, dict[str, Any]]]]:
+    """One stack for test_research.py and test_research_architecture.py (package
+    scope, so the two modules start one; browser tests run last and those two
+    last of them): research_stack.py's runs. Stopped however the setup ends: a
+    stack left running would claim the next module's runs from the same Redis
+    database."""
+    # Imported here: research_stack.py imports this module's ROOT and SCREENSHOTS.
+    from tests.e2e.browser.research_stack import submit_research_runs
+
+    stack = start_stack(tmp_path_factory.mktemp("research"), research_redis_url)
+    try:
+        yield stack, submit_research_runs(stack)
+    finally:
+        stack.stop()
 
 
 @pytest.fixture
