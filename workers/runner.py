@@ -248,14 +248,23 @@ class Runner:
 
     def _fail_own_pending(self) -> None:
         """A restart under the same id: runs this id held died with the old process."""
-        pending: list[Any] = self.ctx.client.xpending_range(
-            RUNS_STREAM,
-            RUNS_GROUP,
-            min="-",
-            max="+",
-            count=100,
-            consumername=self.worker_id,
-        )
+        try:
+            pending: list[Any] = self.ctx.client.xpending_range(
+                RUNS_STREAM,
+                RUNS_GROUP,
+                min="-",
+                max="+",
+                count=100,
+                consumername=self.worker_id,
+            )
+        except redis.ResponseError as exc:
+            # The stream vanished after serve() created the group (Redis
+            # restarted empty, or flushed): a new group holds nothing pending.
+            if not str(exc).startswith("NOGROUP"):
+                raise
+            log.warning("runs group lost (%s); recreating it", exc)
+            bus.ensure_runs_group(self.ctx.client)
+            return
         for item in pending:
             entry_id = item["message_id"]
             entries = range_reply(

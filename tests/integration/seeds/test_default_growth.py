@@ -37,6 +37,9 @@ def finish(stack: LiveStack, spec: dict[str, Any]) -> dict[str, Any]:
     run_id = response.json()["id"]
     run = stack.wait_for_run(run_id, {"completed", "failed", "halted"}, timeout=240)
     assert run["state"] == "completed", run
+    # Seeds and decisions are read from the persisted history, which may
+    # trail the run's state on a loaded machine (a CI run read no seeds).
+    stack.wait_for_history(run_id)
     return run
 
 

@@ -2,6 +2,7 @@
 
 import signal
 import uuid
+from pathlib import Path
 
 from api_schemas.bus import RUNS_GROUP, RUNS_STREAM, read_reply, worker_key
 from tests.integration.conftest import SpawnWorker
@@ -18,6 +19,8 @@ from tests.integration.worker.busio import (
     wait_for,
     wait_state,
 )
+from workers.runner import Runner
+from workers.settings import WorkerSettings
 
 STEP_METRIC = "tolaria.training.loss"
 
@@ -157,3 +160,21 @@ def test_the_worker_survives_its_runs_stream_vanishing(
     run_id = assign(bus, TINY)
     wait_state(bus, run_id, "completed", timeout=60)
     assert worker.alive()
+
+
+def test_a_stream_vanishing_at_startup_is_not_a_crash(
+    bus: Client, redis_url: str, tmp_path: Path
+) -> None:
+    # The race a CI run hit: serve() created the group, then the stream went
+    # (Redis flushed) before the check for this id's pending runs, whose
+    # NOGROUP reply killed the worker at startup.
+    runner = Runner(
+        WorkerSettings(redis_url=redis_url, data_dir=tmp_path), "cpu", "w-race"
+    )
+    try:
+        bus.delete(RUNS_STREAM)
+        runner._fail_own_pending()
+        groups = bus.xinfo_groups(RUNS_STREAM)
+        assert [g["name"] for g in groups] == [RUNS_GROUP]  # recreated
+    finally:
+        runner.ctx.client.close()
