@@ -49,6 +49,19 @@ def get(stack: LiveStack, path: str, **params: Any) -> Any:
     return response.json()
 
 
+def why(stack: LiveStack, run: dict[str, Any]) -> dict[str, int]:
+    """What the policy said, by reason, and the policy timeouts: why a run
+    did not grow."""
+    path = f"/api/v1/runs/{run['id']}/telemetry"
+    said: dict[str, int] = {}
+    for d in get(stack, path, names="tamiyo.decision", limit=5000)["items"]:
+        reason = f"{d['value']}: {d['attrs']['reason'].split(' (')[0]}"
+        said[reason] = said.get(reason, 0) + 1
+    timeouts = get(stack, path, names="tolaria.tamiyo_timeout", limit=5000)
+    said["policy timeouts"] = len(timeouts["items"])
+    return said
+
+
 def test_default_spec_grows_a_capacity_limited_host_and_not_an_easy_one(
     stack: LiveStack,
 ) -> None:
@@ -63,7 +76,7 @@ def test_default_spec_grows_a_capacity_limited_host_and_not_an_easy_one(
         spec = {**CAPACITY_LIMITED, "seed": rng_seed, "morphogenesis": WALL_CLOCK}
         grown = finish(stack, spec)
         seeds = get(stack, f"/api/v1/runs/{grown['id']}/seeds")
-        assert seeds, "a capacity-limited host must germinate"
+        assert seeds, f"a capacity-limited host must germinate: {why(stack, grown)}"
         fossils = [s for s in seeds if s["outcome"] == "fossilised"]
         fossilised += len(fossils)
         assert grown["result"]["params"] == 371 + sum(s["params"] for s in fossils)
