@@ -51,3 +51,25 @@ def test_params_metric_follows_germination_and_cull(tmp_path: Path) -> None:
     assert seed > 0
     end = script.named("tolaria.validation.loss")[-1]["step"]
     assert counts == [(0, host), (2, host + seed), (6, host), (end, host)], counts
+
+
+def test_params_metric_follows_a_rollback_that_removes_a_seed(
+    tmp_path: Path,
+) -> None:
+    """A rollback to a snapshot taken before the seed was planted takes the
+    seed's parameters away: the count falls back to the host's at the
+    rollback's step, not at the next seed change or epoch end."""
+    script = Script()
+    script.at(2, "seed_enable", slot="block0", blueprint="low_rank")
+    rollback = script.at(6, "rollback", checkpoint_id="snap-0")
+    _, outcome = run(script, spec(epochs=1), tmp_path)
+    assert outcome.state == "completed", outcome.error
+    assert script.ack_for(rollback)[0] == "applied"
+    (arch,) = script.named(ARCHITECTURE)
+    host = arch["attrs"]["host_params"]
+    (restored,) = script.named("kasmina.seeds.restored")
+    counts = [(p["step"], p["value"]) for p in script.named(PARAMS)]
+    seed = counts[1][1] - host
+    assert seed > 0 and counts[:2] == [(0, host), (2, host + seed)], counts
+    at, count = counts[2]
+    assert count == host and 6 <= at <= restored["step"], counts
