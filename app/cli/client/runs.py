@@ -8,7 +8,7 @@ import typer
 from esper_client.api.artifacts import list_run_artifacts
 from esper_client.api.runs import create_run, get_run, list_run_seeds, list_runs
 from esper_client.api.telemetry import list_run_telemetry
-from esper_client.models import RunCreate, RunState, TelemetryPage
+from esper_client.models import PacketKind, RunCreate, RunState, TelemetryPage
 from esper_client.types import UNSET
 
 from app.cli.client.follow import Follower, View, describe_line
@@ -41,7 +41,31 @@ def fetch_run(session: Session, run_id: str) -> dict[str, Any]:
 def wait_for_end(session: Session, run_id: str, poll_s: float = 0.5) -> dict[str, Any]:
     while (run := fetch_run(session, run_id))["state"] not in TERMINAL:
         time.sleep(poll_s)
+    wait_recorded(session, run_id)
     return run
+
+
+def wait_recorded(
+    session: Session, run_id: str, timeout_s: float = 30.0, poll_s: float = 0.2
+) -> bool:
+    """Wait (bounded) until the run's persisted history holds its final state
+    packet. The gateway learns a run's state and persists its telemetry from
+    two streams, so under load the history and the seed lineage (written with
+    it) can trail the state by seconds; after this `esper runs logs|seeds`
+    read the whole run. False when the history did not catch up in time."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page = ok(
+            list_run_telemetry.sync_detailed(
+                run_id, client=session.sdk, kind=PacketKind.STATE, limit=5000
+            )
+        )
+        assert isinstance(page, TelemetryPage)
+        if any(p.value in TERMINAL for p in page.items):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_s)
 
 
 def end_with(state: str | None) -> None:
@@ -145,6 +169,8 @@ def _follow(session: Session, run_id: str, epochs: int) -> str | None:
         final = follower.run()
     if final not in TERMINAL:  # the socket ended without a final state frame
         final = fetch_run(session, run_id)["state"]
+    if final in TERMINAL:
+        wait_recorded(session, run_id)
     return final
 
 
