@@ -27,13 +27,14 @@ from workers.commands import CommandHandler, CommandReader
 from workers.context import WorkerContext
 from workers.device import can_serve, describe
 from workers.fence import ended_by_gateway
+from workers.frozen import release_frozen
 from workers.idle import IdleCommands
 from workers.liveness import Heartbeat
 from workers.metrics import metrics_port, start_metrics_server
 from workers.nonce import NonceLedger
 from workers.priority import lower_this_thread, name_os_thread
 from workers.served import served_capabilities
-from workers.session import RunSession, release_frozen
+from workers.session import RunSession
 from workers.settings import WorkerSettings
 
 log = logging.getLogger("esper.worker")

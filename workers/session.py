@@ -1,6 +1,5 @@
 """One claimed run: the engine's hooks, progress, commands and the final report."""
 
-import gc
 import logging
 import os
 import queue
@@ -30,6 +29,7 @@ from workers.engine.hooks import (
     RunOutcome,
 )
 from workers.fence import STAND_DOWN_REASON, AttemptFence
+from workers.frozen import ImportFreezer
 from workers.metrics import observe_packet
 from workers.priority import name_os_thread
 from workers.resume import Start, build_trainer
@@ -69,7 +69,7 @@ class RunSession:
             emergency_threshold=s.emergency_threshold.value,
         )
         self.commands: queue.SimpleQueue[EngineCommand] = queue.SimpleQueue()
-        self._frozen_at = 0  # _freeze_imports milestones passed
+        self.freezer = ImportFreezer()  # torch's lazy imports out of gc's way
         self.hooks = Hooks(
             emit=self._emit,
             next_command=self._next_command,
@@ -379,18 +379,7 @@ class RunSession:
     def _snapshot(self) -> None:
         if self.trainer is not None:
             self.progress = self.trainer.progress()
-            self._freeze_imports()
-
-    def _freeze_imports(self) -> None:
-        """Once training has run its first steps, and again after its first
-        epoch end, whatever torch imported lazily is in memory for good: park
-        it outside the collector's reach. Full collections otherwise walked it
-        all (pauses growing to 130 ms that stalled training and the command
-        reader alike)."""
-        milestone = (self.progress.step > 0) + (self.progress.epoch > 0)
-        if milestone > self._frozen_at:
-            self._frozen_at = milestone
-            gc.freeze()
+            self.freezer.progressed(self.progress.step, self.progress.epoch)
 
     def _publish_progress(self, force: bool = False) -> None:
         p = self.progress
@@ -410,17 +399,6 @@ class RunSession:
                 seeds=dict(p.seed_counts),
             ),
         )
-
-
-def release_frozen() -> None:
-    """Between runs: `_freeze_imports` also froze the run's own objects (model,
-    optimizer, trainer, closures), and frozen reference cycles are never
-    collected: each run left about 2.5 MB behind (`python -m load soak`: a
-    worker grew 403 -> 455 MB over 21 runs). Unfreeze, collect once while no
-    run is training, and freeze the survivors (the imports) again."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
 
 
 def _state_attrs(fields: dict[str, Any]) -> dict[str, Any]:

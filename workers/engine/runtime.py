@@ -1,6 +1,7 @@
 """Torch helpers of the trainer: device choice, gradient norms, compilation,
-state copying and describing failures."""
+state copying, describing failures and bounding how far CUDA steps run ahead."""
 
+from collections import deque
 from typing import Any
 
 import torch
@@ -112,3 +113,24 @@ def device_broken(exc: BaseException) -> bool:
         return False
     text = str(exc)
     return any(marker in text for marker in _STICKY)
+
+
+class RunAhead:
+    """CUDA: let the host queue at most `limit` steps ahead of the device.
+    Waiting on the event of a step already queued behind another never idles
+    the device, yet it keeps an operator's halt (or any command) within that
+    many updates of the device's own progress."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._in_flight: deque[torch.cuda.Event] = deque()  # queued steps
+
+    def step_queued(self) -> None:
+        event = torch.cuda.Event()
+        event.record()
+        self._in_flight.append(event)
+        if len(self._in_flight) > self.limit:
+            self._in_flight.popleft().synchronize()
+
+    def clear(self) -> None:
+        self._in_flight.clear()

@@ -14,33 +14,40 @@ The runner calls `run()` on its main thread and `progress()` from another.
 
 import math
 import time
-from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
 
 from api_schemas.runs import RunCreate
 from workers.engine.architecture import ArchitectureReport
+from workers.engine.boundary import StepBoundary
 from workers.engine.build import Parts, build_parts
 from workers.engine.compute import TRAIN_FLOPS, ComputeMeter
 from workers.engine.control import RunControl
 from workers.engine.cuda_graphs import StepGraphs
 from workers.engine.emergency import EmergencyGuard, Level
 from workers.engine.evaluation import evaluate
-from workers.engine.export import BUNDLE_DIR, RunEnd, export_model
 from workers.engine.forward import HaltObserved
 from workers.engine.hooks import Hooks, Progress, RunOutcome
 from workers.engine.options import EngineOptions
 from workers.engine.profiling import PROFILE_DIR, Profiler
 from workers.engine.recovery import Recovery
-from workers.engine.runtime import describe, device_broken
+from workers.engine.runtime import RunAhead, describe, device_broken
 from workers.engine.seeds.manager import SeedManager
 from workers.engine.state import TrainState
 from workers.engine.step_metrics import StepMetrics
 from workers.engine.strategy import OneDevice, Strategy
 from workers.engine.telemetry import Telemetry
+
+T = TypeVar("T")
+
+
+def _built(component: T | None) -> T:
+    if component is None:
+        raise RuntimeError("the trainer is not set up yet")
+    return component
 
 
 class Trainer:
@@ -88,29 +95,29 @@ class Trainer:
         self._parts: Parts | None = None  # built by _setup
         self._recovery: Recovery | None = None
         self._control: RunControl | None = None
-        self._in_flight: deque[torch.cuda.Event] = deque()  # CUDA: queued steps
+        self._boundary: StepBoundary | None = None  # commands, pause, the end
+        self.run_ahead = RunAhead(self.opt.max_ahead_steps)  # CUDA only
         # torch.profiler over the next steps, on command (profiling.py)
         self.profiler = Profiler(
             self.tm, self.hooks.on_artifact, self.checkpoint_dir / PROFILE_DIR
         )
 
+    # The components `_setup` builds (the run's device and model come first).
     @property
     def parts(self) -> Parts:
-        if self._parts is None:
-            raise RuntimeError("the trainer is not set up yet")
-        return self._parts
+        return _built(self._parts)
 
     @property
     def recovery(self) -> Recovery:
-        if self._recovery is None:
-            raise RuntimeError("the trainer is not set up yet")
-        return self._recovery
+        return _built(self._recovery)
 
     @property
     def control(self) -> RunControl:
-        if self._control is None:
-            raise RuntimeError("the trainer is not set up yet")
-        return self._control
+        return _built(self._control)
+
+    @property
+    def boundary(self) -> StepBoundary:
+        return _built(self._boundary)
 
     # ---- the runner's interface ---------------------------------------------
 
@@ -176,6 +183,22 @@ class Trainer:
             self.recovery,
             self.profiler,
         )
+        self._boundary = StepBoundary(
+            spec=self.spec,
+            run_id=self.run_id,
+            out_dir=self.checkpoint_dir,
+            opt=self.opt,
+            state=self.state,
+            hooks=self.hooks,
+            telemetry=self.tm,
+            strategy=self.strategy,
+            parts=parts,
+            control=self.control,
+            recovery=self.recovery,
+            guard=self.guard,
+            metrics=self.metrics,
+            graphs=self.graphs,
+        )
         if self.resume_from:
             self.recovery.start_from(self.resume_from, fork=self.fork)
         self.recovery.snapshot(good=True)
@@ -200,7 +223,7 @@ class Trainer:
             # Hand cached blocks back (after an OOM above all) so the next run
             # on this worker starts with the device's memory free.
             self.metrics.drop_pending()
-            self._in_flight.clear()
+            self.run_ahead.clear()
             self.graphs.close()
             torch.cuda.empty_cache()
 
@@ -213,7 +236,7 @@ class Trainer:
             outcome = self._run_epoch()
             if outcome is not None:
                 return outcome
-        return self._finish("completed")
+        return self.boundary.finish("completed")
 
     def _max_steps_reached(self) -> bool:
         return (
@@ -228,12 +251,12 @@ class Trainer:
         batches = self._epoch_batches()
         started, samples = time.perf_counter(), 0
         for index in range(state.batch_in_epoch, len(batches)):
-            outcome = self._boundary()
+            outcome = self.boundary.check()
             if outcome is not None:
                 return outcome
             self.profiler.tick(state.step)
             if not self._train_step(batches[index]):
-                return self._halt()
+                return self.boundary.halt()
             samples += batches[index].numel()
             state.batch_in_epoch = index + 1
             if self._checkpoint_due():
@@ -291,7 +314,7 @@ class Trainer:
                 return False
             parts.optimizer.step()
         if parts.cuda:
-            self._bound_run_ahead()
+            self.run_ahead.step_queued()
         state.step += 1
         state.train_flops += flops
         self.tm.step = state.step
@@ -302,17 +325,6 @@ class Trainer:
         if self.hooks.halt.is_set():
             self.state.see_halt()
             raise HaltObserved
-
-    def _bound_run_ahead(self) -> None:
-        """CUDA: let the host queue at most `max_ahead_steps` steps ahead of
-        the device. Waiting on the event of a step already queued behind
-        another never idles the device, yet it keeps an operator's halt (or
-        any command) within that many updates of the device's own progress."""
-        event = torch.cuda.Event()
-        event.record()
-        self._in_flight.append(event)
-        if len(self._in_flight) > self.opt.max_ahead_steps:
-            self._in_flight.popleft().synchronize()
 
     def _after_step(
         self,
@@ -360,7 +372,7 @@ class Trainer:
             self.recovery.snapshot(good=self.guard.healthy)
         self.guard.calm(step)
 
-    # ---- epoch end and the run's end -----------------------------------------
+    # ---- epoch end -----------------------------------------------------------
 
     def _end_epoch(self, samples_per_s: float) -> None:
         """Validation, gates, snapshot, checkpoint. No step is in flight here,
@@ -395,92 +407,6 @@ class Trainer:
         return evaluate(
             parts.fw, parts.task, self.opt.val_batch, self.strategy.collective
         )
-
-    def _finish(self, state: str) -> RunOutcome:
-        self.metrics.flush()
-        info = self.recovery.checkpoint(self.guard.healthy)
-        self._export(state)
-        return RunOutcome(state, result=self._result({"checkpoint_id": info.id}))
-
-    def _halt(self) -> RunOutcome:
-        """L4: no more updates; write a checkpoint and report halted."""
-        state = self.state
-        state.see_halt()
-        self.metrics.flush()
-        reason = self.guard.halt_reason()
-        self.tm.event(
-            "tolaria.emergency.halt", "critical", {"reason": reason, "step": state.step}
-        )
-        info = self.recovery.checkpoint(good=False)
-        self._export("halted")
-        seen = state.halt_seen_step if state.halt_seen_step is not None else state.step
-        result = {
-            "steps_after_halt": state.step - seen,
-            "last_step": state.step,
-            "halt_observed_step": seen,
-            "checkpoint_id": info.id,
-        }
-        return RunOutcome("halted", halt_reason=reason, result=self._result(result))
-
-    def _export(self, outcome: str) -> None:
-        """The model bundle (export.py), once, by the writing rank; an export
-        error is a warning event, never the run's outcome."""
-        if self.strategy.collective.rank != 0:
-            return
-        state = self.state
-        end = RunEnd(
-            self.run_id, outcome, state.step, state.epoch, dict(self.metrics.latest)
-        )
-        out = self.checkpoint_dir / BUNDLE_DIR
-        export_model(
-            self.parts,
-            self.spec,
-            end,
-            out,
-            self.tm,
-            self.hooks.on_artifact,
-            val_batch=self.opt.val_batch,
-        )
-
-    def _result(self, extra: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = {
-            "steps": self.state.step,
-            "epochs": self.state.epoch,
-            "metrics": dict(self.metrics.latest),
-            "train_flops": self.state.train_flops,
-        }
-        result.update(self.parts.report())
-        result["cuda_graphs"] = self.graphs.report()
-        result.update(extra)
-        return result
-
-    # ---- the step boundary: commands, pause, halt ----------------------------
-
-    def _boundary(self) -> RunOutcome | None:
-        if self.hooks.halt.is_set():
-            return self._halt()
-        self.control.drain()
-        if self.state.paused:
-            self._wait_while_paused()
-        if self.hooks.halt.is_set():
-            return self._halt()
-        if self.state.stop_requested:
-            return self._finish("cancelled")
-        return None
-
-    def _wait_while_paused(self) -> None:
-        state = self.state
-        self.metrics.flush()
-        self.hooks.on_state("paused", {"step": state.step})
-        self.tm.state("paused")
-        while (
-            state.paused and not state.stop_requested and not self.hooks.halt.is_set()
-        ):
-            time.sleep(self.opt.pause_poll_s)
-            self.control.drain()
-        if not state.paused:
-            self.hooks.on_state("running", {"step": state.step})
-            self.tm.state("running")
 
     # ---- what the components call back --------------------------------------
 
