@@ -1,14 +1,16 @@
 """What growth added to a finished run, in one line for the terminal.
 
-Read from the API as any client would: the run (its final parameter count and
-validation accuracy), its seed lineage (which seeds fossilised, their
-parameters) and its validation accuracy history (the accuracy before the first
-seed germinated).
+Read from the API as any client would, once its history is recorded: the
+run (its final parameter count and validation accuracy), its seed lineage
+(which seeds fossilised, their parameters) and its validation accuracy history
+(the accuracy before the first seed germinated).
 """
 
 from typing import Any
 
 import httpx
+
+from app.cli.recorded import STATE_PACKETS, wait_recorded
 
 VAL_ACC = "tolaria.validation.accuracy"
 
@@ -16,6 +18,13 @@ VAL_ACC = "tolaria.validation.accuracy"
 def growth_line(client: httpx.Client, run: dict[str, Any]) -> str:
     """`growth: ...` describing what the run's seeds added, or that none grew."""
     run_id = run["id"]
+
+    def states() -> list[object]:
+        page = _get(client, f"/api/v1/runs/{run_id}/telemetry", params=STATE_PACKETS)
+        return [p.get("value") for p in (page or {}).get("items", [])]
+
+    # The lineage trails the run's state on a loaded gateway (recorded.py).
+    wait_recorded(states, timeout_s=15)
     seeds = _get(client, f"/api/v1/runs/{run_id}/seeds") or []
     if not seeds:
         return "growth: no seed germinated (the policy saw nothing to add)"

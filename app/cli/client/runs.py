@@ -23,6 +23,7 @@ from app.cli.client.session import (
     ok,
 )
 from app.cli.client.spec import load_spec
+from app.cli.recorded import wait_recorded
 
 runs_app = typer.Typer(
     help="Submit, list, follow and steer runs.", no_args_is_help=True
@@ -41,31 +42,24 @@ def fetch_run(session: Session, run_id: str) -> dict[str, Any]:
 def wait_for_end(session: Session, run_id: str, poll_s: float = 0.5) -> dict[str, Any]:
     while (run := fetch_run(session, run_id))["state"] not in TERMINAL:
         time.sleep(poll_s)
-    wait_recorded(session, run_id)
+    wait_for_history(session, run_id)
     return run
 
 
-def wait_recorded(
-    session: Session, run_id: str, timeout_s: float = 30.0, poll_s: float = 0.2
-) -> bool:
-    """Wait (bounded) until the run's persisted history holds its final state
-    packet. The gateway learns a run's state and persists its telemetry from
-    two streams, so under load the history and the seed lineage (written with
-    it) can trail the state by seconds; after this `esper runs logs|seeds`
-    read the whole run. False when the history did not catch up in time."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+def wait_for_history(session: Session, run_id: str) -> bool:
+    """Until the run's persisted history holds its end (app/cli/recorded.py),
+    so a following `esper runs logs|seeds` reads the whole run."""
+
+    def states() -> list[object]:
         page = ok(
             list_run_telemetry.sync_detailed(
                 run_id, client=session.sdk, kind=PacketKind.STATE, limit=5000
             )
         )
         assert isinstance(page, TelemetryPage)
-        if any(p.value in TERMINAL for p in page.items):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(poll_s)
+        return [p.value for p in page.items]
+
+    return wait_recorded(states)
 
 
 def end_with(state: str | None) -> None:
@@ -170,7 +164,7 @@ def _follow(session: Session, run_id: str, epochs: int) -> str | None:
     if final not in TERMINAL:  # the socket ended without a final state frame
         final = fetch_run(session, run_id)["state"]
     if final in TERMINAL:
-        wait_recorded(session, run_id)
+        wait_for_history(session, run_id)
     return final
 
 
