@@ -32,6 +32,7 @@ async def test_a_halt_reaches_the_fleet_on_the_lane(stack: LiveStack) -> None:
     assert frame["run_id"] == run_id and frame["level"] == "critical"
     assert frame["attrs"]["reason"] == "lane"
     stack.wait_for_run(run_id, {"halted"})
+    stack.wait_for_history(run_id)  # the history below trails the state
     rows = stack.client.get(
         f"/api/v1/runs/{run_id}/telemetry",
         params={"names": "tolaria.emergency.halt,run.state", "limit": 100},

@@ -87,6 +87,7 @@ def _ends_as_uninterrupted(stack: LiveStack, run_id: str, tmp: Path) -> dict[str
     done = stack.wait_for_run(run_id, {"completed", "failed"}, timeout=90)
     assert done["state"] == "completed", done
     assert (done["attempt"], done["restarts"]) == (2, 1)
+    stack.wait_for_history(run_id)  # the history below trails the state
     attrs = _telemetry(stack, run_id, "run.resumed")[-1]["attrs"]
     assert attrs["attempt"] == 2 and attrs["steps_lost"] >= 0
     assert attrs["from_step"] > 0 and attrs["checkpoint_id"]
