@@ -69,7 +69,7 @@ GROWTH_COMMANDS = [
 def submit_research_runs(stack: LiveStack) -> dict[str, dict[str, Any]]:
     """Three short runs (they finish first on the one worker), one that grows,
     then a long one that keeps training; returns once the short ones and the
-    grown one have completed."""
+    grown one have completed and their history is recorded."""
     client = api_client(stack)
     runs = {n: submit_run(client, n, spec) for n, spec in SHORT_RUNS.items()}
     runs["grown"] = submit_run(client, "grown", GROWN_RUN)
@@ -82,6 +82,8 @@ def submit_research_runs(stack: LiveStack) -> dict[str, dict[str, Any]]:
         wait_state(client, runs[name]["id"], {"completed"}, timeout=90)
     _grow(client, runs["grown"]["id"], held.json()["id"])
     wait_state(client, runs["grown"]["id"], {"completed"}, timeout=90)
+    for name in [*SHORT_RUNS, "grown"]:  # their history and lineage, complete
+        stack.wait_for_history(runs[name]["id"])
     return runs
 
 
