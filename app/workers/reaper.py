@@ -84,11 +84,13 @@ class Reaper:
             assignments = pending(session)
         for run_id, attempt in fences:  # before a worker can claim the new attempt
             await fence(self._redis, run_id, attempt)
+        # The `queued` packets before the assignments: a worker waiting on the
+        # runs stream claims at once, and its `assigned` must follow them.
+        await publish_to_runs(self._redis, packets, self._maxlen)
         if assignments and self._relay is not None:
             await self._relay.send_now(assignments)
         await self._expire_unackable()
         await self._refresh_gauges()
-        await publish_to_runs(self._redis, packets, self._maxlen)
         return [w.id for w in lost]
 
     async def _alive(self, workers: list[Worker]) -> list[bool]:
