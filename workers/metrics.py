@@ -84,9 +84,8 @@ GRAPH_FALLBACKS = Counter(
 )
 ARTIFACT_UPLOADS = Counter(
     "esper_artifact_uploads_total",
-    "Uploads to the artifact store by outcome: stored, failed, dropped "
-    "(the upload queue was full), or superseded (a newer checkpoint came "
-    "while it was queued).",
+    "Uploads to the artifact store by outcome: stored, failed, or dropped "
+    "(the upload queue was full).",
     ["outcome"],
 )
 # The emergency lane (workers/lane.py), updated by the publisher itself.

@@ -6,13 +6,8 @@ prune its local checkpoints at any time) and queues it, and never waits for
 the store: the training step does not either. One thread uploads the queue in
 order. A checkpoint is reported (`on_checkpoint`) only once it is complete in
 the store, after retention (`checkpoint_keep`) deleted what it no longer keeps,
-so the gateway's list is the store's. A new checkpoint supersedes the
-checkpoints still queued (never one being uploaded, and a bad one never a good
-one): a resume starts from the store's newest, so with a store slower than
-the checkpoint interval the newest must not wait behind older ones (with
-four queued, the store ran 300 steps behind the run in the several-hosts
-scenario). The queue is bounded: when full, the oldest queued checkpoint is
-dropped, else the new upload. A supersede is an info event; a drop or a
+so the gateway's list is the store's. The queue is bounded: when full, the
+oldest queued checkpoint is dropped (a newer one supersedes it). A drop or a
 failed upload is a warning event and a counter, never a failed step.
 """
 
@@ -67,7 +62,6 @@ class UploadCounts:
     stored: int = 0
     failed: int = 0
     dropped: int = 0
-    superseded: int = 0
 
 
 class Uploader:
@@ -142,13 +136,10 @@ class Uploader:
             )
             return
         with self._cond:
-            superseded = self._supersede(upload)
             evicted = self._make_room(upload)
             if evicted is not upload:
                 self._queue.append(upload)
                 self._cond.notify_all()
-        for old in superseded:
-            self._superseded(old, upload)
         if evicted is not None:
             self._dropped(evicted, "upload queue full")
 
@@ -173,28 +164,6 @@ class Uploader:
         except OSError:  # another file system: a copy
             shutil.copyfile(source, staged)
         return staged
-
-    def _supersede(self, upload: Upload) -> list[Upload]:
-        """Take the queued checkpoints `upload` supersedes off the queue.
-        Called holding the lock."""
-        if upload.kind is not ArtifactKind.checkpoint:
-            return []
-        gone = [
-            queued
-            for queued in self._queue
-            if queued.kind is ArtifactKind.checkpoint
-            and (upload.good is not False or queued.good is False)
-        ]
-        for queued in gone:
-            self._queue.remove(queued)
-        return gone
-
-    def _superseded(self, upload: Upload, by: Upload) -> None:
-        upload.staged.unlink(missing_ok=True)
-        self.counts.superseded += 1
-        ARTIFACT_UPLOADS.labels("superseded").inc()
-        attrs = {"by": by.name}
-        self._event("artifacts.upload_superseded", upload, None, **attrs)
 
     def _make_room(self, upload: Upload) -> Upload | None:
         """What gives way when the queue is full: its oldest checkpoint, else

@@ -1,10 +1,8 @@
 """The uploader's own logic with a store that blocks or fails on demand: the
-engine's side never waits and never raises; a newer checkpoint supersedes the
-queued ones, a full queue drops the oldest checkpoint, a failed upload is
-reported; all are counted."""
+engine's side never waits and never raises; a full queue drops the oldest
+checkpoint, a failed upload is reported; both are counted."""
 
 import threading
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -65,83 +63,26 @@ def files(tmp_path: Path, *names: str) -> list[Path]:
     return paths
 
 
-def submit_while_busy(
-    up: Uploader, store: GatedStore, tmp_path: Path, uploads: list[Upload]
+def test_a_full_queue_drops_the_oldest_checkpoint_and_never_blocks(
+    tmp_path: Path,
 ) -> None:
-    """The first upload is taken by the upload thread, which then waits at
-    the store's gate while the rest are submitted."""
-    for upload in uploads:
-        path = tmp_path / upload.name
-        path.write_bytes(b"x")
-        up.submit(replace(upload, staged=path))
-        if upload is uploads[0]:
+    store, events = GatedStore(), Events()
+    up = uploader(store, tmp_path, events)
+    names = ["c1", "c2", "c3", "c4", "report"]
+    for name, path in zip(names, files(tmp_path, *names), strict=True):
+        kind = ArtifactKind.report if name == "report" else ArtifactKind.checkpoint
+        up.submit(Upload(name, kind, path))
+        if name == "c1":  # taken by the upload thread, which now waits
             assert store.entered.wait(10)
     store.gate.set()
     assert up.close(timeout=10)
-
-
-def named(events: Events, name: str) -> list[str]:
-    return [a["artifact"] for n, _, a in events if n == name]
-
-
-def checkpoint(name: str, good: bool | None = True) -> Upload:
-    return Upload(name, ArtifactKind.checkpoint, Path(name), good=good)
-
-
-def report(name: str) -> Upload:
-    return Upload(name, ArtifactKind.report, Path(name))
-
-
-def test_a_newer_checkpoint_supersedes_the_queued_ones_and_never_blocks(
-    tmp_path: Path,
-) -> None:
-    store, events = GatedStore(), Events()
-    up = uploader(store, tmp_path, events)
-    uploads = [checkpoint("c1"), checkpoint("c2"), report("r1"), checkpoint("c3")]
-    submit_while_busy(up, store, tmp_path, [*uploads, checkpoint("c4")])
-    # c1 was being uploaded; c2 and c3 waited and a newer one came
-    assert store.uploaded == ["c1", "r1", "c4"]
-    assert named(events, "artifacts.upload_superseded") == ["c2", "c3"]
-    assert [a["by"] for n, level, a in events if "superseded" in n] == ["c3", "c4"]
-    assert all(
-        level == "info" for n, level, _ in events if n != "artifacts.upload_dropped"
-    )
-    assert up.counts.superseded == 2 and up.counts.dropped == 0
+    dropped = [
+        a["artifact"] for n, level, a in events if n == "artifacts.upload_dropped"
+    ]
+    assert dropped == ["c2", "c3"] and up.counts.dropped == 2
+    assert store.uploaded == ["c1", "c4", "report"]
     assert all(p.exists() for p in tmp_path.iterdir() if p.is_file())  # sources kept
     assert not (tmp_path / "staging").exists()  # staged links all gone, then it
-
-
-def test_a_bad_checkpoint_never_supersedes_a_good_one(tmp_path: Path) -> None:
-    store, events = GatedStore(), Events()
-    up = uploader(store, tmp_path, events)
-    uploads = [checkpoint("c1"), checkpoint("c2"), checkpoint("c3", good=False)]
-    submit_while_busy(up, store, tmp_path, uploads)
-    assert store.uploaded == ["c1", "c2", "c3"] and up.counts.superseded == 0
-
-
-def test_a_full_queue_drops_the_oldest_checkpoint_else_the_new_upload(
-    tmp_path: Path,
-) -> None:
-    store, events = GatedStore(), Events()
-    up = uploader(store, tmp_path, events)  # capacity 2
-    # A bad c3 does not supersede the good c2: both stay queued.
-    uploads = [checkpoint("c1"), checkpoint("c2"), checkpoint("c3", good=False)]
-    uploads += [report("r1"), report("r2")]
-    submit_while_busy(up, store, tmp_path, uploads)
-    # r1 found the queue full (c2, c3): the oldest checkpoint, c2, gave way;
-    # r2 found it full again (c3, r1): c3 gave way.
-    assert named(events, "artifacts.upload_dropped") == ["c2", "c3"]
-    assert store.uploaded == ["c1", "r1", "r2"] and up.counts.dropped == 2
-
-
-def test_a_full_queue_without_checkpoints_drops_the_new_upload(
-    tmp_path: Path,
-) -> None:
-    store, events = GatedStore(), Events()
-    up = uploader(store, tmp_path, events)  # capacity 2
-    submit_while_busy(up, store, tmp_path, [report(n) for n in "abcd"])
-    assert named(events, "artifacts.upload_dropped") == ["d"]
-    assert store.uploaded == ["a", "b", "c"] and up.counts.dropped == 1
 
 
 def test_a_failed_upload_is_a_warning_and_the_next_one_goes_on(tmp_path: Path) -> None:

@@ -12,8 +12,7 @@ const RANK = { routine: -1, info: 0, warning: 1, critical: 2 };
 // the operator asks for everything.
 function rank(p) {
   if (p.name === 'tamiyo.decision' && (p.value === 'wait' || p.attrs?.action === 'wait')) return RANK.routine;
-  // one per checkpoint; a superseded one is routine too on a slow store
-  if (p.name === 'artifacts.stored' || p.name === 'artifacts.upload_superseded') return RANK.routine;
+  if (p.name === 'artifacts.stored') return RANK.routine; // one per checkpoint
   return RANK[p.level] ?? 0;
 }
 
