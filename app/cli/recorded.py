@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from api_schemas.enums import TERMINAL_RUN_STATE_VALUES
 
 # Query parameters for the run's persisted state packets (GET .../telemetry).
-STATE_PACKETS = {"kind": "state", "limit": 5000}
+STATE_PACKETS: dict[str, str | int] = {"kind": "state", "limit": 5000}
 
 
 def wait_recorded(

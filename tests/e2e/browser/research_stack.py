@@ -17,6 +17,7 @@ from tests.e2e.browser.dashboard import (
     submit_run,
     wait_state,
 )
+from tests.fixtures.gates import EASY_GATES
 from tests.fixtures.stack import LiveStack
 
 Open = Callable[[str], Dashboard]
@@ -37,19 +38,9 @@ SHORT_RUNS = {
 }
 # A run that grows: once it has trained a little, the operator pauses it, plants
 # a seed in block0 and culls it, then plants one in block1; with gates any seed
-# passes (as in tests/integration/seeds/test_seed_lineage_e2e.py) that one
+# passes (tests/fixtures/gates.py) that one
 # fossilises two or three epoch ends later (an epoch is 45 steps; 12 leave
 # room for a growth as late as step 400 on a fast machine).
-EASY_GATES = {
-    "min_training_steps": 10,
-    "g2_window": 4,
-    "probe_every": 2,
-    "g2_tolerance": 100.0,
-    "g2_max_harm": 1000.0,
-    "g3_max_spike": 100.0,
-    "g4_min_gain": -10.0,
-    "g4_max_step_overhead": 1000.0,
-}
 GROWN_RUN = {
     "task": "digits",
     "epochs": 12,

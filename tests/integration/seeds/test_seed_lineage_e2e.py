@@ -11,21 +11,10 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.gates import EASY_GATES
 from tests.fixtures.gateway import sqlite_url
 from tests.fixtures.stack import LiveStack
 
-# Gates any seed passes, so the fossilised seed needs no luck: each stage
-# still runs its gate, two epoch ends (G4) included.
-EASY_GATES = {
-    "min_training_steps": 10,
-    "g2_window": 4,
-    "probe_every": 2,
-    "g2_tolerance": 100.0,  # passes unless surely 100x worse
-    "g2_max_harm": 1000.0,
-    "g3_max_spike": 100.0,
-    "g4_min_gain": -10.0,
-    "g4_max_step_overhead": 1000.0,
-}
 SPEC = {
     "task": "digits",
     "epochs": 2000,
