@@ -12,13 +12,11 @@ from api_schemas.bus import (
     RUNS_GROUP,
     RUNS_STREAM,
     CommandAckEvent,
-    ProgressEvent,
     RunAssignment,
     RunStateEvent,
     SignedCommand,
 )
 from api_schemas.enums import CommandState, CommandType, RejectionReason, RunState
-from api_schemas.runs import RunMetrics
 from workers import bus, rank_lifetime
 from workers.commands import CommandReader, check_command
 from workers.context import WorkerContext
@@ -32,6 +30,7 @@ from workers.fence import STAND_DOWN_REASON, AttemptFence
 from workers.frozen import ImportFreezer
 from workers.metrics import observe_packet
 from workers.priority import name_os_thread
+from workers.progress import ProgressSender
 from workers.resume import Start, build_trainer
 from workers.retry import BLIPS, retrying
 from workers.run_artifacts import RunArtifacts
@@ -90,7 +89,13 @@ class RunSession:
             current=lambda: not self.fence.stale,
         )
         self.artifacts.bind(self.hooks)  # checkpoints and files go to the store
-        self.progress = Progress()
+        self.progress = Progress()  # the engine's, as the progress thread copied it
+        self.progress_sender = ProgressSender(
+            self._publish,
+            run_id=self.run_id,
+            worker_id=ctx.worker_id,
+            attempt=assignment.attempt,
+        )
         self.state: RunState | None = None
         self._finish_lock = threading.Lock()
         self._finished = threading.Event()
@@ -99,7 +104,6 @@ class RunSession:
         self._internal_ids: set[str] = set()
         self._acked: set[str] = set()
         self._verifier_rejections = 0  # the reader thread's alone
-        self._last_sent: tuple[Any, ...] | None = None
         self.reader = reader
         self._progress_thread = threading.Thread(
             target=self._progress_loop, name="progress", daemon=True
@@ -148,7 +152,7 @@ class RunSession:
                 if self._progress_thread.is_alive():
                     self._progress_thread.join(2.0)
                 self._snapshot()
-            self._publish_progress(force=True)
+            self.progress_sender.send(self.progress, force=True)
             self._settle_commands(outcome)
             # The final checkpoint and the model bundle in the store first.
             self.artifacts.close(2.0 if forced else self.ctx.settings.upload_drain_s)
@@ -374,31 +378,12 @@ class RunSession:
             if self.fence.check():  # stop training now; nothing more is published
                 self._set_halt(STAND_DOWN_REASON, None)
             self._snapshot()
-            self._publish_progress()
+            self.progress_sender.send(self.progress)
 
     def _snapshot(self) -> None:
         if self.trainer is not None:
             self.progress = self.trainer.progress()
             self.freezer.progressed(self.progress.step, self.progress.epoch)
-
-    def _publish_progress(self, force: bool = False) -> None:
-        p = self.progress
-        key = (p.step, p.epoch, tuple(sorted(p.metrics.items())))
-        if key == self._last_sent and not force:
-            return
-        self._last_sent = key
-        metrics = {k: v for k, v in p.metrics.items() if k in RunMetrics.model_fields}
-        self._publish(
-            ProgressEvent(
-                run_id=self.run_id,
-                worker_id=self.ctx.worker_id,
-                attempt=self.assignment.attempt,
-                epoch=p.epoch,
-                step=p.step,
-                metrics=RunMetrics(**metrics),
-                seeds=dict(p.seed_counts),
-            ),
-        )
 
 
 def _state_attrs(fields: dict[str, Any]) -> dict[str, Any]:
