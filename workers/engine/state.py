@@ -3,11 +3,13 @@
 `TrainState` is where the run is and what the operator asked of it: the loop
 (trainer.py) reads and writes it, the command handlers change it only through
 the trainer's named methods, recovery restores the position from a checkpoint,
-and the runner's progress thread copies it (`Trainer.progress`).
+and the runner's progress thread copies it (`TrainState.progress`).
 """
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from workers.engine.hooks import Progress
 
 
 @dataclass
@@ -35,6 +37,18 @@ class TrainState:
             "batch_in_epoch": self.batch_in_epoch,
             "train_flops": self.train_flops,
         }
+
+    def progress(self, metrics: dict[str, float | None]) -> Progress:
+        """Cheap, thread-safe snapshot (the runner's progress thread): copies
+        of small dicts and lists only."""
+        return Progress(
+            step=self.step,
+            epoch=self.epoch,
+            metrics=dict(metrics),
+            seed_counts=dict(self.seed_counts),
+            seeds=list(self.seed_view),
+            paused=self.paused,
+        )
 
     def see_halt(self) -> None:
         if self.halt_seen_step is None:

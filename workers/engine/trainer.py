@@ -122,16 +122,8 @@ class Trainer:
     # ---- the runner's interface ---------------------------------------------
 
     def progress(self) -> Progress:
-        """Cheap, thread-safe snapshot: copies of small dicts/lists only."""
-        state = self.state
-        return Progress(
-            step=state.step,
-            epoch=state.epoch,
-            metrics=dict(self.metrics.latest),
-            seed_counts=dict(state.seed_counts),
-            seeds=list(state.seed_view),
-            paused=state.paused,
-        )
+        """Cheap, thread-safe snapshot (state.py)."""
+        return self.state.progress(self.metrics.latest)
 
     def run(self) -> RunOutcome:
         try:
@@ -346,20 +338,9 @@ class Trainer:
             self.state.train_flops += cost.probe
         self.metrics.record(step, loss, correct, x.shape[0], step_ms)
         if parts.tamiyo is not None:
+            ewma = self.guard.ladder.loss_ewma
             latest = self.metrics.latest
-            parts.tamiyo.step(
-                step,
-                self.state.epoch,
-                # deferred: the newest loss read back (at most sync_every old)
-                loss if isinstance(loss, float) else latest["loss"],
-                self.guard.ladder.loss_ewma,
-                {
-                    "accuracy": latest["accuracy"],
-                    "val_accuracy": latest["val_accuracy"],
-                    "val_loss": latest["val_loss"],
-                    "step_ms": step_ms,
-                },
-            )
+            parts.tamiyo.after_step(step, self.state.epoch, loss, ewma, latest, step_ms)
         self._periodic()
 
     def _periodic(self) -> None:

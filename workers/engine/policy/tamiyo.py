@@ -2,8 +2,10 @@
 review by the risk engine, act through the seed manager, log everything."""
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+
+from torch import Tensor
 
 from api_schemas.catalogue import BLUEPRINTS
 from api_schemas.runs import Morphogenesis
@@ -126,6 +128,31 @@ class Tamiyo:
             slot_failures={
                 name: outcomes["culled"]
                 for name, outcomes in self.manager.outcomes_of("slot").items()
+            },
+        )
+
+    def after_step(
+        self,
+        step: int,
+        epoch: int,
+        loss: float | Tensor,
+        ewma: float | None,
+        latest: Mapping[str, float | None],
+        step_ms: float,
+    ) -> Decision | None:
+        """The trainer's call after each step, with its latest figures. With
+        deferred reads `loss` is a device tensor: the newest loss read back
+        (at most `sync_every` steps old) stands in, so the policy never syncs."""
+        return self.step(
+            step,
+            epoch,
+            loss if isinstance(loss, float) else latest["loss"],
+            ewma,
+            {
+                "accuracy": latest["accuracy"],
+                "val_accuracy": latest["val_accuracy"],
+                "val_loss": latest["val_loss"],
+                "step_ms": step_ms,
             },
         )
 
